@@ -1,15 +1,20 @@
 import type { Logger } from '../core/log/index.js';
+import { openLakeAccess, type LakeAccess } from './lake.js';
 import { createPreflightActivities, type PreflightActivityDeps } from './preflight.js';
+import { createSnapshotActivities } from './snapshot.js';
 
 export type ActivityDeps = PreflightActivityDeps & { readonly log: Logger };
 
 /**
  * Activities are built by a factory that closes over their clients and settings, so a worker wires them once and
- * workflows see them only as the type `Activities`.
+ * workflows see them only as the type `Activities`. The lake (storage, catalog, DuckDB) opens on first use.
  */
 export function createActivities(deps: ActivityDeps) {
+  let lake: Promise<LakeAccess> | undefined;
+  const openLake = (): Promise<LakeAccess> => (lake ??= openLakeAccess(deps.config, deps.log));
   return {
     ...createPreflightActivities(deps),
+    ...createSnapshotActivities({ ...deps, lake: openLake }),
   };
 }
 

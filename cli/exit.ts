@@ -1,4 +1,13 @@
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
 import { isPgCdcError } from '../core/errors/index.js';
+
+/** The innermost failure of a failed workflow: usually the activity's ApplicationFailure with our error code. */
+function rootFailure(error: TemporalFailure): TemporalFailure {
+  let current: TemporalFailure = error;
+  while (current.cause instanceof TemporalFailure) current = current.cause;
+  return current;
+}
 
 /** Exit codes shared by every command: scripts and CI can rely on them. */
 export const EXIT = {
@@ -15,6 +24,16 @@ export const EXIT = {
 export function reportError(error: unknown, stream: NodeJS.WritableStream = process.stderr): number {
   if (isPgCdcError(error)) {
     stream.write(`pg-cdc: ${error.describe()}\n`);
+    return EXIT.error;
+  }
+  if (error instanceof WorkflowFailedError && error.cause instanceof TemporalFailure) {
+    const root = rootFailure(error.cause);
+    const code = root instanceof ApplicationFailure && root.type ? root.type : 'WORKFLOW_FAILED';
+    const details =
+      root instanceof ApplicationFailure ? (root.details?.[0] as { hint?: string } | undefined) : undefined;
+    stream.write(`pg-cdc: ${code}: ${root.message}\n`);
+    if (details?.hint) stream.write(`  hint: ${details.hint}\n`);
+    stream.write(`  workflow: ${error.message}\n`);
     return EXIT.error;
   }
   const message = error instanceof Error ? (error.stack ?? error.message) : String(error);

@@ -3,6 +3,8 @@ import { PgCdcError } from '../core/errors/index.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDiscover } from './commands/discover.js';
 import { registerEmbedded } from './commands/embedded.js';
+import { registerInit } from './commands/init.js';
+import { registerTeardown } from './commands/teardown.js';
 import { registerPreflight } from './commands/preflight.js';
 import { registerVersion, versionInfo } from './commands/version.js';
 import { registerWorker } from './commands/worker.js';
@@ -10,12 +12,10 @@ import { EXIT, reportError } from './exit.js';
 
 /** Commands of the reference CLI that this version does not provide yet: they say so instead of "unknown command". */
 const NOT_YET_AVAILABLE: ReadonlyArray<[string, string]> = [
-  ['init', 'snapshot the selected tables into Iceberg'],
   ['start', 'stream the WAL into Iceberg'],
   ['compact', 'merge delta epochs into a new base'],
   ['status', 'slot, lag, LSN, epochs, tables'],
   ['reconcile', 'one-shot schema reconcile'],
-  ['teardown', 'drop slot, publication and (optionally) storage'],
   ['serve', 'MCP and REST servers'],
   ['query', 'governed queries over the lake'],
   ['promote', 'ref promotion'],
@@ -35,6 +35,8 @@ export function buildProgram(): Command {
   registerVersion(program);
   registerPreflight(program);
   registerDiscover(program);
+  registerInit(program);
+  registerTeardown(program);
   registerWorker(program);
   registerDemo(program);
   registerEmbedded(program);
@@ -46,7 +48,7 @@ export function buildProgram(): Command {
       .allowExcessArguments()
       .action(() => {
         throw new PgCdcError('NOT_AVAILABLE', `\`pg-cdc ${name}\` (${what}) is not available in this version`, {
-          hint: 'available now: preflight, discover, version, worker, demo, embedded; see docs/cli.md',
+          hint: 'available now: preflight, discover, init, teardown, version, worker, demo, embedded; see docs/cli.md',
         });
       });
   }

@@ -22,6 +22,8 @@ export interface ConnectOptions {
   readonly log?: Logger;
   /** A password or token source that overrides none in the URL: how IAM auth hands in short-lived tokens. */
   readonly password?: string | (() => string | Promise<string>);
+  /** Open a logical replication connection (`replication=database`): for slot creation and the WAL stream. */
+  readonly replication?: boolean;
 }
 
 export interface SourceTarget {
@@ -121,6 +123,8 @@ export async function connectSource(settings: SourceSettings, options: ConnectOp
     application_name: settings.application_name ?? 'pg-cdc',
     connectionTimeoutMillis: Math.round(timeoutSec * 1000),
     ...(options.password === undefined ? {} : { password: options.password }),
+    ...(options.replication ? { replication: 'database' } : {}),
+    keepAlive: true,
   });
   // An idle client whose server goes away emits 'error'; unhandled, that would crash the process.
   client.on('error', (error) => log.warn({ err: error, url: redactUrl(settings.url!) }, 'source connection error'));

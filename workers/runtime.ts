@@ -13,9 +13,20 @@ export function installRuntime(log: Logger): void {
   const target = log.child({ component: 'temporal-sdk' });
   Runtime.install({
     logger: new DefaultLogger('WARN', ({ level, message, meta }) => {
-      if (level === 'ERROR') target.error(meta ?? {}, message);
-      else if (level === 'WARN') target.warn(meta ?? {}, message);
-      else target.debug(meta ?? {}, message);
+      const fields = withReadableErrors(meta);
+      if (level === 'ERROR') target.error(fields, message);
+      else if (level === 'WARN') target.warn(fields, message);
+      else target.debug(fields, message);
     }),
   });
+}
+
+/** The SDK logs failures under `error`; pino would keep only their enumerable fields and drop the message. */
+function withReadableErrors(meta: Record<string, unknown> | undefined): Record<string, unknown> {
+  if (!meta) return {};
+  const error = meta.error;
+  if (!(error instanceof Error)) return meta;
+  const cause = error.cause instanceof Error ? { type: error.cause.name, message: error.cause.message } : undefined;
+  const { taskToken: _token, ...rest } = meta;
+  return { ...rest, error: { type: error.name, message: error.message, ...(cause ? { cause } : {}) } };
 }

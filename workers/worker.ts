@@ -24,6 +24,8 @@ export interface PgCdcWorkerOptions {
   readonly activities: Activities;
   readonly log: Logger;
   readonly workflowBundle?: WorkflowBundleWithSourceMap;
+  /** false: an activity-only worker (the host-pinned queue runs no workflows). */
+  readonly workflows?: boolean;
 }
 
 export async function createWorker(options: PgCdcWorkerOptions): Promise<Worker> {
@@ -33,6 +35,10 @@ export async function createWorker(options: PgCdcWorkerOptions): Promise<Worker>
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     activities: options.activities,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    ...(options.workflows === false
+      ? {}
+      : options.workflowBundle
+        ? { workflowBundle: options.workflowBundle }
+        : { workflowsPath: WORKFLOWS_PATH }),
   });
 }

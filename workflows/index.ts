@@ -1,3 +1,4 @@
 // Every workflow the pg-cdc worker registers. Workflow code is bundled for Temporal's deterministic sandbox:
 // it may import only @temporalio/workflow, pure core/ modules and types.
 export { preflightWorkflow } from './preflight.js';
+export { snapshotWorkflow } from './snapshot.js';

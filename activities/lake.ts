@@ -1,0 +1,167 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { PgCdcConfig } from '../core/config/index.js';
+import { PgCdcError } from '../core/errors/index.js';
+import type { Logger } from '../core/log/index.js';
+import { LocalCatalog } from '../lake/catalog/local.js';
+import { TableExistsError } from '../lake/errors.js';
+import type { IcebergSchema } from '../lake/iceberg/schema.js';
+import { appendFiles, createTable, loadTableMetadata, type DataFile } from '../lake/iceberg/table.js';
+import { ManifestStore, emptyManifest } from '../lake/manifest.js';
+import {
+  openDuckDB,
+  writeParquetFromStream,
+  type WrittenParquet,
+  type WriteParquetRequest,
+} from '../lake/parquet/writer.js';
+import { createObjectStore, type ObjectStore } from '../lake/storage/index.js';
+
+export class LakeNotEmptyError extends PgCdcError {
+  constructor(tables: readonly string[]) {
+    super(
+      'LAKE_NOT_EMPTY',
+      `the lake already holds ${tables.length} table(s) from an earlier snapshot: ${tables.slice(0, 5).join(', ')}${tables.length > 5 ? ', ...' : ''}`,
+      {
+        hint: 'a new snapshot never mixes with old data: `pg-cdc teardown --purge-storage` empties the lake, or point storage.path somewhere else',
+      },
+    );
+  }
+}
+
+/** A table's place in the lake: `<schema>/<table>`, each part escaped so that no name can climb out or collide. */
+export function tableLocation(schema: string, name: string): string {
+  const segment = (part: string): string => encodeURIComponent(part).replace(/\./g, '%2E');
+  return `${segment(schema)}/${segment(name)}`;
+}
+
+/**
+ * The snapshot id of a table's base snapshot, derived from the table and the slot's consistent point: a retried
+ * commit finds its own snapshot instead of adding a second copy of the data.
+ */
+function baseSnapshotId(identifier: string, lsn: string): bigint {
+  const digest = createHash('sha256').update(`${identifier}\u0000${lsn}`).digest();
+  return digest.readBigUInt64BE(0) & 0x7fff_ffff_ffff_ffffn;
+}
+
+export interface BaseCommit {
+  readonly identifier: string;
+  readonly location: string;
+  readonly schema: IcebergSchema;
+  readonly files: readonly DataFile[];
+  readonly lsn: string;
+  readonly slot: string;
+  readonly primaryKey: readonly string[];
+  readonly source: { readonly database: string; readonly host: string; readonly publication: string };
+}
+
+export interface NewDataFile {
+  readonly localPath: string;
+  commit(written: WrittenParquet): Promise<DataFile>;
+}
+
+/** What activities need of the lake: storage, the catalog, the manifest and a DuckDB for Parquet. */
+export interface LakeAccess {
+  readonly store: ObjectStore;
+  listTableIdentifiers(): Promise<string[]>;
+  newDataFile(location: string, name: string): Promise<NewDataFile>;
+  writeParquet(rows: Readable, request: Omit<WriteParquetRequest, 'input'>): Promise<WrittenParquet>;
+  deleteSnapshotFiles(namePrefix: string): Promise<number>;
+  commitBase(commit: BaseCommit): Promise<string>;
+}
+
+export async function openLakeAccess(config: PgCdcConfig, log: Logger): Promise<LakeAccess> {
+  const store = createObjectStore(config.storage);
+  const catalog = new LocalCatalog(store);
+  const manifest = new ManifestStore(store);
+  const duck = await openDuckDB();
+  return {
+    store,
+    listTableIdentifiers: () => catalog.listTables(),
+
+    newDataFile(location, name) {
+      const key = `${location}/data/${name}`;
+      const localPath = store.localPath(key);
+      if (!localPath)
+        throw new PgCdcError('NOT_AVAILABLE', 'writing data files to object storage is not available yet');
+      mkdirSync(dirname(localPath), { recursive: true });
+      return Promise.resolve({
+        localPath,
+        commit: (written) =>
+          Promise.resolve({
+            path: store.uri(key),
+            recordCount: written.recordCount,
+            fileSizeInBytes: written.fileSizeInBytes,
+          }),
+      });
+    },
+
+    async writeParquet(rows, request) {
+      // One connection per write: a DuckDB connection runs one statement at a time, the instance many.
+      const connection = await duck.instance.connect();
+      try {
+        return await writeParquetFromStream(connection, rows, request);
+      } finally {
+        connection.closeSync();
+      }
+    },
+
+    async deleteSnapshotFiles(namePrefix) {
+      const keys = (await store.list('')).filter(
+        (key) => key.split('/').at(-1)?.startsWith(namePrefix) && key.includes('/data/'),
+      );
+      await Promise.all(keys.map((key) => store.delete(key)));
+      return keys.length;
+    },
+
+    async commitBase(commit) {
+      try {
+        await createTable(store, catalog, {
+          identifier: commit.identifier,
+          location: commit.location,
+          schema: commit.schema,
+          properties: { 'pgcdc.source-table': commit.identifier, 'pgcdc.slot': commit.slot },
+        });
+      } catch (error) {
+        if (!(error instanceof TableExistsError)) throw error;
+      }
+      const result = await appendFiles(store, catalog, commit.identifier, {
+        dataFiles: commit.files,
+        snapshotId: baseSnapshotId(commit.identifier, commit.lsn),
+        summary: { 'pgcdc.kind': 'snapshot', 'pgcdc.lsn': commit.lsn, 'pgcdc.slot': commit.slot, 'pgcdc.epoch': '0' },
+      });
+      const snapshotId = String(result.snapshot['snapshot-id']);
+      const table = await loadTableMetadata(store, catalog, commit.identifier);
+      await manifest.update((current) => {
+        const base =
+          current ?? emptyManifest({ ...commit.source, slot: commit.slot, consistent_point_lsn: commit.lsn });
+        return {
+          ...base,
+          source: { ...base.source, slot: commit.slot, consistent_point_lsn: commit.lsn },
+          tables: {
+            ...base.tables,
+            [commit.identifier]: {
+              state: {
+                metadata_location: table.metadataLocation,
+                snapshot_id: snapshotId,
+                schema_id: commit.schema['schema-id'],
+              },
+              columns: commit.schema.fields.map((field) => field.name),
+              primary_key: [...commit.primaryKey],
+              row_count: commit.files.reduce((sum, file) => sum + file.recordCount, 0),
+              epoch: 0,
+              committed_lsn: commit.lsn,
+              schema_version: commit.schema['schema-id'],
+            },
+          },
+        };
+      });
+      log.info(
+        { table: commit.identifier, snapshotId, files: commit.files.length, committed: result.committed },
+        'base snapshot committed',
+      );
+      return snapshotId;
+    },
+  };
+}

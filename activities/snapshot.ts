@@ -1,0 +1,222 @@
+import { Context } from '@temporalio/activity';
+import type pg from 'pg';
+import type { PgCdcConfig } from '../core/config/index.js';
+import type { Logger } from '../core/log/index.js';
+import { qualifiedName, quoteQualified, selectTables } from '../core/selection/index.js';
+import { planTable } from '../core/types/index.js';
+import type { DataFile } from '../lake/iceberg/table.js';
+import type { WrittenParquet } from '../lake/parquet/writer.js';
+import { listTables } from '../source/catalog.js';
+import { readTableColumns, type SourceTable } from '../source/columns.js';
+import { connectSource, describeTarget, withSource } from '../source/connection.js';
+import { chunkPredicate, planChunks, type ChunkPlan } from '../source/snapshot/chunks.js';
+import { copyUnderSnapshot, SnapshotGoneError } from '../source/snapshot/copy.js';
+import { ensurePublication, type QualifiedTable } from '../source/snapshot/publication.js';
+import { createSlotWithSnapshot, dropSlot, SlotExistsError, slotExists } from '../source/snapshot/slot.js';
+import type { SnapshotExported } from '../workflows/snapshot-messages.js';
+import { asActivity } from './failures.js';
+import type { LakeAccess } from './lake.js';
+import { LakeNotEmptyError, tableLocation } from './lake.js';
+
+export interface SnapshotTable {
+  readonly identifier: string;
+  readonly source: SourceTable;
+  readonly estimatedRows: number;
+  readonly partitioned: boolean;
+  /** Key prefix of the Iceberg table in the lake. */
+  readonly location: string;
+}
+
+export interface ChunkResult {
+  readonly identifier: string;
+  readonly index: number;
+  readonly rows: number;
+  readonly dataFile: DataFile;
+}
+
+export interface SnapshotActivityDeps {
+  readonly config: PgCdcConfig;
+  readonly sourceUrl: string;
+  readonly log: Logger;
+  readonly lake: () => Promise<LakeAccess>;
+}
+
+const HEARTBEAT_MS = 5_000;
+
+/** `0/16B3748` → `0000000016B3748`-style: file names that sort and never contain a slash. */
+const lsnSlug = (lsn: string): string => lsn.replace('/', '-');
+
+export function createSnapshotActivities(deps: SnapshotActivityDeps) {
+  const source = { ...deps.config.source.postgres, url: deps.sourceUrl };
+  const { slot, publication } = deps.config.replication;
+  const target = describeTarget(deps.sourceUrl);
+  const withClient = <R>(fn: (client: pg.Client) => Promise<R>): Promise<R> =>
+    withSource(source, fn, { log: deps.log });
+
+  return {
+    /** The tables the configuration selects, with their columns and primary keys as the snapshot will read them. */
+    async describeSnapshotTables(): Promise<SnapshotTable[]> {
+      return asActivity(() =>
+        withClient(async (client) => {
+          const found = await listTables(client);
+          const selection = selectTables(found, { ...deps.config.tables, schemas: source.schemas });
+          const tables: SnapshotTable[] = [];
+          for (const decision of selection.selected) {
+            const table = decision.table;
+            tables.push({
+              identifier: qualifiedName(table),
+              source: await readTableColumns(client, table.schema, table.name),
+              estimatedRows: Math.max(0, Math.round(table.estimatedRows ?? 0)),
+              partitioned: table.kind === 'partitioned',
+              location: tableLocation(table.schema, table.name),
+            });
+          }
+          return tables;
+        }),
+      );
+    },
+
+    async preparePublication(tables: QualifiedTable[]): Promise<{ created: boolean }> {
+      return asActivity(() => withClient((client) => ensurePublication(client, publication, tables)));
+    },
+
+    /** A snapshot starts from nothing: no slot of that name, no lake tables from an earlier run. */
+    async assertSlotAbsent(): Promise<void> {
+      return asActivity(async () => {
+        await withClient(async (client) => {
+          if (await slotExists(client, slot)) throw new SlotExistsError(slot, client.database ?? '');
+        });
+        const lake = await deps.lake();
+        const existing = await lake.listTableIdentifiers();
+        if (existing.length > 0) throw new LakeNotEmptyError(existing);
+      });
+    },
+
+    /**
+     * Create the slot with an exported snapshot, tell the workflow, and keep the exporting connection open and idle
+     * (heartbeating) until the workflow cancels this activity: the snapshot lives exactly as long as it does.
+     */
+    async holdExportedSnapshot(): Promise<void> {
+      const context = Context.current();
+      const version = await withClient(async (client) => {
+        const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
+        return Number(rows[0]?.v);
+      });
+      const replication = await connectSource(source, { replication: true, log: deps.log });
+      try {
+        const exported = await asActivity(() => createSlotWithSnapshot(replication, slot, version));
+        const execution = context.info.workflowExecution;
+        if (!execution) throw new Error('holdExportedSnapshot runs only as a workflow activity');
+        await context.client.workflow
+          .getHandle(execution.workflowId, execution.runId)
+          .signal<[SnapshotExported]>('snapshotExported', exported);
+        deps.log.info({ slot, lsn: exported.consistentPoint, snapshot: exported.snapshotName }, 'snapshot exported');
+        await new Promise<void>((resolve, reject) => {
+          const beat = setInterval(() => context.heartbeat({ lsn: exported.consistentPoint }), HEARTBEAT_MS);
+          const lost = (error?: unknown): void => {
+            clearInterval(beat);
+            reject(new SnapshotGoneError(exported.snapshotName, error ?? new Error('the exporting connection closed')));
+          };
+          replication.once('end', lost);
+          replication.once('error', lost);
+          context.cancelled.catch(() => {
+            clearInterval(beat);
+            replication.off('end', lost);
+            replication.off('error', lost);
+            resolve();
+          });
+        });
+      } finally {
+        await replication.end().catch(() => undefined);
+      }
+    },
+
+    async planChunks(tables: SnapshotTable[]): Promise<ChunkPlan[]> {
+      return asActivity(() =>
+        withClient((client) =>
+          planChunks(
+            client,
+            tables.map((t) => ({
+              identifier: t.identifier,
+              schema: t.source.schema,
+              name: t.source.name,
+              partitioned: t.partitioned,
+            })),
+            deps.config.init.chunk_target_bytes,
+          ),
+        ),
+      );
+    },
+
+    /** COPY one chunk under the exported snapshot, streamed through a FIFO into DuckDB, which writes its Parquet file. */
+    async copyChunk(input: {
+      chunk: ChunkPlan;
+      table: SnapshotTable;
+      snapshot: SnapshotExported;
+    }): Promise<ChunkResult> {
+      return asActivity(async () => {
+        const { chunk, table, snapshot } = input;
+        const context = Context.current();
+        const plan = planTable(table.source);
+        const lake = await deps.lake();
+        const name = `snapshot-${lsnSlug(snapshot.consistentPoint)}-${String(chunk.index).padStart(5, '0')}.parquet`;
+        const output = await lake.newDataFile(table.location, name);
+        const client = await connectSource(source, { log: deps.log });
+        const beat = setInterval(() => context.heartbeat({ chunk: chunk.index }), HEARTBEAT_MS);
+        try {
+          const query = `SELECT ${plan.selectList()} FROM ${quoteQualified(table.source.schema, table.source.name)} WHERE ${chunkPredicate(chunk)}`;
+          const written = await copyUnderSnapshot<WrittenParquet>(
+            client,
+            { snapshotName: snapshot.snapshotName, query },
+            (rows) =>
+              lake.writeParquet(rows, {
+                csvColumns: plan.csvColumns(),
+                select: plan.duckdbSelect(),
+                fieldIds: plan.fieldIds(),
+                output: output.localPath,
+              }),
+          );
+          const dataFile = await output.commit(written);
+          return { identifier: table.identifier, index: chunk.index, rows: written.recordCount, dataFile };
+        } finally {
+          clearInterval(beat);
+          await client.end().catch(() => undefined);
+        }
+      });
+    },
+
+    /** Give back a slot whose snapshot is lost or failed, and delete the Parquet files written under it. */
+    async abandonSnapshotAttempt(input: { slot: string; consistentPoint: string; reason: string }): Promise<void> {
+      return asActivity(async () => {
+        deps.log.warn(input, 'abandoning the snapshot attempt');
+        await withClient((client) => dropSlot(client, input.slot));
+        const lake = await deps.lake();
+        await lake.deleteSnapshotFiles(`snapshot-${lsnSlug(input.consistentPoint)}-`);
+      });
+    },
+
+    /** One Iceberg snapshot per table holding every chunk; idempotent on the slot's consistent point. */
+    async commitSnapshotTable(input: {
+      table: SnapshotTable;
+      files: DataFile[];
+      snapshot: SnapshotExported;
+    }): Promise<{ table: string; rows: number; files: number; snapshotId: string }> {
+      return asActivity(async () => {
+        const lake = await deps.lake();
+        const plan = planTable(input.table.source);
+        const snapshotId = await lake.commitBase({
+          identifier: input.table.identifier,
+          location: input.table.location,
+          schema: plan.schema,
+          files: input.files,
+          lsn: input.snapshot.consistentPoint,
+          slot: input.snapshot.slot,
+          primaryKey: input.table.source.primaryKey,
+          source: { database: target.database, host: target.host, publication },
+        });
+        const rows = input.files.reduce((sum, file) => sum + file.recordCount, 0);
+        return { table: input.table.identifier, rows, files: input.files.length, snapshotId };
+      });
+    },
+  };
+}

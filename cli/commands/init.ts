@@ -1,0 +1,83 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Command } from 'commander';
+import { workflowIds } from '../../core/temporal/index.js';
+import { connectClient, connectWorker, resolveTemporal } from '../../workers/connection.js';
+import { createWorkerPair } from '../../workers/pool.js';
+import { progressQuery, type SnapshotProgress } from '../../workflows/snapshot-messages.js';
+import type { snapshotWorkflow } from '../../workflows/snapshot.js';
+import { loadContext, resolveSourceUrl, type GlobalOptions } from '../context.js';
+import { ProgressDisplay } from '../progress.js';
+
+const toItems = (progress: SnapshotProgress) =>
+  progress.tables.map((table) => ({
+    label: table.table,
+    done: table.rowsDone,
+    total: table.estimatedRows,
+    finished: table.chunksTotal > 0 && table.chunksDone === table.chunksTotal,
+    detail: `chunks ${table.chunksDone}/${table.chunksTotal}`,
+  }));
+
+export function registerInit(program: Command): void {
+  program
+    .command('init')
+    .description('snapshot the selected tables into Iceberg at one consistent point (the replication slot)')
+    .option('--json', 'print the result as JSON')
+    .action(async (options: { json?: boolean }) => {
+      const context = await loadContext(program.opts<GlobalOptions>());
+      const { config, log } = context;
+      const temporal = await resolveTemporal(config.temporal, { stateDir: context.stateDir, log });
+      const sourceUrl = await resolveSourceUrl(context);
+      const [client, connection] = await Promise.all([connectClient(temporal), connectWorker(temporal, log)]);
+      try {
+        const workers = await createWorkerPair({
+          connection,
+          namespace: temporal.namespace,
+          taskQueue: temporal.taskQueue,
+          deps: { config, sourceUrl, log },
+        });
+        const workflowId = workflowIds.snapshot(config.replication.slot);
+        const result = await workers.runUntil(async () => {
+          const handle = await client.workflow.start<typeof snapshotWorkflow>('snapshotWorkflow', {
+            workflowId,
+            taskQueue: temporal.taskQueue,
+            args: [
+              {
+                slot: config.replication.slot,
+                hostTaskQueue: workers.hostTaskQueue,
+                parallelWorkers: config.init.parallel_workers,
+              },
+            ],
+            // A snapshot still running (an earlier `init` that was interrupted) is joined, not started twice.
+            workflowIdConflictPolicy: 'USE_EXISTING',
+          });
+          log.info({ workflowId, ui: temporal.uiUrl }, 'snapshot workflow started');
+          const display = new ProgressDisplay(process.stderr, log);
+          let finished = false;
+          const outcome = handle.result().finally(() => (finished = true));
+          while (!finished) {
+            const progress = await handle.query(progressQuery).catch(() => undefined);
+            if (progress) display.update(toItems(progress));
+            await Promise.race([outcome.catch(() => undefined), sleep(500)]);
+          }
+          return outcome;
+        });
+        if (options.json) {
+          process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+        } else {
+          process.stdout.write(`snapshot complete at LSN ${result.consistentPoint} (slot ${result.slot})\n`);
+          for (const table of result.tables) {
+            process.stdout.write(
+              `  ${table.table}: ${table.rows} rows in ${table.files} file(s), snapshot ${table.snapshotId}\n`,
+            );
+          }
+          if (temporal.uiUrl) {
+            process.stdout.write(
+              `history: ${temporal.uiUrl}/namespaces/${temporal.namespace}/workflows/${workflowId}\n`,
+            );
+          }
+        }
+      } finally {
+        await Promise.all([client.connection.close(), connection.close()]);
+      }
+    });
+}

@@ -1,0 +1,62 @@
+import { rmSync } from 'node:fs';
+import { createInterface } from 'node:readline/promises';
+import type { Command } from 'commander';
+import { PgCdcError } from '../../core/errors/index.js';
+import { withSource } from '../../source/connection.js';
+import { dropPublication } from '../../source/snapshot/publication.js';
+import { dropSlot } from '../../source/snapshot/slot.js';
+import { loadContext, resolveSourceUrl, type GlobalOptions } from '../context.js';
+
+async function confirmPurge(path: string): Promise<boolean> {
+  const prompt = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await prompt.question(`Delete everything under ${path}? Type "delete" to confirm: `);
+    return answer.trim() === 'delete';
+  } finally {
+    prompt.close();
+  }
+}
+
+export function registerTeardown(program: Command): void {
+  program
+    .command('teardown')
+    .description('drop the replication slot and publication; --purge-storage also deletes the lake')
+    .option('--purge-storage', 'delete the lake (data, metadata, catalog, manifest) after a confirmation')
+    .option('--yes', 'do not ask for confirmation (for scripts)')
+    .action(async (options: { purgeStorage?: boolean; yes?: boolean }) => {
+      const context = await loadContext(program.opts<GlobalOptions>());
+      const { config } = context;
+      const { storage } = config;
+      // Decide about the lake before touching anything: a refused purge must not leave a half-done teardown.
+      if (options.purgeStorage && storage.type !== 'filesystem') {
+        throw new PgCdcError('NOT_AVAILABLE', 'purging object storage is not available yet', {
+          hint: 'delete the bucket prefix with your storage tools',
+        });
+      }
+      const lakePath = storage.type === 'filesystem' ? storage.path : '';
+      if (options.purgeStorage && !options.yes) {
+        if (!process.stdin.isTTY) {
+          throw new PgCdcError('CONFIRMATION_REQUIRED', `refusing to delete ${lakePath} without confirmation`, {
+            hint: 'add --yes to delete without asking (no terminal to ask on)',
+          });
+        }
+        if (!(await confirmPurge(lakePath))) {
+          process.stderr.write('not confirmed: nothing was changed\n');
+          process.exitCode = 1;
+          return;
+        }
+      }
+      const url = await resolveSourceUrl(context);
+      const { slot, publication } = config.replication;
+      const dropped = await withSource({ ...config.source.postgres, url }, async (client) => ({
+        slot: await dropSlot(client, slot),
+        publication: await dropPublication(client, publication),
+      }));
+      process.stdout.write(`slot ${slot}: ${dropped.slot ? 'dropped' : 'did not exist'}\n`);
+      process.stdout.write(`publication ${publication}: ${dropped.publication ? 'dropped' : 'did not exist'}\n`);
+      if (options.purgeStorage) {
+        rmSync(lakePath, { recursive: true, force: true });
+        process.stdout.write(`lake ${lakePath}: deleted\n`);
+      }
+    });
+}

@@ -1,0 +1,14 @@
+/** The PostgreSQL → Iceberg type mapping: pure planning, no I/O (see docs/types.md). */
+export type { SourceColumn, SourceTable, SourceType } from './source.js';
+export {
+  INFINITY_SENTINELS,
+  TEXT_FORM,
+  mapScalar,
+  numericTypmod,
+  quoteIdentifier,
+  quoteString,
+  type PlanOptions,
+  type ScalarMapping,
+} from './mapping.js';
+export { planTable, TypeMappingError, type ColumnPlan, type DuckDBFieldIds, type TablePlan } from './plan.js';
+export { SOURCE_SESSION_SETTINGS, sourceSessionOptions, sourceSessionSql, sourceSessionStatements } from './session.js';

@@ -1,0 +1,294 @@
+import { randomUUID, webcrypto } from 'node:crypto';
+import type { Catalog } from '../catalog/index.js';
+import { CommitConflictError, LakeFormatError, TableExistsError } from '../errors.js';
+import type { ObjectStore } from '../storage/index.js';
+import { decodeUtf8, joinKey, validateKey } from '../storage/keys.js';
+import {
+  decodeManifestList,
+  encodeManifest,
+  encodeManifestList,
+  type DataFileRecord,
+  type IntMapEntry,
+  type ManifestFileRecord,
+} from './avro.js';
+import {
+  currentSchema,
+  currentSnapshot,
+  newTableMetadata,
+  parseTableMetadata,
+  serializeTableMetadata,
+  snapshotSummary,
+  withSnapshot,
+  type Snapshot,
+  type SnapshotOperation,
+  type TableMetadata,
+} from './metadata.js';
+import type { IcebergSchema } from './schema.js';
+
+/**
+ * Creating Iceberg tables and committing snapshots to them. A commit writes only new, uniquely named files
+ * (manifests, manifest list, metadata JSON) and then swaps the catalog pointer; the swap is the commit. A writer
+ * that loses the swap deletes the files it wrote (nothing references them) and gets CommitConflictError: it is
+ * never retried here, because re-applying an append on top of someone else's commit could duplicate rows.
+ */
+export interface DataFile {
+  /** Absolute location (store.uri). */
+  readonly path: string;
+  readonly recordCount: number;
+  readonly fileSizeInBytes: number;
+  /** 0 data (default), 1 position deletes. */
+  readonly content?: 0 | 1;
+  readonly fileFormat?: 'PARQUET' | 'AVRO' | 'ORC';
+  /** Per field id. */
+  readonly columnSizes?: Readonly<Record<number, number>>;
+  readonly valueCounts?: Readonly<Record<number, number>>;
+  readonly nullValueCounts?: Readonly<Record<number, number>>;
+  readonly nanValueCounts?: Readonly<Record<number, number>>;
+  /** Single-value serialization of each bound (spec Appendix D). */
+  readonly lowerBounds?: Readonly<Record<number, Uint8Array>>;
+  readonly upperBounds?: Readonly<Record<number, Uint8Array>>;
+  readonly splitOffsets?: readonly number[];
+}
+
+export interface LoadedTable {
+  readonly identifier: string;
+  /** Storage key of the table root. */
+  readonly location: string;
+  /** Storage key of the current metadata file. */
+  readonly metadataKey: string;
+  readonly metadataLocation: string;
+  readonly metadata: TableMetadata;
+}
+
+export interface CreateTableInput {
+  readonly identifier: string;
+  /** Storage key of the table root, e.g. `public/orders`. */
+  readonly location: string;
+  readonly schema: IcebergSchema;
+  readonly properties?: Readonly<Record<string, string>>;
+}
+
+export async function createTable(store: ObjectStore, catalog: Catalog, input: CreateTableInput): Promise<LoadedTable> {
+  const location = validateKey(joinKey(input.location));
+  const metadata = newTableMetadata({
+    location: store.uri(location),
+    schema: input.schema,
+    properties: { 'write.format.default': 'parquet', ...input.properties },
+  });
+  const metadataKey = metadataFileKey(location, 1);
+  await store.putIfAbsent(metadataKey, serializeTableMetadata(metadata));
+  try {
+    await catalog.createTable(input.identifier, { metadataKey, location });
+  } catch (error) {
+    if (error instanceof TableExistsError) await store.delete(metadataKey);
+    throw error;
+  }
+  return { identifier: input.identifier, location, metadataKey, metadataLocation: store.uri(metadataKey), metadata };
+}
+
+export async function loadTableMetadata(
+  store: ObjectStore,
+  catalog: Catalog,
+  identifier: string,
+): Promise<LoadedTable> {
+  const entry = await catalog.loadTable(identifier);
+  const body = await store.get(entry.metadataKey);
+  if (!body) {
+    const context = { table: identifier, key: entry.metadataKey };
+    throw new LakeFormatError(`metadata file of ${identifier} is missing`, context);
+  }
+  const metadata = parseTableMetadata(decodeUtf8(body), entry.metadataKey);
+  return { ...entry, metadataLocation: store.uri(entry.metadataKey), metadata };
+}
+
+/** The newest snapshot whose summary has `property` (equal to `value` when given), e.g. `pgcdc.lsn`. */
+export function findSnapshotByProperty(
+  metadata: TableMetadata,
+  property: string,
+  value?: string,
+): Snapshot | undefined {
+  for (let i = metadata.snapshots.length - 1; i >= 0; i--) {
+    const snapshot = metadata.snapshots[i];
+    const found = snapshot?.summary[property];
+    if (found !== undefined && (value === undefined || found === value)) return snapshot;
+  }
+  return undefined;
+}
+
+export interface AppendInput {
+  readonly dataFiles: readonly DataFile[];
+  /** Extra summary properties, e.g. `pgcdc.lsn`, `pgcdc.epoch`. */
+  readonly summary?: Readonly<Record<string, string>>;
+  /** A caller-chosen id makes the commit idempotent: a snapshot with this id already in the table is not redone. */
+  readonly snapshotId?: bigint;
+  /** Default: append for data only, overwrite when delete files are added. */
+  readonly operation?: SnapshotOperation;
+}
+
+export interface AppendResult {
+  /** false when the snapshot was already there (a retried commit): nothing was written. */
+  readonly committed: boolean;
+  readonly snapshot: Snapshot;
+  readonly table: LoadedTable;
+}
+
+export async function appendFiles(
+  store: ObjectStore,
+  catalog: Catalog,
+  identifier: string,
+  input: AppendInput,
+): Promise<AppendResult> {
+  const table = await loadTableMetadata(store, catalog, identifier);
+  const { metadata } = table;
+  const existing = metadata.snapshots.find((s) => s['snapshot-id'] === input.snapshotId);
+  if (existing) return { committed: false, snapshot: existing, table };
+
+  const snapshotId = input.snapshotId ?? randomSnapshotId();
+  const sequenceNumber = metadata['last-sequence-number'] + 1;
+  const parent = currentSnapshot(metadata);
+  const schema = currentSchema(metadata);
+  const written: string[] = [];
+  const put = async (key: string, body: Uint8Array | string): Promise<string> => {
+    if (!(await store.putIfAbsent(key, body))) throw new LakeFormatError('file name collision', { key });
+    written.push(key);
+    return store.uri(key);
+  };
+
+  try {
+    const manifests: ManifestFileRecord[] = [];
+    const groups = [0, 1].map((content) => input.dataFiles.filter((f) => (f.content ?? 0) === content));
+    for (const [content, files] of groups.entries()) {
+      if (files.length === 0) continue;
+      const bytes = encodeManifest({
+        schema,
+        content: content === 0 ? 'data' : 'deletes',
+        entries: files.map((file) => ({
+          status: 1,
+          snapshot_id: snapshotId,
+          sequence_number: sequenceNumber,
+          file_sequence_number: sequenceNumber,
+          data_file: dataFileRecord(file),
+        })),
+      });
+      const key = joinKey(table.location, 'metadata', `${randomUUID()}-m${content}.avro`);
+      manifests.push({
+        manifest_path: await put(key, bytes),
+        manifest_length: bytes.byteLength,
+        partition_spec_id: 0,
+        content,
+        sequence_number: sequenceNumber,
+        min_sequence_number: sequenceNumber,
+        added_snapshot_id: snapshotId,
+        added_files_count: files.length,
+        existing_files_count: 0,
+        deleted_files_count: 0,
+        added_rows_count: files.reduce((n, f) => n + f.recordCount, 0),
+        existing_rows_count: 0,
+        deleted_rows_count: 0,
+        partitions: [],
+        key_metadata: null,
+      });
+    }
+    // Earlier manifests stay as they are: the new snapshot is the previous one plus ours (a fast append).
+    if (parent) manifests.push(...(await readManifestList(store, parent['manifest-list'])));
+
+    const manifestList = encodeManifestList({
+      snapshotId,
+      parentSnapshotId: parent?.['snapshot-id'],
+      sequenceNumber,
+      manifests,
+    });
+    const listKey = joinKey(table.location, 'metadata', `snap-${snapshotId}-1-${randomUUID()}.avro`);
+    const data = input.dataFiles.filter((f) => (f.content ?? 0) === 0);
+    const deletes = input.dataFiles.filter((f) => f.content === 1);
+    const snapshot: Snapshot = {
+      'snapshot-id': snapshotId,
+      ...(parent ? { 'parent-snapshot-id': parent['snapshot-id'] } : {}),
+      'sequence-number': sequenceNumber,
+      // Never before the previous commit, whatever the clock says: readers expect snapshot times to increase.
+      'timestamp-ms': Math.max(Date.now(), metadata['last-updated-ms']),
+      'manifest-list': await put(listKey, manifestList),
+      summary: snapshotSummary(
+        input.operation ?? (deletes.length > 0 ? 'overwrite' : 'append'),
+        {
+          dataFiles: data.length,
+          dataRecords: data.reduce((n, f) => n + f.recordCount, 0),
+          deleteFiles: deletes.length,
+          positionDeletes: deletes.reduce((n, f) => n + f.recordCount, 0),
+          filesSize: input.dataFiles.reduce((n, f) => n + f.fileSizeInBytes, 0),
+        },
+        parent?.summary,
+        input.summary,
+      ),
+      'schema-id': schema['schema-id'],
+    };
+    const next = withSnapshot(metadata, snapshot, table.metadataLocation);
+    const metadataKey = metadataFileKey(table.location, metadataVersion(table.metadataKey) + 1);
+    const metadataLocation = await put(metadataKey, serializeTableMetadata(next));
+    await catalog.commitTable(identifier, table.metadataKey, metadataKey);
+    return { committed: true, snapshot, table: { ...table, metadataKey, metadataLocation, metadata: next } };
+  } catch (error) {
+    // Only a lost swap proves that nothing references our files; after any other failure they may be live.
+    if (error instanceof CommitConflictError) await Promise.all(written.map((key) => store.delete(key)));
+    throw error;
+  }
+}
+
+/** Random positive 63-bit id, as Java and PyIceberg make them; never 0. */
+export function randomSnapshotId(): bigint {
+  for (;;) {
+    const id = webcrypto.getRandomValues(new BigUint64Array(1))[0]! & 0x7fff_ffff_ffff_ffffn;
+    if (id !== 0n) return id;
+  }
+}
+
+async function readManifestList(store: ObjectStore, location: string): Promise<ManifestFileRecord[]> {
+  const key = store.keyOf(location);
+  const body = key === undefined ? undefined : await store.get(key);
+  if (!body) throw new LakeFormatError('manifest list of the current snapshot is unreadable', { file: location });
+  return decodeManifestList(body);
+}
+
+/** `<location>/metadata/00001-<uuid>.metadata.json`: unique, and sortable by version like Java's names. */
+function metadataFileKey(location: string, version: number): string {
+  return joinKey(location, 'metadata', `${String(version).padStart(5, '0')}-${randomUUID()}.metadata.json`);
+}
+
+function metadataVersion(metadataKey: string): number {
+  const match = /(?:^|\/)v?(\d+)[-.][^/]*$/.exec(metadataKey);
+  return match ? Number(match[1]) : 0;
+}
+
+/** Absent stats are written as empty maps, not null: some readers (PyIceberg's inspect) iterate them blindly. */
+const intMap = <V>(values: Readonly<Record<number, V>> | undefined): IntMapEntry<V>[] =>
+  Object.entries(values ?? {})
+    .map(([key, value]) => ({ key: Number(key), value }))
+    .sort((a, b) => a.key - b.key);
+
+/** avsc encodes `bytes` from Buffers only. */
+const asBuffer = ({ key, value }: IntMapEntry<Uint8Array>): IntMapEntry<Uint8Array> => ({
+  key,
+  value: Buffer.from(value.buffer, value.byteOffset, value.byteLength),
+});
+
+function dataFileRecord(file: DataFile): DataFileRecord {
+  if (!file.path) throw new LakeFormatError('data file without a path', {});
+  return {
+    content: file.content ?? 0,
+    file_path: file.path,
+    file_format: file.fileFormat ?? 'PARQUET',
+    partition: {},
+    record_count: file.recordCount,
+    file_size_in_bytes: file.fileSizeInBytes,
+    column_sizes: intMap(file.columnSizes),
+    value_counts: intMap(file.valueCounts),
+    null_value_counts: intMap(file.nullValueCounts),
+    nan_value_counts: intMap(file.nanValueCounts),
+    lower_bounds: intMap(file.lowerBounds).map(asBuffer),
+    upper_bounds: intMap(file.upperBounds).map(asBuffer),
+    key_metadata: null,
+    split_offsets: file.splitOffsets ? [...file.splitOffsets] : null,
+    equality_ids: null,
+    sort_order_id: null,
+  };
+}

@@ -1,0 +1,176 @@
+/**
+ * Parquet files written by DuckDB from CSV text: `COPY (SELECT <select> FROM read_csv(<input>)) TO <output>`.
+ * This module knows CSV, DuckDB and Parquet, not the source database: callers hand it column types, a select list
+ * and a FIELD_IDS literal as strings (core/types builds them for PostgreSQL tables).
+ */
+import { execFile } from 'node:child_process';
+import { constants, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { open, rm, stat } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { PgCdcError } from '../../core/errors/index.js';
+
+export interface WriteParquetRequest {
+  /** A CSV file or FIFO: no header, `"` quotes and escapes, NULL an unquoted empty field, `""` an empty string. */
+  readonly input: string;
+  /** read_csv column name → DuckDB type, in file order. */
+  readonly csvColumns: Record<string, string>;
+  /** DuckDB select list over the CSV columns; its aliases name the Parquet columns. */
+  readonly select: string;
+  /** A DuckDB FIELD_IDS struct literal keyed by the select list's aliases. */
+  readonly fieldIds: string;
+  readonly output: string;
+  readonly rowGroupSize?: number;
+  /** The longest CSV record accepted, in bytes: default 64 MiB (DuckDB's own default is 2 MiB). */
+  readonly maxLineSize?: number;
+}
+
+export interface WrittenParquet {
+  readonly recordCount: number;
+  readonly fileSizeInBytes: number;
+}
+
+/** DuckDB refused the CSV or could not write the Parquet file. */
+export class ParquetWriteError extends PgCdcError {
+  constructor(output: string, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message.split('\n')[0] : String(cause);
+    super('PARQUET_WRITE_FAILED', `writing ${output} failed: ${reason}`, {
+      context: { output },
+      hint: 'the DuckDB error names the CSV line and column (column cN holds field id N); no partial file is kept',
+      cause,
+    });
+  }
+}
+
+// DuckDB sizes each CSV reader's buffers from max_line_size (16 GiB of buffers for a 1 GiB limit): 64 MiB keeps
+// parallel chunk writers within a few hundred MiB, and a longer CSV record fails with an error naming the limit.
+const DEFAULT_MAX_LINE = 64 * 1024 * 1024;
+const sqlString = (text: string): string => `'${text.replace(/'/g, "''")}'`;
+
+/** The COPY statement writeParquetFromCsv runs; exported for tests and for logging a failed write. */
+export function parquetCopySql(request: WriteParquetRequest): string {
+  const columns = Object.entries(request.csvColumns)
+    .map(([name, type]) => `${sqlString(name)}: ${sqlString(type)}`)
+    .join(', ');
+  // allow_quoted_nulls=false keeps `""` an empty string: only an unquoted empty field is NULL.
+  const source =
+    `read_csv(${sqlString(request.input)}, header = false, auto_detect = false, columns = {${columns}}, ` +
+    `delim = ',', quote = '"', escape = '"', nullstr = '', allow_quoted_nulls = false, ` +
+    `max_line_size = ${request.maxLineSize ?? DEFAULT_MAX_LINE}, buffer_size = ${request.maxLineSize ?? DEFAULT_MAX_LINE})`;
+  const options = [
+    'FORMAT parquet',
+    'COMPRESSION zstd',
+    ...(request.rowGroupSize ? [`ROW_GROUP_SIZE ${request.rowGroupSize}`] : []),
+    `FIELD_IDS ${request.fieldIds}`,
+  ];
+  return `COPY (SELECT ${request.select} FROM ${source}) TO ${sqlString(request.output)} (${options.join(', ')})`;
+}
+
+/**
+ * Reads the CSV and writes one zstd Parquet file. With preserve_insertion_order off (see openDuckDB) the rows in the
+ * file need not be in input order: anything that records row positions must read them from the file.
+ */
+export async function writeParquetFromCsv(
+  connection: DuckDBConnection,
+  request: WriteParquetRequest,
+): Promise<WrittenParquet> {
+  let recordCount: number;
+  try {
+    const reader = await connection.runAndReadAll(parquetCopySql(request));
+    recordCount = Number(reader.getRows()[0]?.[0] ?? 0);
+  } catch (error) {
+    await rm(request.output, { force: true });
+    throw new ParquetWriteError(request.output, error);
+  }
+  return { recordCount, fileSizeInBytes: (await stat(request.output)).size };
+}
+
+/**
+ * Streams `source` into a FIFO that writeParquetFromCsv reads, so no CSV touches the disk. A failure on either side
+ * fails the whole write and removes the output: a source that breaks off would otherwise look like a short,
+ * successful file to DuckDB, which only sees the end of the FIFO.
+ */
+export async function writeParquetFromStream(
+  connection: DuckDBConnection,
+  source: Readable,
+  request: Omit<WriteParquetRequest, 'input'>,
+): Promise<WrittenParquet> {
+  const dir = mkdtempSync(join(tmpdir(), 'pg-cdc-fifo-'));
+  const fifo = join(dir, 'rows.csv');
+  try {
+    await promisify(execFile)('mkfifo', ['-m', '600', fifo]);
+    const sink = createWriteStream(fifo);
+    const writing = writeParquetFromCsv(connection, { ...request, input: fifo }).catch(async (error: unknown) => {
+      // The writer's open() blocks until a reader opens the FIFO: be that reader so the writer can fail and finish.
+      const unblock = await open(fifo, constants.O_RDONLY | constants.O_NONBLOCK).catch(() => undefined);
+      sink.destroy();
+      await unblock?.close();
+      throw error;
+    });
+    const [copied, written] = await Promise.allSettled([pipeline(source, sink), writing]);
+    if (written.status === 'rejected') throw written.reason;
+    if (copied.status === 'rejected') {
+      await rm(request.output, { force: true });
+      throw copied.reason;
+    }
+    return written.value;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export interface DuckDBOptions {
+  /** Default: the machine's parallelism, at most 4. */
+  readonly threads?: number;
+  /** DuckDB size text, e.g. '1GB'. Default: DuckDB's (80% of RAM). */
+  readonly memoryLimit?: string;
+  /** Where DuckDB spills; default a directory under the OS temp dir (never the working directory). */
+  readonly tempDirectory?: string;
+  /** When given, file access is limited to these directories (and tempDirectory) and external access is off. */
+  readonly allowedDirectories?: readonly string[];
+}
+
+export interface OpenDuckDB {
+  readonly instance: DuckDBInstance;
+  readonly connection: DuckDBConnection;
+  close(): void;
+}
+
+/**
+ * An in-memory DuckDB for writing Parquet. Extensions are never downloaded or auto-loaded (the build links the
+ * ones it needs), and the configuration is locked so SQL cannot change it. File access stays on unless
+ * allowedDirectories is given: read_csv and COPY TO need the paths they are handed.
+ */
+export async function openDuckDB(options: DuckDBOptions = {}): Promise<OpenDuckDB> {
+  const tempDirectory = options.tempDirectory ?? join(tmpdir(), 'pg-cdc-duckdb');
+  const instance = await DuckDBInstance.create(':memory:', {
+    threads: String(options.threads ?? Math.min(availableParallelism(), 4)),
+    preserve_insertion_order: 'false',
+    temp_directory: tempDirectory,
+    autoinstall_known_extensions: 'false',
+    autoload_known_extensions: 'false',
+    allow_community_extensions: 'false',
+    ...(options.memoryLimit ? { memory_limit: options.memoryLimit } : {}),
+  });
+  const connection = await instance.connect();
+  const close = (): void => {
+    connection.closeSync();
+    instance.closeSync();
+  };
+  try {
+    if (options.allowedDirectories) {
+      const dirs = [...options.allowedDirectories, tempDirectory].map((d) => sqlString(d.endsWith('/') ? d : `${d}/`));
+      await connection.run(`SET allowed_directories = [${dirs.join(', ')}]`);
+      await connection.run('SET enable_external_access = false');
+    }
+    await connection.run('SET lock_configuration = true');
+  } catch (error) {
+    close();
+    throw error;
+  }
+  return { instance, connection, close };
+}

@@ -1,0 +1,135 @@
+/**
+ * A table's columns and primary key from the catalog, with every type resolved to what the mapping needs:
+ * domains unwrapped to their base type (and typmod), enums flagged, array element types described.
+ */
+import type pg from 'pg';
+import { PgCdcError } from '../core/errors/index.js';
+import type { SourceColumn, SourceTable, SourceType } from '../core/types/source.js';
+
+export type { SourceColumn, SourceTable, SourceType } from '../core/types/source.js';
+
+/** The table named for a snapshot or a schema read does not exist (or is not visible to the connecting role). */
+export class SourceTableNotFoundError extends PgCdcError {
+  constructor(schema: string, table: string) {
+    super('SOURCE_TABLE_NOT_FOUND', `table ${schema}.${table} was not found in the source database`, {
+      context: { schema, table },
+      hint: 'check the name (case matters for quoted identifiers) and that the connecting role can see the schema',
+    });
+  }
+}
+
+const TABLE_SQL = `
+SELECT c.oid
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind::text = ANY ($3::text[])`;
+
+const COLUMNS_SQL = `
+SELECT a.attname AS name, a.attnum::int4 AS attnum, a.attnotnull AS not_null, a.atttypid AS type_oid,
+       a.atttypmod AS typmod, format_type(a.atttypid, a.atttypmod) AS format_type, a.attndims::int4 AS dimensions
+  FROM pg_attribute a
+ WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped
+ ORDER BY a.attnum`;
+
+// A type is an array when its element type names it as its array type: that excludes int2vector, oidvector, name
+// and point, which have a typelem but a text form of their own.
+const TYPES_SQL = `
+SELECT t.oid, n.nspname AS schema, t.typname AS name, t.typtype::text AS typtype, t.typcategory::text AS category,
+       t.typbasetype AS base_oid, t.typtypmod AS base_typmod, t.typelem AS elem_oid,
+       (t.typelem <> 0 AND e.typarray = t.oid) AS is_array
+  FROM pg_type t
+  JOIN pg_namespace n ON n.oid = t.typnamespace
+  LEFT JOIN pg_type e ON e.oid = t.typelem
+ WHERE t.oid = ANY ($1::oid[])`;
+
+const PRIMARY_KEY_SQL = `
+SELECT a.attname AS name
+  FROM pg_index i
+ CROSS JOIN LATERAL unnest(i.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+ WHERE i.indrelid = $1 AND i.indisprimary
+ ORDER BY k.ord`;
+
+interface ColumnRow {
+  name: string;
+  attnum: number;
+  not_null: boolean;
+  type_oid: number | string;
+  typmod: number;
+  format_type: string;
+  dimensions: number;
+}
+
+interface TypeRow {
+  oid: number | string;
+  schema: string;
+  name: string;
+  typtype: string;
+  category: string;
+  base_oid: number | string;
+  base_typmod: number;
+  elem_oid: number | string;
+  is_array: boolean | null;
+}
+
+/** Loads pg_type rows for the given oids and, round by round, for the domain bases and elements they point at. */
+async function loadTypes(client: pg.ClientBase, oids: Iterable<number>): Promise<Map<number, TypeRow>> {
+  const types = new Map<number, TypeRow>();
+  let wanted = [...new Set(oids)];
+  while (wanted.length > 0) {
+    const { rows } = await client.query<TypeRow>(TYPES_SQL, [wanted]);
+    for (const row of rows) types.set(Number(row.oid), row);
+    const next = new Set<number>();
+    for (const row of rows) {
+      const refs = [row.typtype === 'd' ? Number(row.base_oid) : 0, row.is_array ? Number(row.elem_oid) : 0];
+      for (const ref of refs) if (ref !== 0 && !types.has(ref)) next.add(ref);
+    }
+    wanted = [...next];
+  }
+  return types;
+}
+
+function resolveType(types: Map<number, TypeRow>, oid: number, typmod: number, domain?: string): SourceType {
+  const row = types.get(oid);
+  if (!row) throw new PgCdcError('SOURCE_TYPE_UNKNOWN', `type oid ${oid} is not in pg_type`, { context: { oid } });
+  if (row.typtype === 'd') {
+    // Only one level of a domain chain can carry a typmod (domains take none themselves); keep the first seen.
+    const effective = typmod !== -1 ? typmod : row.base_typmod;
+    return resolveType(types, Number(row.base_oid), effective, domain ?? `${row.schema}.${row.name}`);
+  }
+  const element = row.is_array ? resolveType(types, Number(row.elem_oid), typmod) : undefined;
+  return {
+    oid,
+    schema: row.schema,
+    name: row.name,
+    typmod,
+    category: row.category,
+    isEnum: row.typtype === 'e',
+    ...(domain ? { domain } : {}),
+    ...(element ? { element } : {}),
+  };
+}
+
+/** The columns (attnum order) and primary key of one table, view or foreign table. */
+export async function readTableColumns(client: pg.ClientBase, schema: string, table: string): Promise<SourceTable> {
+  const found = await client.query<{ oid: number | string }>(TABLE_SQL, [schema, table, ['r', 'p', 'v', 'm', 'f']]);
+  const relation = found.rows[0];
+  if (!relation) throw new SourceTableNotFoundError(schema, table);
+  const oid = Number(relation.oid);
+  const { rows } = await client.query<ColumnRow>(COLUMNS_SQL, [oid]);
+  const types = await loadTypes(
+    client,
+    rows.map((row) => Number(row.type_oid)),
+  );
+  const columns = rows.map((row): SourceColumn => ({
+    name: row.name,
+    attnum: row.attnum,
+    notNull: row.not_null,
+    typeOid: Number(row.type_oid),
+    typmod: row.typmod,
+    formatType: row.format_type,
+    dimensions: row.dimensions,
+    type: resolveType(types, Number(row.type_oid), row.typmod),
+  }));
+  const key = await client.query<{ name: string }>(PRIMARY_KEY_SQL, [oid]);
+  return { schema, name: table, columns, primaryKey: key.rows.map((row) => row.name) };
+}

@@ -1,0 +1,51 @@
+import type { Readable } from 'node:stream';
+import type pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import { PgCdcError } from '../../core/errors/index.js';
+import { sourceSessionSql } from '../../core/types/index.js';
+
+export class SnapshotGoneError extends PgCdcError {
+  constructor(snapshotName: string, cause: unknown) {
+    super('SNAPSHOT_GONE', `exported snapshot ${snapshotName} is no longer valid`, {
+      context: { snapshot: snapshotName },
+      hint: 'the connection that exported it closed; the snapshot workflow drops the slot and starts over',
+      cause,
+    });
+  }
+}
+
+export interface CopyRequest {
+  readonly snapshotName: string;
+  /** `SELECT <list> FROM <table> WHERE <predicate>`: built from the table plan, never from user input. */
+  readonly query: string;
+}
+
+/**
+ * COPY one query's rows as CSV, inside a transaction that has imported the exported snapshot, so every chunk of
+ * every table sees the database at the same instant; `consume` reads the stream (into the Parquet writer) and its
+ * result is returned once the transaction has ended cleanly. The session settings make the text output exactly
+ * the form the type mapping parses.
+ */
+export async function copyUnderSnapshot<T>(
+  client: pg.ClientBase,
+  request: CopyRequest,
+  consume: (rows: Readable) => Promise<T>,
+): Promise<T> {
+  await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+  try {
+    try {
+      await client.query(`SET TRANSACTION SNAPSHOT '${request.snapshotName.replace(/'/g, "''")}'`);
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (code === '22023' || code === '0A000') throw new SnapshotGoneError(request.snapshotName, error);
+      throw error;
+    }
+    await client.query(sourceSessionSql('local'));
+    const result = await consume(client.query(copyTo(`COPY (${request.query}) TO STDOUT WITH (FORMAT csv)`)));
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}

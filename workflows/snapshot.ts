@@ -1,0 +1,203 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import type { ChunkResult, SnapshotTable } from '../activities/snapshot.js';
+import { inPool } from './pool.js';
+import {
+  progressQuery,
+  snapshotExportedSignal,
+  type SnapshotExported,
+  type SnapshotProgress,
+  type TableProgress,
+} from './snapshot-messages.js';
+
+export interface SnapshotInput {
+  readonly slot: string;
+  /** A task queue only this host's worker polls: the exporting connection must live next to its worker. */
+  readonly hostTaskQueue: string;
+  readonly parallelWorkers: number;
+  readonly attempt?: number;
+  /** Why the previous run gave up its slot and started over; visible in this run's input in the history. */
+  readonly restartReason?: string;
+  readonly maxAttempts?: number;
+}
+
+export interface SnapshotResult {
+  readonly slot: string;
+  readonly consistentPoint: string;
+  readonly attempt: number;
+  readonly tables: ReadonlyArray<{ table: string; rows: number; files: number; snapshotId: string }>;
+}
+
+const NON_RETRYABLE = ['CONFIG_INVALID', 'SLOT_EXISTS', 'PUBLICATION_MISMATCH', 'SNAPSHOT_GONE', 'PREFLIGHT_FAILED'];
+
+const control = proxyActivities<Activities>({
+  startToCloseTimeout: '5 minutes',
+  retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+const copying = proxyActivities<Activities>({
+  startToCloseTimeout: '6 hours',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+/**
+ * The consistent initial snapshot: one exported snapshot, at the slot's consistent point, read in parallel
+ * CTID-range chunks, committed as one Iceberg snapshot per table. If the exporting connection dies, the snapshot
+ * is gone with it: the slot is dropped and the workflow starts over as a new run.
+ */
+export async function snapshotWorkflow(input: SnapshotInput): Promise<SnapshotResult> {
+  const attempt = input.attempt ?? 1;
+  let progress: SnapshotProgress = { phase: 'preflight', attempt, tables: [] };
+  setHandler(progressQuery, () => progress);
+  let exported: SnapshotExported | undefined;
+  setHandler(snapshotExportedSignal, (message) => void (exported = message));
+  if (input.restartReason)
+    log.warn('starting over after losing the exported snapshot', { reason: input.restartReason });
+
+  const report = await control.preflight();
+  if (!report.ready) {
+    throw ApplicationFailure.create({
+      type: 'PREFLIGHT_FAILED',
+      message: `the source is not ready: ${report.checks
+        .filter((c) => c.status === 'fail')
+        .map((c) => c.summary)
+        .join('; ')}`,
+      nonRetryable: true,
+      details: [report],
+    });
+  }
+  const tables = await control.describeSnapshotTables();
+  progress = { ...progress, phase: 'publication' };
+  await control.preparePublication(tables.map((t) => ({ schema: t.source.schema, name: t.source.name })));
+  if (attempt === 1) await control.assertSlotAbsent();
+
+  progress = { ...progress, phase: 'exporting' };
+  const holding = proxyActivities<Activities>({
+    taskQueue: input.hostTaskQueue,
+    startToCloseTimeout: '7 days',
+    heartbeatTimeout: '30 seconds',
+    cancellationType: 'WAIT_CANCELLATION_COMPLETED',
+    // The slot exists once this activity has run: a retry could only fail on it, so the workflow decides instead.
+    retry: { maximumAttempts: 1 },
+  });
+  const holdScope = new CancellationScope();
+  let holdFailure: unknown;
+  const hold = holdScope
+    .run(() => holding.holdExportedSnapshot())
+    .catch((error: unknown) => {
+      if (!isCancellation(error)) holdFailure = error;
+    });
+  await condition(() => exported !== undefined || holdFailure !== undefined);
+  if (!exported) throw holdFailure;
+  const snapshot = exported;
+  progress = { ...progress, consistentPoint: snapshot.consistentPoint };
+
+  const chunks = await control.planChunks(tables);
+  const counters = new Map<string, TableProgress>(
+    tables.map((t) => [
+      t.identifier,
+      {
+        table: t.identifier,
+        chunksTotal: chunks.filter((c) => c.identifier === t.identifier).length,
+        chunksDone: 0,
+        rowsDone: 0,
+        estimatedRows: t.estimatedRows,
+      },
+    ]),
+  );
+  const publish = (phase: SnapshotProgress['phase']): void => {
+    progress = { ...progress, phase, tables: [...counters.values()] };
+  };
+  publish('copying');
+
+  let results: ChunkResult[];
+  const copyScope = new CancellationScope();
+  try {
+    results = await Promise.race([
+      copyScope.run(() =>
+        inPool(chunks, input.parallelWorkers, async (chunk) => {
+          const table = tables.find((t) => t.identifier === chunk.identifier) as SnapshotTable;
+          const result = await copying.copyChunk({ chunk, table, snapshot });
+          const counter = counters.get(chunk.identifier)!;
+          counters.set(chunk.identifier, {
+            ...counter,
+            chunksDone: counter.chunksDone + 1,
+            rowsDone: counter.rowsDone + result.rows,
+          });
+          publish('copying');
+          return result;
+        }),
+      ),
+      condition(() => holdFailure !== undefined).then(() => {
+        throw holdFailure;
+      }),
+    ]);
+  } catch (error) {
+    copyScope.cancel();
+    holdScope.cancel();
+    await hold;
+    const reason = describe(holdFailure ?? error);
+    if (holdFailure === undefined && !isSnapshotGone(error)) {
+      // Not a lost snapshot: give the slot back (a failed snapshot must not pin WAL on the source) and fail.
+      await control.abandonSnapshotAttempt({ slot: snapshot.slot, consistentPoint: snapshot.consistentPoint, reason });
+      throw error;
+    }
+    return startOver(input, attempt, snapshot, reason);
+  }
+
+  publish('committing');
+  const committed = await Promise.all(
+    tables.map((table) =>
+      control.commitSnapshotTable({
+        table,
+        files: results.filter((r) => r.identifier === table.identifier).map((r) => r.dataFile),
+        snapshot,
+      }),
+    ),
+  );
+  holdScope.cancel();
+  await hold;
+  publish('done');
+  return { slot: snapshot.slot, consistentPoint: snapshot.consistentPoint, attempt, tables: committed };
+}
+
+function isSnapshotGone(error: unknown): boolean {
+  return (
+    error instanceof ActivityFailure &&
+    error.cause instanceof ApplicationFailure &&
+    error.cause.type === 'SNAPSHOT_GONE'
+  );
+}
+
+function describe(error: unknown): string {
+  if (error instanceof ActivityFailure) return `${error.message}: ${error.cause?.message ?? 'no cause'}`;
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function startOver(
+  input: SnapshotInput,
+  attempt: number,
+  snapshot: SnapshotExported,
+  reason: string,
+): Promise<never> {
+  const maxAttempts = input.maxAttempts ?? 5;
+  await control.abandonSnapshotAttempt({ slot: snapshot.slot, consistentPoint: snapshot.consistentPoint, reason });
+  if (attempt >= maxAttempts) {
+    throw ApplicationFailure.nonRetryable(
+      `gave up after ${attempt} attempts: ${reason}`,
+      'SNAPSHOT_ATTEMPTS_EXHAUSTED',
+    );
+  }
+  return continueAsNew<typeof snapshotWorkflow>({ ...input, attempt: attempt + 1, restartReason: reason });
+}
