@@ -2,11 +2,19 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
 import { isPgCdcError } from '../core/errors/index.js';
 
-/** The innermost failure of a failed workflow: usually the activity's ApplicationFailure with our error code. */
+const ERROR_CODE = /^[A-Z][A-Z0-9_]+$/;
+
+/**
+ * The failure to show for a failed workflow: the first ApplicationFailure in the chain whose type is one of our
+ * error codes (an activity's PgCdcError), else the innermost failure.
+ */
 function rootFailure(error: TemporalFailure): TemporalFailure {
   let current: TemporalFailure = error;
-  while (current.cause instanceof TemporalFailure) current = current.cause;
-  return current;
+  for (;;) {
+    if (current instanceof ApplicationFailure && current.type && ERROR_CODE.test(current.type)) return current;
+    if (!(current.cause instanceof TemporalFailure)) return current;
+    current = current.cause;
+  }
 }
 
 /** Exit codes shared by every command: scripts and CI can rely on them. */

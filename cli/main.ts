@@ -6,6 +6,8 @@ import { registerEmbedded } from './commands/embedded.js';
 import { registerInit } from './commands/init.js';
 import { registerTeardown } from './commands/teardown.js';
 import { registerPreflight } from './commands/preflight.js';
+import { registerQuery } from './commands/query.js';
+import { registerStatus } from './commands/status.js';
 import { registerVersion, versionInfo } from './commands/version.js';
 import { registerWorker } from './commands/worker.js';
 import { EXIT, reportError } from './exit.js';
@@ -14,10 +16,8 @@ import { EXIT, reportError } from './exit.js';
 const NOT_YET_AVAILABLE: ReadonlyArray<[string, string]> = [
   ['start', 'stream the WAL into Iceberg'],
   ['compact', 'merge delta epochs into a new base'],
-  ['status', 'slot, lag, LSN, epochs, tables'],
   ['reconcile', 'one-shot schema reconcile'],
   ['serve', 'MCP and REST servers'],
-  ['query', 'governed queries over the lake'],
   ['promote', 'ref promotion'],
   ['catalog', 'catalog registration'],
   ['acl', 'governance registry'],
@@ -37,6 +37,8 @@ export function buildProgram(): Command {
   registerDiscover(program);
   registerInit(program);
   registerTeardown(program);
+  registerStatus(program);
+  registerQuery(program);
   registerWorker(program);
   registerDemo(program);
   registerEmbedded(program);
@@ -48,7 +50,7 @@ export function buildProgram(): Command {
       .allowExcessArguments()
       .action(() => {
         throw new PgCdcError('NOT_AVAILABLE', `\`pg-cdc ${name}\` (${what}) is not available in this version`, {
-          hint: 'available now: preflight, discover, init, teardown, version, worker, demo, embedded; see docs/cli.md',
+          hint: 'available now: preflight, discover, init, status, query, teardown, version, worker, demo, embedded; see docs/cli.md',
         });
       });
   }

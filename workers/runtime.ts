@@ -13,6 +13,8 @@ export function installRuntime(log: Logger): void {
   const target = log.child({ component: 'temporal-sdk' });
   Runtime.install({
     logger: new DefaultLogger('WARN', ({ level, message, meta }) => {
+      // Expected for the activity-only worker on the host-pinned queue: not worth a warning.
+      if (message.startsWith('No workflows registered')) return;
       const fields = withReadableErrors(meta);
       if (level === 'ERROR') target.error(fields, message);
       else if (level === 'WARN') target.warn(fields, message);

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { createActivities } from '../../activities/index.js';
 import { connectWorker, resolveTemporal } from '../../workers/connection.js';
-import { createWorker } from '../../workers/worker.js';
+import { createWorkerPair } from '../../workers/pool.js';
 import { loadContext, resolveSourceUrl, type GlobalOptions } from '../context.js';
 
 export function registerWorker(program: Command): void {
@@ -13,21 +12,24 @@ export function registerWorker(program: Command): void {
       const temporal = await resolveTemporal(context.config.temporal, { stateDir: context.stateDir, log: context.log });
       const sourceUrl = await resolveSourceUrl(context);
       const connection = await connectWorker(temporal, context.log);
-      const worker = await createWorker({
-        connection,
-        namespace: temporal.namespace,
-        taskQueue: temporal.taskQueue,
-        activities: createActivities({ config: context.config, sourceUrl, log: context.log }),
-        log: context.log,
-      });
-      const stop = (): void => worker.shutdown();
-      process.once('SIGINT', stop).once('SIGTERM', stop);
-      context.log.info(
-        { address: temporal.address, namespace: temporal.namespace, taskQueue: temporal.taskQueue, ui: temporal.uiUrl },
-        'worker running',
-      );
       try {
-        await worker.run();
+        const workers = await createWorkerPair({
+          connection,
+          namespace: temporal.namespace,
+          taskQueue: temporal.taskQueue,
+          deps: { config: context.config, sourceUrl, log: context.log },
+        });
+        process.once('SIGINT', workers.shutdown).once('SIGTERM', workers.shutdown);
+        context.log.info(
+          {
+            address: temporal.address,
+            taskQueue: workers.taskQueue,
+            hostTaskQueue: workers.hostTaskQueue,
+            ui: temporal.uiUrl,
+          },
+          'worker running',
+        );
+        await workers.run();
       } finally {
         await connection.close();
       }

@@ -7,10 +7,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { icebergRead } from 'icebird';
+import { withFileFetch } from '../support/readers.js';
 import { LocalCatalog } from '../../lake/catalog/local.js';
 import type { IcebergSchema } from '../../lake/iceberg/schema.js';
 import { appendFiles, createTable, findSnapshotByProperty, loadTableMetadata } from '../../lake/iceberg/table.js';
@@ -234,35 +234,4 @@ function asIcebirdSees(row: Row): Row {
     created_at: typeof ts === 'string' ? `${ts.slice(0, 23)}Z` : ts,
     payload: typeof payload === 'string' ? hex(Buffer.from(Buffer.from(payload, 'hex').toString('utf8'))) : payload,
   };
-}
-
-/**
- * icebird fetches every location in the metadata with `fetch`, which in Node has no file: scheme. For the
- * duration of `fn`, file: URLs are served from disk (with the Range requests Parquet reads make).
- */
-async function withFileFetch<T>(fn: () => Promise<T>): Promise<T> {
-  const original = globalThis.fetch;
-  globalThis.fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
-    const url = input instanceof Request ? input.url : String(input);
-    if (!url.startsWith('file:')) return original(input, init);
-    let body: Buffer;
-    try {
-      body = readFileSync(fileURLToPath(url));
-    } catch {
-      return new Response(null, { status: 404 });
-    }
-    const range = /^bytes=(\d+)-(\d*)$/.exec(new Headers(init?.headers).get('range') ?? '');
-    if (!range) return new Response(body, { status: 200, headers: { 'content-length': String(body.length) } });
-    const start = Number(range[1]);
-    const end = range[2] ? Math.min(Number(range[2]) + 1, body.length) : body.length;
-    return new Response(body.subarray(start, end), {
-      status: 206,
-      headers: { 'content-length': String(end - start), 'content-range': `bytes ${start}-${end - 1}/${body.length}` },
-    });
-  };
-  try {
-    return await fn();
-  } finally {
-    globalThis.fetch = original;
-  }
 }

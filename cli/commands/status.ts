@@ -1,0 +1,218 @@
+import type { Command } from 'commander';
+import { isPgCdcError } from '../../core/errors/index.js';
+import { ManifestStore, type PgCdcManifest } from '../../lake/manifest.js';
+import { createObjectStore } from '../../lake/storage/index.js';
+import { describeTarget, withSource } from '../../source/connection.js';
+import { loadContext, resolveSourceUrl, type CommandContext, type GlobalOptions } from '../context.js';
+import { EXIT } from '../exit.js';
+
+interface Failure {
+  readonly ok: false;
+  readonly error: { readonly code: string; readonly message: string; readonly hint?: string };
+}
+
+interface SlotStatus {
+  readonly name: string;
+  readonly exists: boolean;
+  readonly active?: boolean;
+  readonly active_pid?: number | null;
+  /** PostgreSQL 13+: reserved, extended, unreserved or lost. */
+  readonly wal_status?: string | null;
+  readonly confirmed_flush_lsn?: string | null;
+  readonly restart_lsn?: string | null;
+  /** WAL the server keeps for the slot: current LSN − restart_lsn. */
+  readonly retained_wal_bytes?: number | null;
+  /** How far the slot's reader is behind: current LSN − confirmed_flush_lsn. */
+  readonly lag_bytes?: number | null;
+}
+
+interface SourceStatus {
+  readonly ok: true;
+  readonly target: string;
+  readonly current_lsn: string;
+  readonly slot: SlotStatus;
+  readonly publication: { readonly name: string; readonly exists: boolean; readonly tables?: number | 'all' };
+}
+
+interface LakeStatus {
+  readonly ok: true;
+  readonly location: string;
+  /** false: nothing has been snapshotted into this lake yet. */
+  readonly snapshotted: boolean;
+  readonly consistent_point_lsn?: string;
+  readonly slot?: string;
+  readonly updated_at?: string;
+  readonly tables: readonly {
+    readonly table: string;
+    readonly row_count: number;
+    readonly snapshot_id: string | null;
+    readonly committed_lsn: string;
+    readonly epoch: number;
+    readonly schema_version: number;
+  }[];
+}
+
+function failure(error: unknown): Failure {
+  if (isPgCdcError(error)) {
+    return {
+      ok: false,
+      error: { code: error.code, message: error.message, ...(error.hint ? { hint: error.hint } : {}) },
+    };
+  }
+  return { ok: false, error: { code: 'UNEXPECTED', message: error instanceof Error ? error.message : String(error) } };
+}
+
+const bytes = (value: string | null | undefined): number | null => (value == null ? null : Number(value));
+
+async function sourceStatus(context: CommandContext): Promise<SourceStatus> {
+  const { config } = context;
+  const url = await resolveSourceUrl(context);
+  const target = describeTarget(url);
+  const { slot, publication } = config.replication;
+  return withSource({ ...config.source.postgres, url }, async (client) => {
+    // A standby has no current insert position: its replay position is where its WAL ends.
+    const current = 'CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END';
+    const { rows: at } = await client.query<{ lsn: string }>(`SELECT (${current})::text AS lsn`);
+    const { rows: slots } = await client.query<{
+      active: boolean;
+      active_pid: number | null;
+      wal_status: string | null;
+      confirmed_flush_lsn: string | null;
+      restart_lsn: string | null;
+      retained: string | null;
+      lag: string | null;
+    }>(
+      `SELECT s.active, s.active_pid, to_jsonb(s) ->> 'wal_status' AS wal_status,
+              s.confirmed_flush_lsn::text AS confirmed_flush_lsn, s.restart_lsn::text AS restart_lsn,
+              pg_wal_lsn_diff(${current}, s.restart_lsn)::text AS retained,
+              pg_wal_lsn_diff(${current}, s.confirmed_flush_lsn)::text AS lag
+         FROM pg_replication_slots s WHERE s.slot_name = $1`,
+      [slot],
+    );
+    const { rows: pubs } = await client.query<{ puballtables: boolean; tables: number }>(
+      `SELECT p.puballtables, (SELECT count(*)::int FROM pg_publication_tables t WHERE t.pubname = p.pubname) AS tables
+         FROM pg_publication p WHERE p.pubname = $1`,
+      [publication],
+    );
+    const found = slots[0];
+    const pub = pubs[0];
+    return {
+      ok: true,
+      target: `${target.host}:${target.port}/${target.database}`,
+      current_lsn: at[0]?.lsn ?? '',
+      slot: found
+        ? {
+            name: slot,
+            exists: true,
+            active: found.active,
+            active_pid: found.active_pid,
+            wal_status: found.wal_status,
+            confirmed_flush_lsn: found.confirmed_flush_lsn,
+            restart_lsn: found.restart_lsn,
+            retained_wal_bytes: bytes(found.retained),
+            lag_bytes: bytes(found.lag),
+          }
+        : { name: slot, exists: false },
+      publication: pub
+        ? { name: publication, exists: true, tables: pub.puballtables ? 'all' : pub.tables }
+        : { name: publication, exists: false },
+    };
+  });
+}
+
+async function lakeStatus(context: CommandContext): Promise<LakeStatus> {
+  const { storage } = context.config;
+  const store = createObjectStore(storage);
+  const location = storage.type === 'filesystem' ? storage.path : `s3://${storage.bucket}/${storage.prefix}`;
+  const manifest: PgCdcManifest | undefined = (await new ManifestStore(store).read())?.value;
+  if (!manifest) return { ok: true, location, snapshotted: false, tables: [] };
+  return {
+    ok: true,
+    location,
+    snapshotted: true,
+    ...(manifest.source.consistent_point_lsn ? { consistent_point_lsn: manifest.source.consistent_point_lsn } : {}),
+    slot: manifest.source.slot,
+    updated_at: manifest.updated_at,
+    tables: Object.entries(manifest.tables)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([table, entry]) => ({
+        table,
+        row_count: entry.row_count,
+        snapshot_id: entry.state.snapshot_id,
+        committed_lsn: entry.committed_lsn,
+        epoch: entry.epoch,
+        schema_version: entry.schema_version,
+      })),
+  };
+}
+
+function formatBytes(value: number | null | undefined): string {
+  if (value == null) return 'unknown';
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let n = value;
+  let unit = 0;
+  while (Math.abs(n) >= 1024 && unit < units.length - 1) {
+    n /= 1024;
+    unit += 1;
+  }
+  return unit === 0 ? `${value} B` : `${n.toFixed(1)} ${units[unit]}`;
+}
+
+function describeFailure(label: string, { error }: Failure): string[] {
+  return [`${label}: ${error.code}: ${error.message}`, ...(error.hint ? [`  hint: ${error.hint}`] : [])];
+}
+
+function formatSource(source: SourceStatus | Failure): string[] {
+  if (!source.ok) return describeFailure('source', source);
+  const { slot, publication } = source;
+  const lines = [`source ${source.target} (WAL at ${source.current_lsn})`];
+  if (!slot.exists) {
+    lines.push(`  slot ${slot.name}: does not exist`);
+  } else {
+    const state = slot.active ? `active (pid ${slot.active_pid ?? '?'})` : 'inactive';
+    lines.push(`  slot ${slot.name}: ${state}${slot.wal_status ? `, wal_status ${slot.wal_status}` : ''}`);
+    lines.push(`    confirmed_flush_lsn ${slot.confirmed_flush_lsn ?? '-'}, restart_lsn ${slot.restart_lsn ?? '-'}`);
+    lines.push(`    WAL retained ${formatBytes(slot.retained_wal_bytes)}, lag ${formatBytes(slot.lag_bytes)}`);
+  }
+  const tables = publication.tables === 'all' ? 'all tables' : `${publication.tables ?? 0} table(s)`;
+  lines.push(`  publication ${publication.name}: ${publication.exists ? tables : 'does not exist'}`);
+  return lines;
+}
+
+function formatLake(lake: LakeStatus | Failure): string[] {
+  if (!lake.ok) return describeFailure('lake', lake);
+  const lines = [`lake ${lake.location}`];
+  if (!lake.snapshotted) return [...lines, '  no snapshot yet: run `pg-cdc init`'];
+  lines.push(
+    `  consistent point ${lake.consistent_point_lsn ?? '-'} (slot ${lake.slot ?? '-'}), updated ${lake.updated_at}`,
+  );
+  const width = Math.max(0, ...lake.tables.map((t) => t.table.length));
+  for (const t of lake.tables) {
+    lines.push(
+      `  ${t.table.padEnd(width)}  ${t.row_count} rows, snapshot ${t.snapshot_id ?? '-'}, ` +
+        `committed ${t.committed_lsn}, epoch ${t.epoch}`,
+    );
+  }
+  return lines;
+}
+
+export function registerStatus(program: Command): void {
+  program
+    .command('status')
+    .description('replication slot, WAL retained and lag on the source; tables, snapshots and LSNs in the lake')
+    .option('--json', 'print the status as JSON')
+    .action(async (options: { json?: boolean }) => {
+      const context = await loadContext(program.opts<GlobalOptions>());
+      // Each side is reported on its own: an unreachable source must not hide what the lake holds.
+      const [source, lake] = await Promise.all([
+        sourceStatus(context).catch((error: unknown) => failure(error)),
+        lakeStatus(context).catch((error: unknown) => failure(error)),
+      ]);
+      if (options.json) {
+        process.stdout.write(`${JSON.stringify({ source, lake }, null, 2)}\n`);
+      } else {
+        process.stdout.write(`${[...formatSource(source), ...formatLake(lake)].join('\n')}\n`);
+      }
+      if (!source.ok && !lake.ok) process.exitCode = EXIT.error;
+    });
+}

@@ -1,0 +1,256 @@
+/**
+ * `pg-cdc query` and `pg-cdc status` as a user runs them: snapshot a real database with `init` (through the shared
+ * Temporal server), read the lake back and compare with PostgreSQL, then tear down and watch status follow.
+ */
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import { runCli, type CliResult } from '../support/cli.js';
+import { freshDatabase, sharedTemporal, tempDir, uniqueName, writeConfig } from '../support/stack.js';
+
+type Row = Record<string, unknown>;
+
+/** RFC 4180: quoted fields may hold commas, quotes (doubled) and line breaks; records end with CRLF. */
+function parseCsv(text: string): string[][] {
+  const records: string[][] = [];
+  let record: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quoted) {
+      if (c === '"' && text[i + 1] === '"') ((field += '"'), i++);
+      else if (c === '"') quoted = false;
+      else field += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ',') (record.push(field), (field = ''));
+    else if (c === '\r' && text[i + 1] === '\n')
+      (record.push(field), records.push(record), (record = []), (field = ''), i++);
+    else field += c;
+  }
+  return records;
+}
+
+describe('pg-cdc query and status', () => {
+  let db: Awaited<ReturnType<typeof freshDatabase>>;
+  let config: string;
+  let slot: string;
+  const cli = (...args: string[]): Promise<CliResult> => runCli(['--config', config, ...args]);
+  const json = async <T = Row[]>(...args: string[]): Promise<T> => {
+    const result = await cli(...args);
+    assert.equal(result.code, 0, `${args.join(' ')}: ${result.stderr}`);
+    return JSON.parse(result.stdout) as T;
+  };
+
+  before(async () => {
+    db = await freshDatabase('query_status');
+    await db.sql(`
+      CREATE TABLE people (
+        id bigint PRIMARY KEY,
+        "Display Name" text,
+        amount numeric(12, 2),
+        active boolean,
+        born date,
+        big bigint
+      );
+      INSERT INTO people VALUES
+        (1, 'Ada', 12.34, true, '1990-05-17', 9007199254740993),
+        (2, 'Grüße, 世界 🚀', -0.01, false, '2024-02-29', 42),
+        (3, NULL, NULL, NULL, NULL, NULL),
+        (4, 'O''Brien "q", x', 0, true, '1969-12-31', -5),
+        (5, '', 100, false, '2000-01-01', 7);
+      CREATE TABLE orders (id int PRIMARY KEY, person_id bigint);
+      INSERT INTO orders SELECT g, g % 5 + 1 FROM generate_series(1, 7) g;
+    `);
+    const temporal = sharedTemporal();
+    slot = uniqueName('qs_slot');
+    config = writeConfig(
+      [
+        `state_dir: ${join(tempDir(), 'state')}`,
+        'source:',
+        '  postgres:',
+        `    url: ${db.url()}`,
+        'replication:',
+        `  slot: ${slot}`,
+        'temporal:',
+        `  address: ${temporal.address}`,
+        `  namespace: ${temporal.namespace}`,
+        `  task_queue: ${uniqueName('query-status')}`,
+        '',
+      ].join('\n'),
+    );
+    const init = await cli('init');
+    assert.equal(init.code, 0, init.stdout + init.stderr);
+  });
+
+  it('lists the lake tables with their rows, snapshot and LSN', async () => {
+    const tables = await json<Row[]>('query', '-f', 'json');
+    assert.deepEqual(
+      tables.map((t) => [t.table, t.rows]),
+      [
+        ['public.orders', 7],
+        ['public.people', 5],
+      ],
+    );
+    for (const t of tables) {
+      assert.match(String(t.snapshot_id), /^\d+$/);
+      assert.match(String(t.lsn), /^[0-9A-F]+\/[0-9A-F]+$/);
+    }
+    const text = await cli('query');
+    assert.match(text.stdout, /public\.people\s+\|\s+5 \|/);
+    assert.match(text.stdout, /\(2 rows\)/);
+  });
+
+  it('reads a table back exactly as PostgreSQL has it', async () => {
+    const expected = await db.sql(
+      `SELECT id, "Display Name", amount::text AS amount, active, born::text AS born, big::text AS big
+         FROM people ORDER BY id`,
+    );
+    const normalized = expected.map((row) => {
+      const big = row.big === null ? null : Number(row.big);
+      return {
+        ...row,
+        id: Number(row.id),
+        big: big !== null && !Number.isSafeInteger(big) ? row.big : big,
+      };
+    });
+    assert.deepEqual(await json('query', '-t', 'public.people', '-f', 'json'), normalized);
+    // Beyond 2^53 a bigint stays a decimal string: the JSON keeps it exact.
+    assert.equal(normalized[0]?.big, '9007199254740993');
+    const table = await cli('query', '-t', 'public.people');
+    assert.match(table.stdout, /^id \| Display Name +\| amount/);
+    assert.match(table.stdout, /\(5 rows\)\n$/);
+  });
+
+  it('selects columns and filters with bound values, never SQL', async () => {
+    const pick = (...where: string[]) =>
+      json('query', '-t', 'public.people', '-s', 'id,Display Name', ...where.flatMap((w) => ['-w', w]), '-f', 'json');
+    assert.deepEqual(await pick('Display Name:eq:O\'Brien "q", x'), [{ id: 4, 'Display Name': 'O\'Brien "q", x' }]);
+    assert.deepEqual(await pick("Display Name:eq:'; DROP TABLE people; --"), []);
+    assert.deepEqual(await pick('id:eq:1 OR 1=1'), []);
+    assert.deepEqual(
+      (await pick('Display Name:isnull')).map((r) => r.id),
+      [3],
+    );
+    assert.deepEqual(
+      (await pick('Display Name:ilike:%GRÜSSE%', 'amount:lt:0')).map((r) => r.id),
+      [],
+    );
+    assert.deepEqual(
+      (await pick('Display Name:ilike:%grüße%', 'amount:lt:0')).map((r) => r.id),
+      [2],
+    );
+    assert.deepEqual(
+      (await pick('big:gte:7', 'active:eq:false')).map((r) => r.id),
+      [5],
+    );
+    assert.deepEqual(
+      (await pick('Display Name:notnull', 'born:lt:1991-01-01')).map((r) => r.id),
+      [1, 4],
+    );
+    // The table is untouched by anything in a value.
+    assert.equal((await json('query', '-t', 'public.people', '-f', 'json')).length, 5);
+    assert.equal((await db.sql('SELECT count(*)::int AS n FROM people'))[0]?.n, 5);
+  });
+
+  it('refuses unknown columns, malformed filters, unknown tables and bad limits with exit 2', async () => {
+    const unknown = await cli('query', '-t', 'public.people', '-w', 'nmae:eq:x');
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /column "nmae" is not in public\.people/);
+    assert.match(unknown.stderr, /id, Display Name, amount, active, born, big/);
+    const select = await cli('query', '-t', 'public.people', '-s', 'id,display');
+    assert.equal(select.code, 2);
+    assert.match(select.stderr, /column "display"/);
+
+    for (const bad of ['id', 'id:between:1', ':eq:1', 'id:eq', 'Display Name:isnull:x']) {
+      const result = await cli('query', '-t', 'public.people', '-w', bad);
+      assert.equal(result.code, 2, bad);
+      assert.match(result.stderr, /-w .* is malformed/, bad);
+      assert.match(result.stderr, /col:op:value/, bad);
+      assert.match(result.stderr, /eq, ne, gt, gte, lt, lte, like, ilike, isnull, notnull/, bad);
+    }
+    const conversion = await cli('query', '-t', 'public.people', '-w', 'id:eq:abc');
+    assert.equal(conversion.code, 2);
+    assert.match(conversion.stderr, /QUERY_FAILED/);
+
+    const table = await cli('query', '-t', 'public.peple');
+    assert.equal(table.code, 2);
+    assert.match(table.stderr, /TABLE_NOT_FOUND: table "public\.peple" is not in the lake/);
+    assert.match(table.stderr, /did you mean "public\.people"\?/);
+    const bare = await cli('query', '-t', 'orders');
+    assert.match(bare.stderr, /did you mean "public\.orders"\?/);
+
+    for (const n of ['0', '-1', 'x', '1.5']) {
+      const result = await cli('query', '-t', 'public.people', '-n', n);
+      assert.equal(result.code, 2, n);
+      assert.match(result.stderr, /-n/, n);
+    }
+  });
+
+  it('writes CSV that parses back, and limits rows with -n', async () => {
+    const csv = await cli('query', '-t', 'public.people', '-f', 'csv');
+    assert.equal(csv.code, 0, csv.stderr);
+    const records = parseCsv(csv.stdout);
+    assert.deepEqual(records[0], ['id', 'Display Name', 'amount', 'active', 'born', 'big']);
+    assert.equal(records.length, 6);
+    assert.deepEqual(records[2], ['2', 'Grüße, 世界 🚀', '-0.01', 'false', '2024-02-29', '42']);
+    assert.deepEqual(records[3], ['3', '', '', '', '', '']);
+    assert.deepEqual(records[4]?.slice(0, 2), ['4', 'O\'Brien "q", x']);
+    assert.match(csv.stdout, /\r\n5,"",100\.00,/, 'an empty string is quoted, NULL is not');
+
+    const two = await json('query', '-t', 'public.orders', '-n', '2', '-f', 'json');
+    assert.deepEqual(two, [
+      { id: 1, person_id: 2 },
+      { id: 2, person_id: 3 },
+    ]);
+  });
+
+  it('status shows the slot, the publication and the rows per table; the lake survives an unreachable source', async () => {
+    const status = await json<{ source: Row & { slot: Row; publication: Row }; lake: Row & { tables: Row[] } }>(
+      'status',
+      '--json',
+    );
+    assert.equal(status.source.ok, true);
+    assert.equal(status.source.slot.name, slot);
+    assert.equal(status.source.slot.exists, true);
+    assert.equal(status.source.slot.active, false);
+    assert.match(String(status.source.slot.confirmed_flush_lsn), /\//);
+    assert.equal(typeof status.source.slot.retained_wal_bytes, 'number');
+    assert.deepEqual(status.source.publication, { name: 'pg_cdc_pub', exists: true, tables: 2 });
+    assert.deepEqual(
+      status.lake.tables.map((t) => [t.table, t.row_count, t.epoch]),
+      [
+        ['public.orders', 7, 0],
+        ['public.people', 5, 0],
+      ],
+    );
+    assert.match(String(status.lake.consistent_point_lsn), /\//);
+    const text = await cli('status');
+    assert.match(text.stdout, new RegExp(`slot ${slot}: inactive`));
+    assert.match(text.stdout, /public\.people +5 rows/);
+
+    const offline = writeConfig(
+      `source:\n  postgres:\n    url: postgresql://nobody:pw@127.0.0.1:1/none\n    connect_timeout_sec: 2\n` +
+        `storage:\n  path: ${String(status.lake.location)}\n`,
+    );
+    const result = await runCli(['--config', offline, 'status', '--json']);
+    assert.equal(result.code, 0, result.stderr);
+    const partial = JSON.parse(result.stdout) as { source: { ok: boolean; error: Row }; lake: { tables: Row[] } };
+    assert.equal(partial.source.ok, false);
+    assert.equal(partial.source.error.code, 'SOURCE_UNREACHABLE');
+    assert.equal(partial.lake.tables.length, 2);
+  });
+
+  it('after teardown --purge-storage, status shows no slot and an empty lake', async () => {
+    const teardown = await cli('teardown', '--yes', '--purge-storage');
+    assert.equal(teardown.code, 0, teardown.stderr);
+    const status = await json<{ source: { slot: Row; publication: Row }; lake: Row }>('status', '--json');
+    assert.equal(status.source.slot.exists, false);
+    assert.equal(status.source.publication.exists, false);
+    assert.equal(status.lake.snapshotted, false);
+    const text = await cli('status');
+    assert.match(text.stdout, /does not exist/);
+    const listed = await json('query', '-f', 'json');
+    assert.deepEqual(listed, []);
+  });
+});

@@ -1,0 +1,84 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { venvBin } from '../../stack/paths.js';
+
+/** The virtualenv's python, or the reason reader tests skip (loudly; in CI the absence is a failure). */
+export function pythonOrSkip(): { python?: string; skip?: string } {
+  const python = venvBin('python');
+  if (existsSync(python)) return { python };
+  const reason = 'SKIPPED LOUDLY: the Python virtualenv with pyiceberg is missing (run `npm run setup`)';
+  if (process.env.CI === 'true') throw new Error(`${reason}; CI must have it`);
+  process.stderr.write(`\n*** ${reason} ***\n`);
+  return { skip: reason };
+}
+
+const PYICEBERG_SCAN = `
+import datetime, decimal, json, sys, uuid
+from pyiceberg.table import StaticTable
+t = StaticTable.from_metadata(sys.argv[1])
+def norm(v):
+    if isinstance(v, decimal.Decimal): return str(v)
+    if isinstance(v, datetime.datetime):
+        if v.tzinfo is not None: v = v.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        return v.strftime('%Y-%m-%dT%H:%M:%S.%f')
+    if isinstance(v, (datetime.date, datetime.time)): return v.isoformat()
+    if isinstance(v, uuid.UUID): return str(v)
+    if isinstance(v, bytes): return str(uuid.UUID(bytes=v)) if len(v) == 16 else v.hex()
+    raise TypeError(repr(v))
+snap = t.current_snapshot()
+print(json.dumps({
+    'rows': t.scan().to_arrow().to_pylist(),
+    'summary': snap.summary.additional_properties if snap else {},
+    'fields': [[f.field_id, f.name, str(f.field_type), f.required] for f in t.schema().fields],
+    'identifier_field_ids': list(t.schema().identifier_field_ids),
+}, default=norm))
+`;
+
+export interface PyIcebergScan {
+  readonly rows: Record<string, unknown>[];
+  readonly summary: Record<string, string>;
+  readonly fields: [number, string, string, boolean][];
+  readonly identifier_field_ids: number[];
+}
+
+/**
+ * Read a table the way an independent engine does: PyIceberg's StaticTable on the metadata file, every row of
+ * the current snapshot. Decimals come back as strings, timestamps as UTC `YYYY-MM-DDTHH:MM:SS.ffffff`.
+ */
+export function scanWithPyIceberg(python: string, metadataLocation: string): PyIcebergScan {
+  const path = metadataLocation.startsWith('file:') ? fileURLToPath(metadataLocation) : metadataLocation;
+  const out = execFileSync(python, ['-c', PYICEBERG_SCAN, path], { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
+  return JSON.parse(out) as PyIcebergScan;
+}
+
+/**
+ * icebird fetches every location in the metadata with `fetch`, which in Node has no file: scheme. For the
+ * duration of `fn`, file: URLs are served from disk (with the Range requests Parquet reads make).
+ */
+export async function withFileFetch<T>(fn: () => Promise<T>): Promise<T> {
+  const original = globalThis.fetch;
+  globalThis.fetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const url = input instanceof Request ? input.url : String(input);
+    if (!url.startsWith('file:')) return original(input, init);
+    let body: Buffer;
+    try {
+      body = readFileSync(fileURLToPath(url));
+    } catch {
+      return new Response(null, { status: 404 });
+    }
+    const range = /^bytes=(\d+)-(\d*)$/.exec(new Headers(init?.headers).get('range') ?? '');
+    if (!range) return new Response(body, { status: 200, headers: { 'content-length': String(body.length) } });
+    const start = Number(range[1]);
+    const end = range[2] ? Math.min(Number(range[2]) + 1, body.length) : body.length;
+    return new Response(body.subarray(start, end), {
+      status: 206,
+      headers: { 'content-length': String(end - start), 'content-range': `bytes ${start}-${end - 1}/${body.length}` },
+    });
+  };
+  try {
+    return await fn();
+  } finally {
+    globalThis.fetch = original;
+  }
+}
