@@ -9,7 +9,7 @@ export interface WorkerPair {
   /** Run both workers until `until` settles (or forever), then shut them down; resolves with `until`'s value. */
   runUntil<T>(until: Promise<T> | (() => Promise<T>)): Promise<T>;
   run(): Promise<void>;
-  shutdown(): void;
+  readonly shutdown: () => void;
 }
 
 /**
