@@ -27,7 +27,7 @@ export function buildProgram(): Command {
   const program = new Command('pg-cdc')
     .description('PostgreSQL change data capture into governed Apache Iceberg tables, as durable Temporal workflows')
     .version(versionInfo().version ?? 'unknown', '-V, --version')
-    .option('-c, --config <path>', 'configuration file (default: $PGCDC_CONFIG or ./pg-cdc.yml)')
+    .option('--config <path>', 'configuration file (default: $PGCDC_CONFIG or ./pg-cdc.yml)')
     .option('--log-level <level>', 'trace | debug | info | warn | error (default: log.level from the config)')
     .showHelpAfterError()
     .exitOverride();

@@ -138,6 +138,17 @@ const csvField = (value: Json): string => {
   return s === '' || /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 };
 
+/** Ranges (first, last) of East Asian wide characters and emoji: two terminal columns each. */
+const WIDE = [
+  0x1100, 0x115f, 0x2e80, 0xa4cf, 0xac00, 0xd7a3, 0xf900, 0xfaff, 0xfe30, 0xfe4f, 0xff00, 0xff60, 0xffe0, 0xffe6,
+  0x1f300, 0x1faff, 0x20000, 0x3fffd,
+];
+function charWidth(cp: number): number {
+  if ((cp >= 0x300 && cp <= 0x36f) || cp === 0x200d || (cp >= 0xfe00 && cp <= 0xfe0f)) return 0;
+  for (let i = 0; i < WIDE.length; i += 2) if (cp >= WIDE[i]! && cp <= WIDE[i + 1]!) return 2;
+  return 1;
+}
+
 export function render(columns: readonly string[], rows: readonly Json[][], format: Format): string {
   if (format === 'json') {
     const objects = rows.map((row) => Object.fromEntries(columns.map((c, i) => [c, row[i] ?? null])));
@@ -147,7 +158,7 @@ export function render(columns: readonly string[], rows: readonly Json[][], form
   const cells = rows.map((row) =>
     row.map((v) => (v === null ? 'NULL' : text(v).replace(/[\r\n\t]/g, (c) => JSON.stringify(c).slice(1, -1)))),
   );
-  const width = (s: string): number => [...s].length;
+  const width = (s: string): number => [...s].reduce((w, c) => w + charWidth(c.codePointAt(0) ?? 0), 0);
   const widths = columns.map((c, i) => Math.max(width(c), ...cells.map((row) => width(row[i] ?? ''))));
   const line = (row: readonly string[], right: (i: number) => boolean): string =>
     row
@@ -165,8 +176,8 @@ export function render(columns: readonly string[], rows: readonly Json[][], form
 
 interface QueryOptions {
   table?: string;
-  select: string[];
-  where: string[];
+  columns?: string[];
+  where?: string[];
   limit: string;
   format: Format;
   snapshot?: string;
@@ -201,13 +212,13 @@ function tableNotFound(table: string, tables: readonly string[]): PgCdcError {
 }
 
 export function registerQuery(program: Command): void {
-  const collect = (value: string, previous: string[]): string[] => [...previous, value];
+  const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
   program
     .command('query')
     .description('list the lake tables, or read rows of one (-t) at its current or a given snapshot')
     .option('-t, --table <schema.table>', 'the table to read; without it, the tables are listed')
-    .option('-s, --select <columns>', 'comma-separated columns to show (repeatable; default all)', collect, [])
-    .option('-w, --where <col:op:value>', `filter (repeatable, all must hold): ${SYNTAX}`, collect, [])
+    .option('-c, --columns <columns>', 'comma-separated columns to show (repeatable; default all)', collect)
+    .option('-w, --where <col:op:value>', `filter (repeatable, all must hold): ${SYNTAX}`, collect)
     .option('-n, --limit <n>', 'at most this many rows', '100')
     .addOption(new Option('-f, --format <format>', 'output format').choices(['table', 'json', 'csv']).default('table'))
     .option('--snapshot <id>', 'read this snapshot instead of the current one')
@@ -217,7 +228,7 @@ export function registerQuery(program: Command): void {
       const store = createObjectStore(storage);
       const catalog = new LocalCatalog(store);
       if (!options.table) {
-        if (options.select.length || options.where.length || options.snapshot) {
+        if (options.columns || options.where || options.snapshot) {
           throw new PgCdcError('QUERY_INVALID', '-s, -w and --snapshot need a table', {
             hint: 'add -t <schema.table>',
           });
@@ -240,8 +251,8 @@ export function registerQuery(program: Command): void {
       const snapshotId = options.snapshot === undefined ? undefined : BigInt(options.snapshot);
       const files = await currentDataFiles(store, catalog, table, snapshotId === undefined ? {} : { snapshotId });
       const fields = files.schema.fields;
-      const shown = options.select.length ? parseColumns(options.select, table, fields) : [...fields];
-      const filters = options.where.map((raw) => parseFilter(raw, table, fields));
+      const shown = options.columns ? parseColumns(options.columns, table, fields) : [...fields];
+      const filters = (options.where ?? []).map((raw) => parseFilter(raw, table, fields));
       const columns = shown.map((f) => f.name);
       if (files.deleteFiles.length > 0) {
         throw new PgCdcError('NOT_AVAILABLE', `${table} has delete files at this snapshot`, {

@@ -1,0 +1,86 @@
+/**
+ * npm run bench:snapshot — raw `COPY … TO STDOUT` versus `pg-cdc init` into committed Iceberg, same table, same run.
+ * Prints both rates and their ratio (target >= 0.6 on 2 cores). BENCH_ROWS overrides the 2 M rows.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { findPostgresBinaries } from '../stack/postgres-binaries.js';
+import { startPostgres } from '../stack/postgres.js';
+import { startTemporalDevServer } from '../stack/temporal.js';
+import { tempDir } from '../test/support/stack.js';
+
+const rows = Number(process.env.BENCH_ROWS ?? 2_000_000);
+const root = join(import.meta.dirname, '..');
+const say = (line: string): void => void process.stdout.write(`${line}\n`);
+const rate = (n: number, ms: number): string => `${Math.round(n / (ms / 1000)).toLocaleString('en-US')} rows/s`;
+
+const work = tempDir('pg-cdc-bench-');
+const postgres = await startPostgres({ dataDir: join(work, 'pg', 'data'), durable: false });
+const temporal = await startTemporalDevServer({ stateDir: join(work, 'temporal'), ui: false });
+try {
+  say(
+    `bench:snapshot — ${rows.toLocaleString('en-US')} rows, PostgreSQL ${postgres.version}, temporal ${temporal.address}`,
+  );
+  const url = await postgres.createDatabase('bench');
+  let started = Date.now();
+  await postgres.query(
+    `CREATE TABLE orders (
+       id bigint PRIMARY KEY, customer_id int NOT NULL, amount numeric(12,2) NOT NULL, status text NOT NULL,
+       items jsonb NOT NULL, placed_at timestamptz NOT NULL, note text);
+     INSERT INTO orders
+     SELECT g, g % 50000, round((g % 100000) / 7.0, 2), (ARRAY['pending','paid','shipped'])[1 + g % 3],
+            jsonb_build_object('sku', 'SKU-' || (g % 997), 'qty', 1 + g % 5, 'gift', g % 11 = 0),
+            timestamptz '2026-01-01 00:00:00+00' + g * interval '1 second',
+            CASE WHEN g % 4 = 0 THEN NULL ELSE 'note ' || md5(g::text) END
+     FROM generate_series(1, ${rows}) AS g`,
+    [],
+    'bench',
+  );
+  await postgres.query('VACUUM ANALYZE orders', [], 'bench');
+  say(`loaded in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+
+  const psql = join(findPostgresBinaries().binDir, 'psql');
+  started = Date.now();
+  execFileSync('sh', ['-c', `"${psql}" "${url}" -c "COPY orders TO STDOUT" > /dev/null`]);
+  const copyMs = Date.now() - started;
+  say(`raw COPY TO STDOUT > /dev/null:  ${(copyMs / 1000).toFixed(2)} s  ${rate(rows, copyMs)}`);
+
+  const config = join(work, 'pg-cdc.yml');
+  writeFileSync(
+    config,
+    [
+      `state_dir: ${join(work, 'state')}`,
+      `source:\n  postgres:\n    url: ${url}`,
+      `temporal:\n  address: ${temporal.address}\n  task_queue: bench`,
+      'log:\n  level: warn',
+    ].join('\n'),
+  );
+  started = Date.now();
+  const code = await new Promise<number | null>((resolve) => {
+    const child = spawn(process.execPath, [join(root, 'bin', 'pg-cdc.js'), '--config', config, 'init'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, PGCDC_LOG_LEVEL: 'warn' },
+    });
+    child.once('exit', resolve);
+  });
+  const initMs = Date.now() - started;
+  if (code !== 0) throw new Error(`pg-cdc init exited ${code}`);
+
+  const connection = await Connection.connect({ address: temporal.address });
+  const history = await new Client({ connection }).workflow.getHandle('snapshot:pg_cdc_slot').fetchHistory();
+  await connection.close();
+  const times = (history.events ?? []).map(
+    (e) => Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6,
+  );
+  const workflowMs = Math.max(...times) - Math.min(...times);
+
+  say(`pg-cdc init (CLI start to exit):  ${(initMs / 1000).toFixed(2)} s  ${rate(rows, initMs)}`);
+  say(`  of which the snapshot workflow:  ${(workflowMs / 1000).toFixed(2)} s  ${rate(rows, workflowMs)}`);
+  say(`ratio init/COPY (whole command):   ${(copyMs / initMs).toFixed(2)}  (target >= 0.60)`);
+  say(`ratio workflow/COPY:               ${(copyMs / workflowMs).toFixed(2)}`);
+} finally {
+  await temporal.stop();
+  await postgres.stop();
+}
