@@ -112,7 +112,8 @@ export function createSnapshotActivities(deps: SnapshotActivityDeps) {
           .signal<[SnapshotExported]>('snapshotExported', exported);
         deps.log.info({ slot, lsn: exported.consistentPoint, snapshot: exported.snapshotName }, 'snapshot exported');
         await new Promise<void>((resolve, reject) => {
-          const beat = setInterval(() => context.heartbeat({ lsn: exported.consistentPoint }), HEARTBEAT_MS);
+          // Every second: the heartbeat's response is how this activity learns the workflow is done with it.
+          const beat = setInterval(() => context.heartbeat({ lsn: exported.consistentPoint }), 1000);
           const lost = (error?: unknown): void => {
             clearInterval(beat);
             reject(new SnapshotGoneError(exported.snapshotName, error ?? new Error('the exporting connection closed')));

@@ -1,4 +1,9 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cacheDir } from '../stack/paths.js';
 import { installRuntime } from './runtime.js';
 import {
   bundleWorkflowCode,
@@ -12,9 +17,36 @@ import type { Activities } from '../activities/index.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
-/** Bundling the workflow code takes seconds: do it once and share the bundle between workers (tests do). */
+/** What the bundle is made of: every workflow source and the exact SDK the bundle embeds. */
+function bundleFingerprint(): string {
+  const hash = createHash('sha256');
+  const dir = dirname(WORKFLOWS_PATH);
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.ts'))
+    .sort()) {
+    hash.update(file).update(readFileSync(join(dir, file)));
+  }
+  hash.update(readFileSync(createRequire(import.meta.url).resolve('@temporalio/workflow/package.json')));
+  return hash.digest('hex').slice(0, 16);
+}
+
+/**
+ * Bundling the workflow code with webpack takes seconds, on every command that runs a worker. The bundle depends
+ * only on the workflow sources and the SDK version, so it is cached under that fingerprint and rebuilt when
+ * either changes. Workers in one process share it.
+ */
 export async function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
-  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
+  const file = join(cacheDir(), 'workflow-bundles', `${bundleFingerprint()}.json`);
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as WorkflowBundleWithSourceMap;
+  } catch {
+    const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
+    mkdirSync(dirname(file), { recursive: true });
+    const temp = `${file}.${process.pid}.tmp`;
+    writeFileSync(temp, JSON.stringify(bundle));
+    renameSync(temp, file);
+    return bundle;
+  }
 }
 
 export interface PgCdcWorkerOptions {
@@ -35,10 +67,9 @@ export async function createWorker(options: PgCdcWorkerOptions): Promise<Worker>
     namespace: options.namespace,
     taskQueue: options.taskQueue,
     activities: options.activities,
-    ...(options.workflows === false
-      ? {}
-      : options.workflowBundle
-        ? { workflowBundle: options.workflowBundle }
-        : { workflowsPath: WORKFLOWS_PATH }),
+    // Cancellation reaches an activity only with a heartbeat's response; the default throttle (80% of the heartbeat
+    // timeout) would keep a cancelled snapshot export open for most of that timeout.
+    maxHeartbeatThrottleInterval: '1 second',
+    ...(options.workflows === false ? {} : { workflowBundle: options.workflowBundle ?? (await bundleWorkflows()) }),
   });
 }

@@ -4,12 +4,14 @@
  * and a FIELD_IDS literal as strings (core/types builds them for PostgreSQL tables).
  */
 import { execFile } from 'node:child_process';
-import { constants, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
-import { open, rm, stat } from 'node:fs/promises';
+import { constants, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
+import { Socket } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { PgCdcError } from '../../core/errors/index.js';
@@ -90,6 +92,24 @@ export async function writeParquetFromCsv(
 }
 
 /**
+ * The FIFO's write end, opened without ever blocking a thread: a non-blocking open fails with ENXIO until a reader
+ * (DuckDB) has the other end, so poll until it succeeds. A blocking open would hold one of libuv's few threadpool
+ * threads until DuckDB opens the FIFO — and DuckDB's queries run on that same pool, so a handful of parallel
+ * chunks would deadlock it. Opening only after the reader is there also means nothing written can be lost.
+ */
+async function openWriteEnd(fifo: string, gaveUp: () => boolean): Promise<Socket> {
+  for (let delay = 1; ; delay = Math.min(delay * 2, 20)) {
+    try {
+      const fd = openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+      return new Socket({ fd, readable: false, writable: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENXIO' || gaveUp()) throw error;
+      await sleep(delay);
+    }
+  }
+}
+
+/**
  * Streams `source` into a FIFO that writeParquetFromCsv reads, so no CSV touches the disk. A failure on either side
  * fails the whole write and removes the output: a source that breaks off would otherwise look like a short,
  * successful file to DuckDB, which only sees the end of the FIFO.
@@ -103,15 +123,22 @@ export async function writeParquetFromStream(
   const fifo = join(dir, 'rows.csv');
   try {
     await promisify(execFile)('mkfifo', ['-m', '600', fifo]);
-    const sink = createWriteStream(fifo);
-    const writing = writeParquetFromCsv(connection, { ...request, input: fifo }).catch(async (error: unknown) => {
-      // The writer's open() blocks until a reader opens the FIFO: be that reader so the writer can fail and finish.
-      const unblock = await open(fifo, constants.O_RDONLY | constants.O_NONBLOCK).catch(() => undefined);
-      sink.destroy();
-      await unblock?.close();
+    let failed = false;
+    let sink: Socket | undefined;
+    const writing = writeParquetFromCsv(connection, { ...request, input: fifo }).catch((error: unknown) => {
+      failed = true;
+      sink?.destroy();
       throw error;
     });
-    const [copied, written] = await Promise.allSettled([pipeline(source, sink), writing]);
+    const copying = (async () => {
+      sink = await openWriteEnd(fifo, () => failed);
+      await pipeline(source, sink);
+    })();
+    const [copied, written] = await Promise.allSettled([copying, writing]);
+    if (copied.status === 'rejected' || written.status === 'rejected') {
+      // Let the source run to its end so the connection it comes from is usable again (its COPY completes).
+      if (!source.readableEnded && !source.destroyed) source.resume();
+    }
     if (written.status === 'rejected') throw written.reason;
     if (copied.status === 'rejected') {
       await rm(request.output, { force: true });
