@@ -144,6 +144,7 @@ export function createSnapshotActivities(deps: SnapshotActivityDeps) {
               partitioned: t.partitioned,
             })),
             deps.config.init.chunk_target_bytes,
+            deps.config.init.parallel_workers,
           ),
         ),
       );

@@ -1,6 +1,7 @@
 /**
  * npm run bench:snapshot — raw `COPY … TO STDOUT` versus `pg-cdc init` into committed Iceberg, same table, same run.
- * Prints both rates and their ratio (target >= 0.6 on 2 cores). BENCH_ROWS overrides the 2 M rows.
+ * Prints both rates and their ratio (target >= 0.6 on 2 cores). BENCH_ROWS overrides the 2 M rows; BENCH_PARALLEL
+ * and BENCH_CHUNK_BYTES set init.parallel_workers and init.chunk_target_bytes (defaults 4 and 64 MiB).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -55,6 +56,7 @@ try {
       `source:\n  postgres:\n    url: ${url}`,
       `temporal:\n  address: ${temporal.address}\n  task_queue: bench`,
       'log:\n  level: warn',
+      `init:\n  parallel_workers: ${process.env.BENCH_PARALLEL ?? 4}\n  chunk_target_bytes: ${process.env.BENCH_CHUNK_BYTES ?? 67108864}`,
     ].join('\n'),
   );
   started = Date.now();
@@ -71,13 +73,29 @@ try {
   const connection = await Connection.connect({ address: temporal.address });
   const history = await new Client({ connection }).workflow.getHandle('snapshot:pg_cdc_slot').fetchHistory();
   await connection.close();
-  const times = (history.events ?? []).map(
-    (e) => Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6,
-  );
+  const events = history.events ?? [];
+  const at = (e: (typeof events)[number]): number =>
+    Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
+  const times = events.map(at);
   const workflowMs = Math.max(...times) - Math.min(...times);
+  // Phases from the history: everything before the first chunk, the chunks, everything after the last one.
+  const copies = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'copyChunk');
+  const copyIds = new Set(copies.map((e) => String(e.eventId)));
+  const copyDone = events
+    .filter((e) => copyIds.has(String(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? '')))
+    .map(at);
+  const phases = {
+    setup: Math.min(...copies.map(at)) - Math.min(...times),
+    copy: Math.max(...copyDone) - Math.min(...copies.map(at)),
+    commit: Math.max(...times) - Math.max(...copyDone),
+  };
 
   say(`pg-cdc init (CLI start to exit):  ${(initMs / 1000).toFixed(2)} s  ${rate(rows, initMs)}`);
   say(`  of which the snapshot workflow:  ${(workflowMs / 1000).toFixed(2)} s  ${rate(rows, workflowMs)}`);
+  say(
+    `    setup ${(phases.setup / 1000).toFixed(2)} s, ${copies.length} chunks copied in ${(phases.copy / 1000).toFixed(2)} s ` +
+      `(${rate(rows, phases.copy)}), commit ${(phases.commit / 1000).toFixed(2)} s`,
+  );
   say(`ratio init/COPY (whole command):   ${(copyMs / initMs).toFixed(2)}  (target >= 0.60)`);
   say(`ratio workflow/COPY:               ${(copyMs / workflowMs).toFixed(2)}`);
 } finally {

@@ -1,8 +1,7 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
-import { createActivities } from '../../activities/index.js';
 import { loadConfig } from '../../core/config/index.js';
 import { createLogger } from '../../core/log/index.js';
 import { workflowIds } from '../../core/temporal/index.js';
@@ -10,8 +9,13 @@ import { formatPreflightReport, runPreflight } from '../../source/preflight.js';
 import { startDemoSource } from '../../stack/demo-source.js';
 import { stopPostgresAt } from '../../stack/postgres.js';
 import { stopDevServer } from '../../stack/temporal.js';
+import { withSource } from '../../source/connection.js';
+import { dropPublication } from '../../source/snapshot/publication.js';
+import { dropSlot } from '../../source/snapshot/slot.js';
 import { connectClient, connectWorker, resolveTemporal } from '../../workers/connection.js';
-import { bundleWorkflows, createWorker } from '../../workers/worker.js';
+import { createWorkerPair } from '../../workers/pool.js';
+import type { snapshotWorkflow } from '../../workflows/snapshot.js';
+import { queryLake } from './query.js';
 import type { preflightWorkflow } from '../../workflows/index.js';
 import type { GlobalOptions } from '../context.js';
 
@@ -72,35 +76,55 @@ async function runDemo(options: DemoOptions, globals: GlobalOptions): Promise<vo
     servers.push(() => stopDevServer(join(stateDir, 'temporal')));
     say(`3. Temporal dev server at ${temporal.address}; UI at ${temporal.uiUrl ?? '(disabled)'}`);
 
-    const [client, connection, workflowBundle] = await Promise.all([
-      connectClient(temporal),
-      connectWorker(temporal, log),
-      bundleWorkflows(),
-    ]);
+    const [client, connection] = await Promise.all([connectClient(temporal), connectWorker(temporal, log)]);
     connections.push(
       () => connection.close(),
       () => client.connection.close(),
     );
-    const worker = await createWorker({
+    const workers = await createWorkerPair({
       connection,
       namespace: temporal.namespace,
       taskQueue: temporal.taskQueue,
-      activities: createActivities({ config, sourceUrl: source.url, log }),
-      log,
-      workflowBundle,
+      deps: { config, sourceUrl: source.url, log },
     });
-    const workflowId = workflowIds.preflight(config.replication.slot);
-    await worker.runUntil(async () => {
+    const { slot, publication } = config.replication;
+    await workers.runUntil(async () => {
+      const workflowId = workflowIds.preflight(slot);
       const result = await client.workflow.execute<typeof preflightWorkflow>('preflightWorkflow', {
         workflowId,
         taskQueue: temporal.taskQueue,
-        args: [],
       });
-      const verdict = result.ready ? 'ready' : 'NOT ready';
-      say(`4. workflow ${workflowId} completed through the worker: source is ${verdict}`);
-      if (temporal.uiUrl) say(`   history: ${temporal.uiUrl}/namespaces/${temporal.namespace}/workflows/${workflowId}`);
+      say(`4. workflow ${workflowId} completed through the worker: source is ${result.ready ? 'ready' : 'NOT ready'}`);
+
+      // The demo starts from a clean slate each time: its own slot, publication and lake only.
+      await withSource({ ...config.source.postgres, url: source.url }, async (pgClient) => {
+        await dropSlot(pgClient, slot);
+        await dropPublication(pgClient, publication);
+      });
+      if (config.storage.type === 'filesystem') rmSync(config.storage.path, { recursive: true, force: true });
+      const snapshotId = workflowIds.snapshot(slot);
+      const snapshot = await client.workflow.execute<typeof snapshotWorkflow>('snapshotWorkflow', {
+        workflowId: snapshotId,
+        taskQueue: temporal.taskQueue,
+        args: [{ slot, hostTaskQueue: workers.hostTaskQueue, parallelWorkers: config.init.parallel_workers }],
+      });
+      say(`5. workflow ${snapshotId}: snapshot at LSN ${snapshot.consistentPoint} into Iceberg v2`);
+      for (const table of snapshot.tables) say(`     ${table.table}: ${table.rows} rows, snapshot ${table.snapshotId}`);
+
+      const context = { config, log, stateDir };
+      const rows = await queryLake(context, {
+        table: 'public.orders',
+        columns: ['id,status,amount,items,placed_at'],
+        where: ['status:eq:shipped'],
+        limit: '5',
+        format: 'table',
+      });
+      say(`6. pg-cdc query -t public.orders -c id,status,amount,items,placed_at -w status:eq:shipped -n 5`);
+      say(`   ${rows.trimEnd().replace(/\n/g, '\n   ')}`);
+
+      if (temporal.uiUrl) say(`   history: ${temporal.uiUrl}/namespaces/${temporal.namespace}/workflows/${snapshotId}`);
       say(`\nTemporal UI: ${temporal.uiUrl ?? '(disabled)'}`);
-      say(`Try: node bin/pg-cdc.js --config ${configFile} discover`);
+      say(`Try: node bin/pg-cdc.js --config ${configFile} query -t public.customers -n 3`);
       if (hold > 0) {
         say(hold === Number.POSITIVE_INFINITY ? 'Running; Ctrl-C stops the demo.' : `Holding for ${hold / 1000} s.`);
         await Promise.race([interrupted, hold === Number.POSITIVE_INFINITY ? new Promise(() => {}) : sleep(hold)]);

@@ -20,7 +20,7 @@ import { loadTableMetadata } from '../../lake/iceberg/table.js';
 import { openDuckDB } from '../../lake/parquet/writer.js';
 import { currentDataFiles } from '../../lake/reader.js';
 import { createObjectStore } from '../../lake/storage/index.js';
-import { loadContext, type GlobalOptions } from '../context.js';
+import { loadContext, type CommandContext, type GlobalOptions } from '../context.js';
 
 const OPS = {
   eq: '=',
@@ -174,7 +174,7 @@ export function render(columns: readonly string[], rows: readonly Json[][], form
   return `${out.join('\n')}\n(${rows.length} row${rows.length === 1 ? '' : 's'})\n`;
 }
 
-interface QueryOptions {
+export interface QueryOptions {
   table?: string;
   columns?: string[];
   where?: string[];
@@ -183,7 +183,11 @@ interface QueryOptions {
   snapshot?: string;
 }
 
-async function listTables(catalog: LocalCatalog, store: ReturnType<typeof createObjectStore>, format: Format) {
+async function listTables(
+  catalog: LocalCatalog,
+  store: ReturnType<typeof createObjectStore>,
+  format: Format,
+): Promise<string> {
   const rows: Json[][] = [];
   for (const identifier of await catalog.listTables()) {
     const snapshot = currentSnapshot((await loadTableMetadata(store, catalog, identifier)).metadata);
@@ -196,7 +200,7 @@ async function listTables(catalog: LocalCatalog, store: ReturnType<typeof create
       summary?.['pgcdc.lsn'] ?? null,
     ]);
   }
-  process.stdout.write(render(['table', 'rows', 'snapshot_id', 'lsn'], rows, format));
+  return render(['table', 'rows', 'snapshot_id', 'lsn'], rows, format);
 }
 
 function tableNotFound(table: string, tables: readonly string[]): PgCdcError {
@@ -224,86 +228,91 @@ export function registerQuery(program: Command): void {
     .option('--snapshot <id>', 'read this snapshot instead of the current one')
     .action(async (options: QueryOptions) => {
       const context = await loadContext(program.opts<GlobalOptions>());
-      const { storage } = context.config;
-      const store = createObjectStore(storage);
-      const catalog = new LocalCatalog(store);
-      if (!options.table) {
-        if (options.columns || options.where || options.snapshot) {
-          throw new PgCdcError('QUERY_INVALID', '-s, -w and --snapshot need a table', {
-            hint: 'add -t <schema.table>',
-          });
-        }
-        return listTables(catalog, store, options.format);
-      }
-      if (!/^[1-9]\d{0,15}$/.test(options.limit)) {
-        throw new PgCdcError('QUERY_INVALID', `-n ${JSON.stringify(options.limit)} is not a positive integer`, {
-          hint: 'e.g. -n 10 (default 100)',
-        });
-      }
-      if (options.snapshot !== undefined && !/^\d{1,19}$/.test(options.snapshot)) {
-        throw new PgCdcError('QUERY_INVALID', `--snapshot ${JSON.stringify(options.snapshot)} is not a snapshot id`, {
-          hint: 'snapshot ids are the decimal numbers `pg-cdc query` and `pg-cdc status` print',
-        });
-      }
-      const table = options.table;
-      const tables = await catalog.listTables();
-      if (!tables.includes(table)) throw tableNotFound(table, tables);
-      const snapshotId = options.snapshot === undefined ? undefined : BigInt(options.snapshot);
-      const files = await currentDataFiles(store, catalog, table, snapshotId === undefined ? {} : { snapshotId });
-      const fields = files.schema.fields;
-      const shown = options.columns ? parseColumns(options.columns, table, fields) : [...fields];
-      const filters = (options.where ?? []).map((raw) => parseFilter(raw, table, fields));
-      const columns = shown.map((f) => f.name);
-      if (files.deleteFiles.length > 0) {
-        throw new PgCdcError('NOT_AVAILABLE', `${table} has delete files at this snapshot`, {
-          context: { table, deleteFiles: files.deleteFiles.length },
-          hint: 'applying delete files is not available in this version; use an Iceberg reader (PyIceberg, DuckDB)',
-        });
-      }
-      if (files.dataFiles.length === 0) return void process.stdout.write(render(columns, [], options.format));
-      const paths = files.dataFiles.map((file) => {
-        if (file.localPath) return file.localPath;
-        throw new PgCdcError('NOT_AVAILABLE', `data file ${file.path} is outside the lake`, { context: { table } });
-      });
-      const lakeRoot = storage.type === 'filesystem' ? resolve(storage.path) : '';
-      const duck = await openDuckDB({ allowedDirectories: [lakeRoot] });
-      try {
-        const names = await parquetNames(duck.connection, paths);
-        const ref = (field: IcebergField): string => {
-          const name = names.get(field.id);
-          return name === undefined ? 'NULL' : quoteIdent(name);
-        };
-        // Every value is a bound parameter: the file list, each -w value and the limit.
-        const values: DuckDBValue[] = [listValue(paths)];
-        const types: DuckDBType[] = [LIST(VARCHAR)];
-        const where = filters.map(({ field, op, value }) => {
-          if (value === undefined) return `${ref(field)} ${OPS[op]}`;
-          values.push(value);
-          types.push(VARCHAR);
-          const column = op === 'like' || op === 'ilike' ? `CAST(${ref(field)} AS VARCHAR)` : ref(field);
-          return `${column} ${OPS[op]} $${values.length}`;
-        });
-        const keys = (files.schema['identifier-field-ids'] ?? []).map((id) => fields.find((f) => f.id === id));
-        const order = keys.every((f) => f && names.has(f.id)) ? keys.map((f) => ref(f!)) : [];
-        values.push(BigInt(options.limit));
-        types.push(BIGINT);
-        const sql =
-          `SELECT ${shown.map((f) => `${ref(f)} AS ${quoteIdent(f.name)}`).join(', ')} FROM read_parquet($1)` +
-          (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
-          (order.length ? ` ORDER BY ${order.join(', ')}` : '') +
-          ` LIMIT $${values.length}`;
-        context.log.debug({ sql, table }, 'query');
-        const reader = await duck.connection.runAndReadAll(sql, values, types).catch((error) => {
-          const reason = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
-          throw new PgCdcError('QUERY_FAILED', `reading ${table} failed: ${reason}`, {
-            context: { table },
-            hint: 'a -w value must convert to the column type (a number for a numeric column, a date for a date)',
-            cause: error,
-          });
-        });
-        process.stdout.write(render(columns, readRows(reader, columns.length), options.format));
-      } finally {
-        duck.close();
-      }
+      process.stdout.write(await queryLake(context, options));
     });
+}
+
+/** What `pg-cdc query` prints: the table list, or the rows of one table read through DuckDB. */
+export async function queryLake(context: CommandContext, options: QueryOptions): Promise<string> {
+  const { storage } = context.config;
+  const store = createObjectStore(storage);
+  const catalog = new LocalCatalog(store);
+  if (!options.table) {
+    if (options.columns || options.where || options.snapshot) {
+      throw new PgCdcError('QUERY_INVALID', '-c, -w and --snapshot need a table', {
+        hint: 'add -t <schema.table>',
+      });
+    }
+    return listTables(catalog, store, options.format);
+  }
+  if (!/^[1-9]\d{0,15}$/.test(options.limit)) {
+    throw new PgCdcError('QUERY_INVALID', `-n ${JSON.stringify(options.limit)} is not a positive integer`, {
+      hint: 'e.g. -n 10 (default 100)',
+    });
+  }
+  if (options.snapshot !== undefined && !/^\d{1,19}$/.test(options.snapshot)) {
+    throw new PgCdcError('QUERY_INVALID', `--snapshot ${JSON.stringify(options.snapshot)} is not a snapshot id`, {
+      hint: 'snapshot ids are the decimal numbers `pg-cdc query` and `pg-cdc status` print',
+    });
+  }
+  const table = options.table;
+  const tables = await catalog.listTables();
+  if (!tables.includes(table)) throw tableNotFound(table, tables);
+  const snapshotId = options.snapshot === undefined ? undefined : BigInt(options.snapshot);
+  const files = await currentDataFiles(store, catalog, table, snapshotId === undefined ? {} : { snapshotId });
+  const fields = files.schema.fields;
+  const shown = options.columns ? parseColumns(options.columns, table, fields) : [...fields];
+  const filters = (options.where ?? []).map((raw) => parseFilter(raw, table, fields));
+  const columns = shown.map((f) => f.name);
+  if (files.deleteFiles.length > 0) {
+    throw new PgCdcError('NOT_AVAILABLE', `${table} has delete files at this snapshot`, {
+      context: { table, deleteFiles: files.deleteFiles.length },
+      hint: 'applying delete files is not available in this version; use an Iceberg reader (PyIceberg, DuckDB)',
+    });
+  }
+  if (files.dataFiles.length === 0) return render(columns, [], options.format);
+  const paths = files.dataFiles.map((file) => {
+    if (file.localPath) return file.localPath;
+    throw new PgCdcError('NOT_AVAILABLE', `data file ${file.path} is outside the lake`, { context: { table } });
+  });
+  const lakeRoot = storage.type === 'filesystem' ? resolve(storage.path) : '';
+  const duck = await openDuckDB({ allowedDirectories: [lakeRoot] });
+  try {
+    const names = await parquetNames(duck.connection, paths);
+    const ref = (field: IcebergField): string => {
+      const name = names.get(field.id);
+      return name === undefined ? 'NULL' : quoteIdent(name);
+    };
+    // Every value is a bound parameter: the file list, each -w value and the limit.
+    const values: DuckDBValue[] = [listValue(paths)];
+    const types: DuckDBType[] = [LIST(VARCHAR)];
+    const where = filters.map(({ field, op, value }) => {
+      if (value === undefined) return `${ref(field)} ${OPS[op]}`;
+      values.push(value);
+      types.push(VARCHAR);
+      const column = op === 'like' || op === 'ilike' ? `CAST(${ref(field)} AS VARCHAR)` : ref(field);
+      return `${column} ${OPS[op]} $${values.length}`;
+    });
+    const keys = (files.schema['identifier-field-ids'] ?? []).map((id) => fields.find((f) => f.id === id));
+    const order = keys.every((f) => f && names.has(f.id)) ? keys.map((f) => ref(f!)) : [];
+    values.push(BigInt(options.limit));
+    types.push(BIGINT);
+    const sql =
+      `SELECT ${shown.map((f) => `${ref(f)} AS ${quoteIdent(f.name)}`).join(', ')} FROM read_parquet($1)` +
+      (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
+      (order.length ? ` ORDER BY ${order.join(', ')}` : '') +
+      ` LIMIT $${values.length}`;
+    context.log.debug({ sql, table }, 'query');
+    const reader = await duck.connection.runAndReadAll(sql, values, types).catch((error) => {
+      const reason = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
+      throw new PgCdcError('QUERY_FAILED', `reading ${table} failed: ${reason}`, {
+        context: { table },
+        hint: 'a -w value must convert to the column type (a number for a numeric column, a date for a date)',
+        cause: error,
+      });
+    });
+    return render(columns, readRows(reader, columns.length), options.format);
+  } finally {
+    duck.close();
+  }
 }

@@ -18,17 +18,21 @@ export interface ChunkSizing {
   readonly partitioned: boolean;
 }
 
-/** Split tables into page ranges of about `targetBytes`, from each table's current size on disk. */
+/**
+ * Split tables into page ranges of about `targetBytes`, from each table's current size on disk. A table larger
+ * than one chunk gets a multiple of `parallelism` chunks of equal size, so no last chunk runs alone at the end.
+ */
 export async function planChunks(
   client: pg.ClientBase,
   tables: readonly ChunkSizing[],
   targetBytes: number,
+  parallelism = 1,
 ): Promise<ChunkPlan[]> {
   const { rows: settings } = await client.query<{ block_size: string }>(
     "SELECT current_setting('block_size') AS block_size",
   );
   const blockSize = Number(settings[0]?.block_size ?? 8192);
-  const pagesPerChunk = Math.max(1, Math.floor(targetBytes / blockSize));
+  const targetPages = Math.max(1, Math.floor(targetBytes / blockSize));
   const plans: ChunkPlan[] = [];
   for (const table of tables) {
     if (table.partitioned) {
@@ -40,7 +44,9 @@ export async function planChunks(
       [table.schema, table.name, blockSize],
     );
     const pages = Number(rows[0]?.pages ?? 0);
-    const count = Math.max(1, Math.ceil(pages / pagesPerChunk));
+    const wanted = Math.ceil(pages / targetPages);
+    const count = wanted <= 1 ? 1 : Math.ceil(wanted / parallelism) * parallelism;
+    const pagesPerChunk = Math.max(1, Math.ceil(pages / count));
     for (let index = 0; index < count; index++) {
       const startPage = index * pagesPerChunk;
       plans.push({

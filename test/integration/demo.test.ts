@@ -34,6 +34,10 @@ describe('npm run demo (pg-cdc demo)', () => {
     assert.match(stdout, /demo data loaded/);
     assert.match(stdout, /✓ wal-level/);
     assert.match(stdout, /workflow preflight:pg_cdc_slot completed through the worker: source is ready/);
+    assert.match(stdout, /workflow snapshot:pg_cdc_slot: snapshot at LSN [0-9A-F]+\/[0-9A-F]+ into Iceberg v2/);
+    assert.match(stdout, /public\.orders: 1000 rows/);
+    assert.match(stdout, /\| shipped \|/);
+    assert.match(stdout, /\(5 rows\)/);
     const ui = await fetch(uiUrl);
     assert.equal(ui.status, 200, 'the Temporal UI answers while the demo runs');
     assert.match(await ui.text(), /<html/i);
