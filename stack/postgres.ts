@@ -11,7 +11,6 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import pg from 'pg';
@@ -19,7 +18,7 @@ import { EnvironmentError } from '../core/errors/index.js';
 import { silentLogger, type Logger } from '../core/log/index.js';
 import { findPostgresBinaries } from './postgres-binaries.js';
 import { freePort, isListening } from './ports.js';
-import { ManagedProcess } from './process.js';
+import { ManagedProcess, processAlive, stopPid } from './process.js';
 
 export interface PostgresClusterOptions {
   /** Where the cluster lives. Omitted: a temporary directory removed by stop(). Existing clusters are reused. */
@@ -135,8 +134,7 @@ async function previousPortIfFree(dataDir: string): Promise<number | undefined> 
 function runningPort(dataDir: string): number | undefined {
   try {
     const [pid, , , port] = readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n');
-    process.kill(Number(pid), 0);
-    return Number(port);
+    return processAlive(Number(pid)) ? Number(port) : undefined;
   } catch {
     return undefined;
   }
@@ -245,17 +243,8 @@ export async function stopPostgresAt(dataDir: string): Promise<boolean> {
   const port = runningPort(dataDir);
   if (port === undefined) return false;
   const pid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-  process.kill(pid, 'SIGINT');
-  for (let waited = 0; waited < 30_000; waited += 100) {
-    try {
-      process.kill(pid, 0);
-    } catch {
-      return true;
-    }
-    await sleep(100);
-  }
-  process.kill(pid, 'SIGKILL');
-  return true;
+  // SIGINT is PostgreSQL's fast shutdown.
+  return stopPid(pid, 'SIGINT', 30_000);
 }
 
 function handle(

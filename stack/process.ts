@@ -92,3 +92,30 @@ export class ManagedProcess {
     }
   }
 }
+
+/** True when a process with this pid exists (signal 0 probes without delivering anything). */
+export function processAlive(pid: number | null | undefined): boolean {
+  if (!pid || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Stop a process we did not spawn ourselves (a daemonised server found through its pid file): send `signal`, wait up
+ * to `graceMs` for it to exit, then SIGKILL. Returns false when it was not running.
+ */
+export async function stopPid(
+  pid: number | null | undefined,
+  signal: NodeJS.Signals,
+  graceMs: number,
+): Promise<boolean> {
+  if (!processAlive(pid)) return false;
+  process.kill(pid!, signal);
+  for (let waited = 0; waited < graceMs && processAlive(pid); waited += 100) await sleep(100);
+  if (processAlive(pid)) process.kill(pid!, 'SIGKILL');
+  return true;
+}

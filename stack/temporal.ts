@@ -7,7 +7,7 @@ import { EnvironmentError } from '../core/errors/index.js';
 import { silentLogger, type Logger } from '../core/log/index.js';
 import { SEARCH_ATTRIBUTES } from '../core/temporal/index.js';
 import { freePort, isListening } from './ports.js';
-import { ManagedProcess } from './process.js';
+import { ManagedProcess, processAlive, stopPid } from './process.js';
 import { requireTemporalCli } from './temporal-cli.js';
 
 export interface DevServerOptions {
@@ -45,16 +45,6 @@ interface ServerRecord {
 const HOST = '127.0.0.1';
 const recordPath = (stateDir: string): string => join(stateDir, 'server.json');
 
-function processAlive(pid: number | null): boolean {
-  if (!pid || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function frontendAnswers(address: string): Promise<boolean> {
   try {
     const connection = await Connection.connect({ address, connectTimeout: 1000 });
@@ -75,13 +65,6 @@ function readRecord(stateDir: string): ServerRecord | undefined {
   } catch {
     return undefined;
   }
-}
-
-async function stopPid(pid: number | null): Promise<void> {
-  if (!pid || !processAlive(pid)) return;
-  process.kill(pid, 'SIGTERM');
-  for (let waited = 0; waited < 15_000 && processAlive(pid); waited += 100) await sleep(100);
-  if (processAlive(pid)) process.kill(pid, 'SIGKILL');
 }
 
 /** A portable way to pick a port: the one asked for, the one used last time if still free, or any free one. */
@@ -181,7 +164,7 @@ export async function stopDevServer(stateDir: string): Promise<boolean> {
   const record = readRecord(stateDir);
   if (!record) return false;
   const wasAlive = processAlive(record.pid);
-  await stopPid(record.pid);
+  await stopPid(record.pid, 'SIGTERM', 15_000);
   markStopped(stateDir);
   return wasAlive;
 }

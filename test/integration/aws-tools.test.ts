@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+
 import {
   CreateBucketCommand,
   GetObjectCommand,
@@ -9,7 +9,7 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { venvBin } from '../../stack/paths.js';
+import { pythonOrSkip } from '../support/readers.js';
 import { motoEndpoint, uniqueName } from '../support/stack.js';
 
 describe('the AWS test bed and the independent readers', () => {
@@ -32,14 +32,11 @@ describe('the AWS test bed and the independent readers', () => {
     s3.destroy();
   });
 
-  const python = venvBin('python');
-  const noPython = existsSync(python) ? undefined : 'SKIPPED LOUDLY: the Python virtualenv is missing (npm run setup)';
-  if (noPython && process.env.CI === 'true') throw new Error(`${noPython}; CI must have it`);
-  if (noPython) process.stderr.write(`\n*** ${noPython} ***\n`);
+  const { python, skip: noPython } = pythonOrSkip();
 
   it('pyarrow and pyiceberg are importable for the independent-reader tests', { skip: noPython }, () => {
     const out = execFileSync(
-      python,
+      python!,
       ['-c', 'import pyarrow, pyiceberg; print(pyarrow.__version__, pyiceberg.__version__)'],
       {
         encoding: 'utf8',

@@ -4,18 +4,17 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { icebergRead } from 'icebird';
-import { withFileFetch } from '../support/readers.js';
+import { pythonOrSkip, withFileFetch } from '../support/readers.js';
 import { LocalCatalog } from '../../lake/catalog/local.js';
 import type { IcebergSchema } from '../../lake/iceberg/schema.js';
 import { appendFiles, createTable, findSnapshotByProperty, loadTableMetadata } from '../../lake/iceberg/table.js';
 import { FilesystemObjectStore } from '../../lake/storage/filesystem.js';
-import { venvBin } from '../../stack/paths.js';
 
 const schema: IcebergSchema = {
   type: 'struct',
@@ -95,10 +94,7 @@ const FILE_B = `
     DATE '1969-12-31' AS born, TIMESTAMPTZ '1999-12-31 23:59:59.999999+00' AS created_at,
     'ffffffff-ffff-ffff-ffff-ffffffffffff'::UUID AS uid, [-7]::INTEGER[] AS tags, '\\x00'::BLOB AS payload`;
 
-const python = venvBin('python');
-const noPython = existsSync(python) ? undefined : `SKIPPED LOUDLY: no Python virtualenv at ${python} (npm run setup)`;
-if (noPython && process.env.CI === 'true') throw new Error(`${noPython}; CI must have it`);
-if (noPython) process.stderr.write(`\n*** ${noPython} ***\n`);
+const { python, skip: noPython } = pythonOrSkip();
 
 describe('Iceberg tables written by lake/ read back in independent readers', () => {
   const root = mkdtempSync(join(tmpdir(), 'pg-cdc-iceberg-readers-'));
@@ -158,7 +154,7 @@ print(json.dumps({
     'element_id': t.schema().find_field('tags').field_type.element_id,
 }, default=norm))
 `;
-    const out = JSON.parse(execFileSync(python, ['-c', script, metadataPath], { encoding: 'utf8' })) as {
+    const out = JSON.parse(execFileSync(python!, ['-c', script, metadataPath], { encoding: 'utf8' })) as {
       rows: Row[];
       snapshots: { id: string; seq: number; summary: Record<string, string>; operation: string }[];
       current: string;

@@ -11,11 +11,11 @@ import { after, before, describe, it } from 'node:test';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import pg from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
+import { pythonOrSkip } from '../support/readers.js';
 import { planTable, quoteIdentifier, sourceSessionSql, type TablePlan } from '../../core/types/index.js';
 import type { IcebergType } from '../../lake/iceberg/schema.js';
 import { openDuckDB, writeParquetFromCsv, writeParquetFromStream, type OpenDuckDB } from '../../lake/parquet/writer.js';
 import { readTableColumns } from '../../source/columns.js';
-import { venvBin } from '../../stack/paths.js';
 import { freshDatabase, tempDir, uniqueName } from '../support/stack.js';
 
 type Value = string | number | boolean | null | unknown[] | Record<string, unknown>;
@@ -383,13 +383,8 @@ describe('PostgreSQL types through COPY, DuckDB and Parquet', () => {
     );
     assert.deepEqual(first, ['héllo 🐘', 'q"q', '12.50', 'yay']);
 
-    const python = venvBin('python');
-    if (!existsSync(python)) {
-      const reason = 'SKIPPED LOUDLY: the Python virtualenv is missing (npm run setup), pyarrow cannot be checked';
-      if (process.env.CI === 'true') throw new Error(`${reason}; CI must have it`);
-      process.stderr.write(`\n*** ${reason} ***\n`);
-      return t.skip(reason);
-    }
+    const { python, skip } = pythonOrSkip();
+    if (!python) return t.skip(skip);
     const script = [
       'import json, sys, pyarrow.parquet as pq',
       't = pq.read_table(sys.argv[1])',
