@@ -4,11 +4,13 @@ import { CommitConflictError, LakeFormatError, TableExistsError } from '../error
 import type { ObjectStore } from '../storage/index.js';
 import { decodeUtf8, joinKey, validateKey } from '../storage/keys.js';
 import {
+  decodeManifest,
   decodeManifestList,
   encodeManifest,
   encodeManifestList,
   type DataFileRecord,
   type IntMapEntry,
+  type ManifestEntryRecord,
   type ManifestFileRecord,
 } from './avro.js';
 import {
@@ -121,8 +123,13 @@ export interface AppendInput {
   readonly summary?: Readonly<Record<string, string>>;
   /** A caller-chosen id makes the commit idempotent: a snapshot with this id already in the table is not redone. */
   readonly snapshotId?: bigint;
-  /** Default: append for data only, overwrite when delete files are added. */
+  /** Default: append for data only, overwrite when delete files are added or earlier files removed. */
   readonly operation?: SnapshotOperation;
+  /**
+   * The new snapshot holds only `dataFiles`: every file live in the parent is recorded as DELETED (a TRUNCATE).
+   * Totals in the summary restart from the added files.
+   */
+  readonly replaceAll?: boolean;
 }
 
 export interface AppendResult {
@@ -189,8 +196,37 @@ export async function appendFiles(
         key_metadata: null,
       });
     }
-    // Earlier manifests stay as they are: the new snapshot is the previous one plus ours (a fast append).
-    if (parent) manifests.push(...(await readManifestList(store, parent['manifest-list'])));
+    let removed: RemovedTotals | undefined;
+    if (parent && input.replaceAll) {
+      const earlier = await removedEntries(store, parent['manifest-list'], snapshotId);
+      removed = earlier.totals;
+      for (const [content, entries] of [earlier.data, earlier.deletes].entries()) {
+        if (entries.length === 0) continue;
+        const bytes = encodeManifest({ schema, content: content === 0 ? 'data' : 'deletes', entries });
+        const key = joinKey(table.location, 'metadata', `${randomUUID()}-m${content}r.avro`);
+        const sequences = entries.map((entry) => Number(entry.sequence_number ?? sequenceNumber));
+        manifests.push({
+          manifest_path: await put(key, bytes),
+          manifest_length: bytes.byteLength,
+          partition_spec_id: 0,
+          content,
+          sequence_number: sequenceNumber,
+          min_sequence_number: Math.min(...sequences),
+          added_snapshot_id: snapshotId,
+          added_files_count: 0,
+          existing_files_count: 0,
+          deleted_files_count: entries.length,
+          added_rows_count: 0,
+          existing_rows_count: 0,
+          deleted_rows_count: entries.reduce((n, e) => n + Number(e.data_file.record_count), 0),
+          partitions: [],
+          key_metadata: null,
+        });
+      }
+    } else if (parent) {
+      // Earlier manifests stay as they are: the new snapshot is the previous one plus ours (a fast append).
+      manifests.push(...(await readManifestList(store, parent['manifest-list'])));
+    }
 
     const manifestList = encodeManifestList({
       snapshotId,
@@ -209,7 +245,7 @@ export async function appendFiles(
       'timestamp-ms': Math.max(Date.now(), metadata['last-updated-ms']),
       'manifest-list': await put(listKey, manifestList),
       summary: snapshotSummary(
-        input.operation ?? (deletes.length > 0 ? 'overwrite' : 'append'),
+        input.operation ?? defaultOperation(data.length, deletes.length, input.replaceAll === true),
         {
           dataFiles: data.length,
           dataRecords: data.reduce((n, f) => n + f.recordCount, 0),
@@ -217,8 +253,8 @@ export async function appendFiles(
           positionDeletes: deletes.reduce((n, f) => n + f.recordCount, 0),
           filesSize: input.dataFiles.reduce((n, f) => n + f.fileSizeInBytes, 0),
         },
-        parent?.summary,
-        input.summary,
+        input.replaceAll ? undefined : parent?.summary,
+        { ...(removed ? removedSummary(removed) : {}), ...input.summary },
       ),
       'schema-id': schema['schema-id'],
     };
@@ -240,6 +276,79 @@ export function randomSnapshotId(): bigint {
     const id = webcrypto.getRandomValues(new BigUint64Array(1))[0]! & 0x7fff_ffff_ffff_ffffn;
     if (id !== 0n) return id;
   }
+}
+
+function defaultOperation(dataFiles: number, deleteFiles: number, replaceAll: boolean): SnapshotOperation {
+  if (replaceAll) return dataFiles > 0 ? 'overwrite' : 'delete';
+  return deleteFiles > 0 ? 'overwrite' : 'append';
+}
+
+interface RemovedTotals {
+  readonly dataFiles: number;
+  readonly dataRecords: number;
+  readonly deleteFiles: number;
+  readonly positionDeletes: number;
+  readonly filesSize: number;
+}
+
+/** The summary keys Java's SnapshotSummary writes for removed files. */
+function removedSummary(removed: RemovedTotals): Record<string, string> {
+  const summary: Record<string, string> = {};
+  if (removed.dataFiles > 0) {
+    summary['deleted-data-files'] = String(removed.dataFiles);
+    summary['deleted-records'] = String(removed.dataRecords);
+  }
+  if (removed.deleteFiles > 0) {
+    summary['removed-delete-files'] = String(removed.deleteFiles);
+    summary['removed-position-delete-files'] = String(removed.deleteFiles);
+    summary['removed-position-deletes'] = String(removed.positionDeletes);
+  }
+  if (removed.filesSize > 0) summary['removed-files-size'] = String(removed.filesSize);
+  return summary;
+}
+
+/**
+ * Every live file of a snapshot as a DELETED entry of `snapshotId`. Entries keep their data and file sequence
+ * numbers; an ADDED entry that inherited them from its manifest (null in the file) gets the manifest's.
+ */
+async function removedEntries(
+  store: ObjectStore,
+  manifestList: string,
+  snapshotId: bigint,
+): Promise<{ data: ManifestEntryRecord[]; deletes: ManifestEntryRecord[]; totals: RemovedTotals }> {
+  const data: ManifestEntryRecord[] = [];
+  const deletes: ManifestEntryRecord[] = [];
+  for (const manifest of await readManifestList(store, manifestList)) {
+    const key = store.keyOf(manifest.manifest_path);
+    const body = key === undefined ? undefined : await store.get(key);
+    if (!body)
+      throw new LakeFormatError('manifest of the current snapshot is unreadable', { file: manifest.manifest_path });
+    for (const entry of decodeManifest(body)) {
+      if (entry.status === 2) continue;
+      const removed: ManifestEntryRecord = {
+        status: 2,
+        snapshot_id: snapshotId,
+        sequence_number: entry.sequence_number ?? manifest.sequence_number,
+        file_sequence_number: entry.file_sequence_number ?? manifest.sequence_number,
+        data_file: entry.data_file,
+      };
+      (manifest.content === 0 ? data : deletes).push(removed);
+    }
+  }
+  const count = (entries: ManifestEntryRecord[]): number =>
+    entries.reduce((n, e) => n + Number(e.data_file.record_count), 0);
+  const size = [...data, ...deletes].reduce((n, e) => n + Number(e.data_file.file_size_in_bytes), 0);
+  return {
+    data,
+    deletes,
+    totals: {
+      dataFiles: data.length,
+      dataRecords: count(data),
+      deleteFiles: deletes.length,
+      positionDeletes: count(deletes),
+      filesSize: size,
+    },
+  };
 }
 
 async function readManifestList(store: ObjectStore, location: string): Promise<ManifestFileRecord[]> {

@@ -1,0 +1,254 @@
+/**
+ * npm run bench:epoch — the cost of one flush epoch against a small and a large state table (1 M and 10 M rows;
+ * BENCH_SIZES=1000000,10000000 overrides). Each base is generated as Parquet by DuckDB and committed as epoch 0.
+ * Every epoch holds 1,000 updates + 100 deletes + 1,000 inserts (BENCH_UPDATES, BENCH_DELETES, BENCH_INSERTS) in
+ * 100 transactions. Epoch 1 builds the table's locator from the lake and is timed apart; then BENCH_ROUNDS (default
+ * 5) steady-state epochs run per table, alternating between the tables so that load from elsewhere on the machine
+ * falls on both alike. The point: the steady-state epoch must not grow with the table (ratio near 1).
+ */
+import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { pino } from 'pino';
+import { planTable, type TablePlan } from '../core/types/index.js';
+import type { SourceTable, SourceType } from '../core/types/source.js';
+import { LocalCatalog } from '../lake/catalog/local.js';
+import { appendFiles, createTable, type DataFile } from '../lake/iceberg/table.js';
+import { openDuckDB, type OpenDuckDB } from '../lake/parquet/writer.js';
+import { commitEpoch, type EpochContext } from '../lake/state/index.js';
+import type { ChangeBatch, ChangeCodec, TransactionFile } from '../lake/state/types.js';
+import { FilesystemObjectStore } from '../lake/storage/filesystem.js';
+
+const sizes = (process.env.BENCH_SIZES ?? '1000000,10000000').split(',').map(Number);
+const updates = Number(process.env.BENCH_UPDATES ?? 1000);
+const deletes = Number(process.env.BENCH_DELETES ?? 100);
+const inserts = Number(process.env.BENCH_INSERTS ?? 1000);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
+const ROWS_PER_FILE = 1_000_000;
+const TRANSACTIONS = 100;
+const say = (line: string): void => void process.stdout.write(`${line}\n`);
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+const count = (n: number): string => n.toLocaleString('en-US');
+const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+const type = (name: string, typmod = -1): SourceType => ({
+  oid: 0,
+  schema: 'pg_catalog',
+  name,
+  typmod,
+  category: 'X',
+  isEnum: false,
+});
+const columns: [string, SourceType, boolean][] = [
+  ['id', type('int8'), true],
+  ['customer', type('text'), false],
+  ['amount', type('numeric', ((12 << 16) | 2) + 4), false],
+  ['placed_at', type('timestamptz'), false],
+  ['note', type('text'), false],
+];
+const source: SourceTable = {
+  schema: 'bench',
+  name: 'orders',
+  primaryKey: ['id'],
+  columns: columns.map(([name, t, notNull], i) => ({
+    name,
+    attnum: i + 1,
+    notNull,
+    typeOid: 0,
+    typmod: t.typmod,
+    formatType: t.name,
+    dimensions: 0,
+    type: t,
+  })),
+};
+
+function codecOf(plan: TablePlan): ChangeCodec {
+  return {
+    columns: plan.columns.map((c) => ({
+      fieldId: c.fieldId,
+      name: c.parquetName,
+      csvType: c.csvType,
+      convert: (text: string) => c.convert(text),
+      duckdbFieldIds: c.duckdbFieldIds,
+    })),
+    identity: [1],
+    identityKind: 'primary-key',
+  };
+}
+
+/** Deterministic pseudo-random numbers (mulberry32), so every table gets the same shape of work. */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const csvRow = (values: readonly (string | null)[]): string =>
+  `${values.map((v) => (v === null ? '' : `"${v.replace(/"/g, '""')}"`)).join(',')}\n`;
+const orderValues = (id: number, tag: string): string[] => [
+  String(id),
+  `customer-${id % 50_000}`,
+  ((id % 100_000) / 7).toFixed(2),
+  '2026-03-01 10:00:00+00',
+  `${tag} ${id}`,
+];
+
+interface BenchTable {
+  readonly rows: number;
+  readonly dir: string;
+  readonly ctx: EpochContext;
+  readonly codec: ChangeCodec;
+  nextBatch(): ChangeBatch;
+  /** Phases (ms) of the latest epoch, from its log line. */
+  breakdown(): string;
+  readonly steadyMs: number[];
+  coldMs: number;
+}
+
+/** A state table of `rows` rows, generated straight to Parquet and committed as the snapshot base. */
+async function benchTable(duck: OpenDuckDB, work: string, rows: number): Promise<BenchTable> {
+  const dir = join(work, String(rows));
+  const store = new FilesystemObjectStore(join(dir, 'warehouse'));
+  const catalog = new LocalCatalog(store);
+  const plan = planTable(source);
+  const identifier = `bench.orders_${rows}`;
+  const location = `bench/orders_${rows}`;
+  await createTable(store, catalog, { identifier, location, schema: plan.schema });
+  const started = Date.now();
+  const files: DataFile[] = [];
+  for (let from = 0; from < rows; from += ROWS_PER_FILE) {
+    const key = `${location}/data/base-${from / ROWS_PER_FILE}.parquet`;
+    const path = store.localPath(key);
+    mkdirSync(dirname(path), { recursive: true });
+    const reader = await duck.connection.runAndReadAll(
+      `COPY (SELECT range AS id, 'customer-' || (range % 50000) AS customer, ` +
+        `CAST((range % 100000) / 7 AS DECIMAL(12,2)) AS amount, ` +
+        `TIMESTAMPTZ '2026-01-01 00:00:00+00' + range * INTERVAL 1 SECOND AS placed_at, ` +
+        `CASE WHEN range % 4 = 0 THEN NULL ELSE 'note ' || md5(range::VARCHAR) END AS note ` +
+        `FROM range(${from}, ${Math.min(rows, from + ROWS_PER_FILE)})) TO '${path}' ` +
+        `(FORMAT parquet, COMPRESSION zstd, FIELD_IDS ${plan.fieldIds()})`,
+    );
+    const recordCount = Number(reader.getRows()[0]![0]);
+    files.push({ path: store.uri(key), recordCount, fileSizeInBytes: statSync(path).size });
+  }
+  await appendFiles(store, catalog, identifier, {
+    dataFiles: files,
+    snapshotId: 1n,
+    summary: { 'pgcdc.kind': 'snapshot', 'pgcdc.lsn': '0/1000', 'pgcdc.epoch': '0' },
+  });
+  say(
+    `${count(rows)} rows: base of ${files.length} Parquet file(s) generated and committed in ${seconds(Date.now() - started)}`,
+  );
+
+  const logged: { msg?: string; phases?: Record<string, number> }[] = [];
+  const log = pino(
+    { level: 'info' },
+    { write: (line: string) => void logged.push(JSON.parse(line) as (typeof logged)[0]) },
+  );
+  const next = random(42);
+  const deleted = new Set<number>();
+  let nextId = rows;
+  let lsn = 0x1000;
+  let epoch = 0;
+  const pick = (): number => {
+    for (;;) {
+      const id = Math.floor(next() * rows);
+      if (!deleted.has(id)) return id;
+    }
+  };
+  return {
+    rows,
+    dir,
+    ctx: { store, catalog, duckdb: duck.instance, locatorDir: join(dir, 'locators'), log },
+    codec: codecOf(plan),
+    steadyMs: [],
+    coldMs: 0,
+    breakdown: () =>
+      Object.entries(logged.findLast((r) => r.msg === 'epoch committed')?.phases ?? {})
+        .map(([name, ms]) => `${name} ${ms}`)
+        .join(', '),
+    nextBatch(): ChangeBatch {
+      epoch += 1;
+      // [_op, old key (k1), row]: updates and inserts carry no old key; deletes the old key and the old row.
+      const changes: [string, string | null, string[]][] = [];
+      for (let i = 0; i < updates; i++) changes.push(['U', null, orderValues(pick(), `update e${epoch}`)]);
+      for (let i = 0; i < deletes; i++) {
+        const id = pick();
+        deleted.add(id);
+        changes.push(['D', String(id), orderValues(id, 'old')]);
+      }
+      for (let i = 0; i < inserts; i++) changes.push(['I', null, orderValues(nextId++, 'insert')]);
+      const perTransaction = Math.ceil(changes.length / TRANSACTIONS);
+      const transactions: TransactionFile[] = [];
+      for (let t = 0; t * perTransaction < changes.length; t++) {
+        const path = join(dir, 'spool', `e${epoch}-tx${t}.csv`);
+        mkdirSync(dirname(path), { recursive: true });
+        const slice = changes.slice(t * perTransaction, (t + 1) * perTransaction);
+        writeFileSync(path, slice.map(([op, old, row], seq) => csvRow([String(seq), op, null, old, ...row])).join(''));
+        lsn += 0x1000;
+        transactions.push({
+          path,
+          xid: String(1000 + epoch * TRANSACTIONS + t),
+          commitLsn: `0/${lsn.toString(16).toUpperCase()}`,
+          commitTime: '2026-03-01T10:00:00.000000+00:00',
+          rows: slice.length,
+        });
+      }
+      return { table: identifier, epoch, transactions };
+    },
+  };
+}
+
+async function timedEpoch(table: BenchTable): Promise<number> {
+  const batch = table.nextBatch();
+  const started = performance.now();
+  const result = await commitEpoch(table.ctx, batch, table.codec);
+  const ms = performance.now() - started;
+  say(
+    `  ${count(table.rows).padStart(12)} rows, epoch ${batch.epoch}: ${seconds(ms)}  ` +
+      `+${result.rowsInserted} -${result.rowsDeleted}  [${table.breakdown()}]`,
+  );
+  return ms;
+}
+
+const work = join(tmpdir(), `pg-cdc-bench-epoch-${process.pid}`);
+const duck = await openDuckDB();
+try {
+  say(
+    `bench:epoch — epochs of ${updates} updates + ${deletes} deletes + ${inserts} inserts in ${TRANSACTIONS} transactions`,
+  );
+  const tables: BenchTable[] = [];
+  for (const rows of sizes) tables.push(await benchTable(duck, work, rows));
+  say('\nfirst epoch of each table (builds its locator from the lake):');
+  for (const table of tables) table.coldMs = await timedEpoch(table);
+  say(`\nsteady state, ${rounds} rounds alternating between the tables (phases in ms):`);
+  for (let round = 0; round < rounds; round++) {
+    for (const table of tables) table.steadyMs.push(await timedEpoch(table));
+  }
+
+  say('\nsummary:');
+  for (const table of tables) {
+    const locators = join(table.dir, 'locators');
+    const locatorBytes = readdirSync(locators).reduce((n, f) => n + statSync(join(locators, f)).size, 0);
+    say(
+      `  ${count(table.rows).padStart(12)} rows: steady epoch median ${seconds(median(table.steadyMs))}, ` +
+        `min ${seconds(Math.min(...table.steadyMs))}; first epoch ${seconds(table.coldMs)}; ` +
+        `locator ${(locatorBytes / 1024 / 1024).toFixed(1)} MiB`,
+    );
+  }
+  const [small, large] = [tables[0]!, tables.at(-1)!];
+  if (small !== large) {
+    say(
+      `  ratio ${count(large.rows)} / ${count(small.rows)} rows (table ${(large.rows / small.rows).toFixed(0)}x larger): ` +
+        `median ${(median(large.steadyMs) / median(small.steadyMs)).toFixed(2)}, ` +
+        `min ${(Math.min(...large.steadyMs) / Math.min(...small.steadyMs)).toFixed(2)}`,
+    );
+  }
+} finally {
+  duck.close();
+  rmSync(work, { recursive: true, force: true });
+}

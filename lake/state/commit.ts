@@ -1,0 +1,222 @@
+import type { DuckDBInstance } from '@duckdb/node-api';
+import type { Logger } from '../../core/log/index.js';
+import type { Catalog } from '../catalog/index.js';
+import { TableNotFoundError } from '../errors.js';
+import { currentSchema, currentSnapshot, type Snapshot } from '../iceberg/metadata.js';
+import { findSnapshotByProperty, loadTableMetadata, type LoadedTable } from '../iceberg/table.js';
+import { ManifestStore } from '../manifest.js';
+import type { ObjectStore } from '../storage/index.js';
+import { commitChanges } from './changes.js';
+import { ChangeBatchError, EpochGapError, EpochMismatchError, EpochStateError } from './errors.js';
+import { loadEvents, type LoadedEvents } from './events.js';
+import { identityKey } from './keys.js';
+import { lsnText, lsnValue } from './lsn.js';
+import { recordEpochInManifest } from './manifest-entry.js';
+import { changelogIdentifier, epochSnapshotId } from './naming.js';
+import { commitState, keyOverRow, locatorTag, openLocator } from './state.js';
+import { phaseTimer } from './timing.js';
+import type { ChangeBatch, ChangeCodec, EpochCommit } from './types.js';
+
+/**
+ * Committing one flush epoch of one table: the changelog snapshot, then the state snapshot, then the manifest.
+ * Every step can be repeated: snapshot ids and file names derive from (table, epoch), a committed snapshot is found
+ * instead of redone, and the state table's `pgcdc.epoch` says how far the table got. The caller (the table's
+ * actor) is the table's only writer.
+ */
+export interface EpochContext {
+  readonly store: ObjectStore;
+  readonly catalog: Catalog;
+  /** One connection per call is taken from it (temp tables are per connection). */
+  readonly duckdb: DuckDBInstance;
+  /** Local directory of the per-table locators (a cache: deleting it costs a rebuild, nothing else). */
+  readonly locatorDir: string;
+  readonly log: Logger;
+  /** Default: the manifest of `store`. */
+  readonly manifest?: ManifestStore;
+}
+
+const MAX_LONG = (1n << 63n) - 1n;
+/** ISO 8601 with an offset, as the stream writes it: `2026-03-01T10:00:00.123456+00:00`. */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}(:?\d{2})?)$/;
+
+function checkBatch(batch: ChangeBatch, committedLsn: bigint | undefined): void {
+  const fail = (message: string, context: Record<string, string | number> = {}): never => {
+    throw new EpochMismatchError(batch.table, batch.epoch, message, context);
+  };
+  let previous = committedLsn;
+  batch.transactions.forEach((tx, index) => {
+    const lsn = lsnValue(tx.commitLsn);
+    if (lsn === undefined || lsn > MAX_LONG)
+      fail(`transaction ${index} has an invalid commit LSN`, { lsn: tx.commitLsn });
+    if (!/^\d{1,10}$/.test(tx.xid)) fail(`transaction ${index} has an invalid xid`, { xid: tx.xid });
+    if (!ISO_TIME.test(tx.commitTime)) fail(`transaction ${index} has an invalid commit time`, { time: tx.commitTime });
+    if (previous !== undefined && lsn! <= previous) {
+      fail(`commit LSN ${tx.commitLsn} of transaction ${index} is not above ${lsnText(previous)}`, { index });
+    }
+    previous = lsn;
+  });
+}
+
+const epochOf = (snapshot: Snapshot | undefined): number | undefined => {
+  const text = snapshot?.summary['pgcdc.epoch'];
+  return text === undefined || !/^\d+$/.test(text) ? undefined : Number(text);
+};
+
+/** The EpochCommit of an epoch that is already in the table, from its snapshots' summaries. */
+async function committedEpoch(
+  ctx: EpochContext,
+  batch: ChangeBatch,
+  state: LoadedTable,
+  codec: ChangeCodec,
+): Promise<EpochCommit> {
+  const epoch = String(batch.epoch);
+  const snapshot = findSnapshotByProperty(state.metadata, 'pgcdc.epoch', epoch);
+  if (!snapshot) {
+    throw new EpochStateError(
+      batch.table,
+      batch.epoch,
+      'the epoch was committed but its snapshot is no longer in the table (expired)',
+      'nothing to redo: the table is past this epoch; continue with the next one',
+    );
+  }
+  const last = batch.transactions.at(-1);
+  if (last && last.commitLsn !== snapshot.summary['pgcdc.lsn']) {
+    throw new EpochMismatchError(batch.table, batch.epoch, 'the committed epoch ends at another LSN than this batch', {
+      committedLsn: snapshot.summary['pgcdc.lsn'] ?? '',
+      batchLsn: last.commitLsn,
+    });
+  }
+  let changes: LoadedTable | undefined;
+  try {
+    changes = await loadTableMetadata(ctx.store, ctx.catalog, changelogIdentifier(batch.table));
+  } catch (error) {
+    if (!(error instanceof TableNotFoundError)) throw error;
+  }
+  const changesSnapshot = changes && findSnapshotByProperty(changes.metadata, 'pgcdc.epoch', epoch);
+  if (changes && epochOf(currentSnapshot(state.metadata)) === batch.epoch) {
+    await recordEpochInManifest(ctx.manifest ?? new ManifestStore(ctx.store), ctx.log, {
+      state,
+      changes,
+      codec,
+      epoch: batch.epoch,
+      committedLsn: snapshot.summary['pgcdc.lsn'] ?? '',
+    });
+  }
+  const count = (key: string): number => Number(snapshot.summary[key] ?? 0);
+  return {
+    table: batch.table,
+    epoch: batch.epoch,
+    committedLsn: snapshot.summary['pgcdc.lsn'] ?? '',
+    stateSnapshotId: String(snapshot['snapshot-id']),
+    changesSnapshotId: String(
+      changesSnapshot?.['snapshot-id'] ?? epochSnapshotId(changelogIdentifier(batch.table), batch.epoch),
+    ),
+    rowsInserted: count('pgcdc.rows-inserted'),
+    rowsDeleted: count('pgcdc.rows-deleted'),
+    changes: Number(changesSnapshot?.summary['pgcdc.changes'] ?? count('pgcdc.changes')),
+    committed: false,
+  };
+}
+
+export async function commitEpoch(ctx: EpochContext, batch: ChangeBatch, codec: ChangeCodec): Promise<EpochCommit> {
+  if (!Number.isInteger(batch.epoch) || batch.epoch < 1) {
+    throw new EpochMismatchError(batch.table, batch.epoch, 'epochs are whole numbers from 1 (0 is the snapshot base)');
+  }
+  const state = await loadTableMetadata(ctx.store, ctx.catalog, batch.table);
+  const parent = currentSnapshot(state.metadata);
+  const tableEpoch = epochOf(parent);
+  if (!parent || tableEpoch === undefined) {
+    throw new EpochStateError(
+      batch.table,
+      batch.epoch,
+      'the table has no pg-cdc snapshot to build on',
+      'commit the snapshot base first (pg-cdc init); epochs build on its pgcdc.epoch',
+    );
+  }
+  if (tableEpoch >= batch.epoch) return committedEpoch(ctx, batch, state, codec);
+  if (tableEpoch < batch.epoch - 1) throw new EpochGapError(batch.table, batch.epoch, tableEpoch);
+  const parentLsn = parent.summary['pgcdc.lsn'];
+  checkBatch(batch, parentLsn === undefined ? undefined : lsnValue(parentLsn));
+
+  const schema = currentSchema(state.metadata);
+  const key = identityKey(schema, codec);
+  const committedLsn = batch.transactions.at(-1)?.commitLsn ?? parentLsn ?? '0/0';
+  const summary = { 'pgcdc.kind': 'epoch', 'pgcdc.epoch': String(batch.epoch), 'pgcdc.lsn': committedLsn };
+  const phase = phaseTimer();
+  const connection = await ctx.duckdb.connect();
+  try {
+    let events: LoadedEvents;
+    try {
+      events = await loadEvents(connection, batch, codec, key);
+    } catch (error) {
+      throw new ChangeBatchError(batch.table, batch.epoch, error);
+    }
+    phase('load');
+    const changes = await commitChanges(
+      ctx.store,
+      ctx.catalog,
+      connection,
+      state,
+      schema,
+      codec,
+      batch.epoch,
+      events.count,
+      summary,
+    );
+    phase('changelog');
+    const stateCommit = await commitState(
+      { store: ctx.store, catalog: ctx.catalog, connection, locatorDir: ctx.locatorDir, log: ctx.log, phase },
+      state,
+      parent,
+      codec,
+      key,
+      batch.epoch,
+      { ...summary, 'pgcdc.changes': String(events.count) },
+    );
+    await recordEpochInManifest(ctx.manifest ?? new ManifestStore(ctx.store), ctx.log, {
+      state: stateCommit.result.table,
+      changes: changes.table,
+      codec,
+      epoch: batch.epoch,
+      committedLsn,
+    });
+    phase('manifest');
+    const result: EpochCommit = {
+      table: batch.table,
+      epoch: batch.epoch,
+      committedLsn,
+      stateSnapshotId: String(stateCommit.result.snapshot['snapshot-id']),
+      changesSnapshotId: String(changes.snapshotId),
+      rowsInserted: stateCommit.rowsInserted,
+      rowsDeleted: stateCommit.rowsDeleted,
+      changes: events.count,
+      committed: stateCommit.result.committed,
+    };
+    ctx.log.info(
+      { ...result, truncated: stateCommit.truncated, changesCommitted: changes.committed, phases: phase.phases },
+      'epoch committed',
+    );
+    return result;
+  } finally {
+    connection.closeSync();
+  }
+}
+
+/**
+ * Brings the table's locator up to its current snapshot now, e.g. right after the snapshot base is committed, so
+ * that the first epoch does not pay for building it. A no-op when it is already current.
+ */
+export async function prepareLocator(ctx: EpochContext, table: string, codec: ChangeCodec): Promise<void> {
+  const state = await loadTableMetadata(ctx.store, ctx.catalog, table);
+  const current = currentSnapshot(state.metadata);
+  if (!current) return;
+  const key = identityKey(currentSchema(state.metadata), codec);
+  const connection = await ctx.duckdb.connect();
+  try {
+    const tag = locatorTag(state, key, current['snapshot-id']);
+    const locator = await openLocator({ ...ctx, connection }, state, key, keyOverRow(codec, key), tag, false);
+    locator.close();
+  } finally {
+    connection.closeSync();
+  }
+}

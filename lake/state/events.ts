@@ -1,0 +1,116 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { IdentityKey } from './keys.js';
+import { lsnValue } from './lsn.js';
+import type { ChangeBatch, ChangeCodec } from './types.js';
+import { quoteString } from './duck.js';
+
+/**
+ * The batch's CSV files as one DuckDB temp table `ev`, in commit order: `ord` (0-based, by transaction then
+ * `_seq`), the transaction's xid / commit LSN / commit time, `op`, `unchanged` (field ids), `has_old`, then
+ *   o<id>  the converted old identity (k<id>), identity columns only
+ *   n<id>  the converted row (c<id>) as received
+ *   s<id>  'full-row' only: the new row with unchanged TOAST values taken from the old row sent beside it
+ *   from_key / to_key  the identity the change removes / writes (locator keys, see keys.ts)
+ * and temp table `ids` numbering every identity the batch names (`iid`).
+ */
+const DEFAULT_MAX_LINE = 64 * 1024 * 1024;
+
+function csvColumns(codec: ChangeCodec): [string, string][] {
+  const byId = new Map(codec.columns.map((c) => [c.fieldId, c]));
+  return [
+    ['_seq', 'BIGINT'],
+    ['_op', 'VARCHAR'],
+    ['_unchanged', 'VARCHAR'],
+    ...codec.identity.map((id): [string, string] => [`k${id}`, byId.get(id)!.csvType]),
+    ...codec.columns.map((c): [string, string] => [`c${c.fieldId}`, c.csvType]),
+  ];
+}
+
+/** The raw rows of every file with their transaction's attributes; a typed empty relation for an empty batch. */
+function rawSql(batch: ChangeBatch, codec: ChangeCodec): string {
+  const columns = csvColumns(codec);
+  if (batch.transactions.length === 0) {
+    const nulls = columns.map(([name, type]) => `CAST(NULL AS ${type}) AS ${name}`).join(', ');
+    return (
+      `SELECT ${nulls}, 0 AS t, CAST(NULL AS BIGINT) AS xid, CAST(NULL AS BIGINT) AS lsn, ` +
+      'CAST(NULL AS TIMESTAMPTZ) AS ts WHERE false'
+    );
+  }
+  const files = batch.transactions.map((tx) => quoteString(tx.path)).join(', ');
+  const spec = columns.map(([name, type]) => `${quoteString(name)}: ${quoteString(type)}`).join(', ');
+  const transactions = batch.transactions
+    .map(
+      (tx, index) =>
+        `(${quoteString(tx.path)}, ${index}, CAST(${tx.xid} AS BIGINT), CAST(${lsnValue(tx.commitLsn)!} AS BIGINT), ` +
+        `CAST(${quoteString(tx.commitTime)} AS TIMESTAMPTZ))`,
+    )
+    .join(', ');
+  // allow_quoted_nulls=false keeps `""` an empty string: only an unquoted empty field is NULL.
+  const reader =
+    `read_csv([${files}], filename = true, header = false, auto_detect = false, columns = {${spec}}, ` +
+    `delim = ',', quote = '"', escape = '"', nullstr = '', allow_quoted_nulls = false, ` +
+    `max_line_size = ${DEFAULT_MAX_LINE}, buffer_size = ${DEFAULT_MAX_LINE})`;
+  return (
+    `SELECT r.*, tx.t, tx.xid, tx.lsn, tx.ts FROM ${reader} AS r ` +
+    `JOIN (VALUES ${transactions}) AS tx(path, t, xid, lsn, ts) ON tx.path = r.filename`
+  );
+}
+
+export interface LoadedEvents {
+  readonly count: number;
+}
+
+export async function loadEvents(
+  connection: DuckDBConnection,
+  batch: ChangeBatch,
+  codec: ChangeCodec,
+  key: IdentityKey,
+): Promise<LoadedEvents> {
+  const identity = codec.identity;
+  const hasOld = identity.map((id) => `k${id} IS NOT NULL`).join(' OR ');
+  const fullRow = codec.identityKind === 'full-row';
+  const selects = [
+    'row_number() OVER (ORDER BY t, _seq) - 1 AS ord',
+    't',
+    '_seq AS seq',
+    '_op AS op',
+    "CAST(list_filter(string_split(coalesce(_unchanged, ''), ' '), lambda x: x <> '') AS INTEGER[]) AS unchanged",
+    'xid',
+    'lsn',
+    'ts',
+    `(${hasOld}) AS has_old`,
+    ...identity.map((id) => `${codec.columns.find((c) => c.fieldId === id)!.convert(`k${id}`)} AS o${id}`),
+    ...codec.columns.map((c) => `${c.convert(`c${c.fieldId}`)} AS n${c.fieldId}`),
+  ];
+  const state = (id: number): string => (fullRow ? `s${id}` : `n${id}`);
+  const fills = fullRow
+    ? codec.columns.map(
+        (c) =>
+          `, CASE WHEN has_old AND list_contains(unchanged, ${c.fieldId}) THEN o${c.fieldId} ELSE n${c.fieldId} END ` +
+          `AS s${c.fieldId}`,
+      )
+    : [];
+  const oldKey = key.sql((id) => `o${id}`);
+  const newKey = key.sql(state);
+  const rowKey = key.sql((id) => `n${id}`);
+  const converted = `SELECT ${selects.join(', ')} FROM (${rawSql(batch, codec)})`;
+  await connection.run(
+    `CREATE OR REPLACE TEMP TABLE ev AS SELECT *, ` +
+      `CASE op WHEN 'U' THEN (CASE WHEN has_old THEN ${oldKey} ELSE ${newKey} END) ` +
+      `WHEN 'D' THEN (CASE WHEN has_old THEN ${oldKey} ELSE ${rowKey} END) END AS from_key, ` +
+      `CASE WHEN op IN ('I', 'U') THEN ${newKey} END AS to_key ` +
+      `FROM (SELECT *${fills.join('')} FROM (${converted}))`,
+  );
+  await connection.run(
+    'CREATE OR REPLACE TEMP TABLE ids AS SELECT CAST(row_number() OVER () - 1 AS INTEGER) AS iid, key FROM ' +
+      '(SELECT DISTINCT key FROM (SELECT from_key AS key FROM ev UNION ALL SELECT to_key FROM ev) WHERE key IS NOT NULL)',
+  );
+  const summary = await connection.runAndReadAll(
+    "SELECT count(*), count(*) FILTER (op NOT IN ('I', 'U', 'D', 'T') OR op IS NULL), " +
+      "count(*) FILTER (op = 'D' AND from_key IS NULL) FROM ev",
+  );
+  const [count, badOps, keylessDeletes] = summary.getRowsJS()[0]!.map(Number);
+  if (badOps) throw new Error(`${badOps} change(s) with an _op other than I, U, D, T`);
+  if (keylessDeletes) throw new Error(`${keylessDeletes} delete(s) without the row's identity`);
+  return { count: count ?? 0 };
+}

@@ -1,0 +1,32 @@
+import { createHash } from 'node:crypto';
+import { joinKey } from '../storage/keys.js';
+
+/**
+ * Names that make an epoch's commit repeatable: the snapshot ids and file names are functions of the table and
+ * the epoch, so a retried commit finds its own snapshot, and a file rewritten before its commit replaces the
+ * unreferenced leftover of the crashed attempt instead of adding a second one.
+ */
+export const CHANGELOG_SUFFIX = '__changes';
+
+export const changelogIdentifier = (stateIdentifier: string): string => `${stateIdentifier}${CHANGELOG_SUFFIX}`;
+
+/** `public/orders` → `public/orders__changes`. */
+export const changelogLocation = (stateLocation: string): string => `${stateLocation}${CHANGELOG_SUFFIX}`;
+
+/** A positive 63-bit snapshot id derived from (identifier, epoch); never 0. */
+export function epochSnapshotId(identifier: string, epoch: number): bigint {
+  const digest = createHash('sha256').update(`${identifier}\u0000epoch\u0000${epoch}`).digest();
+  const id = digest.readBigUInt64BE(0) & 0x7fff_ffff_ffff_ffffn;
+  return id === 0n ? 1n : id;
+}
+
+export type EpochFilePart = 'state' | 'deletes' | 'changes';
+
+/**
+ * `<location>/data/e000042-<table-hash>-state.parquet`. The hash is of the table's uuid: a table dropped and created
+ * again at the same location starts at epoch 1 again, and must not overwrite files an old snapshot still names.
+ */
+export function epochFileKey(location: string, tableUuid: string, epoch: number, part: EpochFilePart): string {
+  const tableHash = createHash('sha256').update(tableUuid).digest('hex').slice(0, 12);
+  return joinKey(location, 'data', `e${String(epoch).padStart(6, '0')}-${tableHash}-${part}.parquet`);
+}

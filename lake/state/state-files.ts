@@ -1,0 +1,119 @@
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { LoadedTable } from '../iceberg/table.js';
+import type { ObjectStore } from '../storage/index.js';
+import { copyToLake, tempTable, type LakeParquet } from './duck.js';
+import type { LakeRow, LocatorKey } from './locator.js';
+import { epochFileKey } from './naming.js';
+import type { Resolution } from './resolve.js';
+import {
+  POSITION_DELETE_FIELD_IDS,
+  emptyLakeValuesSql,
+  lakeValuesSql,
+  stateFieldIds,
+  stateRowsSql,
+  writtenKeysSql,
+} from './state-sql.js';
+import type { ChangeCodec } from './types.js';
+
+/**
+ * The state table's files of one epoch: one data file with the rows the epoch leaves live, and one position-delete
+ * file naming the lake rows it replaces. Both have deterministic names and content, so a retry rewrites the same
+ * files. The data file's row positions are read back from the file itself for the locator.
+ */
+export interface LakeRows {
+  /** The lake rows the epoch deletes, with the identity key they are filed under in the locator. */
+  readonly deleted: readonly { readonly key: LocatorKey; readonly row: LakeRow }[];
+  /** Per identity, the lake row its unchanged TOAST values come from. */
+  readonly sources: ReadonlyMap<number, LakeRow>;
+}
+
+export interface StateFiles {
+  readonly data: LakeParquet | undefined;
+  readonly deletes: LakeParquet | undefined;
+  /** Locator entries of the data file's rows. */
+  readonly written: readonly { readonly key: LocatorKey; readonly pos: number }[];
+}
+
+export interface FileNames {
+  /** The location of a locator file id, as manifests name it. */
+  location(fileId: number): string;
+  /** Where that file is on this machine, for DuckDB. */
+  localPath(fileId: number): string;
+}
+
+/** Temp tables `toast_src` and `lake_vals` that stateRowsSql joins; returns the fields with TOAST values. */
+async function prepareToast(
+  connection: DuckDBConnection,
+  codec: ChangeCodec,
+  resolution: Resolution,
+  sources: ReadonlyMap<number, LakeRow>,
+  files: FileNames,
+): Promise<number[]> {
+  const toast = resolution.toast;
+  await tempTable(
+    connection,
+    'toast_src',
+    { ord: 'INTEGER', field: 'INTEGER', src_ord: 'INTEGER', src_iid: 'INTEGER' },
+    toast.map((t) =>
+      'sourceOrd' in t ? [t.ord, t.field, t.sourceOrd, undefined] : [t.ord, t.field, undefined, t.lakeIdentity],
+    ),
+  );
+  const fields = [...new Set(toast.map((t) => t.field))].sort((a, b) => a - b);
+  const fromLake = new Set(
+    toast.flatMap((t) => ('lakeIdentity' in t && sources.has(t.lakeIdentity) ? [t.lakeIdentity] : [])),
+  );
+  if (fromLake.size === 0) {
+    await connection.run(`CREATE OR REPLACE TEMP TABLE lake_vals AS ${emptyLakeValuesSql(fields)}`);
+    return fields;
+  }
+  const need = [...fromLake].map((iid) => {
+    const row = sources.get(iid)!;
+    return [iid, files.localPath(row.fileId), row.pos] as const;
+  });
+  await tempTable(connection, 'lake_need', { iid: 'INTEGER', local_path: 'VARCHAR', pos: 'BIGINT' }, need);
+  const paths = [...new Set(need.map(([, path]) => path))];
+  await connection.run(`CREATE OR REPLACE TEMP TABLE lake_vals AS ${lakeValuesSql(codec, fields, paths)}`);
+  return fields;
+}
+
+export async function writeStateFiles(
+  connection: DuckDBConnection,
+  store: ObjectStore,
+  table: LoadedTable,
+  epoch: number,
+  input: {
+    readonly codec: ChangeCodec;
+    readonly keyOverRow: string;
+    readonly resolution: Resolution;
+    readonly lake: LakeRows;
+    readonly files: FileNames;
+  },
+): Promise<StateFiles> {
+  const { codec, resolution, lake } = input;
+  const uuid = table.metadata['table-uuid'];
+  let data: LakeParquet | undefined;
+  let written: { key: LocatorKey; pos: number }[] = [];
+  if (resolution.written.length > 0) {
+    await tempTable(
+      connection,
+      'written',
+      { ord: 'INTEGER' },
+      resolution.written.map((ord) => [ord]),
+    );
+    const toastFields = await prepareToast(connection, codec, resolution, lake.sources, input.files);
+    const key = epochFileKey(table.location, uuid, epoch, 'state');
+    data = await copyToLake(connection, store, key, stateRowsSql(codec, toastFields), stateFieldIds(codec));
+    const positions = await connection.runAndReadAll(writtenKeysSql(input.keyOverRow, data.localPath));
+    written = positions.getRowsJS().map(([k, pos]) => ({ key: k as LocatorKey, pos: Number(pos) }));
+  }
+  let deletes: LakeParquet | undefined;
+  if (lake.deleted.length > 0) {
+    const rows = lake.deleted.map(({ row }) => [input.files.location(row.fileId), row.pos] as const);
+    await tempTable(connection, 'pos_del', { file_path: 'VARCHAR', pos: 'BIGINT' }, rows);
+    // The spec wants position deletes sorted by file and position.
+    const query = 'SELECT file_path, pos FROM pos_del ORDER BY file_path, pos';
+    const key = epochFileKey(table.location, uuid, epoch, 'deletes');
+    deletes = await copyToLake(connection, store, key, query, POSITION_DELETE_FIELD_IDS, 1);
+  }
+  return { data, deletes, written };
+}

@@ -1,0 +1,226 @@
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { Logger } from '../../core/log/index.js';
+import type { Catalog } from '../catalog/index.js';
+import type { Snapshot } from '../iceberg/metadata.js';
+import { appendFiles, type AppendResult, type LoadedTable } from '../iceberg/table.js';
+import { currentDataFiles } from '../reader.js';
+import { UnreadableFileError } from '../scan.js';
+import type { ObjectStore } from '../storage/index.js';
+import { quoteIdentifier, tempTable } from './duck.js';
+import type { IdentityKey } from './keys.js';
+import { Locator, type LakeRow, type LocatorKey, type LocatorTag } from './locator.js';
+import { epochSnapshotId } from './naming.js';
+import { resolveFullRow, resolvePrimaryKey, type ChangeOp, type Resolution, type ThinChange } from './resolve.js';
+import { writeStateFiles, type FileNames, type LakeRows } from './state-files.js';
+import type { PhaseTimer } from './timing.js';
+import type { ChangeCodec } from './types.js';
+
+/**
+ * The state table's half of an epoch: resolve the changes, find the lake rows they replace through the locator,
+ * write one data file and one position-delete file, commit them as one snapshot, then move the locator to it.
+ * The locator's changes are staged in a transaction that commits only after the lake commit succeeded, so a
+ * failed lake commit leaves a locator that still matches the table.
+ */
+export interface StateContext {
+  readonly store: ObjectStore;
+  readonly catalog: Catalog;
+  readonly connection: DuckDBConnection;
+  readonly locatorDir: string;
+  readonly log: Logger;
+  readonly phase: PhaseTimer;
+}
+
+export interface StateCommit {
+  readonly result: AppendResult;
+  readonly rowsInserted: number;
+  readonly rowsDeleted: number;
+  readonly truncated: boolean;
+}
+
+/** One locator file per table location and identifier: two warehouses sharing a locatorDir never meet. */
+export function locatorPath(locatorDir: string, table: LoadedTable): string {
+  const hash = createHash('sha256').update(`${table.identifier}\u0000${table.metadata.location}`).digest('hex');
+  const readable = table.identifier.replace(/[^A-Za-z0-9_.-]/g, '_').slice(0, 80);
+  return join(locatorDir, `${readable}-${hash.slice(0, 12)}.locator.sqlite`);
+}
+
+async function thinChanges(connection: DuckDBConnection): Promise<ThinChange[]> {
+  const reader = await connection.runAndReadAll(
+    'SELECT e.op, f.iid, t.iid, e.unchanged FROM ev AS e LEFT JOIN ids AS f ON f.key = e.from_key ' +
+      'LEFT JOIN ids AS t ON t.key = e.to_key ORDER BY e.ord',
+  );
+  return reader.getRowsJS().map(([op, from, to, unchanged], ord) => ({
+    ord,
+    op: op as ChangeOp,
+    from: from === null ? undefined : Number(from),
+    to: to === null ? undefined : Number(to),
+    unchanged: (unchanged as number[]).map(Number),
+  }));
+}
+
+/** The locator keys of the identities the epoch looks up in the lake (often none: an insert-only epoch). */
+async function identityKeys(connection: DuckDBConnection, iids: Iterable<number>): Promise<Map<number, LocatorKey>> {
+  const wanted = [...iids];
+  if (wanted.length === 0) return new Map();
+  await tempTable(
+    connection,
+    'wanted_ids',
+    { iid: 'INTEGER' },
+    wanted.map((iid) => [iid]),
+  );
+  const reader = await connection.runAndReadAll('SELECT i.iid, i.key FROM ids AS i JOIN wanted_ids AS w USING (iid)');
+  return new Map(reader.getRowsJS().map(([iid, key]) => [Number(iid), key as LocatorKey]));
+}
+
+/** An epoch of inserts only needs no resolution: every change's row is written, nothing in the lake is touched. */
+async function insertsOnly(connection: DuckDBConnection): Promise<Resolution | undefined> {
+  const reader = await connection.runAndReadAll("SELECT count(*), count(*) FILTER (op <> 'I') FROM ev");
+  const [total, others] = reader.getRowsJS()[0]!.map(Number);
+  if (others !== 0) return undefined;
+  return {
+    written: Array.from({ length: total ?? 0 }, (_, ord) => ord),
+    lakeDeletes: new Map(),
+    toast: [],
+    truncated: false,
+  };
+}
+
+/** The locator key expression over a state row read as alias `d` (data files, live rows). */
+export function keyOverRow(codec: ChangeCodec, key: IdentityKey): string {
+  const names = new Map(codec.columns.map((c) => [c.fieldId, c.name]));
+  return key.sql((id) => `d.${quoteIdentifier(names.get(id)!)}`);
+}
+
+export function locatorTag(table: LoadedTable, key: IdentityKey, snapshotId: bigint): LocatorTag {
+  return { tableUuid: table.metadata['table-uuid'], snapshotId: String(snapshotId), keySignature: key.signature };
+}
+
+/** Opens the table's locator, rebuilt from the lake unless it reflects `tag` (skipped when the epoch truncates). */
+export async function openLocator(
+  ctx: Pick<StateContext, 'store' | 'catalog' | 'connection' | 'locatorDir' | 'log'>,
+  table: LoadedTable,
+  key: IdentityKey,
+  keyOverRow: string,
+  tag: LocatorTag,
+  truncated: boolean,
+): Promise<Locator> {
+  const path = locatorPath(ctx.locatorDir, table);
+  const locator = Locator.open(path);
+  if (truncated || locator.matches(tag)) return locator;
+  locator.close();
+  const started = Date.now();
+  const files = await currentDataFiles(ctx.store, ctx.catalog, table.identifier, {
+    snapshotId: BigInt(tag.snapshotId),
+  });
+  const rows = await Locator.rebuild(path, ctx.connection, files, keyOverRow, tag);
+  ctx.log.info(
+    { table: table.identifier, rows, ms: Date.now() - started, kind: key.kind },
+    'locator rebuilt from the lake',
+  );
+  return Locator.open(path);
+}
+
+/** The lake rows the epoch deletes, and the rows TOAST values come from, found through the locator. */
+function findLakeRows(locator: Locator, keys: ReadonlyMap<number, LocatorKey>, resolution: Resolution): LakeRows {
+  const deleted: { key: LocatorKey; row: LakeRow }[] = [];
+  const sources = new Map<number, LakeRow>();
+  for (const [iid, count] of resolution.lakeDeletes) {
+    const key = keys.get(iid)!;
+    const rows = locator.find(key);
+    if (rows[0]) sources.set(iid, rows[0]);
+    for (const row of count === 'all' ? rows : rows.slice(0, count)) deleted.push({ key, row });
+  }
+  return { deleted, sources };
+}
+
+function fileNames(store: ObjectStore, locator: Locator, table: string): FileNames {
+  return {
+    location: (fileId) => locator.filePath(fileId),
+    localPath: (fileId) => {
+      const path = locator.filePath(fileId);
+      const key = store.keyOf(path);
+      const local = key === undefined ? undefined : store.localPath(key);
+      if (local === undefined) {
+        throw new UnreadableFileError(table, {
+          path,
+          recordCount: 0,
+          fileSizeInBytes: 0,
+          content: 0,
+          localPath: undefined,
+        });
+      }
+      return local;
+    },
+  };
+}
+
+export async function commitState(
+  ctx: StateContext,
+  table: LoadedTable,
+  parent: Snapshot,
+  codec: ChangeCodec,
+  key: IdentityKey,
+  epoch: number,
+  summary: Readonly<Record<string, string>>,
+): Promise<StateCommit> {
+  const { connection } = ctx;
+  const resolution: Resolution =
+    (await insertsOnly(connection)) ??
+    (codec.identityKind === 'primary-key'
+      ? resolvePrimaryKey(await thinChanges(connection))
+      : resolveFullRow(await thinChanges(connection)));
+  const overRow = keyOverRow(codec, key);
+  ctx.phase('resolve');
+  const parentTag = locatorTag(table, key, parent['snapshot-id']);
+  const locator = await openLocator(ctx, table, key, overRow, parentTag, resolution.truncated);
+  ctx.phase('locator-open');
+  try {
+    const lake = findLakeRows(locator, await identityKeys(connection, resolution.lakeDeletes.keys()), resolution);
+    ctx.phase('locator-lookup');
+    const files = fileNames(ctx.store, locator, table.identifier);
+    const written = await writeStateFiles(connection, ctx.store, table, epoch, {
+      codec,
+      keyOverRow: overRow,
+      resolution,
+      lake,
+      files,
+    });
+    ctx.phase('state-files');
+
+    const snapshotId = epochSnapshotId(table.identifier, epoch);
+    locator.begin();
+    if (resolution.truncated) locator.clear();
+    for (const { key: k, row } of lake.deleted) locator.remove(k, row);
+    if (written.data) {
+      const fileId = locator.fileId(written.data.path);
+      for (const row of written.written) locator.add(row.key, fileId, row.pos);
+    }
+    locator.setTag(locatorTag(table, key, snapshotId));
+    ctx.phase('locator-stage');
+    const result = await appendFiles(ctx.store, ctx.catalog, table.identifier, {
+      dataFiles: [written.data, written.deletes].filter((f) => f !== undefined),
+      snapshotId,
+      replaceAll: resolution.truncated,
+      summary: {
+        ...summary,
+        'pgcdc.rows-inserted': String(written.written.length),
+        'pgcdc.rows-deleted': String(lake.deleted.length),
+        ...(resolution.truncated ? { 'pgcdc.truncated': 'true' } : {}),
+      },
+    });
+    ctx.phase('state-commit');
+    // Only now: had the lake commit failed, the locator would still describe the table as it is.
+    locator.commit();
+    ctx.phase('locator-commit');
+    return {
+      result,
+      rowsInserted: written.written.length,
+      rowsDeleted: lake.deleted.length,
+      truncated: resolution.truncated,
+    };
+  } finally {
+    locator.close();
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * The contract between the stream side (which knows PostgreSQL) and the lake side (which knows Iceberg) for one
+ * flush epoch of one table: a set of CSV files of changes, one per source transaction, in commit order.
+ *
+ * Each CSV file holds the changes of one transaction to one table, without a header, RFC 4180 quoting, NULL as an
+ * unquoted empty field and the empty string as `""`. Columns, in order:
+ *   _seq        BIGINT   position of the change within its transaction (0-based, increasing)
+ *   _op         VARCHAR  I insert · U update · D delete · T truncate (a T row has every other column NULL)
+ *   _unchanged  VARCHAR  space-separated field ids whose new value was not sent (an unchanged TOASTed value:
+ *                        the value is the row's previous one); NULL when none
+ *   k<id>...    one per identity column (`identity` below, in that order): the row's OLD identity value, set for
+ *               D always and for U when the server sent the old key (the key changed, or REPLICA IDENTITY FULL);
+ *               NULL otherwise (the identity is then the new row's)
+ *   c<id>...    one per column in schema order: the new row for I/U; for D the old row as far as the server sent
+ *               it (the identity columns at least)
+ * Values are in the same text forms as the snapshot's CSV, so each column's `convert` turns them into Iceberg
+ * values (arrays arrive as JSON arrays of element text).
+ */
+
+export interface ChangeColumn {
+  readonly fieldId: number;
+  /** The column's name in Parquet and Iceberg. */
+  readonly name: string;
+  /** read_csv type of the text, e.g. VARCHAR, BIGINT. */
+  readonly csvType: string;
+  /** DuckDB expression turning a column of csvType (given as SQL text) into the final value. */
+  convert(text: string): string;
+  /** Iceberg field id of each nested element (lists), for FIELD_IDS. */
+  readonly duckdbFieldIds: number | { readonly __duckdb_field_id: number; readonly element: number };
+}
+
+export interface ChangeCodec {
+  readonly columns: readonly ChangeColumn[];
+  /** Field ids that identify a row: the primary key, or every column for REPLICA IDENTITY FULL without one. */
+  readonly identity: readonly number[];
+  /** 'primary-key': one row per identity value. 'full-row': a multiset, a delete removes one equal row. */
+  readonly identityKind: 'primary-key' | 'full-row';
+}
+
+export interface TransactionFile {
+  /** Local path of the CSV. */
+  readonly path: string;
+  /** Decimal text of the 32-bit xid. */
+  readonly xid: string;
+  /** The commit record's LSN, as `X/Y`. */
+  readonly commitLsn: string;
+  /** Commit time, ISO 8601 with microseconds and offset. */
+  readonly commitTime: string;
+  readonly rows: number;
+}
+
+export interface ChangeBatch {
+  /** State table identifier `schema.table`; the changelog is `schema.table__changes`. */
+  readonly table: string;
+  /** 1, 2, ... per table; epoch 0 is the snapshot base. */
+  readonly epoch: number;
+  /** In commit order; every commit LSN above the table's committed LSN. */
+  readonly transactions: readonly TransactionFile[];
+}
+
+export interface EpochCommit {
+  readonly table: string;
+  readonly epoch: number;
+  /** Commit LSN of the last transaction in the epoch: the table's committed LSN from now on. */
+  readonly committedLsn: string;
+  readonly stateSnapshotId: string;
+  readonly changesSnapshotId: string;
+  readonly rowsInserted: number;
+  readonly rowsDeleted: number;
+  readonly changes: number;
+  /** false when both snapshots were already there (a retried commit): nothing was written. */
+  readonly committed: boolean;
+}
