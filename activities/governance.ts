@@ -1,0 +1,96 @@
+/**
+ * Governance side effects for BreakGlassWorkflow: write, extend and end a grant in the registry. Each is idempotent
+ * (a retried activity finds its own write and changes nothing), audited, and bumps policy_version.
+ */
+import type { PgCdcConfig } from '../core/config/index.js';
+import type { Logger } from '../core/log/index.js';
+import { compileRoles, requireRole } from '../governance/roles.js';
+import { Registry } from '../governance/registry.js';
+import { formatResource, parseResource } from '../governance/resource.js';
+import type { BreakGlassGrant } from '../governance/grants.js';
+import { asActivity } from './failures.js';
+
+export interface GovernanceActivityDeps {
+  readonly config: PgCdcConfig;
+  readonly log: Logger;
+}
+
+export interface GrantBreakGlassInput {
+  readonly grantId: string;
+  readonly workflowId: string;
+  readonly principal: string;
+  readonly resource: string;
+  /** The grant runs this long from the moment it is written (when the principal can first read). */
+  readonly ttlMs: number;
+  readonly actor: string;
+  readonly reason: string;
+}
+
+export interface ExtendBreakGlassInput {
+  readonly grantId: string;
+  readonly expiresAt: string;
+  readonly actor: string;
+  readonly reason: string;
+}
+
+export interface EndBreakGlassInput {
+  readonly grantId: string;
+  /** `revoked`: someone asked. `expired`: the TTL ran out. */
+  readonly how: 'revoked' | 'expired';
+  readonly actor: string;
+  readonly reason: string;
+}
+
+export function createGovernanceActivities(deps: GovernanceActivityDeps) {
+  let registry: Registry | undefined;
+  const open = (): Registry => (registry ??= Registry.forConfig(deps.config));
+  const log = deps.log.child({ component: 'break-glass' });
+  return {
+    /** Write the grant, expiring `ttlMs` from now; from this moment AccessPolicy.decide lists it. */
+    async grantBreakGlass(input: GrantBreakGlassInput): Promise<BreakGlassGrant> {
+      return asActivity(() => {
+        requireRole(compileRoles(deps.config.governance), input.principal);
+        const resource = formatResource(parseResource(input.resource));
+        const { created, grant } = open().grants.grant(
+          {
+            id: input.grantId,
+            workflowId: input.workflowId,
+            principal: input.principal,
+            resource,
+            ttlMs: input.ttlMs,
+          },
+          { actor: input.actor, reason: input.reason },
+        );
+        if (created) log.info({ principal: grant.principal, resource, expiresAt: grant.expiresAt }, 'granted');
+        return Promise.resolve(grant);
+      });
+    },
+
+    /** Move the expiry; false when the grant has already ended (it lapsed while no worker ran). */
+    async extendBreakGlass(input: ExtendBreakGlassInput): Promise<{ extended: boolean; expiresAt: string | null }> {
+      return asActivity(() => {
+        const { grant } = open().grants.extend(input.grantId, input.expiresAt, {
+          actor: input.actor,
+          reason: input.reason,
+        });
+        const extended = grant !== undefined && grant.endedAt === null && grant.expiresAt === input.expiresAt;
+        if (extended) log.info({ grant: input.grantId, expiresAt: input.expiresAt }, 'extended');
+        return Promise.resolve({ extended, expiresAt: grant?.expiresAt ?? null });
+      });
+    },
+
+    /** End the grant (revoked or expired); ending an ended grant changes nothing. */
+    async endBreakGlass(input: EndBreakGlassInput): Promise<{ ended: boolean }> {
+      return asActivity(() => {
+        const action = input.how === 'revoked' ? 'revoke' : 'expire';
+        const { changed, grant } = open().grants.end(
+          input.grantId,
+          { actor: input.actor, reason: input.reason },
+          action,
+        );
+        if (changed) log.info({ grant: input.grantId, principal: grant?.principal, how: input.how }, 'ended');
+        return Promise.resolve({ ended: changed });
+      });
+    },
+  };
+}

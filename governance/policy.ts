@@ -1,0 +1,89 @@
+/**
+ * The AccessPolicy the query engine calls: local policy evaluation over the registry. Decisions are made from a
+ * snapshot of the registry's tags, re-read only when policy_version moved; break-glass grants are read on every
+ * decision (they are few) and count only before their expiry.
+ */
+import type { PgCdcConfig } from '../core/config/index.js';
+import { decideAccess, indexClassification, type ClassificationIndex } from './decide.js';
+import { Registry, type RegistryOptions } from './registry.js';
+import { compileRoles, requireRole, type RoleSet } from './roles.js';
+import type { AccessDecision, AccessPolicy, LakeTableShape } from './types.js';
+
+export interface AccessPolicyOptions extends RegistryOptions {
+  /**
+   * The source database the lake tables belong to (`manifest.source.database`); default: the database the
+   * registry's resources were registered under.
+   */
+  readonly database?: string;
+  /** An open registry to use (and leave open on close); default: the one `governance.registry` names. */
+  readonly registry?: Registry;
+}
+
+export class LocalAccessPolicy implements AccessPolicy {
+  private readonly roles: RoleSet;
+  private cached: { version: number; index: ClassificationIndex | undefined } | undefined;
+
+  constructor(
+    config: Pick<PgCdcConfig, 'governance'>,
+    private readonly registry: Registry,
+    private readonly ownsRegistry: boolean,
+    private readonly database: string | undefined,
+  ) {
+    this.roles = compileRoles(config.governance);
+  }
+
+  /** Role names, sorted. */
+  principals(): string[] {
+    return [...this.roles.keys()];
+  }
+
+  policyVersion(): Promise<number> {
+    return Promise.resolve(this.currentVersion());
+  }
+
+  decide(principal: string, lake: readonly LakeTableShape[]): Promise<AccessDecision> {
+    // The registry is synchronous; a throw inside the executor becomes the rejection.
+    return new Promise((resolve) => {
+      const role = requireRole(this.roles, principal);
+      const version = this.currentVersion();
+      const index = this.classification(version);
+      const grants = this.registry.grants.active(principal);
+      resolve(decideAccess({ principal, role, policyVersion: version, index, lake, grants }));
+    });
+  }
+
+  close(): Promise<void> {
+    if (this.ownsRegistry) this.registry.close();
+    return Promise.resolve();
+  }
+
+  /** Ends grants past their expiry first, so a lapsed grant moves the version like a revoked one. */
+  private currentVersion(): number {
+    this.registry.grants.lapse();
+    return this.registry.policyVersion();
+  }
+
+  private classification(version: number): ClassificationIndex | undefined {
+    if (this.cached?.version !== version) {
+      const database = this.database ?? this.registry.database();
+      const index = database === undefined ? undefined : indexClassification(database, this.registry.ownTags(database));
+      this.cached = { version, index };
+    }
+    return this.cached.index;
+  }
+}
+
+/**
+ * The AccessPolicy for a configuration. Throws CONFIG_INVALID when a role's grant does not parse (naming the role,
+ * the key and the position), NOT_AVAILABLE for a registry kind this version does not have.
+ */
+export function openAccessPolicy(config: PgCdcConfig, options: AccessPolicyOptions = {}): LocalAccessPolicy {
+  compileRoles(config.governance);
+  const registry = options.registry ?? Registry.forConfig(config, options);
+  try {
+    return new LocalAccessPolicy(config, registry, options.registry === undefined, options.database);
+  } catch (error) {
+    if (options.registry === undefined) registry.close();
+    throw error;
+  }
+}

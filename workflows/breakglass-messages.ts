@@ -1,0 +1,70 @@
+/**
+ * The messages of BreakGlassWorkflow, shared by the workflow, the CLI and anyone signalling it by hand
+ * (`temporal workflow signal --name extend --input '{"ttl":"30m","reason":"..."}'`).
+ */
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { tryParseDuration } from '../core/config/duration.js';
+
+export interface BreakGlassInput {
+  readonly principal: string;
+  /** Canonical resource text: `db`, `db.schema.table` or `db.schema.table.column`. */
+  readonly resource: string;
+  /** A duration such as `15m` or `1h`. */
+  readonly ttl: string;
+  readonly reason: string;
+  /** Who asked: recorded in the audit. */
+  readonly actor: string;
+}
+
+export interface RevokeRequest {
+  readonly reason?: string;
+  readonly actor?: string;
+}
+
+export interface ExtendRequest {
+  /** Added to the current expiry. */
+  readonly ttl: string;
+  readonly reason?: string;
+  readonly actor?: string;
+}
+
+export interface BreakGlassExtension {
+  readonly at: string;
+  readonly ttl: string;
+  readonly by: string;
+  readonly reason: string;
+  readonly expiresAt: string;
+}
+
+export interface BreakGlassState {
+  readonly principal: string;
+  readonly resource: string;
+  /** The registry's grant id: this run's id. */
+  readonly grantId: string;
+  readonly phase: 'granting' | 'active' | 'ending' | 'ended';
+  readonly expiresAt: string;
+  readonly grantedBy: string;
+  readonly reason: string;
+  readonly extensions: readonly BreakGlassExtension[];
+  readonly ended?: { readonly how: 'revoked' | 'expired'; readonly by: string; readonly reason: string };
+}
+
+export type BreakGlassResult = BreakGlassState & { readonly phase: 'ended' };
+
+/** The longest a grant may run, from now: break-glass is for emergencies, not standing access. */
+export const MAX_BREAK_GLASS_TTL_MS = 7 * 24 * 3_600_000;
+
+/** A TTL in milliseconds, or a reason it is not one. */
+export function parseTtl(text: unknown): { ms: number } | { error: string } {
+  const ms = typeof text === 'string' ? tryParseDuration(text) : undefined;
+  if (ms === undefined) {
+    return { error: `ttl ${JSON.stringify(text)} is not a duration: write e.g. 30m, 1h or 1h30m` };
+  }
+  if (ms < 1000) return { error: `ttl ${JSON.stringify(text)} is shorter than one second` };
+  if (ms > MAX_BREAK_GLASS_TTL_MS) return { error: `ttl ${JSON.stringify(text)} is longer than the 7-day maximum` };
+  return { ms };
+}
+
+export const revokeSignal = defineSignal<[RevokeRequest]>('revoke');
+export const extendSignal = defineSignal<[ExtendRequest]>('extend');
+export const stateQuery = defineQuery<BreakGlassState>('state');
