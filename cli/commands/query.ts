@@ -1,138 +1,28 @@
-import { resolve } from 'node:path';
-import {
-  BIGINT,
-  DuckDBTypeId,
-  LIST,
-  VARCHAR,
-  listValue,
-  type DuckDBConnection,
-  type DuckDBType,
-  type DuckDBValue,
-  type Json,
-} from '@duckdb/node-api';
-import { Option, type Command } from 'commander';
-import { didYouMean } from '../../core/config/suggest.js';
+/**
+ * `pg-cdc query`: the lake through the governed query engine, as one role. Every read names its principal (--role,
+ * else $PGCDC_ROLE); without one the command refuses, so nothing is ever read ungoverned by default. The operator
+ * who wants everything defines a role whose grant covers it, like any other reader.
+ */
+import type { Command } from 'commander';
+import { Option } from 'commander';
 import { PgCdcError } from '../../core/errors/index.js';
-import { LocalCatalog } from '../../lake/catalog/local.js';
-import { currentSnapshot } from '../../lake/iceberg/metadata.js';
-import type { IcebergField } from '../../lake/iceberg/schema.js';
-import { loadTableMetadata } from '../../lake/iceberg/table.js';
-import { openDuckDB } from '../../lake/parquet/writer.js';
-import { currentDataFiles } from '../../lake/reader.js';
-import { createObjectStore } from '../../lake/storage/index.js';
+import {
+  createQueryEngine,
+  FILTER_SYNTAX,
+  type QueryEngine,
+  type QueryResult,
+  type ReadAt,
+  type ResultValue,
+} from '../../engine/index.js';
+import { openAccessPolicy } from '../../governance/index.js';
 import { loadContext, type CommandContext, type GlobalOptions } from '../context.js';
 
-const OPS = {
-  eq: '=',
-  ne: '<>',
-  gt: '>',
-  gte: '>=',
-  lt: '<',
-  lte: '<=',
-  like: 'LIKE',
-  ilike: 'ILIKE',
-  isnull: 'IS NULL',
-  notnull: 'IS NOT NULL',
-} as const;
-type Op = keyof typeof OPS;
-const isOp = (text: string): text is Op => Object.hasOwn(OPS, text);
-const UNARY: ReadonlySet<Op> = new Set(['isnull', 'notnull']);
-const SYNTAX = `-w col:op:value (col:isnull, col:notnull take no value); ops: ${Object.keys(OPS).join(', ')}`;
-
 type Format = 'table' | 'json' | 'csv';
-export interface Filter {
-  readonly field: IcebergField;
-  readonly op: Op;
-  readonly value?: string;
-}
+type Cell = ResultValue;
 
-const quoteIdent = (name: string): string => `"${name.replace(/"/g, '""')}"`;
-const malformed = (raw: string, reason: string): PgCdcError =>
-  new PgCdcError('QUERY_INVALID', `-w ${JSON.stringify(raw)} is malformed: ${reason}`, {
-    hint: `the syntax is ${SYNTAX}`,
-  });
+const text = (value: Cell): string => (value === null ? '' : typeof value === 'string' ? value : JSON.stringify(value));
 
-function unknownColumn(name: string, flag: string, table: string, fields: readonly IcebergField[]): PgCdcError {
-  const names = fields.map((f) => f.name);
-  const suggestion = didYouMean(name, names);
-  return new PgCdcError('COLUMN_NOT_FOUND', `${flag}: column ${JSON.stringify(name)} is not in ${table}`, {
-    context: { table, column: name },
-    hint: `${suggestion ? `${suggestion} ` : ''}the columns of ${table} are: ${names.join(', ')}`,
-  });
-}
-
-/** `col:op[:value]`; the column may itself contain ':' (the longest column name that makes sense wins). */
-export function parseFilter(raw: string, table: string, fields: readonly IcebergField[]): Filter {
-  const split = (rest: string): { op: string; value?: string } => {
-    const colon = rest.indexOf(':');
-    return colon < 0 ? { op: rest } : { op: rest.slice(0, colon), value: rest.slice(colon + 1) };
-  };
-  const build = (field: IcebergField, op: Op, value: string | undefined): Filter => {
-    if (UNARY.has(op) && value !== undefined) throw malformed(raw, `${op} takes no value`);
-    if (!UNARY.has(op) && value === undefined) throw malformed(raw, `${op} needs a value after a second ':'`);
-    return value === undefined ? { field, op } : { field, op, value };
-  };
-  const candidates = [...fields].sort((a, b) => b.name.length - a.name.length);
-  for (const field of candidates) {
-    if (!raw.startsWith(`${field.name}:`)) continue;
-    const { op, value } = split(raw.slice(field.name.length + 1));
-    if (isOp(op)) return build(field, op, value);
-  }
-  const first = raw.indexOf(':');
-  if (first <= 0) throw malformed(raw, 'expected a column, an operator and a value separated by ":"');
-  const { op } = split(raw.slice(first + 1));
-  if (!isOp(op)) throw malformed(raw, op ? `unknown operator ${JSON.stringify(op)}` : 'the operator is missing');
-  throw unknownColumn(raw.slice(0, first), '-w', table, fields);
-}
-
-function parseColumns(lists: readonly string[], table: string, fields: readonly IcebergField[]): IcebergField[] {
-  const byName = new Map(fields.map((f) => [f.name, f]));
-  return lists.flatMap((list) =>
-    (byName.has(list) ? [list] : list.split(',')).map((part) => {
-      const field = byName.get(part) ?? byName.get(part.trim());
-      if (!field) throw unknownColumn(part.trim(), '-s', table, fields);
-      return field;
-    }),
-  );
-}
-
-/** The Parquet column of every top-level field id, the same in every file (or an error). */
-async function parquetNames(connection: DuckDBConnection, files: readonly string[]): Promise<Map<number, string>> {
-  const reader = await connection.runAndReadAll(
-    'SELECT file_name, name, field_id::INTEGER FROM parquet_schema($1) WHERE field_id IS NOT NULL',
-    [listValue([...files])],
-    [LIST(VARCHAR)],
-  );
-  const perFile = new Map<string, Map<number, string>>();
-  for (const [file, name, id] of reader.getRowsJson() as [string, string, number][]) {
-    const names = perFile.get(file) ?? new Map<number, string>();
-    perFile.set(file, names.set(id, name));
-  }
-  const layouts = new Set([...perFile.values()].map((m) => JSON.stringify([...m].sort((a, b) => a[0] - b[0]))));
-  if (layouts.size > 1) {
-    throw new PgCdcError('NOT_AVAILABLE', 'the data files of this snapshot use different Parquet layouts', {
-      hint: 'reading tables whose files were written with different schemas is not available in this version',
-    });
-  }
-  return perFile.values().next().value ?? new Map<number, string>();
-}
-
-/** JSON-safe values: 64-bit integers become numbers when exact, else stay decimal strings. */
-function readRows(reader: { getRowsJson(): Json[][]; columnTypeId(i: number): DuckDBTypeId }, width: number): Json[][] {
-  const wide = new Set([DuckDBTypeId.BIGINT, DuckDBTypeId.UBIGINT, DuckDBTypeId.HUGEINT, DuckDBTypeId.UHUGEINT]);
-  const convert = Array.from({ length: width }, (_, i) => wide.has(reader.columnTypeId(i)));
-  return reader.getRowsJson().map((row) =>
-    row.map((value, i) => {
-      if (!convert[i] || typeof value !== 'string') return value;
-      const n = Number(value);
-      return Number.isSafeInteger(n) ? n : value;
-    }),
-  );
-}
-
-const text = (value: Json): string => (value === null ? '' : typeof value === 'string' ? value : JSON.stringify(value));
-
-const csvField = (value: Json): string => {
+const csvField = (value: Cell): string => {
   if (value === null) return '';
   const s = text(value);
   return s === '' || /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
@@ -149,7 +39,7 @@ function charWidth(cp: number): number {
   return 1;
 }
 
-export function render(columns: readonly string[], rows: readonly Json[][], format: Format): string {
+export function render(columns: readonly string[], rows: readonly (readonly Cell[])[], format: Format): string {
   if (format === 'json') {
     const objects = rows.map((row) => Object.fromEntries(columns.map((c, i) => [c, row[i] ?? null])));
     return `${JSON.stringify(objects, null, 2)}\n`;
@@ -180,139 +70,168 @@ export interface QueryOptions {
   where?: string[];
   limit: string;
   format: Format;
+  role?: string;
+  sql?: string;
+  ref?: string;
   snapshot?: string;
+  changesSince?: string;
 }
 
-async function listTables(
-  catalog: LocalCatalog,
-  store: ReturnType<typeof createObjectStore>,
-  format: Format,
-): Promise<string> {
-  const rows: Json[][] = [];
-  for (const identifier of await catalog.listTables()) {
-    const snapshot = currentSnapshot((await loadTableMetadata(store, catalog, identifier)).metadata);
-    const summary = snapshot?.summary;
-    const records = summary?.['total-records'];
-    rows.push([
-      identifier,
-      records === undefined ? 0 : Number(records),
-      snapshot ? String(snapshot['snapshot-id']) : null,
-      summary?.['pgcdc.lsn'] ?? null,
-    ]);
-  }
-  return render(['table', 'rows', 'snapshot_id', 'lsn'], rows, format);
-}
+export const ROLE_ENV = 'PGCDC_ROLE';
 
-function tableNotFound(table: string, tables: readonly string[]): PgCdcError {
-  const byName = tables.filter((t) => t.slice(t.indexOf('.') + 1) === table);
-  const suggestion = byName.length === 1 ? `did you mean "${byName[0]}"?` : didYouMean(table, tables);
-  const listed = tables.length > 10 ? `${tables.slice(0, 10).join(', ')}, ...` : tables.join(', ');
-  return new PgCdcError('TABLE_NOT_FOUND', `table ${JSON.stringify(table)} is not in the lake`, {
-    context: { table },
-    hint: tables.length
-      ? `${suggestion ? `${suggestion} ` : ''}tables in the lake: ${listed} (\`pg-cdc query\` lists them)`
-      : 'the lake has no tables yet: run `pg-cdc init`',
+const usage = (message: string, hint: string): PgCdcError => new PgCdcError('QUERY_INVALID', message, { hint });
+
+/** The principal to read as: --role, else $PGCDC_ROLE; never a silent default. */
+function principalOf(options: QueryOptions, roles: readonly string[]): string {
+  const role = options.role ?? process.env[ROLE_ENV];
+  if (role !== undefined && role.trim() !== '') return role;
+  throw new PgCdcError('ROLE_REQUIRED', 'pg-cdc query reads as a role, and none was given', {
+    hint: roles.length
+      ? `pass --role <name> or set ${ROLE_ENV}; the roles in pg-cdc.yml are: ${roles.join(', ')}`
+      : 'pg-cdc.yml defines no role: add governance.roles (e.g. analyst: { grant: "sensitivity in [public]" }), ' +
+        'tag the tables (tables.tags, then `pg-cdc acl register`), and pass --role analyst',
   });
+}
+
+function readAt(options: QueryOptions): ReadAt {
+  if (options.ref !== undefined && options.snapshot !== undefined) {
+    throw usage(
+      '--ref and --snapshot both name a snapshot',
+      'give one: --ref main, --ref <tag> or --ref <snapshot id>',
+    );
+  }
+  if (options.snapshot !== undefined) return { snapshotId: options.snapshot };
+  return options.ref === undefined ? {} : { ref: options.ref };
+}
+
+function changesSince(text: string): { sinceEpoch: number } | { sinceLsn: string } {
+  if (/^\d{1,15}$/.test(text)) return { sinceEpoch: Number(text) };
+  if (text.includes('/')) return { sinceLsn: text };
+  throw usage(
+    `--changes-since ${JSON.stringify(text)} is neither an epoch nor an LSN`,
+    'e.g. --changes-since 0 (the snapshot) or --changes-since 0/16B3748',
+  );
+}
+
+/** Flags that do not go together, as `[when, clashing flags, what to do]`. */
+function checkCombination(options: QueryOptions): void {
+  const given = (flags: Record<string, unknown>): string[] =>
+    Object.entries(flags).flatMap(([flag, value]) => (value === undefined ? [] : [flag]));
+  const rules: [boolean, string[], string, string][] = [
+    [
+      options.sql !== undefined,
+      given({
+        '-t': options.table,
+        '-c': options.columns,
+        '-w': options.where,
+        '--changes-since': options.changesSince,
+      }),
+      '--sql cannot be combined with',
+      'put the table, columns and conditions in the SQL',
+    ],
+    [
+      options.sql === undefined && options.table === undefined,
+      given({
+        '-c': options.columns,
+        '-w': options.where,
+        '--ref': options.ref,
+        '--snapshot': options.snapshot,
+        '--changes-since': options.changesSince,
+      }),
+      'a table is needed for',
+      'add -t <schema.table>, or --sql',
+    ],
+    [
+      options.changesSince !== undefined,
+      given({ '-w': options.where, '--ref': options.ref, '--snapshot': options.snapshot }),
+      '--changes-since cannot be combined with',
+      'it reads the changelog as it is now, in commit order',
+    ],
+  ];
+  for (const [applies, clash, message, hint] of rules) {
+    if (applies && clash.length > 0) throw usage(`${message} ${clash.join(', ')}`, hint);
+  }
+}
+
+/** -c lists, split at commas unless a whole list is the name of a visible column (names may hold commas). */
+async function columnsOf(
+  engine: QueryEngine,
+  principal: string,
+  table: string,
+  lists: readonly string[] | undefined,
+): Promise<string[] | undefined> {
+  if (!lists) return undefined;
+  const whole = lists.some((list) => list.includes(','))
+    ? new Set((await engine.describeTable(principal, table)).columnsDetail.map((c) => c.name))
+    : new Set<string>();
+  return lists.flatMap((list) =>
+    whole.has(list) ? [list] : list.split(',').map((c) => (whole.has(c) ? c : c.trim())),
+  );
+}
+
+const rowsOf = (result: QueryResult): string[] => result.columns.map((c) => c.name);
+
+/** What `pg-cdc query` prints: the role's tables, the rows of one, the result of one SELECT, or changes. */
+export async function queryLake(context: CommandContext, options: QueryOptions): Promise<string> {
+  checkCombination(options);
+  if (!/^[1-9]\d{0,15}$/.test(options.limit)) {
+    throw usage(`-n ${JSON.stringify(options.limit)} is not a positive integer`, 'e.g. -n 10 (default 100)');
+  }
+  const limit = Number(options.limit);
+  const policy = openAccessPolicy(context.config);
+  let engine: QueryEngine | undefined;
+  try {
+    const principal = principalOf(options, policy.principals());
+    engine = createQueryEngine({ config: context.config, policy, log: context.log });
+    if (options.sql !== undefined) {
+      const result = await engine.query(principal, { kind: 'sql', sql: options.sql, limit }, readAt(options));
+      return render(rowsOf(result), result.rows, options.format);
+    }
+    if (options.table === undefined) {
+      const tables = await engine.listTables(principal);
+      const rows = tables.map((t) => [t.table, t.rowCount, t.snapshotId, t.committedLsn, t.epoch]);
+      return render(['table', 'rows', 'snapshot_id', 'lsn', 'epoch'], rows, options.format);
+    }
+    const columns = await columnsOf(engine, principal, options.table, options.columns);
+    if (options.changesSince !== undefined) {
+      const since = changesSince(options.changesSince);
+      const result = await engine.changes(principal, {
+        table: options.table,
+        ...since,
+        ...(columns ? { columns } : {}),
+        limit,
+      });
+      return render(rowsOf(result), result.rows, options.format);
+    }
+    const result = await engine.query(
+      principal,
+      { kind: 'structured', table: options.table, ...(columns ? { columns } : {}), where: options.where ?? [], limit },
+      readAt(options),
+    );
+    return render(rowsOf(result), result.rows, options.format);
+  } finally {
+    await engine?.close();
+    await policy.close();
+  }
 }
 
 export function registerQuery(program: Command): void {
   const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
   program
     .command('query')
-    .description('list the lake tables, or read rows of one (-t) at its current or a given snapshot')
-    .option('-t, --table <schema.table>', 'the table to read; without it, the tables are listed')
-    .option('-c, --columns <columns>', 'comma-separated columns to show (repeatable; default all)', collect)
-    .option('-w, --where <col:op:value>', `filter (repeatable, all must hold): ${SYNTAX}`, collect)
-    .option('-n, --limit <n>', 'at most this many rows', '100')
+    .description('read the lake as a role: list its tables, rows of one (-t), one SELECT (--sql), or changes')
+    .option('--role <principal>', `the role to read as (default: $${ROLE_ENV}; required)`)
+    .option('-t, --table <schema.table>', "the table to read; without it (and --sql), the role's tables are listed")
+    .option('-c, --columns <columns>', 'comma-separated columns to show (repeatable; default all visible)', collect)
+    .option('-w, --where <col:op:value>', `filter (repeatable, all must hold): ${FILTER_SYNTAX}`, collect)
+    .option('--sql <statement>', 'one SELECT over the role\'s tables, named "schema"."table"')
+    .option('--ref <name|snapshot-id>', 'read at this ref (main, a tag) or snapshot id instead of the current one')
+    .option('--snapshot <id>', 'read this snapshot id (same as --ref <id>)')
+    .option('--changes-since <epoch|lsn>', 'with -t: the changelog after this epoch (0 = the snapshot) or commit LSN')
+    .option('-n, --limit <n>', 'at most this many rows (up to serve.query.row_limit)', '100')
     .addOption(new Option('-f, --format <format>', 'output format').choices(['table', 'json', 'csv']).default('table'))
-    .option('--snapshot <id>', 'read this snapshot instead of the current one')
     .action(async (options: QueryOptions) => {
       const context = await loadContext(program.opts<GlobalOptions>());
       process.stdout.write(await queryLake(context, options));
     });
-}
-
-/** What `pg-cdc query` prints: the table list, or the rows of one table read through DuckDB. */
-export async function queryLake(context: CommandContext, options: QueryOptions): Promise<string> {
-  const { storage } = context.config;
-  const store = createObjectStore(storage);
-  const catalog = new LocalCatalog(store);
-  if (!options.table) {
-    if (options.columns || options.where || options.snapshot) {
-      throw new PgCdcError('QUERY_INVALID', '-c, -w and --snapshot need a table', {
-        hint: 'add -t <schema.table>',
-      });
-    }
-    return listTables(catalog, store, options.format);
-  }
-  if (!/^[1-9]\d{0,15}$/.test(options.limit)) {
-    throw new PgCdcError('QUERY_INVALID', `-n ${JSON.stringify(options.limit)} is not a positive integer`, {
-      hint: 'e.g. -n 10 (default 100)',
-    });
-  }
-  if (options.snapshot !== undefined && !/^\d{1,19}$/.test(options.snapshot)) {
-    throw new PgCdcError('QUERY_INVALID', `--snapshot ${JSON.stringify(options.snapshot)} is not a snapshot id`, {
-      hint: 'snapshot ids are the decimal numbers `pg-cdc query` and `pg-cdc status` print',
-    });
-  }
-  const table = options.table;
-  const tables = await catalog.listTables();
-  if (!tables.includes(table)) throw tableNotFound(table, tables);
-  const snapshotId = options.snapshot === undefined ? undefined : BigInt(options.snapshot);
-  const files = await currentDataFiles(store, catalog, table, snapshotId === undefined ? {} : { snapshotId });
-  const fields = files.schema.fields;
-  const shown = options.columns ? parseColumns(options.columns, table, fields) : [...fields];
-  const filters = (options.where ?? []).map((raw) => parseFilter(raw, table, fields));
-  const columns = shown.map((f) => f.name);
-  if (files.deleteFiles.length > 0) {
-    throw new PgCdcError('NOT_AVAILABLE', `${table} has delete files at this snapshot`, {
-      context: { table, deleteFiles: files.deleteFiles.length },
-      hint: 'applying delete files is not available in this version; use an Iceberg reader (PyIceberg, DuckDB)',
-    });
-  }
-  if (files.dataFiles.length === 0) return render(columns, [], options.format);
-  const paths = files.dataFiles.map((file) => {
-    if (file.localPath) return file.localPath;
-    throw new PgCdcError('NOT_AVAILABLE', `data file ${file.path} is outside the lake`, { context: { table } });
-  });
-  const lakeRoot = storage.type === 'filesystem' ? resolve(storage.path) : '';
-  const duck = await openDuckDB({ allowedDirectories: [lakeRoot] });
-  try {
-    const names = await parquetNames(duck.connection, paths);
-    const ref = (field: IcebergField): string => {
-      const name = names.get(field.id);
-      return name === undefined ? 'NULL' : quoteIdent(name);
-    };
-    // Every value is a bound parameter: the file list, each -w value and the limit.
-    const values: DuckDBValue[] = [listValue(paths)];
-    const types: DuckDBType[] = [LIST(VARCHAR)];
-    const where = filters.map(({ field, op, value }) => {
-      if (value === undefined) return `${ref(field)} ${OPS[op]}`;
-      values.push(value);
-      types.push(VARCHAR);
-      const column = op === 'like' || op === 'ilike' ? `CAST(${ref(field)} AS VARCHAR)` : ref(field);
-      return `${column} ${OPS[op]} $${values.length}`;
-    });
-    const keys = (files.schema['identifier-field-ids'] ?? []).map((id) => fields.find((f) => f.id === id));
-    const order = keys.every((f) => f && names.has(f.id)) ? keys.map((f) => ref(f!)) : [];
-    values.push(BigInt(options.limit));
-    types.push(BIGINT);
-    const sql =
-      `SELECT ${shown.map((f) => `${ref(f)} AS ${quoteIdent(f.name)}`).join(', ')} FROM read_parquet($1)` +
-      (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
-      (order.length ? ` ORDER BY ${order.join(', ')}` : '') +
-      ` LIMIT $${values.length}`;
-    context.log.debug({ sql, table }, 'query');
-    const reader = await duck.connection.runAndReadAll(sql, values, types).catch((error) => {
-      const reason = error instanceof Error ? (error.message.split('\n')[0] ?? '') : String(error);
-      throw new PgCdcError('QUERY_FAILED', `reading ${table} failed: ${reason}`, {
-        context: { table },
-        hint: 'a -w value must convert to the column type (a number for a numeric column, a date for a date)',
-        cause: error,
-      });
-    });
-    return render(columns, readRows(reader, columns.length), options.format);
-  } finally {
-    duck.close();
-  }
 }

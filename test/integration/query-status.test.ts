@@ -1,6 +1,7 @@
 /**
  * `pg-cdc query` and `pg-cdc status` as a user runs them: snapshot a real database with `init` (through the shared
- * Temporal server), read the lake back and compare with PostgreSQL, then tear down and watch status follow.
+ * Temporal server), classify it with `pg-cdc acl`, read the lake back as roles and compare with PostgreSQL, then
+ * tear down and watch status follow.
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -42,7 +43,11 @@ describe('pg-cdc query and status', () => {
   let db: Awaited<ReturnType<typeof freshDatabase>>;
   let config: string;
   let slot: string;
-  const cli = (...args: string[]): Promise<CliResult> => runCli(['--config', config, ...args]);
+  // Reads run as the role that sees everything, through $PGCDC_ROLE; the governance tests below pass --role.
+  const cli = (...args: string[]): Promise<CliResult> =>
+    runCli(['--config', config, ...args], { PGCDC_ROLE: 'reader' });
+  const as = (role: string, ...args: string[]): Promise<CliResult> =>
+    runCli(['--config', config, 'query', '--role', role, ...args], { PGCDC_ROLE: '' });
   const json = async <T = Row[]>(...args: string[]): Promise<T> => {
     const result = await cli(...args);
     assert.equal(result.code, 0, `${args.join(' ')}: ${result.stderr}`);
@@ -79,6 +84,14 @@ describe('pg-cdc query and status', () => {
         `    url: ${db.url()}`,
         'replication:',
         `  slot: ${slot}`,
+        'tables:',
+        '  tags:',
+        '    "public.*": { sensitivity: internal }',
+        'governance:',
+        '  roles:',
+        '    reader: { grant: "sensitivity in [internal, pii]" }',
+        '    analyst: { grant: "sensitivity = internal" }',
+        '    clerk: { grant: "sensitivity = public" }',
         'temporal:',
         `  address: ${temporal.address}`,
         `  namespace: ${temporal.namespace}`,
@@ -88,6 +101,10 @@ describe('pg-cdc query and status', () => {
     );
     const init = await cli('init');
     assert.equal(init.code, 0, init.stdout + init.stderr);
+    const register = await cli('acl', 'register');
+    assert.equal(register.code, 0, register.stdout + register.stderr);
+    const pii = await cli('acl', 'set', `${db.name}.public.people.big`, '--tag', 'sensitivity=pii', '--reason', 'test');
+    assert.equal(pii.code, 0, pii.stdout + pii.stderr);
   });
 
   it('lists the lake tables with their rows, snapshot and LSN', async () => {
@@ -171,7 +188,7 @@ describe('pg-cdc query and status', () => {
     for (const bad of ['id', 'id:between:1', ':eq:1', 'id:eq', 'Display Name:isnull:x']) {
       const result = await cli('query', '-t', 'public.people', '-w', bad);
       assert.equal(result.code, 2, bad);
-      assert.match(result.stderr, /-w .* is malformed/, bad);
+      assert.match(result.stderr, /QUERY_INVALID: filter .* is malformed/, bad);
       assert.match(result.stderr, /col:op:value/, bad);
       assert.match(result.stderr, /eq, ne, gt, gte, lt, lte, like, ilike, isnull, notnull/, bad);
     }
@@ -210,6 +227,116 @@ describe('pg-cdc query and status', () => {
       { id: 1, person_id: 2 },
       { id: 2, person_id: 3 },
     ]);
+  });
+
+  it('refuses to read without a role, and names the roles; an unknown role is refused too', async () => {
+    const none = await runCli(['--config', config, 'query', '-t', 'public.people'], { PGCDC_ROLE: '' });
+    assert.equal(none.code, 2);
+    assert.equal(none.stdout, '');
+    assert.match(none.stderr, /ROLE_REQUIRED: pg-cdc query reads as a role, and none was given/);
+    assert.match(
+      none.stderr,
+      /pass --role <name> or set PGCDC_ROLE; the roles in pg-cdc\.yml are: analyst, clerk, reader/,
+    );
+    const list = await runCli(['--config', config, 'query'], { PGCDC_ROLE: '' });
+    assert.equal(list.code, 2);
+    assert.equal(list.stdout, '');
+    const unknown = await as('intruder', '-t', 'public.people');
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.stderr, /PRINCIPAL_UNKNOWN: no role named "intruder"/);
+  });
+
+  it('shows a role only the columns its grant admits, in rows, SQL and errors', async () => {
+    const rows = await as('analyst', '-t', 'public.people', '-w', 'id:eq:1', '-f', 'json');
+    assert.equal(rows.code, 0, rows.stderr);
+    assert.deepEqual(JSON.parse(rows.stdout), [
+      { id: 1, 'Display Name': 'Ada', amount: '12.34', active: true, born: '1990-05-17' },
+    ]);
+    const star = await as('analyst', '--sql', 'SELECT * FROM public.people ORDER BY id LIMIT 1', '-f', 'csv');
+    assert.equal(star.code, 0, star.stderr);
+    assert.equal(star.stdout.split('\r\n')[0], 'id,Display Name,amount,active,born');
+    for (const args of [
+      ['--sql', 'SELECT big FROM public.people'],
+      ['-t', 'public.people', '-c', 'id,big'],
+      ['-t', 'public.people', '-w', 'big:gt:0'],
+    ]) {
+      const refused = await as('analyst', ...args);
+      assert.equal(refused.code, 2, args.join(' '));
+      assert.equal(refused.stdout, '');
+      assert.match(refused.stderr, /QUERY_INVALID|COLUMN_NOT_FOUND/);
+      assert.ok(!refused.stderr.includes('9007199254740993'), refused.stderr);
+      if (args[0] !== '--sql') assert.match(refused.stderr, /are: id, Display Name, amount, active, born\n/);
+    }
+    const clerk = await as('clerk', '-f', 'json');
+    assert.equal(clerk.code, 0, clerk.stderr);
+    assert.deepEqual(JSON.parse(clerk.stdout), []);
+    const hidden = await as('clerk', '-t', 'public.people');
+    assert.equal(hidden.code, 2);
+    assert.match(hidden.stderr, /TABLE_NOT_FOUND: table "public\.people" is not in the lake/);
+  });
+
+  it('takes a changed classification at the next read', async () => {
+    const set = await cli('acl', 'set', `${db.name}.public.orders`, '--tag', 'sensitivity=public', '--reason', 'test');
+    assert.equal(set.code, 0, set.stderr);
+    const clerk = await as('clerk', '-f', 'json');
+    assert.deepEqual(
+      (JSON.parse(clerk.stdout) as Row[]).map((t) => t.table),
+      ['public.orders'],
+    );
+    const back = await cli(
+      'acl',
+      'set',
+      `${db.name}.public.orders`,
+      '--tag',
+      'sensitivity=internal',
+      '--reason',
+      'test',
+    );
+    assert.equal(back.code, 0, back.stderr);
+    assert.deepEqual(JSON.parse((await as('clerk', '-f', 'json')).stdout), []);
+  });
+
+  it('runs one SELECT with --sql, reads at --ref / --snapshot, and refuses what is not a read', async () => {
+    const joined = await cli(
+      'query',
+      '--sql',
+      'SELECT p.id, count(o.id) AS orders FROM "public"."people" p LEFT JOIN public.orders o ON o.person_id = p.id GROUP BY p.id ORDER BY p.id',
+      '-f',
+      'json',
+    );
+    assert.equal(joined.code, 0, joined.stderr);
+    assert.deepEqual(JSON.parse(joined.stdout), [
+      { id: 1, orders: 1 },
+      { id: 2, orders: 2 },
+      { id: 3, orders: 2 },
+      { id: 4, orders: 1 },
+      { id: 5, orders: 1 },
+    ]);
+    const [listed] = (await json<Row[]>('query', '-f', 'json')).filter((t) => t.table === 'public.orders');
+    for (const at of [
+      ['--ref', 'main'],
+      ['--ref', String(listed?.snapshot_id)],
+      ['--snapshot', String(listed?.snapshot_id)],
+    ]) {
+      assert.equal((await json('query', '-t', 'public.orders', ...at, '-f', 'json')).length, 7, at.join(' '));
+    }
+    const unknownRef = await cli('query', '-t', 'public.orders', '--ref', 'v2');
+    assert.equal(unknownRef.code, 2);
+    assert.match(unknownRef.stderr, /REF_NOT_FOUND: public\.orders has no ref or snapshot "v2"/);
+    for (const [args, message] of [
+      [['--sql', "COPY public.people TO '/tmp/x.csv'"], /QUERY_INVALID: the SQL is refused: only a single SELECT/],
+      [['--sql', "SELECT * FROM read_csv('/etc/passwd')"], /table functions .* are not allowed/],
+      [['--sql', 'SELECT 1; SELECT 2'], /exactly one statement/],
+      [['--sql', 'SELECT 1', '-t', 'public.people'], /--sql cannot be combined with -t/],
+      [['-w', 'id:eq:1'], /a table is needed for -w/],
+      [['-t', 'public.people', '--changes-since', 'yesterday'], /neither an epoch nor an LSN/],
+      [['-t', 'public.people', '--changes-since', '0'], /NOT_AVAILABLE: public\.people has no changelog yet/],
+      [['-t', 'public.people', '-n', '10001'], /limit 10001 is above the row limit of 10000/],
+    ] as const) {
+      const result = await cli('query', ...args);
+      assert.equal(result.code, 2, args.join(' '));
+      assert.match(result.stderr, message, args.join(' '));
+    }
   });
 
   it('status shows the slot, the publication and the rows per table; the lake survives an unreachable source', async () => {

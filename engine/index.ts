@@ -1,0 +1,6 @@
+/** The governed query engine: what the front doors (MCP, REST, the query CLI) call. */
+export * from './types.js';
+export { createQueryEngine, type CreateQueryEngineOptions } from './engine.js';
+export { FILTER_SYNTAX, parseWhere } from './structured.js';
+export { lsnToBigInt } from './changes.js';
+export { CHANGE_METADATA_COLUMNS } from './access.js';

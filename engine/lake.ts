@@ -1,0 +1,215 @@
+/**
+ * The lake as the engine reads it: which tables exist (state tables and their `__changes` changelogs), their
+ * metadata, which snapshot a request reads, and the live files of that snapshot with the Parquet column of each
+ * field id. Metadata files, snapshots and data files are immutable, so everything below a catalog pointer is
+ * cached by the name that identifies it; only the catalog itself is read per request.
+ */
+import { resolve } from 'node:path';
+import { LIST, VARCHAR, listValue, type DuckDBConnection } from '@duckdb/node-api';
+import type { PgCdcConfig } from '../core/config/index.js';
+import type { Logger } from '../core/log/index.js';
+import type { LakeTableShape } from '../governance/types.js';
+import { LocalCatalog } from '../lake/catalog/local.js';
+import {
+  currentSchema,
+  currentSnapshot,
+  parseTableMetadata,
+  type Snapshot,
+  type TableMetadata,
+} from '../lake/iceberg/metadata.js';
+import type { IcebergField } from '../lake/iceberg/schema.js';
+import { currentDataFiles, type SnapshotFiles } from '../lake/reader.js';
+import { createObjectStore, decodeUtf8, type ObjectStore } from '../lake/storage/index.js';
+import { invalid, notAvailable, refNotFound, snapshotNotFound, EngineError } from './errors.js';
+import type { ReadAt } from './types.js';
+
+export const CHANGES_SUFFIX = '__changes';
+
+export interface LakeTable {
+  /** `schema.table`, or `schema.table__changes` for a changelog. */
+  readonly identifier: string;
+  readonly kind: 'state' | 'changes';
+  /** The state table a changelog belongs to; the table itself for a state table. */
+  readonly stateIdentifier: string;
+  readonly schema: string;
+  readonly name: string;
+  readonly metadata: TableMetadata;
+  readonly fields: readonly IcebergField[];
+  /** Names of the identifier (primary-key) fields, in key order. */
+  readonly keyNames: readonly string[];
+}
+
+/** Runs `fn` on a fresh connection of the engine's own DuckDB (one connection runs one statement at a time). */
+export type WithConnection = <T>(fn: (connection: DuckDBConnection) => Promise<T>) => Promise<T>;
+
+export interface ResolvedFiles {
+  readonly files: SnapshotFiles;
+  /** Parquet column name of each top-level field id found in the files. */
+  readonly parquetNames: ReadonlyMap<number, string>;
+}
+
+const CACHE_LIMIT = 512;
+function remember<K, V>(cache: Map<K, V>, key: K, value: V): V {
+  if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as K);
+  cache.set(key, value);
+  return value;
+}
+
+export class LakeIndex {
+  readonly store: ObjectStore;
+  /** The directory DuckDB may read: the lake root on a filesystem; none on object storage. */
+  readonly root: string | undefined;
+  private readonly catalog: LocalCatalog;
+  private readonly metadata = new Map<string, TableMetadata>();
+  private readonly files = new Map<string, Promise<ResolvedFiles>>();
+
+  constructor(
+    storage: PgCdcConfig['storage'],
+    private readonly log: Logger,
+  ) {
+    this.store = createObjectStore(storage);
+    this.catalog = new LocalCatalog(this.store);
+    this.root = storage.type === 'filesystem' ? resolve(storage.path) : undefined;
+  }
+
+  /**
+   * Every readable table of the lake now, by identifier. A table whose metadata cannot be read is left out (and
+   * logged) rather than failing every request: for callers it does not exist until it is readable again.
+   */
+  async tables(): Promise<Map<string, LakeTable>> {
+    const identifiers = await this.catalog.listTables();
+    const present = new Set(identifiers);
+    const tables = await Promise.all(
+      identifiers.map(async (identifier): Promise<LakeTable[]> => {
+        let metadata: TableMetadata;
+        try {
+          metadata = await this.loadMetadata(identifier);
+        } catch (error) {
+          this.log.warn({ table: identifier, err: error }, 'table left out of queries: its metadata is unreadable');
+          return [];
+        }
+        const dot = identifier.indexOf('.');
+        const base = identifier.endsWith(CHANGES_SUFFIX) ? identifier.slice(0, -CHANGES_SUFFIX.length) : undefined;
+        const kind = base !== undefined && present.has(base) ? 'changes' : 'state';
+        const schema = currentSchema(metadata);
+        const byId = new Map(schema.fields.map((f) => [f.id, f.name]));
+        const table: LakeTable = {
+          identifier,
+          kind,
+          stateIdentifier: kind === 'changes' ? base! : identifier,
+          schema: identifier.slice(0, dot),
+          name: identifier.slice(dot + 1),
+          metadata,
+          fields: schema.fields,
+          keyNames: (schema['identifier-field-ids'] ?? []).flatMap((id) => byId.get(id) ?? []),
+        };
+        return [table];
+      }),
+    );
+    return new Map(tables.flat().map((t) => [t.identifier, t]));
+  }
+
+  /** What governance decides over: every table (changelogs included) and its current columns. */
+  static shapes(tables: ReadonlyMap<string, LakeTable>): LakeTableShape[] {
+    return [...tables.values()].map((t) => ({ identifier: t.identifier, columns: t.fields.map((f) => f.name) }));
+  }
+
+  private async loadMetadata(identifier: string): Promise<TableMetadata> {
+    const entry = await this.catalog.loadTable(identifier);
+    const cached = this.metadata.get(entry.metadataKey);
+    if (cached) return cached;
+    const body = await this.store.get(entry.metadataKey);
+    if (!body) throw notAvailable(`the metadata of ${identifier} is missing`, 'the lake is being rewritten; retry');
+    return remember(this.metadata, entry.metadataKey, parseTableMetadata(decodeUtf8(body), entry.metadataKey));
+  }
+
+  /** The files of `snapshot` (none for a table without one), with the Parquet name of each field id. */
+  resolveFiles(table: LakeTable, snapshot: Snapshot | undefined, duck: WithConnection): Promise<ResolvedFiles> {
+    if (!snapshot) {
+      const files = { identifier: table.identifier, snapshot, schema: currentSchema(table.metadata) };
+      return Promise.resolve({ files: { ...files, dataFiles: [], deleteFiles: [] }, parquetNames: new Map() });
+    }
+    const key = `${table.metadata['table-uuid']}:${snapshot['snapshot-id']}`;
+    const cached = this.files.get(key);
+    if (cached) return cached;
+    const loading = (async () => {
+      const files = await currentDataFiles(this.store, this.catalog, table.identifier, {
+        snapshotId: snapshot['snapshot-id'],
+      });
+      return { files, parquetNames: await duck((connection) => parquetNames(connection, table.identifier, files)) };
+    })();
+    loading.catch(() => this.files.delete(key));
+    return remember(this.files, key, loading);
+  }
+}
+
+// eslint-disable-next-line no-control-regex
+const REF_TEXT = /^[^\u0000-\u001f\u007f]{1,255}$/;
+
+/**
+ * The snapshot a request reads: a ref of the table's metadata, else a snapshot id given as `ref` text or as
+ * `snapshotId`; the current one by default. undefined: the table has no snapshot (it reads as empty).
+ */
+export function resolveSnapshot(table: LakeTable, at: ReadAt = {}): Snapshot | undefined {
+  const { metadata } = table;
+  if (at.ref !== undefined && at.snapshotId !== undefined) {
+    throw invalid('give a ref or a snapshot id, not both', 'a ref name such as main, or a decimal snapshot id');
+  }
+  const byId = (id: string): Snapshot | undefined => metadata.snapshots.find((s) => String(s['snapshot-id']) === id);
+  if (at.ref !== undefined) {
+    if (!REF_TEXT.test(at.ref)) {
+      throw new EngineError('REF_INVALID', 'a ref is 1 to 255 characters without control characters', {
+        hint: 'a ref name such as main, or a decimal snapshot id',
+      });
+    }
+    const ref = Object.hasOwn(metadata.refs, at.ref) ? metadata.refs[at.ref] : undefined;
+    if (ref) {
+      const snapshot = byId(String(ref['snapshot-id']));
+      if (!snapshot) throw snapshotNotFound(String(ref['snapshot-id']), table.identifier, []);
+      return snapshot;
+    }
+    if (at.ref === 'main' && metadata.snapshots.length === 0) return undefined;
+    const snapshot = /^\d{1,19}$/.test(at.ref) ? byId(at.ref) : undefined;
+    if (!snapshot) throw refNotFound(at.ref, table.identifier, Object.keys(metadata.refs));
+    return snapshot;
+  }
+  if (at.snapshotId !== undefined) {
+    if (!/^\d{1,19}$/.test(at.snapshotId)) {
+      throw new EngineError('REF_INVALID', `snapshot id ${JSON.stringify(at.snapshotId)} is not a decimal number`, {
+        hint: 'snapshot ids are the decimal numbers `pg-cdc query` lists',
+      });
+    }
+    const snapshot = byId(at.snapshotId);
+    if (!snapshot) {
+      const recent = metadata.snapshots.slice(-5).map((s) => String(s['snapshot-id']));
+      throw snapshotNotFound(at.snapshotId, table.identifier, recent);
+    }
+    return snapshot;
+  }
+  return currentSnapshot(metadata);
+}
+
+/**
+ * The Parquet column of each field id across the files. Files written at different schema versions may lack a
+ * field (it reads as NULL) but must not give one field id two names: such a snapshot is refused.
+ */
+async function parquetNames(duck: DuckDBConnection, table: string, files: SnapshotFiles): Promise<Map<number, string>> {
+  const paths = files.dataFiles.flatMap((f) => (f.localPath === undefined ? [] : [f.localPath]));
+  if (paths.length === 0) return new Map();
+  const reader = await duck.runAndReadAll(
+    'SELECT DISTINCT field_id::INTEGER, name FROM parquet_schema($1) WHERE field_id IS NOT NULL',
+    [listValue(paths)],
+    [LIST(VARCHAR)],
+  );
+  const names = new Map<number, string>();
+  for (const [id, name] of reader.getRowsJson() as [number, string][]) {
+    if (names.has(id) && names.get(id) !== name) {
+      throw notAvailable(
+        `the data files of ${table} name one column differently at this snapshot`,
+        'reading files written before and after a column rename is not available yet; read a later snapshot',
+      );
+    }
+    names.set(id, name);
+  }
+  return names;
+}
