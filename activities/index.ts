@@ -1,7 +1,9 @@
 import type { Logger } from '../core/log/index.js';
+import { createGovernanceActivities } from './governance.js';
 import { openLakeAccess, type LakeAccess } from './lake.js';
 import { createPreflightActivities, type PreflightActivityDeps } from './preflight.js';
 import { createSnapshotActivities } from './snapshot.js';
+import { createStreamActivities } from './stream.js';
 
 export type ActivityDeps = PreflightActivityDeps & { readonly log: Logger };
 
@@ -14,7 +16,9 @@ export function createActivities(deps: ActivityDeps) {
   const openLake = (): Promise<LakeAccess> => (lake ??= openLakeAccess(deps.config, deps.log));
   return {
     ...createPreflightActivities(deps),
+    ...createGovernanceActivities(deps),
     ...createSnapshotActivities({ ...deps, lake: openLake }),
+    ...createStreamActivities({ ...deps, lake: openLake }),
   };
 }
 

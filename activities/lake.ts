@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { PgCdcConfig } from '../core/config/index.js';
 import { PgCdcError } from '../core/errors/index.js';
 import type { Logger } from '../core/log/index.js';
 import { LocalCatalog } from '../lake/catalog/local.js';
 import { TableExistsError } from '../lake/errors.js';
+import { currentSnapshot } from '../lake/iceberg/metadata.js';
 import type { IcebergSchema } from '../lake/iceberg/schema.js';
 import { appendFiles, createTable, loadTableMetadata, type DataFile } from '../lake/iceberg/table.js';
 import { ManifestStore, emptyManifest } from '../lake/manifest.js';
@@ -16,6 +17,7 @@ import {
   type WrittenParquet,
   type WriteParquetRequest,
 } from '../lake/parquet/writer.js';
+import { commitEpoch, type ChangeBatch, type ChangeCodec, type EpochCommit } from '../lake/state/index.js';
 import { createObjectStore, type ObjectStore } from '../lake/storage/index.js';
 
 export class LakeNotEmptyError extends PgCdcError {
@@ -69,14 +71,28 @@ export interface LakeAccess {
   writeParquet(rows: Readable, request: Omit<WriteParquetRequest, 'input'>): Promise<WrittenParquet>;
   deleteSnapshotFiles(namePrefix: string): Promise<number>;
   commitBase(commit: BaseCommit): Promise<string>;
+  /** One flush epoch into the table's state and changelog tables; idempotent (see lake/state). */
+  commitEpoch(batch: ChangeBatch, codec: ChangeCodec): Promise<EpochCommit>;
+  /** The table's last committed epoch (0: only the snapshot base), from its current Iceberg snapshot. */
+  committedEpoch(table: string): Promise<number>;
 }
 
 export async function openLakeAccess(config: PgCdcConfig, log: Logger): Promise<LakeAccess> {
   const store = createObjectStore(config.storage);
   const catalog = new LocalCatalog(store);
   const manifest = new ManifestStore(store);
-  const duck = await openDuckDB();
+  const duck = await openDuckDB({ memoryLimit: process.env.PGCDC_DUCKDB_MEMORY_LIMIT ?? '256MB' });
+  // A cache next to the worker: losing it costs a rebuild from the lake, never data.
+  const locatorDir = join(resolve(config.state_dir), 'locators');
   return {
+    async committedEpoch(table) {
+      const loaded = await loadTableMetadata(store, catalog, table);
+      const epoch = currentSnapshot(loaded.metadata)?.summary['pgcdc.epoch'];
+      return epoch === undefined ? 0 : Number(epoch);
+    },
+    commitEpoch: (batch, codec) =>
+      commitEpoch({ store, catalog, duckdb: duck.instance, locatorDir, log, manifest }, batch, codec),
+
     store,
     listTableIdentifiers: () => catalog.listTables(),
 

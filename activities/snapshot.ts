@@ -4,6 +4,7 @@ import type { PgCdcConfig } from '../core/config/index.js';
 import type { Logger } from '../core/log/index.js';
 import { qualifiedName, quoteQualified, selectTables } from '../core/selection/index.js';
 import { planTable } from '../core/types/index.js';
+import { assertPublishable } from '../governance/publishable.js';
 import type { DataFile } from '../lake/iceberg/table.js';
 import type { WrittenParquet } from '../lake/parquet/writer.js';
 import { listTables } from '../source/catalog.js';
@@ -60,6 +61,14 @@ export function createSnapshotActivities(deps: SnapshotActivityDeps) {
         withClient(async (client) => {
           const found = await listTables(client);
           const selection = selectTables(found, { ...deps.config.tables, schemas: source.schemas });
+          // governance.mode strict: an untagged table is refused before anything is written (UNTAGGED_TABLES).
+          assertPublishable(
+            deps.config,
+            selection.selected.map((decision) => qualifiedName(decision.table)),
+            {
+              database: target.database,
+            },
+          );
           const tables: SnapshotTable[] = [];
           for (const decision of selection.selected) {
             const table = decision.table;

@@ -2,3 +2,5 @@
 // it may import only @temporalio/workflow, pure core/ modules and types.
 export { preflightWorkflow } from './preflight.js';
 export { snapshotWorkflow } from './snapshot.js';
+export { tableActorWorkflow } from './table-actor.js';
+export { breakGlassWorkflow } from './breakglass.js';

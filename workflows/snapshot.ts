@@ -38,7 +38,14 @@ export interface SnapshotResult {
   readonly tables: ReadonlyArray<{ table: string; rows: number; files: number; snapshotId: string }>;
 }
 
-const NON_RETRYABLE = ['CONFIG_INVALID', 'SLOT_EXISTS', 'PUBLICATION_MISMATCH', 'SNAPSHOT_GONE', 'PREFLIGHT_FAILED'];
+const NON_RETRYABLE = [
+  'CONFIG_INVALID',
+  'SLOT_EXISTS',
+  'PUBLICATION_MISMATCH',
+  'SNAPSHOT_GONE',
+  'PREFLIGHT_FAILED',
+  'UNTAGGED_TABLES',
+];
 
 const control = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',

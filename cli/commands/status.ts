@@ -1,8 +1,11 @@
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { isPgCdcError } from '../../core/errors/index.js';
 import { ManifestStore, type PgCdcManifest } from '../../lake/manifest.js';
 import { createObjectStore } from '../../lake/storage/index.js';
 import { describeTarget, withSource } from '../../source/connection.js';
+import { processAlive } from '../../stack/process.js';
+import { streamStatusFile } from '../../stream/status-file.js';
 import { loadContext, resolveSourceUrl, type CommandContext, type GlobalOptions } from '../context.js';
 import { EXIT } from '../exit.js';
 
@@ -146,6 +149,57 @@ async function lakeStatus(context: CommandContext): Promise<LakeStatus> {
   };
 }
 
+interface StreamStatus {
+  readonly running: boolean;
+  readonly pid?: number;
+  readonly updated_at?: string;
+  /** Age of the oldest change read from the slot but not yet committed to the lake (0: nothing waits). */
+  readonly lag_seconds: number | null;
+  readonly confirmed_lsn?: string;
+  readonly spool_bytes?: number;
+  readonly paused_ms?: number;
+  readonly reconnects?: number;
+  readonly guardrail_exceeded?: boolean;
+}
+
+/** What the last `pg-cdc start` on this state directory reported (it rewrites its status file every second). */
+function streamStatus(stateDir: string): StreamStatus {
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(readFileSync(streamStatusFile(stateDir), 'utf8')) as Record<string, unknown>;
+  } catch {
+    return { running: false, lag_seconds: null };
+  }
+  const pid = typeof raw.pid === 'number' ? raw.pid : undefined;
+  const updated = typeof raw.updated_at === 'string' ? raw.updated_at : undefined;
+  const fresh = updated !== undefined && Date.now() - Date.parse(updated) < 30_000;
+  const running = raw.running === true && pid !== undefined && processAlive(pid) && fresh;
+  const oldest =
+    typeof raw.oldest_waiting_commit_time === 'string' ? Date.parse(raw.oldest_waiting_commit_time) : undefined;
+  return {
+    running,
+    ...(pid !== undefined ? { pid } : {}),
+    ...(updated ? { updated_at: updated } : {}),
+    lag_seconds: running ? (oldest === undefined ? 0 : Math.max(0, (Date.now() - oldest) / 1000)) : null,
+    ...(typeof raw.confirmed_lsn === 'string' ? { confirmed_lsn: raw.confirmed_lsn } : {}),
+    ...(typeof raw.spool_bytes === 'number' ? { spool_bytes: raw.spool_bytes } : {}),
+    ...(typeof raw.paused_ms === 'number' ? { paused_ms: raw.paused_ms } : {}),
+    ...(typeof raw.reconnects === 'number' ? { reconnects: raw.reconnects } : {}),
+    ...(typeof raw.guardrail_exceeded === 'boolean' ? { guardrail_exceeded: raw.guardrail_exceeded } : {}),
+  };
+}
+
+function formatStream(stream: StreamStatus): string[] {
+  if (!stream.running) {
+    return [`stream: not running${stream.updated_at ? ` (last report ${stream.updated_at})` : ''}`];
+  }
+  const lag = stream.lag_seconds === null ? 'unknown' : `${stream.lag_seconds.toFixed(1)} s`;
+  return [
+    `stream: running (pid ${stream.pid}), lag ${lag}, confirmed ${stream.confirmed_lsn ?? '-'}, spool ${formatBytes(stream.spool_bytes)}` +
+      `${stream.guardrail_exceeded ? ', RETAINED WAL ABOVE GUARDRAIL' : ''}`,
+  ];
+}
+
 function formatBytes(value: number | null | undefined): string {
   if (value == null) return 'unknown';
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -208,10 +262,12 @@ export function registerStatus(program: Command): void {
         sourceStatus(context).catch((error: unknown) => failure(error)),
         lakeStatus(context).catch((error: unknown) => failure(error)),
       ]);
+      const stream = streamStatus(context.stateDir);
       if (options.json) {
-        process.stdout.write(`${JSON.stringify({ source, lake }, null, 2)}\n`);
+        process.stdout.write(`${JSON.stringify({ source, stream, lake }, null, 2)}\n`);
       } else {
-        process.stdout.write(`${[...formatSource(source), ...formatLake(lake)].join('\n')}\n`);
+        const lines = [...formatSource(source), ...formatStream(stream), ...formatLake(lake)];
+        process.stdout.write(`${lines.join('\n')}\n`);
       }
       if (!source.ok && !lake.ok) process.exitCode = EXIT.error;
     });

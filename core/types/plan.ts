@@ -24,6 +24,13 @@ export interface ColumnPlan {
   readonly csvType: string;
   /** DuckDB expression over the quoted csvName giving the final value. */
   readonly duckdbExpression: string;
+  /**
+   * How the value travels in the CSV: its PostgreSQL text form, or (one-dimensional arrays) the JSON array of its
+   * elements' text forms. The snapshot's select list does that conversion in PostgreSQL; a stream does it itself.
+   */
+  readonly wireForm: 'text' | 'json-array';
+  /** The same conversion over any DuckDB expression holding this column's text, e.g. another CSV column. */
+  convert(text: string): string;
   /** The column's name in the Parquet file: the source name, unless DuckDB would see it as a duplicate. */
   readonly parquetName: string;
   readonly duckdbFieldIds: DuckDBFieldIds;
@@ -140,6 +147,8 @@ export function planTable(table: SourceTable, options: PlanOptions = {}): TableP
       csvName,
       csvType: shape.csvType,
       duckdbExpression: shape.duckdbExpression,
+      wireForm: column.type.element && column.dimensions <= 1 ? 'json-array' : 'text',
+      convert: (text) => shapeOf(column, text, options, keys.has(column.name)).duckdbExpression,
       parquetName: parquetNames[index] ?? column.name,
       duckdbFieldIds: elementId === undefined ? fieldId : { __duckdb_field_id: fieldId, element: elementId },
       ...(shape.lossy ? { lossy: shape.lossy } : {}),

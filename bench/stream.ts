@@ -1,0 +1,178 @@
+/**
+ * npm run bench:stream — the same WAL drained by `pg_recvlogical` (pgoutput, to /dev/null) and by `pg-cdc start`
+ * (until committed in Iceberg), in one run; then commit-to-queryable latency for a steady trickle. Prints both
+ * rates, their ratio (target >= 0.8) and latency p50/p99 (target p50 <= flush.interval_sec + 0.5 s).
+ * BENCH_INSERTS / BENCH_UPDATES override the 1 M inserts and 100 k updates; BENCH_FLUSH_SEC the flush interval.
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { openSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { LocalCatalog } from '../lake/catalog/local.js';
+import { currentSnapshot } from '../lake/iceberg/metadata.js';
+import { loadTableMetadata } from '../lake/iceberg/table.js';
+import { FilesystemObjectStore } from '../lake/storage/filesystem.js';
+import { parseLsn } from '../source/replication/lsn.js';
+import { findPostgresBinaries } from '../stack/postgres-binaries.js';
+import { startPostgres } from '../stack/postgres.js';
+import { startTemporalDevServer } from '../stack/temporal.js';
+import { tempDir } from '../test/support/stack.js';
+
+const inserts = Number(process.env.BENCH_INSERTS ?? 1_000_000);
+const updates = Number(process.env.BENCH_UPDATES ?? 100_000);
+const flushSec = Number(process.env.BENCH_FLUSH_SEC ?? 1);
+const root = join(import.meta.dirname, '..');
+const say = (line: string): void => void process.stdout.write(`${line}\n`);
+const perSecond = (n: number, ms: number): string => `${Math.round(n / (ms / 1000)).toLocaleString('en-US')} changes/s`;
+const percentile = (values: number[], p: number): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+};
+
+const work = tempDir('pg-cdc-bench-stream-');
+const postgres = await startPostgres({ dataDir: join(work, 'pg', 'data'), durable: false, walLevel: 'logical' });
+const temporal = await startTemporalDevServer({ stateDir: join(work, 'temporal'), ui: false });
+let stream: ChildProcess | undefined;
+try {
+  say(
+    `bench:stream — ${inserts.toLocaleString('en-US')} inserts + ${updates.toLocaleString('en-US')} updates, PostgreSQL ${postgres.version}`,
+  );
+  const url = await postgres.createDatabase('bench');
+  const sql = async (text: string): Promise<Record<string, unknown>[]> =>
+    (await postgres.query(text, [], 'bench')).rows;
+  await sql(`CREATE TABLE orders (id bigint PRIMARY KEY, customer_id int NOT NULL, amount numeric(12,2) NOT NULL,
+               status text NOT NULL, placed_at timestamptz NOT NULL)`);
+
+  const state = join(work, 'state');
+  const config = join(work, 'pg-cdc.yml');
+  writeFileSync(
+    config,
+    [
+      `state_dir: ${state}`,
+      `source:\n  postgres:\n    url: ${url}`,
+      `temporal:\n  address: ${temporal.address}\n  task_queue: bench`,
+      'log:\n  level: warn',
+      `flush:\n  interval_sec: ${flushSec}\n  max_rows: 200000`,
+      'replication:\n  heartbeat_interval_sec: 0',
+    ].join('\n'),
+  );
+  const bin = join(root, 'bin', 'pg-cdc.js');
+  execFileSync(process.execPath, [bin, '--config', config, 'init'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  await sql(`SELECT pg_create_logical_replication_slot('bench_recv', 'pgoutput')`);
+
+  // The workload: inserts in transactions of 10 000 rows, then updates in transactions of 10 000.
+  let started = Date.now();
+  const txnRows = Number(process.env.BENCH_TXN_ROWS ?? 10_000);
+  for (let from = 1; from <= inserts; from += txnRows) {
+    const to = Math.min(inserts, from + txnRows - 1);
+    await sql(
+      `INSERT INTO orders SELECT g, g % 5000, (g % 10000) / 7.0, 'new', now() FROM generate_series(${from}, ${to}) g`,
+    );
+  }
+  for (let from = 1; from <= updates; from += 10_000) {
+    const to = Math.min(updates, from + 9_999);
+    await sql(`UPDATE orders SET status = 'paid', amount = amount + 1 WHERE id BETWEEN ${from} AND ${to}`);
+  }
+  const [{ end }] = (await sql(`SELECT pg_current_wal_lsn()::text AS end`)) as [{ end: string }];
+  const changes = inserts + updates;
+  say(`workload written in ${((Date.now() - started) / 1000).toFixed(1)} s, WAL end ${end}`);
+
+  const recv = join(findPostgresBinaries().binDir, 'pg_recvlogical');
+  started = Date.now();
+  execFileSync(recv, [
+    '-d',
+    url,
+    '-S',
+    'bench_recv',
+    '--start',
+    '-E',
+    end,
+    '-o',
+    'proto_version=1',
+    '-o',
+    'publication_names=pg_cdc_pub',
+    '-f',
+    '/dev/null',
+    '--no-loop',
+  ]);
+  const recvMs = Date.now() - started;
+  say(`pg_recvlogical (pgoutput → /dev/null):  ${(recvMs / 1000).toFixed(2)} s  ${perSecond(changes, recvMs)}`);
+
+  const store = new FilesystemObjectStore(join(state, 'lake'));
+  const catalog = new LocalCatalog(store);
+  const committedLsn = async (): Promise<bigint> => {
+    const table = await loadTableMetadata(store, catalog, 'public.orders');
+    const lsn = currentSnapshot(table.metadata)?.summary['pgcdc.lsn'];
+    return lsn ? parseLsn(lsn) : 0n;
+  };
+  const target = parseLsn(end);
+  let peakRss = 0;
+  const rssSampler = setInterval(() => {
+    try {
+      const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${stream?.pid}/status`, 'utf8'));
+      peakRss = Math.max(peakRss, Number(match?.[1] ?? 0) * 1024);
+    } catch {
+      // not started yet, or gone
+    }
+  }, 100);
+  started = Date.now();
+  // BENCH_LOG=<file> keeps the stream's debug log (epoch commits with their timings) for a closer look.
+  const logFile = process.env.BENCH_LOG ? openSync(process.env.BENCH_LOG, 'w') : 'ignore';
+  const nodeArgs = process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  stream = spawn(process.execPath, [...nodeArgs, bin, '--config', config, 'start', '--no-metrics'], {
+    stdio: ['ignore', 'ignore', logFile === 'ignore' ? 'inherit' : logFile],
+    env: { ...process.env, PGCDC_LOG_LEVEL: process.env.BENCH_LOG ? 'debug' : 'warn' },
+  });
+  for (;;) {
+    const lsn = await committedLsn().catch(() => 0n);
+    // The committed LSN is the commit LSN of the newest transaction in the lake; the workload's last commit is
+    // within a few hundred bytes of `end`.
+    if (lsn > 0n && target - lsn < 4096n) break;
+    if (stream.exitCode !== null) throw new Error(`pg-cdc start exited ${stream.exitCode}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const streamMs = Date.now() - started;
+  clearInterval(rssSampler);
+  say(
+    `pg-cdc start (process start → committed in Iceberg):  ${(streamMs / 1000).toFixed(2)} s  ${perSecond(changes, streamMs)}`,
+  );
+  say(`  peak RSS of pg-cdc start while draining: ${Math.round(peakRss / 2 ** 20)} MiB`);
+  say(`ratio pg-cdc/pg_recvlogical:  ${(recvMs / streamMs).toFixed(2)}  (target >= 0.80)`);
+
+  // Latency: one small transaction every 250 ms; each is queryable once the table's committed LSN reaches it.
+  const latencies: number[] = [];
+  for (let i = 0; i < 40; i++) {
+    // The insert's commit LSN lies after the WAL position read just before it, and the previous one's before it.
+    const before = parseLsn(String((await sql(`SELECT pg_current_wal_lsn()::text AS lsn`))[0]!.lsn));
+    await sql(`INSERT INTO orders VALUES (${inserts + 1 + i}, 1, 1, 'trickle', now())`);
+    const committedAt = Date.now();
+    const wanted = before + 1n;
+    void (async () => {
+      for (;;) {
+        if ((await committedLsn().catch(() => 0n)) >= wanted) {
+          latencies.push(Date.now() - committedAt);
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+    })();
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  const deadline = Date.now() + 60_000;
+  while (latencies.length < 40 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+  say(
+    `commit-to-queryable latency (${latencies.length} trickle transactions, flush.interval_sec ${flushSec}): ` +
+      `p50 ${(percentile(latencies, 50) / 1000).toFixed(2)} s, p99 ${(percentile(latencies, 99) / 1000).toFixed(2)} s ` +
+      `(target p50 <= ${(flushSec + 0.5).toFixed(1)} s)`,
+  );
+} finally {
+  if (stream && stream.exitCode === null) {
+    const child = stream;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    await exited;
+    clearTimeout(timer);
+  }
+  await temporal.stop();
+  await postgres.stop();
+}

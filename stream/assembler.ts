@@ -1,0 +1,257 @@
+import { PgCdcError } from '../core/errors/index.js';
+import { asLsn, type Lsn } from '../source/replication/lsn.js';
+import { UNCHANGED_TOAST, type PgoutputMessage, type TupleValue } from '../source/replication/messages.js';
+import { csvLine } from './csv.js';
+import { checkRelation, wireValue, type TableRoute } from './routes.js';
+
+/**
+ * Transaction assembly: decoded pgoutput messages in, whole committed transactions out, written to the spool of
+ * each table they touch. Rows are written to disk as they arrive, so a transaction of any size costs no memory; a
+ * transaction becomes part of an epoch only at its commit, with its commit LSN and time.
+ *
+ * Protocol 1 sends each transaction whole after it committed (begin … commit). Protocol 2 with `streaming` also
+ * sends large in-progress transactions in blocks (stream_start … stream_stop), interleaved, each change tagged with
+ * its (sub)transaction's xid, then stream_commit or stream_abort (of the whole transaction, or of one
+ * subtransaction, whose rows alone are dropped).
+ */
+interface Transaction {
+  readonly xid: number;
+  /** Spool keys per table, in first-write order, for this transaction's (sub)transactions. */
+  readonly files: Map<TableRoute, string[]>;
+  seq: number;
+}
+
+export interface AssemblerEvents {
+  /** A transaction committed (kept or skipped): everything up to `endLsn` has been read. */
+  onCommit(info: { commitLsn: Lsn; endLsn: Lsn; tables: readonly TableRoute[]; rows: number }): void;
+  /** A non-transactional message (our heartbeat): a position with nothing pending before it. */
+  onMessage(lsn: Lsn, prefix: string): void;
+}
+
+export class ProtocolError extends PgCdcError {
+  constructor(message: string, context: Readonly<Record<string, string | number>>) {
+    super('REPLICATION_PROTOCOL', message, {
+      context,
+      hint: 'the server sent messages out of order; restart `pg-cdc start` (nothing is acknowledged past the last commit)',
+    });
+  }
+}
+
+const microsToIso = (micros: bigint): string => {
+  const seconds = micros / 1_000_000n;
+  const fraction = String(micros % 1_000_000n).padStart(6, '0');
+  return `${new Date(Number(seconds) * 1000).toISOString().slice(0, 19)}.${fraction}+00:00`;
+};
+
+export class TransactionAssembler {
+  private readonly relations = new Map<number, TableRoute | null>();
+  private current: Transaction | undefined;
+  private streamXid: number | undefined;
+  private readonly streamed = new Map<number, Transaction>();
+  private fileCounter = 0;
+
+  constructor(
+    private readonly routes: ReadonlyMap<string, TableRoute>,
+    private readonly events: AssemblerEvents,
+  ) {}
+
+  /** True while a transaction is half-received: epochs may not be sealed in the middle of one. */
+  get inTransaction(): boolean {
+    return this.current !== undefined;
+  }
+
+  get streamedTransactions(): number {
+    return this.streamed.size;
+  }
+
+  handle(message: PgoutputMessage): void {
+    switch (message.tag) {
+      case 'begin':
+        this.current = { xid: message.xid, files: new Map(), seq: 0 };
+        return;
+      case 'commit':
+        this.finish(
+          this.requireCurrent('commit'),
+          asLsn(message.commitLsn),
+          asLsn(message.endLsn),
+          message.commitTimeMicros,
+        );
+        this.current = undefined;
+        return;
+      case 'relation': {
+        const route = this.routes.get(`${message.schema}.${message.name}`) ?? null;
+        if (route) checkRelation(route, message.columns);
+        this.relations.set(message.relationId, route);
+        return;
+      }
+      case 'insert':
+        this.change(message.xid, message.relationId, 'I', undefined, message.newTuple);
+        return;
+      case 'update':
+        this.change(message.xid, message.relationId, 'U', message.keyTuple ?? message.oldTuple, message.newTuple);
+        return;
+      case 'delete':
+        this.change(message.xid, message.relationId, 'D', message.keyTuple ?? message.oldTuple, undefined);
+        return;
+      case 'truncate':
+        for (const id of message.relationIds) this.change(message.xid, id, 'T', undefined, undefined);
+        return;
+      case 'message':
+        if (!message.transactional) this.events.onMessage(asLsn(message.lsn), message.prefix);
+        return;
+      case 'stream_start':
+        this.streamXid = message.xid;
+        if (!this.streamed.has(message.xid))
+          this.streamed.set(message.xid, { xid: message.xid, files: new Map(), seq: 0 });
+        return;
+      case 'stream_stop':
+        this.streamXid = undefined;
+        return;
+      case 'stream_commit': {
+        const txn = this.streamed.get(message.xid);
+        this.streamed.delete(message.xid);
+        this.finish(
+          txn ?? { xid: message.xid, files: new Map(), seq: 0 },
+          asLsn(message.commitLsn),
+          asLsn(message.endLsn),
+          message.commitTimeMicros,
+        );
+        return;
+      }
+      case 'stream_abort':
+        this.abort(message.xid, message.subXid);
+        return;
+      case 'type':
+      case 'origin':
+        // Types come resolved from the catalog at start; origins matter only to multi-master setups.
+        return;
+    }
+  }
+
+  /** A lost connection: every half-received transaction is dropped (the server sends it again). */
+  reset(): void {
+    for (const txn of [this.current, ...this.streamed.values()]) {
+      if (!txn) continue;
+      for (const [route, keys] of txn.files) for (const key of keys) route.spool.discard(key);
+    }
+    this.current = undefined;
+    this.streamed.clear();
+    this.streamXid = undefined;
+    this.relations.clear();
+  }
+
+  private requireCurrent(what: string): Transaction {
+    if (!this.current) throw new ProtocolError(`${what} outside a transaction`, {});
+    return this.current;
+  }
+
+  private transactionFor(xid: number | undefined): { txn: Transaction; sub: number } {
+    if (this.streamXid !== undefined) {
+      const txn = this.streamed.get(this.streamXid)!;
+      return { txn, sub: xid ?? this.streamXid };
+    }
+    const txn = this.requireCurrent('a change');
+    return { txn, sub: txn.xid };
+  }
+
+  private change(
+    xid: number | undefined,
+    relationId: number,
+    op: string,
+    old: readonly TupleValue[] | undefined,
+    row: readonly TupleValue[] | undefined,
+  ): void {
+    const route = this.relations.get(relationId);
+    if (route === undefined)
+      throw new ProtocolError(`a change for relation ${relationId} before its description`, { relationId });
+    if (route === null) return;
+    const { txn, sub } = this.transactionFor(xid);
+    route.spool.append(this.fileKey(txn, route, sub), this.line(route, txn.seq++, op, old, row));
+  }
+
+  /** One spool file per (sub)transaction and table, so a subtransaction abort drops exactly its rows. */
+  private fileKey(txn: Transaction, route: TableRoute, sub: number): string {
+    const prefix = `x${txn.xid}-s${sub}-`;
+    let keys = txn.files.get(route);
+    if (!keys) txn.files.set(route, (keys = []));
+    const last = keys.at(-1);
+    if (last?.startsWith(prefix)) return last;
+    // Rows of a subtransaction interleave with its parent's: a new file at each switch keeps every file to one
+    // subtransaction (what an abort drops), and _seq orders rows across files.
+    const fresh = `${prefix}${++this.fileCounter}`;
+    keys.push(fresh);
+    return fresh;
+  }
+
+  private line(
+    route: TableRoute,
+    seq: number,
+    op: string,
+    old: readonly TupleValue[] | undefined,
+    row: readonly TupleValue[] | undefined,
+  ): string {
+    const columns = route.plan.columns;
+    const types = route.source.columns;
+    const values: (string | null)[] = [String(seq), op];
+    let unchanged: string | null = null;
+    if (row) {
+      for (let i = 0; i < row.length; i++) {
+        if (row[i] === UNCHANGED_TOAST)
+          unchanged = unchanged === null ? String(columns[i]!.fieldId) : `${unchanged} ${columns[i]!.fieldId}`;
+      }
+    }
+    values.push(unchanged);
+    for (const index of route.identity) {
+      const value = old?.[index];
+      values.push(
+        value === undefined || value === UNCHANGED_TOAST
+          ? null
+          : wireValue(columns[index]!, types[index]!.type.oid, value),
+      );
+    }
+    const source = row ?? old;
+    for (let i = 0; i < columns.length; i++) {
+      const value = source?.[i];
+      values.push(
+        value === undefined || value === UNCHANGED_TOAST ? null : wireValue(columns[i]!, types[i]!.type.oid, value),
+      );
+    }
+    return csvLine(values);
+  }
+
+  private finish(txn: Transaction, commitLsn: Lsn, endLsn: Lsn, commitTimeMicros: bigint): void {
+    const tables: TableRoute[] = [];
+    let rows = 0;
+    const commitTime = microsToIso(commitTimeMicros);
+    for (const [route, keys] of txn.files) {
+      if (commitLsn <= route.skipThrough) {
+        for (const key of keys) route.spool.discard(key);
+        continue;
+      }
+      route.spool.commit(keys, { xid: txn.xid, commitLsn, commitTime });
+      route.skipThrough = commitLsn;
+      tables.push(route);
+    }
+    rows = txn.seq;
+    this.events.onCommit({ commitLsn, endLsn, tables, rows });
+  }
+
+  private abort(xid: number, subXid: number): void {
+    const txn = this.streamed.get(xid);
+    if (!txn) return;
+    if (subXid === xid) {
+      for (const [route, keys] of txn.files) for (const key of keys) route.spool.discard(key);
+      this.streamed.delete(xid);
+      return;
+    }
+    const prefix = `x${xid}-s${subXid}-`;
+    for (const [route, keys] of txn.files) {
+      const kept = keys.filter((key) => {
+        if (!key.startsWith(prefix)) return true;
+        route.spool.discard(key);
+        return false;
+      });
+      txn.files.set(route, kept);
+    }
+  }
+}

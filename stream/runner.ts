@@ -1,0 +1,296 @@
+import type { PgCdcConfig } from '../core/config/index.js';
+import { PgCdcError } from '../core/errors/index.js';
+import type { Logger } from '../core/log/index.js';
+import type { SourceSettings } from '../source/connection.js';
+import { ZERO_LSN, formatLsn, type Lsn } from '../source/replication/lsn.js';
+import { ReplicationStream } from '../source/replication/stream.js';
+
+type StreamItem = ReplicationStream extends AsyncIterable<infer T> ? T : never;
+import { TransactionAssembler } from './assembler.js';
+import { Checkpoint } from './checkpoint.js';
+import { EpochCommitter, type EpochSink } from './committer.js';
+import { SourceProbe } from './probe.js';
+import type { TableRoute } from './routes.js';
+import { StreamMetrics } from './metrics.js';
+
+export interface StreamRunnerOptions {
+  readonly config: PgCdcConfig;
+  readonly source: SourceSettings;
+  readonly routes: ReadonlyMap<string, TableRoute>;
+  readonly sink: EpochSink;
+  readonly log: Logger;
+  readonly protoVersion: 1 | 2;
+  readonly metrics?: StreamMetrics;
+  /** Called about once a second with the stream's state (for the status file). */
+  readonly onStatus?: (metrics: StreamMetrics) => void;
+}
+
+export class ReconnectExhaustedError extends PgCdcError {
+  constructor(attempts: number, cause: unknown) {
+    super('SOURCE_UNREACHABLE', `lost the replication connection and could not reconnect after ${attempts} attempts`, {
+      cause,
+      hint: 'check that PostgreSQL is up and reachable; nothing past the last committed epoch was acknowledged, so `pg-cdc start` resumes where it stopped (source.postgres.reconnect sets the attempts and back-off)',
+    });
+  }
+}
+
+const TICK_MS = 200;
+const YIELD_EVERY = 2_000;
+const CLOSE_WAIT_MS = 8_000;
+const sleepMs = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
+const ACK_EVERY_MS = 1_000;
+const HEARTBEAT_PREFIX = 'pg-cdc-heartbeat';
+
+const isConnectionLost = (error: unknown): boolean =>
+  error instanceof PgCdcError &&
+  // SLOT_IN_USE right after a crash: the old walsender has not noticed its reader died yet.
+  ['REPLICATION_CONNECTION_LOST', 'SOURCE_UNREACHABLE', 'SOURCE_CONNECTION', 'SLOT_IN_USE'].includes(error.code);
+
+/**
+ * The stream worker: reads the slot, assembles transactions into each table's spool, seals epochs, hands them to
+ * the table actors, and acknowledges the slot only as far as every table has committed. Reconnects with bounded
+ * exponential back-off; `stop()` ends it gracefully (in-flight epochs committed, then acknowledged).
+ */
+export class StreamRunner {
+  readonly metrics: StreamMetrics;
+  private readonly checkpoint = new Checkpoint();
+  private readonly assembler: TransactionAssembler;
+  private readonly committer: EpochCommitter;
+  private readonly probe: SourceProbe;
+  private stopping = false;
+  private wake: (() => void) | undefined;
+  private interruptRead: (() => void) | undefined;
+  private fatal: Error | undefined;
+  private lastActivityAt = Date.now();
+
+  constructor(private readonly options: StreamRunnerOptions) {
+    this.metrics = options.metrics ?? new StreamMetrics();
+    this.assembler = new TransactionAssembler(options.routes, {
+      onCommit: ({ endLsn, tables, rows }) => {
+        this.checkpoint.advanceTo(endLsn);
+        this.metrics.transactions += 1;
+        this.metrics.changes += rows;
+        if (tables.length === 0) return;
+        this.lastActivityAt = Date.now();
+        // A transaction boundary is the one place an epoch may be sealed; under load the tick rarely lands on one.
+        this.sealDue(tables);
+      },
+      onMessage: (lsn) => this.checkpoint.advanceTo(lsn),
+    });
+    this.committer = new EpochCommitter(
+      options.sink,
+      options.log,
+      (route, result) => {
+        this.metrics.epochCommitted(route.table, result);
+        this.wake?.();
+      },
+      (error) => {
+        this.fatal = error instanceof Error ? error : new Error(String(error));
+        this.stop();
+      },
+    );
+    this.probe = new SourceProbe(options.source, options.config.replication.slot, options.log);
+  }
+
+  stop(): void {
+    this.stopping = true;
+    this.wake?.();
+    this.interruptRead?.();
+  }
+
+  async run(): Promise<void> {
+    const { reconnect } = this.options.config.source.postgres;
+    let attempt = 0;
+    try {
+      while (!this.stopping) {
+        let stream: ReplicationStream | undefined;
+        try {
+          stream = await this.open();
+          attempt = 0;
+          await this.consume(stream);
+          await this.finish(stream);
+          return;
+        } catch (error) {
+          await stream?.close().catch(() => undefined);
+          if (this.fatal !== undefined) throw this.fatal;
+          if (!isConnectionLost(error) || this.stopping) throw error;
+          this.assembler.reset();
+          attempt += 1;
+          if (attempt > reconnect.max_attempts) throw new ReconnectExhaustedError(reconnect.max_attempts, error);
+          const delay = Math.min(reconnect.initial_delay_sec * 2 ** (attempt - 1), reconnect.max_delay_sec) * 1000;
+          this.metrics.reconnects += 1;
+          this.options.log.warn(
+            { attempt, of: reconnect.max_attempts, delayMs: delay, err: error },
+            'replication connection lost; reconnecting',
+          );
+          await this.sleep(delay);
+        }
+      }
+    } finally {
+      this.committer.stop();
+      await this.probe.close();
+    }
+    if (this.fatal !== undefined) throw this.fatal;
+  }
+
+  private open(): Promise<ReplicationStream> {
+    const { config, source, log, protoVersion } = this.options;
+    return ReplicationStream.open({
+      settings: source,
+      slot: config.replication.slot,
+      publication: config.replication.publication,
+      startLsn: ZERO_LSN,
+      protoVersion,
+      streaming: protoVersion >= 2,
+      messages: true,
+      log,
+    });
+  }
+
+  private async consume(stream: ReplicationStream): Promise<void> {
+    const { routes, config } = this.options;
+    const iterator = stream[Symbol.asyncIterator]();
+    // One promise per read, settled by the read or by stop(): racing every read against a long-lived "stopped"
+    // promise would pile a reaction per message onto it, holding every message until the stream ends.
+    const read = (): Promise<IteratorResult<StreamItem, unknown> | 'stop'> =>
+      new Promise((resolve, reject) => {
+        this.interruptRead = () => resolve('stop');
+        iterator.next().then(resolve, reject);
+      });
+    let lastAck = 0;
+    let lastStatus = 0;
+    const tick = (): void => {
+      const now = Date.now();
+      if (!this.assembler.inTransaction) this.sealDue(routes.values());
+      this.committer.pump(routes.values());
+      if (now - lastAck >= ACK_EVERY_MS) {
+        lastAck = now;
+        const confirm = this.checkpoint.confirmable(routes.values());
+        stream.acknowledge(confirm);
+        this.metrics.confirmedLsn = formatLsn(confirm);
+      }
+      this.heartbeatIfIdle(now);
+      if (now - lastStatus >= 1_000) {
+        lastStatus = now;
+        this.metrics.spoolBytes = this.spoolBytes();
+        this.metrics.oldestWaitingCommitTime = this.oldestWaiting();
+        this.metrics.readLsn = formatLsn(this.checkpoint.readPosition);
+        this.probe.refresh(this.metrics, config.guardrail.max_retained_wal_bytes);
+        this.options.onStatus?.(this.metrics);
+      }
+    };
+    const timer = setInterval(tick, TICK_MS);
+    let handled = 0;
+    try {
+      for (;;) {
+        await this.waitForSpoolRoom();
+        if (this.stopping) return;
+        const next = await read();
+        if (next === 'stop') return;
+        if (next.done) {
+          throw new PgCdcError('REPLICATION_CONNECTION_LOST', 'the server ended the replication stream', {
+            hint: 'reconnecting',
+          });
+        }
+        const item = next.value;
+        if (item.kind === 'xlog') {
+          this.assembler.handle(item.message);
+        } else if (!this.assembler.inTransaction) {
+          this.checkpoint.advanceTo(item.walEnd);
+        }
+        // A queue that never runs dry resolves every read as a microtask: yield now and then, so that timers (sealing,
+        // acknowledging, heartbeats) and the commits' I/O keep running under a sustained load.
+        if (++handled % YIELD_EVERY === 0) {
+          tick();
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
+      }
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  /** Graceful end: drop a half-read transaction, seal what is open, commit it all, acknowledge, close. */
+  private async finish(stream: ReplicationStream): Promise<void> {
+    const routes = [...this.options.routes.values()];
+    this.assembler.reset();
+    for (const route of routes) route.spool.seal();
+    await this.committer.drain(routes);
+    if (this.fatal !== undefined) throw this.fatal;
+    const confirm = this.checkpoint.confirmable(routes);
+    stream.acknowledge(confirm);
+    this.metrics.confirmedLsn = formatLsn(confirm);
+    this.options.onStatus?.(this.metrics);
+    // Everything that matters is committed and acknowledged; a server slow to end the copy must not hold the exit.
+    const closed = await Promise.race([stream.close().then(() => true), sleepMs(CLOSE_WAIT_MS).then(() => false)]);
+    if (!closed) this.options.log.warn({ waitedMs: CLOSE_WAIT_MS }, 'the replication connection did not close in time');
+    this.options.log.info({ confirmed: formatLsn(confirm) }, 'stream stopped; every read change is committed');
+  }
+
+  /** Seals each given table's open epoch that is due by time, rows or bytes, and starts its commit. */
+  private sealDue(routes: Iterable<TableRoute>): void {
+    const { flush } = this.options.config;
+    const limits = { intervalMs: flush.interval_sec * 1000, maxRows: flush.max_rows, maxBytes: flush.max_bytes };
+    const now = Date.now();
+    const sealedAny: TableRoute[] = [];
+    for (const route of routes) {
+      if (!route.spool.due(now, limits)) continue;
+      const sealed = route.spool.seal();
+      if (!sealed) continue;
+      sealedAny.push(route);
+      this.options.log.debug({ table: route.table, epoch: sealed.batch.epoch, bytes: sealed.bytes }, 'epoch sealed');
+    }
+    if (sealedAny.length > 0) this.committer.pump(sealedAny);
+  }
+
+  private oldestWaiting(): string | undefined {
+    let oldest: string | undefined;
+    for (const route of this.options.routes.values()) {
+      const time = route.spool.oldestUncommittedTime();
+      if (time !== undefined && (oldest === undefined || time < oldest)) oldest = time;
+    }
+    return oldest;
+  }
+
+  private spoolBytes(): number {
+    let total = 0;
+    for (const route of this.options.routes.values()) total += route.spool.waitingBytes;
+    return total;
+  }
+
+  /** Backpressure: while the spool holds more than spool.max_bytes waiting for the lake, reading pauses. */
+  private async waitForSpoolRoom(): Promise<void> {
+    const max = this.options.config.spool.max_bytes;
+    if (this.spoolBytes() < max) return;
+    const started = Date.now();
+    this.options.log.info({ spoolBytes: this.spoolBytes(), max }, 'spool full; reading paused until epochs commit');
+    while (!this.stopping && this.fatal === undefined && this.spoolBytes() >= max) {
+      // A full spool made of open epochs must be sealed to drain: do it now rather than wait for the interval.
+      if (!this.assembler.inTransaction) for (const route of this.options.routes.values()) route.spool.seal();
+      this.committer.pump(this.options.routes.values());
+      await this.sleep(100);
+    }
+    this.metrics.pausedMs += Date.now() - started;
+  }
+
+  private heartbeatIfIdle(now: number): void {
+    const interval = this.options.config.replication.heartbeat_interval_sec * 1000;
+    if (interval <= 0 || now - this.lastActivityAt < interval) return;
+    this.lastActivityAt = now;
+    this.probe.emitHeartbeat(HEARTBEAT_PREFIX);
+    this.metrics.heartbeats += 1;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+}
+
+export { type Lsn };

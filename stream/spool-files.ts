@@ -1,0 +1,60 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PgCdcError } from '../core/errors/index.js';
+import type { SourceTable } from '../core/types/source.js';
+import type { ChangeBatch, TransactionFile } from '../lake/state/types.js';
+
+/**
+ * The spool's files that outlive a process: each table's source description (how its CSVs were written) and each
+ * sealed epoch's batch.json (its transactions, with paths relative to the epoch's directory).
+ */
+export const BATCH_FILE = 'batch.json';
+const SOURCE_FILE = 'source.json';
+
+export interface SavedBatch {
+  readonly table: string;
+  readonly epoch: number;
+  readonly bytes: number;
+  readonly transactions: readonly TransactionFile[];
+}
+
+export const epochDir = (tableDir: string, epoch: number): string => join(tableDir, `e${epoch}`);
+
+export function saveSpooledSource(tableDir: string, source: SourceTable): void {
+  writeFileSync(join(tableDir, SOURCE_FILE), JSON.stringify(source));
+}
+
+export function loadSpooledSource(tableDir: string): SourceTable {
+  const path = join(tableDir, SOURCE_FILE);
+  if (!existsSync(path)) {
+    throw new PgCdcError('SPOOL_MISSING', `the spool of this table is missing its description`, {
+      context: { path },
+      hint: 'epochs are committed on the host whose spool holds them; run `pg-cdc start` there',
+    });
+  }
+  return JSON.parse(readFileSync(path, 'utf8')) as SourceTable;
+}
+
+export function saveBatch(dir: string, batch: SavedBatch): void {
+  writeFileSync(join(dir, BATCH_FILE), JSON.stringify(batch));
+}
+
+export function readSavedBatch(dir: string): SavedBatch | undefined {
+  const path = join(dir, BATCH_FILE);
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as SavedBatch) : undefined;
+}
+
+export function toChangeBatch(saved: SavedBatch, dir: string): ChangeBatch {
+  return {
+    table: saved.table,
+    epoch: saved.epoch,
+    transactions: saved.transactions.map((t) => ({ ...t, path: join(dir, t.path) })),
+  };
+}
+
+/** The sealed epoch, or undefined when its directory is gone (committed and cleaned up, or never sealed here). */
+export function loadSealedEpoch(tableDir: string, epoch: number): ChangeBatch | undefined {
+  const dir = epochDir(tableDir, epoch);
+  const saved = readSavedBatch(dir);
+  return saved ? toChangeBatch(saved, dir) : undefined;
+}

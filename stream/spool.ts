@@ -1,0 +1,266 @@
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ChangeBatch, TransactionFile } from '../lake/state/types.js';
+import { formatLsn, parseLsn, type Lsn } from '../source/replication/lsn.js';
+import { epochDir, readSavedBatch, saveBatch, toChangeBatch, type SavedBatch } from './spool-files.js';
+
+/**
+ * One table's spool: the changes read from the slot that are not in the lake yet, on local disk.
+ *
+ *   <dir>/pending/<txn>.csv   rows of a transaction still being received (or of one aborted subtransaction)
+ *   <dir>/open/               committed transactions of the epoch being gathered
+ *   <dir>/e<epoch>/           a sealed epoch: its CSVs and batch.json, handed to the table's actor
+ *
+ * Sealed epochs survive a restart and are handed over again (their commit is idempotent). Pending and open files
+ * do not: nothing in them was acknowledged to the server, which sends those transactions again.
+ */
+export interface SealedEpoch {
+  readonly batch: ChangeBatch;
+  readonly dir: string;
+  readonly bytes: number;
+  readonly firstCommitLsn: Lsn;
+  readonly lastCommitLsn: Lsn;
+}
+
+interface PendingFile {
+  readonly path: string;
+  fd: number | undefined;
+  buffer: string;
+  rows: number;
+  bytes: number;
+}
+
+interface OpenTransaction extends TransactionFile {
+  readonly lsn: Lsn;
+  readonly bytes: number;
+}
+
+const FLUSH_AT = 256 * 1024;
+
+export class TableSpool {
+  private readonly pending = new Map<string, PendingFile>();
+  private open: OpenTransaction[] = [];
+  private openedAt: number | undefined;
+  private openBytes = 0;
+  private fileCounter = 0;
+  private readonly sealedQueue: SealedEpoch[] = [];
+  private nextEpoch: number;
+
+  constructor(
+    readonly table: string,
+    private readonly dir: string,
+    committedEpoch: number,
+  ) {
+    this.nextEpoch = committedEpoch + 1;
+    mkdirSync(join(dir, 'pending'), { recursive: true });
+    mkdirSync(join(dir, 'open'), { recursive: true });
+  }
+
+  /** Sealed epochs left by an earlier run above `committedEpoch`, in order; everything else is cleared. */
+  recover(committedEpoch: number): SealedEpoch[] {
+    rmSync(join(this.dir, 'pending'), { recursive: true, force: true });
+    rmSync(join(this.dir, 'open'), { recursive: true, force: true });
+    mkdirSync(join(this.dir, 'pending'), { recursive: true });
+    mkdirSync(join(this.dir, 'open'), { recursive: true });
+    const found: SealedEpoch[] = [];
+    const epochs = readdirSync(this.dir)
+      .map((name) => /^e(\d+)$/.exec(name))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => Number(m[1]))
+      .sort((a, b) => a - b);
+    for (const epoch of epochs) {
+      const dir = epochDir(this.dir, epoch);
+      const saved = readSavedBatch(dir);
+      if (!saved || epoch <= committedEpoch || epoch !== (found.at(-1)?.batch.epoch ?? committedEpoch) + 1) {
+        rmSync(dir, { recursive: true, force: true });
+        continue;
+      }
+      found.push(fromSaved(saved, dir));
+    }
+    this.sealedQueue.push(...found);
+    this.nextEpoch = (found.at(-1)?.batch.epoch ?? committedEpoch) + 1;
+    return found;
+  }
+
+  append(txnKey: string, line: string): void {
+    let file = this.pending.get(txnKey);
+    if (!file) {
+      file = { path: join(this.dir, 'pending', `${txnKey}.csv`), fd: undefined, buffer: '', rows: 0, bytes: 0 };
+      this.pending.set(txnKey, file);
+    }
+    file.buffer += line;
+    file.rows += 1;
+    if (file.buffer.length >= FLUSH_AT) flush(file);
+  }
+
+  hasPending(txnKey: string): boolean {
+    return this.pending.has(txnKey);
+  }
+
+  get pendingBytes(): number {
+    let total = 0;
+    for (const file of this.pending.values()) total += file.bytes + file.buffer.length;
+    return total;
+  }
+
+  /** Forgets a pending transaction's rows (an abort, a skipped transaction, a lost connection). */
+  discard(txnKey: string): void {
+    const file = this.pending.get(txnKey);
+    if (!file) return;
+    if (file.fd !== undefined) closeSync(file.fd);
+    rmSync(file.path, { force: true });
+    this.pending.delete(txnKey);
+  }
+
+  discardAllPending(): void {
+    for (const key of [...this.pending.keys()]) this.discard(key);
+  }
+
+  /**
+   * Moves the pending files of a committed transaction into the open epoch as one file (the lake reads one file per
+   * transaction; a streamed transaction may have several, one per subtransaction switch, concatenated in order).
+   */
+  commit(txnKeys: readonly string[], meta: { xid: number; commitLsn: Lsn; commitTime: string }): void {
+    const files: PendingFile[] = [];
+    for (const key of txnKeys) {
+      const file = this.pending.get(key);
+      if (!file) continue;
+      this.pending.delete(key);
+      flush(file);
+      if (file.fd !== undefined) closeSync(file.fd);
+      file.fd = undefined;
+      files.push(file);
+    }
+    const [first, ...rest] = files;
+    if (!first) return;
+    for (const extra of rest) {
+      if (extra.bytes > 0) {
+        const fd = openSync(first.path, 'a');
+        try {
+          writeSync(fd, readFileSync(extra.path));
+        } finally {
+          closeSync(fd);
+        }
+        first.bytes += extra.bytes;
+        first.rows += extra.rows;
+      }
+      rmSync(extra.path, { force: true });
+    }
+    const path = join(this.dir, 'open', `t${String(++this.fileCounter).padStart(9, '0')}.csv`);
+    renameSync(first.path, path);
+    this.openedAt ??= Date.now();
+    this.openBytes += first.bytes;
+    this.open.push({
+      path,
+      xid: String(meta.xid),
+      commitLsn: formatLsn(meta.commitLsn),
+      commitTime: meta.commitTime,
+      rows: first.rows,
+      lsn: meta.commitLsn,
+      bytes: first.bytes,
+    });
+  }
+
+  get openRows(): number {
+    return this.open.reduce((n, t) => n + t.rows, 0);
+  }
+
+  /** True when the open epoch is due by time, rows or bytes. */
+  due(now: number, limits: { intervalMs: number; maxRows: number; maxBytes: number }): boolean {
+    if (this.open.length === 0 || this.openedAt === undefined) return false;
+    return (
+      now - this.openedAt >= limits.intervalMs || this.openRows >= limits.maxRows || this.openBytes >= limits.maxBytes
+    );
+  }
+
+  /** Seals the open transactions as the next epoch (renaming the directory) and queues it. */
+  seal(): SealedEpoch | undefined {
+    if (this.open.length === 0) return undefined;
+    const epoch = this.nextEpoch++;
+    const dir = epochDir(this.dir, epoch);
+    renameSync(join(this.dir, 'open'), dir);
+    mkdirSync(join(this.dir, 'open'), { recursive: true });
+    const transactions = this.open.map(({ lsn: _lsn, bytes: _bytes, ...file }) => ({
+      ...file,
+      path: join(dir, file.path.split('/').at(-1)!),
+    }));
+    const saved: SavedBatch = {
+      table: this.table,
+      epoch,
+      bytes: this.openBytes,
+      transactions: transactions.map((t) => ({ ...t, path: t.path.split('/').at(-1)! })),
+    };
+    saveBatch(dir, saved);
+    const sealed: SealedEpoch = {
+      batch: { table: this.table, epoch, transactions },
+      dir,
+      bytes: this.openBytes,
+      firstCommitLsn: this.open[0]!.lsn,
+      lastCommitLsn: this.open.at(-1)!.lsn,
+    };
+    this.sealedQueue.push(sealed);
+    this.open = [];
+    this.openBytes = 0;
+    this.openedAt = undefined;
+    return sealed;
+  }
+
+  /** The oldest sealed epoch not yet committed. */
+  peekSealed(): SealedEpoch | undefined {
+    return this.sealedQueue[0];
+  }
+
+  /** The epoch is in the lake: its files go. */
+  committed(epoch: number): void {
+    const head = this.sealedQueue[0];
+    if (!head || head.batch.epoch !== epoch) return;
+    this.sealedQueue.shift();
+    rmSync(head.dir, { recursive: true, force: true });
+  }
+
+  /** Commit LSN of the oldest transaction here that is not in the lake (sealed or open), if any. */
+  oldestUncommittedLsn(): Lsn | undefined {
+    return this.sealedQueue[0]?.firstCommitLsn ?? this.open[0]?.lsn;
+  }
+
+  /** Source commit time of that transaction: how old the oldest change not yet queryable is. */
+  oldestUncommittedTime(): string | undefined {
+    return this.sealedQueue[0]?.batch.transactions[0]?.commitTime ?? this.open[0]?.commitTime;
+  }
+
+  /** Bytes of committed transactions waiting for the lake: what the spool bound counts. */
+  get waitingBytes(): number {
+    return this.openBytes + this.sealedQueue.reduce((n, s) => n + s.bytes, 0);
+  }
+
+  get sealedCount(): number {
+    return this.sealedQueue.length;
+  }
+
+  get hasOpen(): boolean {
+    return this.open.length > 0;
+  }
+}
+
+function fromSaved(saved: SavedBatch, dir: string): SealedEpoch {
+  const batch = toChangeBatch(saved, dir);
+  const first = batch.transactions[0];
+  const last = batch.transactions.at(-1);
+  if (!first || !last) throw new Error(`sealed epoch ${dir} has no transactions`);
+  return {
+    batch,
+    dir,
+    bytes: saved.bytes,
+    firstCommitLsn: parseLsn(first.commitLsn),
+    lastCommitLsn: parseLsn(last.commitLsn),
+  };
+}
+
+function flush(file: PendingFile): void {
+  if (file.buffer.length === 0) return;
+  file.fd ??= openSync(file.path, 'a');
+  const bytes = Buffer.from(file.buffer, 'utf8');
+  writeSync(file.fd, bytes);
+  file.bytes += bytes.byteLength;
+  file.buffer = '';
+}
