@@ -1,0 +1,127 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import type { Catalog } from '../../lake/catalog/index.js';
+import { LocalCatalog } from '../../lake/catalog/local.js';
+import { parseTableMetadata, type TableMetadata } from '../../lake/iceberg/metadata.js';
+import type { JsonValue } from '../../lake/json.js';
+import { pgCdcManifestSchema, type PgCdcManifest } from '../../lake/manifest.js';
+import { currentDataFiles, type SnapshotFiles } from '../../lake/reader.js';
+import { createObjectStore, decodeUtf8, type ObjectStore, type StorageSettings } from '../../lake/storage/index.js';
+import { VersionedDocument } from '../../lake/versioned.js';
+import { ApiError } from '../errors.js';
+
+/**
+ * Read-only access to what the front doors show besides query results: the versions of pg-cdc's manifest, the
+ * catalog and Iceberg metadata. Every versioned manifest is immutable, and so is every metadata file, so both are
+ * cached by version / location; only "which version is the latest" is asked of the store each time.
+ */
+export interface ManifestAt {
+  readonly version: number;
+  readonly manifest: PgCdcManifest;
+  /** `policy_version` when the writer stamped one into this manifest version; null otherwise. */
+  readonly policyVersion: number | null;
+}
+
+const CACHE_LIMIT = 256;
+const stamped = z.object({ policy_version: z.number().int().nonnegative() });
+
+function remember<K, V>(cache: Map<K, V>, key: K, value: V): V {
+  if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as K);
+  cache.set(key, value);
+  return value;
+}
+
+export class LakeView {
+  readonly store: ObjectStore;
+  readonly catalog: Catalog;
+  private readonly manifests: VersionedDocument<ManifestAt>;
+  private readonly versions = new Map<number, ManifestAt>();
+  private readonly metadata = new Map<string, TableMetadata>();
+  private newest: number | undefined;
+
+  constructor(storage: StorageSettings) {
+    this.store = createObjectStore(storage);
+    this.catalog = new LocalCatalog(this.store);
+    this.location =
+      storage.type === 'filesystem'
+        ? `file://${resolve(storage.path)}`
+        : `s3://${storage.bucket}/${(storage.prefix ?? '').replace(/^\/+|\/+$/g, '')}`.replace(/\/$/, '');
+    this.manifests = new VersionedDocument(this.store, '_pgcdc/manifest', (raw: JsonValue) => ({
+      version: 0,
+      manifest: pgCdcManifestSchema.parse(raw),
+      policyVersion: stamped.safeParse(raw).data?.policy_version ?? null,
+    }));
+  }
+
+  /** The warehouse root as a URI (what Iceberg metadata calls locations). */
+  readonly location: string;
+
+  /** The newest manifest version any read has seen (for metrics: no read of its own). */
+  get newestSeenVersion(): number | undefined {
+    return this.newest;
+  }
+
+  /** The newest manifest, or undefined when nothing was ever snapshotted into this lake. */
+  async latest(): Promise<ManifestAt | undefined> {
+    const read = await this.manifests.read();
+    if (!read) return undefined;
+    this.newest = Math.max(this.newest ?? 0, read.version);
+    const cached = this.versions.get(read.version);
+    return cached ?? remember(this.versions, read.version, { ...read.value, version: read.version });
+  }
+
+  async latestOrFail(): Promise<ManifestAt> {
+    const latest = await this.latest();
+    if (!latest) {
+      throw new ApiError('LAKE_EMPTY', 'the lake has no tables yet', {
+        hint: 'run `pg-cdc init` to snapshot the source into the lake',
+      });
+    }
+    return latest;
+  }
+
+  /** Manifest version `version`; REF_NOT_FOUND when it was never committed. */
+  async version(version: number, latest?: ManifestAt): Promise<ManifestAt> {
+    const cached = this.versions.get(version);
+    if (cached) return cached;
+    const newest = latest ?? (await this.latestOrFail());
+    if (!Number.isSafeInteger(version) || version < 1 || version > newest.version) {
+      throw new ApiError('REF_NOT_FOUND', `manifest version ${version} does not exist`, {
+        context: { version },
+        hint: `versions run from v1 to v${newest.version}`,
+      });
+    }
+    const value = await this.manifests.readVersion(version);
+    return remember(this.versions, version, { ...value, version });
+  }
+
+  /** A table's metadata as written in the file at `location` (a manifest's metadata_location). */
+  async metadataAt(location: string): Promise<TableMetadata> {
+    const cached = this.metadata.get(location);
+    if (cached) return cached;
+    const key = this.store.keyOf(location);
+    const body = key === undefined ? undefined : await this.store.get(key);
+    if (!body) {
+      throw new ApiError('NOT_AVAILABLE', 'a table metadata file named by the manifest is not readable here', {
+        context: { file: location },
+        hint: 'the server reads the lake its pg-cdc.yml points at: check storage in pg-cdc.yml',
+      });
+    }
+    return remember(this.metadata, location, parseTableMetadata(decodeUtf8(body), location));
+  }
+
+  /**
+   * The live files of a table at a snapshot, read through the metadata file `metadataLocation` when given (what a
+   * manifest version names, so a ref reads exactly that version's view) or the catalog's current one.
+   */
+  files(identifier: string, snapshotId: bigint, metadataLocation?: string): Promise<SnapshotFiles> {
+    const metadataKey = metadataLocation === undefined ? undefined : this.store.keyOf(metadataLocation);
+    // The catalog, except that this table resolves to the pinned metadata file.
+    const pinned = (id: string) => Promise.resolve({ identifier: id, metadataKey: metadataKey!, location: '' });
+    const catalog: Catalog =
+      metadataKey === undefined
+        ? this.catalog
+        : Object.assign(Object.create(this.catalog) as Catalog, { loadTable: pinned });
+    return currentDataFiles(this.store, catalog, identifier, { snapshotId });
+  }
+}

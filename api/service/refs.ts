@@ -1,0 +1,57 @@
+import { ApiError } from '../errors.js';
+import { LATEST_REFS } from '../schemas/inputs.js';
+import type { LakeView, ManifestAt } from './lake-view.js';
+
+/**
+ * Refs name a whole-lake point in time: a version of pg-cdc's manifest, which moves with every committed epoch.
+ *   latest | staging | main   the newest manifest (promotion is automatic in this version, so main is staging)
+ *   v<N>                      manifest version N
+ *   raw@<ISO 8601 time>       the newest manifest committed at or before that time
+ */
+export interface ResolvedRef extends ManifestAt {
+  readonly ref: string;
+}
+
+const SYNTAX = 'a ref is latest, staging, main, v<N> (a manifest version) or raw@<ISO time>';
+
+export async function resolveRef(lake: LakeView, ref: string): Promise<ResolvedRef> {
+  const latest = await lake.latestOrFail();
+  if (LATEST_REFS.has(ref)) return { ...latest, ref };
+  const version = /^v(\d{1,9})$/.exec(ref);
+  if (version) return { ...(await lake.version(Number(version[1]), latest)), ref };
+  const raw = /^raw@(.+)$/.exec(ref);
+  if (raw) {
+    const at = Date.parse(raw[1]!);
+    if (Number.isNaN(at)) {
+      throw new ApiError('REF_INVALID', `${JSON.stringify(raw[1])} in ref ${JSON.stringify(ref)} is not a time`, {
+        hint: 'write the time as ISO 8601, e.g. raw@2025-01-31T12:00:00Z',
+      });
+    }
+    return { ...(await atOrBefore(lake, latest, at, ref)), ref };
+  }
+  throw new ApiError('REF_INVALID', `${JSON.stringify(ref)} is not a ref`, { hint: SYNTAX });
+}
+
+/** Binary search over versions: commits stamp `updated_at` as they land, so it grows with the version. */
+async function atOrBefore(lake: LakeView, latest: ManifestAt, at: number, ref: string): Promise<ManifestAt> {
+  const time = (m: ManifestAt): number => Date.parse(m.manifest.updated_at);
+  if (time(latest) <= at) return latest;
+  let low = 1;
+  let high = latest.version;
+  let found: ManifestAt | undefined;
+  while (low <= high) {
+    const middle = Math.floor((low + high) / 2);
+    const candidate = await lake.version(middle, latest);
+    if (time(candidate) <= at) {
+      found = candidate;
+      low = middle + 1;
+    } else {
+      high = middle - 1;
+    }
+  }
+  if (found) return found;
+  const first = await lake.version(1, latest);
+  throw new ApiError('REF_NOT_FOUND', `no manifest was committed at or before ${ref.slice(4)}`, {
+    hint: `the first version (v1) is from ${first.manifest.updated_at}`,
+  });
+}
