@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { PgCdcError } from '../core/errors/index.js';
+import { registerAcl } from './commands/acl.js';
 import { registerDemo } from './commands/demo.js';
 import { registerDiscover } from './commands/discover.js';
 import { registerEmbedded } from './commands/embedded.js';
@@ -7,6 +8,8 @@ import { registerInit } from './commands/init.js';
 import { registerTeardown } from './commands/teardown.js';
 import { registerPreflight } from './commands/preflight.js';
 import { registerQuery } from './commands/query.js';
+import { registerServe } from './commands/serve.js';
+import { registerStart } from './commands/start.js';
 import { registerStatus } from './commands/status.js';
 import { registerVersion, versionInfo } from './commands/version.js';
 import { registerWorker } from './commands/worker.js';
@@ -14,13 +17,10 @@ import { EXIT, reportError } from './exit.js';
 
 /** Commands of the reference CLI that this version does not provide yet: they say so instead of "unknown command". */
 const NOT_YET_AVAILABLE: ReadonlyArray<[string, string]> = [
-  ['start', 'stream the WAL into Iceberg'],
   ['compact', 'merge delta epochs into a new base'],
   ['reconcile', 'one-shot schema reconcile'],
-  ['serve', 'MCP and REST servers'],
   ['promote', 'ref promotion'],
   ['catalog', 'catalog registration'],
-  ['acl', 'governance registry'],
 ];
 
 export function buildProgram(): Command {
@@ -37,8 +37,11 @@ export function buildProgram(): Command {
   registerDiscover(program);
   registerInit(program);
   registerTeardown(program);
+  registerStart(program);
   registerStatus(program);
   registerQuery(program);
+  registerServe(program);
+  registerAcl(program);
   registerWorker(program);
   registerDemo(program);
   registerEmbedded(program);
@@ -50,7 +53,7 @@ export function buildProgram(): Command {
       .allowExcessArguments()
       .action(() => {
         throw new PgCdcError('NOT_AVAILABLE', `\`pg-cdc ${name}\` (${what}) is not available in this version`, {
-          hint: 'available now: preflight, discover, init, status, query, teardown, version, worker, demo, embedded; see docs/cli.md',
+          hint: 'available now: preflight, discover, init, status, query, serve, acl, teardown, version, worker, demo, embedded; see docs/cli.md',
         });
       });
   }

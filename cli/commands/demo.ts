@@ -1,9 +1,19 @@
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
-import { loadConfig } from '../../core/config/index.js';
-import { createLogger } from '../../core/log/index.js';
+import { loadConfig, type PgCdcConfig } from '../../core/config/index.js';
+import { createLogger, type Logger } from '../../core/log/index.js';
+import { LocalCatalog } from '../../lake/catalog/local.js';
+import { ManifestStore } from '../../lake/manifest.js';
+import { openDuckDB } from '../../lake/parquet/writer.js';
+import { currentDataFiles } from '../../lake/reader.js';
+import { liveRowsSql } from '../../lake/scan.js';
+import { createObjectStore } from '../../lake/storage/index.js';
+import { openStreamService } from '../../stream/service.js';
 import { workflowIds } from '../../core/temporal/index.js';
 import { formatPreflightReport, runPreflight } from '../../source/preflight.js';
 import { startDemoSource } from '../../stack/demo-source.js';
@@ -13,7 +23,7 @@ import { withSource } from '../../source/connection.js';
 import { dropPublication } from '../../source/snapshot/publication.js';
 import { dropSlot } from '../../source/snapshot/slot.js';
 import { connectClient, connectWorker, resolveTemporal } from '../../workers/connection.js';
-import { createWorkerPair } from '../../workers/pool.js';
+import { createWorkerPair, type WorkerPair } from '../../workers/pool.js';
 import type { snapshotWorkflow } from '../../workflows/snapshot.js';
 import { queryLake } from './query.js';
 import type { preflightWorkflow } from '../../workflows/index.js';
@@ -24,6 +34,29 @@ state_dir: .
 source:
   postgres:
     embedded: true
+flush:
+  interval_sec: 1
+tables:
+  tags:
+    "public.*": { sensitivity: internal }
+    "public.customers": { sensitivity: pii }
+governance:
+  roles:
+    analyst:
+      grant: "sensitivity in [public, internal]"
+      description: reads operational tables, never personal data
+`;
+
+/** One round of the demo's live workload: new orders, status changes, a cancelled order removed. */
+const LIVE_WORKLOAD = `
+WITH placed AS (
+  INSERT INTO orders (customer_id, status, amount, items, tags)
+  SELECT 1 + (random() * 199)::int, 'pending', round((5 + random() * 500)::numeric, 2),
+         jsonb_build_object('sku', 'SKU-' || (random() * 40)::int, 'qty', 1), '{live}'
+  FROM generate_series(1, 3) RETURNING 1)
+UPDATE orders SET status = 'paid'
+ WHERE id IN (SELECT id FROM orders WHERE status = 'pending' ORDER BY id LIMIT 2);
+DELETE FROM orders WHERE id = (SELECT min(id) FROM orders WHERE status = 'cancelled');
 `;
 
 interface DemoOptions {
@@ -33,6 +66,7 @@ interface DemoOptions {
 }
 
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
+const PG_CDC_BIN = fileURLToPath(new URL('../../bin/pg-cdc.js', import.meta.url));
 
 /** How long to keep the stack up after the demo's steps: until Ctrl-C on a terminal, not at all otherwise. */
 function holdMs(hold: string | undefined): number {
@@ -102,6 +136,8 @@ async function runDemo(options: DemoOptions, globals: GlobalOptions): Promise<vo
         await dropPublication(pgClient, publication);
       });
       if (config.storage.type === 'filesystem') rmSync(config.storage.path, { recursive: true, force: true });
+      rmSync(config.spool.dir, { recursive: true, force: true });
+      rmSync(join(stateDir, 'locators'), { recursive: true, force: true });
       const snapshotId = workflowIds.snapshot(slot);
       const snapshot = await client.workflow.execute<typeof snapshotWorkflow>('snapshotWorkflow', {
         workflowId: snapshotId,
@@ -111,6 +147,14 @@ async function runDemo(options: DemoOptions, globals: GlobalOptions): Promise<vo
       say(`5. workflow ${snapshotId}: snapshot at LSN ${snapshot.consistentPoint} into Iceberg v2`);
       for (const table of snapshot.tables) say(`     ${table.table}: ${table.rows} rows, snapshot ${table.snapshotId}`);
 
+      // Governance: register the lake's tables with the tags of demo.yml, then read as the role `analyst`.
+      const registered = spawnSync(process.execPath, [PG_CDC_BIN, '--config', configFile, 'acl', 'register'], {
+        encoding: 'utf8',
+      });
+      if (registered.status !== 0) throw new Error(`pg-cdc acl register failed: ${registered.stderr}`);
+      say(
+        `6. pg-cdc acl register: tables tagged from demo.yml (orders: sensitivity=internal, customers: sensitivity=pii)`,
+      );
       const context = { config, log, stateDir };
       const rows = await queryLake(context, {
         table: 'public.orders',
@@ -118,13 +162,28 @@ async function runDemo(options: DemoOptions, globals: GlobalOptions): Promise<vo
         where: ['status:eq:shipped'],
         limit: '5',
         format: 'table',
+        role: 'analyst',
       });
-      say(`6. pg-cdc query -t public.orders -c id,status,amount,items,placed_at -w status:eq:shipped -n 5`);
+      say(
+        `   pg-cdc query --role analyst -t public.orders -c id,status,amount,items,placed_at -w status:eq:shipped -n 5`,
+      );
       say(`   ${rows.trimEnd().replace(/\n/g, '\n   ')}`);
+      const refused = await queryLake(context, {
+        table: 'public.customers',
+        limit: '1',
+        format: 'table',
+        role: 'analyst',
+      }).then(
+        () => 'returned rows (unexpected)',
+        (error: unknown) => (error instanceof Error ? error.message : String(error)),
+      );
+      say(`   pg-cdc query --role analyst -t public.customers → ${refused}`);
 
       if (temporal.uiUrl) say(`   history: ${temporal.uiUrl}/namespaces/${temporal.namespace}/workflows/${snapshotId}`);
+
+      await streamLive({ config, sourceUrl: source.url, log, client, workers, temporal });
       say(`\nTemporal UI: ${temporal.uiUrl ?? '(disabled)'}`);
-      say(`Try: node bin/pg-cdc.js --config ${configFile} query -t public.customers -n 3`);
+      say(`Try: node bin/pg-cdc.js --config ${configFile} query --role analyst -t public.orders__changes -n 5`);
       if (hold > 0) {
         say(hold === Number.POSITIVE_INFINITY ? 'Running; Ctrl-C stops the demo.' : `Holding for ${hold / 1000} s.`);
         await Promise.race([interrupted, hold === Number.POSITIVE_INFINITY ? new Promise(() => {}) : sleep(hold)]);
@@ -134,6 +193,67 @@ async function runDemo(options: DemoOptions, globals: GlobalOptions): Promise<vo
     const cleanups = options.keep ? connections : [...servers, ...connections];
     for (const step of cleanups.reverse()) await step().catch((error: unknown) => log.warn({ err: error }, 'cleanup'));
     if (options.keep) say('Left the embedded servers running (--keep); `pg-cdc embedded stop` stops them.');
+  }
+}
+
+/** Step 7: the stream worker of `pg-cdc start`, in this process, while a small workload writes to the source. */
+async function streamLive(options: {
+  config: PgCdcConfig;
+  sourceUrl: string;
+  log: Logger;
+  client: Client;
+  workers: WorkerPair;
+  temporal: { taskQueue: string; namespace: string; uiUrl?: string | undefined };
+}): Promise<void> {
+  const { config, sourceUrl, log, client, workers, temporal } = options;
+  const service = await openStreamService({
+    config,
+    sourceUrl,
+    log,
+    client,
+    taskQueue: temporal.taskQueue,
+    hostTaskQueue: workers.hostTaskQueue,
+  });
+  say(
+    '7. pg-cdc start: streaming the WAL while a live workload writes (3 new orders, 2 paid, 1 cancelled order deleted per second)',
+  );
+  const running = service.run();
+  const manifest = new ManifestStore(createObjectStore(config.storage));
+  let previous = (await manifest.read())?.value.tables['public.orders']?.row_count ?? 0;
+  try {
+    for (let second = 1; second <= 6; second++) {
+      await withSource({ ...config.source.postgres, url: sourceUrl }, (pg) => pg.query(LIVE_WORKLOAD), { log });
+      await sleep(1000);
+      const orders = (await manifest.read())?.value.tables['public.orders'];
+      if (!orders) continue;
+      const delta = orders.row_count - previous;
+      previous = orders.row_count;
+      say(
+        `   t+${second}s  public.orders  epoch ${orders.epoch}  ${orders.row_count} rows (${delta >= 0 ? '+' : ''}${delta})  committed LSN ${orders.committed_lsn}`,
+      );
+    }
+  } finally {
+    service.runner.stop();
+    await running;
+  }
+  const changes = await changelogSummary(config, 'public.orders__changes');
+  say(`8. changelog public.orders__changes: ${changes}`);
+  if (temporal.uiUrl) {
+    say(`   actor: ${temporal.uiUrl}/namespaces/${temporal.namespace}/workflows/${workflowIds.table('public.orders')}`);
+  }
+}
+
+async function changelogSummary(config: PgCdcConfig, table: string): Promise<string> {
+  const store = createObjectStore(config.storage);
+  const files = await currentDataFiles(store, new LocalCatalog(store), table);
+  const sql = liveRowsSql(files, { select: 'd._op AS op, count(*) AS n' });
+  if (!sql) return 'no changes yet';
+  const duck = await openDuckDB({ threads: 1 });
+  try {
+    const rows = (await duck.connection.runAndReadAll(`${sql} GROUP BY ALL ORDER BY op`)).getRowObjectsJson();
+    return rows.map((r) => `${JSON.stringify(r.n)} ${JSON.stringify(r.op)}`.replace(/"/g, '')).join(', ');
+  } finally {
+    duck.close();
   }
 }
 

@@ -38,6 +38,14 @@ describe('npm run demo (pg-cdc demo)', () => {
     assert.match(stdout, /public\.orders: 1000 rows/);
     assert.match(stdout, /\| shipped \|/);
     assert.match(stdout, /\(5 rows\)/);
+    assert.match(
+      stdout,
+      /--role analyst -t public\.customers → .*TABLE_NOT_FOUND|--role analyst -t public\.customers → .*not/,
+    );
+    // The live workload reaches the lake while the stream runs: the epoch moves and rows arrive.
+    const epochs = [...stdout.matchAll(/public\.orders {2}epoch (\d+)/g)].map((m) => Number(m[1]));
+    assert.ok(epochs.length > 0 && Math.max(...epochs) >= 2, `epochs seen: ${epochs.join(', ')}\n${stdout}`);
+    assert.match(stdout, /changelog public\.orders__changes: .*\d+ insert/);
     const ui = await fetch(uiUrl);
     assert.equal(ui.status, 200, 'the Temporal UI answers while the demo runs');
     assert.match(await ui.text(), /<html/i);
