@@ -95,6 +95,22 @@ export class ManifestStore {
     fn: (current: PgCdcManifest | undefined) => PgCdcManifest,
     options: UpdateOptions = {},
   ): Promise<Versioned<PgCdcManifest>> {
+    // Writers in one process (each table's epoch commits) take turns: compare-and-swap still guards against other
+    // processes, but local writers no longer collide, re-read and rewrite under load.
+    const turn = ManifestStore.queue.then(() => this.updateNow(fn, options));
+    ManifestStore.queue = turn.then(
+      () => undefined,
+      () => undefined,
+    );
+    return turn;
+  }
+
+  private static queue: Promise<void> = Promise.resolve();
+
+  private async updateNow(
+    fn: (current: PgCdcManifest | undefined) => PgCdcManifest,
+    options: UpdateOptions,
+  ): Promise<Versioned<PgCdcManifest>> {
     const committed = await this.doc.update((current) => {
       const next = fn(current?.value);
       return pgCdcManifestSchema.parse({ ...next, updated_at: new Date().toISOString() });

@@ -165,9 +165,14 @@ export class TableSpool {
     return this.open.reduce((n, t) => n + t.rows, 0);
   }
 
-  /** True when the open epoch is due by time, rows or bytes. */
+  /**
+   * True when the open epoch is due by time, rows or bytes. Group commit: while an earlier epoch of this table is
+   * still being committed, the open one keeps growing (up to max_bytes), so a slow lake gets fewer, larger epochs
+   * rather than a queue of small ones each paying the fixed cost of a commit.
+   */
   due(now: number, limits: { intervalMs: number; maxRows: number; maxBytes: number }): boolean {
     if (this.open.length === 0 || this.openedAt === undefined) return false;
+    if (this.sealedQueue.length > 0 && this.openBytes < limits.maxBytes) return false;
     return (
       now - this.openedAt >= limits.intervalMs || this.openRows >= limits.maxRows || this.openBytes >= limits.maxBytes
     );

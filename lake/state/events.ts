@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { IdentityKey } from './keys.js';
 import { lsnValue } from './lsn.js';
@@ -14,6 +15,7 @@ import { quoteString } from './duck.js';
  * and temp table `ids` numbering every identity the batch names (`iid`).
  */
 const DEFAULT_MAX_LINE = 64 * 1024 * 1024;
+const MIN_BUFFER = 1024 * 1024;
 
 function csvColumns(codec: ChangeCodec): [string, string][] {
   const byId = new Map(codec.columns.map((c) => [c.fieldId, c]));
@@ -45,11 +47,19 @@ function rawSql(batch: ChangeBatch, codec: ChangeCodec): string {
         `CAST(${quoteString(tx.commitTime)} AS TIMESTAMPTZ))`,
     )
     .join(', ');
+  // A line is never longer than its file: sizing the reader's buffer by the largest file keeps an epoch of many
+  // small transactions from allocating (and clearing) a 64 MiB buffer per file, which made such epochs slow and,
+  // with several tables committing at once, ran DuckDB out of memory.
+  const largest = Math.max(
+    0,
+    ...batch.transactions.map((tx) => statSync(tx.path, { throwIfNoEntry: false })?.size ?? 0),
+  );
+  const buffer = Math.min(DEFAULT_MAX_LINE, Math.max(MIN_BUFFER, largest + 1024));
   // allow_quoted_nulls=false keeps `""` an empty string: only an unquoted empty field is NULL.
   const reader =
     `read_csv([${files}], filename = true, header = false, auto_detect = false, columns = {${spec}}, ` +
     `delim = ',', quote = '"', escape = '"', nullstr = '', allow_quoted_nulls = false, ` +
-    `max_line_size = ${DEFAULT_MAX_LINE}, buffer_size = ${DEFAULT_MAX_LINE})`;
+    `max_line_size = ${buffer}, buffer_size = ${buffer})`;
   return (
     `SELECT r.*, tx.t, tx.xid, tx.lsn, tx.ts FROM ${reader} AS r ` +
     `JOIN (VALUES ${transactions}) AS tx(path, t, xid, lsn, ts) ON tx.path = r.filename`

@@ -150,6 +150,29 @@ describe('pg-cdc serve --http over a real lake', () => {
     assert.equal(sql.rows[0]![0], total[0]!.total);
   });
 
+  it('follows `acl set` at once: a reclassified column appears and disappears for a role without a restart', async () => {
+    const columns = async (): Promise<string[]> =>
+      (await ok('/v1/tables/public.people', describeTableOutput)).columns.map((c) => c.name);
+    assert.ok(!(await columns()).includes('email'));
+    const email = `${lake.db.name}.public.people.email`;
+    const open = await lake.cli('acl', 'set', email, '--tag', 'sensitivity=internal', '--reason', 'now internal');
+    assert.equal(open.code, 0, open.stderr);
+    try {
+      assert.ok((await columns()).includes('email'), 'internal now: the analyst sees email');
+      const rows = await ok(
+        '/v1/query',
+        queryOutput,
+        'analyst',
+        query('analyst', { table: 'public.people', columns: ['id', 'email'] }),
+      );
+      assert.equal(rows.rows.length, 5);
+    } finally {
+      const close = await lake.cli('acl', 'set', email, '--tag', 'sensitivity=pii', '--reason', 'back to pii');
+      assert.equal(close.code, 0, close.stderr);
+    }
+    assert.ok(!(await columns()).includes('email'), 'pii again: hidden again');
+  });
+
   it('answers malformed and oversized bodies with 400 naming the field and 413', async () => {
     const field = await fail(
       '/v1/query',

@@ -80,7 +80,7 @@ describe(
       stream = startStream(config.path);
       await stream.waitForLog(/"msg":"streaming"/);
       await pgbench(db.url(), ['-c', '4', '-j', '2', '-T', '20', '-n']);
-      await eventually(() => compareAll(db, config.lake), 180_000);
+      await eventually(() => compareAll(db, config.lake), 300_000);
       assert.equal(await stream.stop('SIGTERM'), 0);
       stream = undefined;
     });
@@ -100,7 +100,7 @@ describe(
       }
       await load;
       assert.ok(kills >= 2, `killed ${kills} times`);
-      await eventually(() => compareAll(db, config.lake), 240_000);
+      await eventually(() => compareAll(db, config.lake), 300_000);
       assert.equal(await stream.stop('SIGTERM'), 0);
       stream = undefined;
     });
