@@ -37,6 +37,7 @@ export class ReconnectExhaustedError extends PgCdcError {
 const TICK_MS = 200;
 const YIELD_EVERY = 2_000;
 const CLOSE_WAIT_MS = 8_000;
+const DRAIN_WAIT_MS = 45_000;
 const sleepMs = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 const ACK_EVERY_MS = 1_000;
 const HEARTBEAT_PREFIX = 'pg-cdc-heartbeat';
@@ -215,7 +216,19 @@ export class StreamRunner {
     const routes = [...this.options.routes.values()];
     this.assembler.reset();
     for (const route of routes) route.spool.seal();
-    await this.committer.drain(routes);
+    // Bounded: an epoch whose commit is still retrying must not hold the exit. Nothing is lost by leaving it: it
+    // stays sealed in the spool and unacknowledged, and the next start commits it.
+    const drained = await Promise.race([
+      this.committer.drain(routes).then(() => true),
+      sleepMs(DRAIN_WAIT_MS).then(() => false),
+    ]);
+    if (!drained) {
+      this.committer.stop();
+      this.options.log.warn(
+        { waitedMs: DRAIN_WAIT_MS },
+        'stopping before every epoch committed; the rest stays sealed in the spool for the next start',
+      );
+    }
     if (this.fatal !== undefined) throw this.fatal;
     const confirm = this.checkpoint.confirmable(routes);
     stream.acknowledge(confirm);

@@ -10,6 +10,8 @@ import { connectClient, connectWorker, resolveTemporal } from '../../workers/con
 import { createWorkerPair } from '../../workers/pool.js';
 import { loadContext, resolveSourceUrl, type GlobalOptions } from '../context.js';
 
+const STOP_DEADLINE_MS = 90_000;
+
 function writeStatus(path: string, metrics: StreamMetrics, extra: Record<string, unknown>): void {
   const temp = `${path}.${process.pid}.tmp`;
   writeFileSync(temp, `${JSON.stringify({ ...metrics.snapshot(), ...extra }, null, 2)}\n`);
@@ -78,6 +80,12 @@ export function registerStart(program: Command): void {
           }
           log.info({ signal }, 'stopping: committing in-flight epochs (send the signal again to exit at once)');
           service.runner.stop();
+          // Whatever is still running then (a worker shutdown waiting on a retrying activity) holds nothing that
+          // matters: every change read is committed, or unacknowledged and read again by the next start.
+          setTimeout(() => {
+            log.warn({ afterMs: STOP_DEADLINE_MS }, 'graceful stop took too long; exiting');
+            process.exit(0);
+          }, STOP_DEADLINE_MS).unref();
         };
         process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
         log.info(
