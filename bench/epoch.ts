@@ -10,7 +10,7 @@ import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pino } from 'pino';
-import { planTable, type TablePlan } from '../core/types/index.js';
+import { planTable } from '../core/types/index.js';
 import type { SourceTable, SourceType } from '../core/types/source.js';
 import { LocalCatalog } from '../lake/catalog/local.js';
 import { appendFiles, createTable, type DataFile } from '../lake/iceberg/table.js';
@@ -18,6 +18,7 @@ import { openDuckDB, type OpenDuckDB } from '../lake/parquet/writer.js';
 import { commitEpoch, type EpochContext } from '../lake/state/index.js';
 import type { ChangeBatch, ChangeCodec, TransactionFile } from '../lake/state/types.js';
 import { FilesystemObjectStore } from '../lake/storage/filesystem.js';
+import { changeCodec } from '../stream/codec.js';
 
 const sizes = (process.env.BENCH_SIZES ?? '1000000,10000000').split(',').map(Number);
 const updates = Number(process.env.BENCH_UPDATES ?? 1000);
@@ -61,20 +62,6 @@ const source: SourceTable = {
     type: t,
   })),
 };
-
-function codecOf(plan: TablePlan): ChangeCodec {
-  return {
-    columns: plan.columns.map((c) => ({
-      fieldId: c.fieldId,
-      name: c.parquetName,
-      csvType: c.csvType,
-      convert: (text: string) => c.convert(text),
-      duckdbFieldIds: c.duckdbFieldIds,
-    })),
-    identity: [1],
-    identityKind: 'primary-key',
-  };
-}
 
 /** Deterministic pseudo-random numbers (mulberry32), so every table gets the same shape of work. */
 function random(seed: number): () => number {
@@ -164,7 +151,7 @@ async function benchTable(duck: OpenDuckDB, work: string, rows: number): Promise
     rows,
     dir,
     ctx: { store, catalog, duckdb: duck.instance, locatorDir: join(dir, 'locators'), log },
-    codec: codecOf(plan),
+    codec: changeCodec(source, plan),
     steadyMs: [],
     coldMs: 0,
     breakdown: () =>
