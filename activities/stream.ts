@@ -36,7 +36,7 @@ export function createStreamActivities(deps: StreamActivityDeps) {
               hint: 'its changes were never acknowledged: stop the stream, remove the table actor (`temporal workflow terminate`) and run `pg-cdc start` again to re-read them',
             });
           }
-          batch = { table: request.table, epoch: request.epoch, transactions: [] };
+          batch = { table: request.table, epoch: request.epoch, files: [], transactions: [] };
         }
         const started = Date.now();
         const beat = setInterval(() => Context.current().heartbeat({ epoch: request.epoch }), HEARTBEAT_MS);

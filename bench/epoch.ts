@@ -16,7 +16,7 @@ import { LocalCatalog } from '../lake/catalog/local.js';
 import { appendFiles, createTable, type DataFile } from '../lake/iceberg/table.js';
 import { openDuckDB, type OpenDuckDB } from '../lake/parquet/writer.js';
 import { commitEpoch, type EpochContext } from '../lake/state/index.js';
-import type { ChangeBatch, ChangeCodec, TransactionFile } from '../lake/state/types.js';
+import type { ChangeBatch, ChangeCodec, CommittedTransaction } from '../lake/state/types.js';
 import { FilesystemObjectStore } from '../lake/storage/filesystem.js';
 import { changeCodec } from '../stream/codec.js';
 
@@ -170,22 +170,26 @@ async function benchTable(duck: OpenDuckDB, work: string, rows: number): Promise
       }
       for (let i = 0; i < inserts; i++) changes.push(['I', null, orderValues(nextId++, 'insert')]);
       const perTransaction = Math.ceil(changes.length / TRANSACTIONS);
-      const transactions: TransactionFile[] = [];
+      // One segment file per epoch, as the spool writes small transactions.
+      const path = join(dir, 'spool', `e${epoch}.csv`);
+      mkdirSync(dirname(path), { recursive: true });
+      const transactions: CommittedTransaction[] = [];
+      const lines: string[] = [];
       for (let t = 0; t * perTransaction < changes.length; t++) {
-        const path = join(dir, 'spool', `e${epoch}-tx${t}.csv`);
-        mkdirSync(dirname(path), { recursive: true });
         const slice = changes.slice(t * perTransaction, (t + 1) * perTransaction);
-        writeFileSync(path, slice.map(([op, old, row], seq) => csvRow([String(seq), op, null, old, ...row])).join(''));
+        const xid = String(1000 + epoch * TRANSACTIONS + t);
+        for (const [seq, [op, old, row]] of slice.entries())
+          lines.push(csvRow([xid, String(seq), op, null, old, ...row]));
         lsn += 0x1000;
         transactions.push({
-          path,
-          xid: String(1000 + epoch * TRANSACTIONS + t),
+          xid,
           commitLsn: `0/${lsn.toString(16).toUpperCase()}`,
           commitTime: '2026-03-01T10:00:00.000000+00:00',
           rows: slice.length,
         });
       }
-      return { table: identifier, epoch, transactions };
+      writeFileSync(path, lines.join(''));
+      return { table: identifier, epoch, files: [path], transactions };
     },
   };
 }

@@ -166,7 +166,7 @@ export class TransactionAssembler {
       throw new ProtocolError(`a change for relation ${relationId} before its description`, { relationId });
     if (route === null) return;
     const { txn, sub } = this.transactionFor(xid);
-    route.spool.append(this.fileKey(txn, route, sub), this.line(route, txn.seq++, op, old, row));
+    route.spool.append(this.fileKey(txn, route, sub), this.line(route, txn.xid, txn.seq++, op, old, row));
   }
 
   /** One spool file per (sub)transaction and table, so a subtransaction abort drops exactly its rows. */
@@ -177,7 +177,7 @@ export class TransactionAssembler {
     const last = keys.at(-1);
     if (last?.startsWith(prefix)) return last;
     // Rows of a subtransaction interleave with its parent's: a new file at each switch keeps every file to one
-    // subtransaction (what an abort drops), and _seq orders rows across files.
+    // subtransaction (what an abort drops); rows carry the top-level xid, and _seq orders them across files.
     const fresh = `${prefix}${++this.fileCounter}`;
     keys.push(fresh);
     return fresh;
@@ -185,6 +185,7 @@ export class TransactionAssembler {
 
   private line(
     route: TableRoute,
+    xid: number,
     seq: number,
     op: string,
     old: readonly TupleValue[] | undefined,
@@ -192,7 +193,7 @@ export class TransactionAssembler {
   ): string {
     const columns = route.plan.columns;
     const types = route.source.columns;
-    const values: (string | null)[] = [String(seq), op];
+    const values: (string | null)[] = [String(xid), String(seq), op];
     let unchanged: string | null = null;
     if (row) {
       for (let i = 0; i < row.length; i++) {

@@ -2,11 +2,11 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PgCdcError } from '../core/errors/index.js';
 import type { SourceTable } from '../core/types/source.js';
-import type { ChangeBatch, TransactionFile } from '../lake/state/types.js';
+import type { ChangeBatch, CommittedTransaction } from '../lake/state/types.js';
 
 /**
  * The spool's files that outlive a process: each table's source description (how its CSVs were written) and each
- * sealed epoch's batch.json (its transactions, with paths relative to the epoch's directory).
+ * sealed epoch's batch.json (its transactions, and its files by name within the epoch's directory).
  */
 export const BATCH_FILE = 'batch.json';
 const SOURCE_FILE = 'source.json';
@@ -15,7 +15,8 @@ export interface SavedBatch {
   readonly table: string;
   readonly epoch: number;
   readonly bytes: number;
-  readonly transactions: readonly TransactionFile[];
+  readonly files: readonly string[];
+  readonly transactions: readonly CommittedTransaction[];
 }
 
 export const epochDir = (tableDir: string, epoch: number): string => join(tableDir, `e${epoch}`);
@@ -45,10 +46,17 @@ export function readSavedBatch(dir: string): SavedBatch | undefined {
 }
 
 export function toChangeBatch(saved: SavedBatch, dir: string): ChangeBatch {
+  if (!Array.isArray(saved.files)) {
+    throw new PgCdcError('SPOOL_MISSING', 'a sealed epoch of the spool was written by an older version', {
+      context: { table: saved.table, epoch: saved.epoch, path: dir },
+      hint: 'restart `pg-cdc start`: it drops such epochs and reads their transactions from the slot again',
+    });
+  }
   return {
     table: saved.table,
     epoch: saved.epoch,
-    transactions: saved.transactions.map((t) => ({ ...t, path: join(dir, t.path) })),
+    files: saved.files.map((name: string) => join(dir, name)),
+    transactions: saved.transactions,
   };
 }
 

@@ -1,6 +1,6 @@
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ChangeBatch, TransactionFile } from '../lake/state/types.js';
+import type { ChangeBatch, CommittedTransaction } from '../lake/state/types.js';
 import { formatLsn, parseLsn, type Lsn } from '../source/replication/lsn.js';
 import { epochDir, readSavedBatch, saveBatch, toChangeBatch, type SavedBatch } from './spool-files.js';
 
@@ -8,8 +8,12 @@ import { epochDir, readSavedBatch, saveBatch, toChangeBatch, type SavedBatch } f
  * One table's spool: the changes read from the slot that are not in the lake yet, on local disk.
  *
  *   <dir>/pending/<txn>.csv   rows of a transaction still being received (or of one aborted subtransaction)
- *   <dir>/open/               committed transactions of the epoch being gathered
+ *   <dir>/open/               committed transactions of the epoch being gathered: small ones appended to one
+ *                             segment file, large ones (already on disk) moved in as their own files
  *   <dir>/e<epoch>/           a sealed epoch: its CSVs and batch.json, handed to the table's actor
+ *
+ * Every row carries its transaction's xid, so the lake orders rows by transaction whatever file they are in: an
+ * epoch of thousands of small transactions is one file to read, not thousands.
  *
  * Sealed epochs survive a restart and are handed over again (their commit is idempotent). Pending and open files
  * do not: nothing in them was acknowledged to the server, which sends those transactions again.
@@ -30,16 +34,19 @@ interface PendingFile {
   bytes: number;
 }
 
-interface OpenTransaction extends TransactionFile {
+interface OpenTransaction extends CommittedTransaction {
   readonly lsn: Lsn;
-  readonly bytes: number;
 }
+
+const SEGMENT = 'segment.csv';
 
 const FLUSH_AT = 256 * 1024;
 
 export class TableSpool {
   private readonly pending = new Map<string, PendingFile>();
   private open: OpenTransaction[] = [];
+  private openFiles: string[] = [];
+  private segment: PendingFile;
   private openedAt: number | undefined;
   private openBytes = 0;
   private fileCounter = 0;
@@ -54,6 +61,11 @@ export class TableSpool {
     this.nextEpoch = committedEpoch + 1;
     mkdirSync(join(dir, 'pending'), { recursive: true });
     mkdirSync(join(dir, 'open'), { recursive: true });
+    this.segment = this.freshSegment();
+  }
+
+  private freshSegment(): PendingFile {
+    return { path: join(this.dir, 'open', SEGMENT), fd: undefined, buffer: '', rows: 0, bytes: 0 };
   }
 
   /** Sealed epochs left by an earlier run above `committedEpoch`, in order; everything else is cleared. */
@@ -62,6 +74,12 @@ export class TableSpool {
     rmSync(join(this.dir, 'open'), { recursive: true, force: true });
     mkdirSync(join(this.dir, 'pending'), { recursive: true });
     mkdirSync(join(this.dir, 'open'), { recursive: true });
+    this.closeSegment();
+    this.segment = this.freshSegment();
+    this.open = [];
+    this.openFiles = [];
+    this.openBytes = 0;
+    this.openedAt = undefined;
     const found: SealedEpoch[] = [];
     const epochs = readdirSync(this.dir)
       .map((name) => /^e(\d+)$/.exec(name))
@@ -71,7 +89,14 @@ export class TableSpool {
     for (const epoch of epochs) {
       const dir = epochDir(this.dir, epoch);
       const saved = readSavedBatch(dir);
-      if (!saved || epoch <= committedEpoch || epoch !== (found.at(-1)?.batch.epoch ?? committedEpoch) + 1) {
+      // An epoch saved in an older layout (no file list) is dropped like a torn one: it was never acknowledged,
+      // so the server sends its transactions again.
+      if (
+        !saved ||
+        !Array.isArray(saved.files) ||
+        epoch <= committedEpoch ||
+        epoch !== (found.at(-1)?.batch.epoch ?? committedEpoch) + 1
+      ) {
         rmSync(dir, { recursive: true, force: true });
         continue;
       }
@@ -117,48 +142,45 @@ export class TableSpool {
   }
 
   /**
-   * Moves the pending files of a committed transaction into the open epoch as one file (the lake reads one file per
-   * transaction; a streamed transaction may have several, one per subtransaction switch, concatenated in order).
+   * Moves a committed transaction's rows into the open epoch: rows still in memory are appended to the epoch's
+   * segment file; files already on disk (a large or streamed transaction) are moved in whole.
    */
   commit(txnKeys: readonly string[], meta: { xid: number; commitLsn: Lsn; commitTime: string }): void {
-    const files: PendingFile[] = [];
+    let rows = 0;
     for (const key of txnKeys) {
       const file = this.pending.get(key);
       if (!file) continue;
       this.pending.delete(key);
-      flush(file);
-      if (file.fd !== undefined) closeSync(file.fd);
-      file.fd = undefined;
-      files.push(file);
-    }
-    const [first, ...rest] = files;
-    if (!first) return;
-    for (const extra of rest) {
-      if (extra.bytes > 0) {
-        const fd = openSync(first.path, 'a');
-        try {
-          writeSync(fd, readFileSync(extra.path));
-        } finally {
-          closeSync(fd);
-        }
-        first.bytes += extra.bytes;
-        first.rows += extra.rows;
+      rows += file.rows;
+      if (file.fd === undefined) {
+        this.segment.buffer += file.buffer;
+        this.openBytes += file.buffer.length;
+        if (this.segment.buffer.length >= FLUSH_AT) flush(this.segment);
+        continue;
       }
-      rmSync(extra.path, { force: true });
+      flush(file);
+      closeSync(file.fd);
+      file.fd = undefined;
+      const path = join(this.dir, 'open', `t${String(++this.fileCounter).padStart(9, '0')}.csv`);
+      renameSync(file.path, path);
+      this.openFiles.push(path);
+      this.openBytes += file.bytes;
     }
-    const path = join(this.dir, 'open', `t${String(++this.fileCounter).padStart(9, '0')}.csv`);
-    renameSync(first.path, path);
+    if (rows === 0) return;
     this.openedAt ??= Date.now();
-    this.openBytes += first.bytes;
     this.open.push({
-      path,
       xid: String(meta.xid),
       commitLsn: formatLsn(meta.commitLsn),
       commitTime: meta.commitTime,
-      rows: first.rows,
+      rows,
       lsn: meta.commitLsn,
-      bytes: first.bytes,
     });
+  }
+
+  private closeSegment(): void {
+    flush(this.segment);
+    if (this.segment.fd !== undefined) closeSync(this.segment.fd);
+    this.segment.fd = undefined;
   }
 
   get openRows(): number {
@@ -181,23 +203,17 @@ export class TableSpool {
   /** Seals the open transactions as the next epoch (renaming the directory) and queues it. */
   seal(): SealedEpoch | undefined {
     if (this.open.length === 0) return undefined;
+    this.closeSegment();
+    const names = [...(this.segment.bytes > 0 ? [SEGMENT] : []), ...this.openFiles.map((p) => p.split('/').at(-1)!)];
     const epoch = this.nextEpoch++;
     const dir = epochDir(this.dir, epoch);
     renameSync(join(this.dir, 'open'), dir);
     mkdirSync(join(this.dir, 'open'), { recursive: true });
-    const transactions = this.open.map(({ lsn: _lsn, bytes: _bytes, ...file }) => ({
-      ...file,
-      path: join(dir, file.path.split('/').at(-1)!),
-    }));
-    const saved: SavedBatch = {
-      table: this.table,
-      epoch,
-      bytes: this.openBytes,
-      transactions: transactions.map((t) => ({ ...t, path: t.path.split('/').at(-1)! })),
-    };
+    const transactions = this.open.map(({ lsn: _lsn, ...transaction }) => transaction);
+    const saved: SavedBatch = { table: this.table, epoch, bytes: this.openBytes, files: names, transactions };
     saveBatch(dir, saved);
     const sealed: SealedEpoch = {
-      batch: { table: this.table, epoch, transactions },
+      batch: toChangeBatch(saved, dir),
       dir,
       bytes: this.openBytes,
       firstCommitLsn: this.open[0]!.lsn,
@@ -205,6 +221,8 @@ export class TableSpool {
     };
     this.sealedQueue.push(sealed);
     this.open = [];
+    this.openFiles = [];
+    this.segment = this.freshSegment();
     this.openBytes = 0;
     this.openedAt = undefined;
     return sealed;

@@ -44,11 +44,14 @@ function checkBatch(batch: ChangeBatch, committedLsn: bigint | undefined): void 
     throw new EpochMismatchError(batch.table, batch.epoch, message, context);
   };
   let previous = committedLsn;
+  const xids = new Set<string>();
   batch.transactions.forEach((tx, index) => {
     const lsn = lsnValue(tx.commitLsn);
     if (lsn === undefined || lsn > MAX_LONG)
       fail(`transaction ${index} has an invalid commit LSN`, { lsn: tx.commitLsn });
     if (!/^\d{1,10}$/.test(tx.xid)) fail(`transaction ${index} has an invalid xid`, { xid: tx.xid });
+    if (xids.has(tx.xid)) fail(`xid ${tx.xid} names two transactions of the batch`, { index, xid: tx.xid });
+    xids.add(tx.xid);
     if (!ISO_TIME.test(tx.commitTime)) fail(`transaction ${index} has an invalid commit time`, { time: tx.commitTime });
     if (previous !== undefined && lsn! <= previous) {
       fail(`commit LSN ${tx.commitLsn} of transaction ${index} is not above ${lsnText(previous)}`, { index });

@@ -20,6 +20,7 @@ const MIN_BUFFER = 1024 * 1024;
 function csvColumns(codec: ChangeCodec): [string, string][] {
   const byId = new Map(codec.columns.map((c) => [c.fieldId, c]));
   return [
+    ['_xid', 'BIGINT'],
     ['_seq', 'BIGINT'],
     ['_op', 'VARCHAR'],
     ['_unchanged', 'VARCHAR'],
@@ -31,38 +32,35 @@ function csvColumns(codec: ChangeCodec): [string, string][] {
 /** The raw rows of every file with their transaction's attributes; a typed empty relation for an empty batch. */
 function rawSql(batch: ChangeBatch, codec: ChangeCodec): string {
   const columns = csvColumns(codec);
-  if (batch.transactions.length === 0) {
+  if (batch.transactions.length === 0 || batch.files.length === 0) {
     const nulls = columns.map(([name, type]) => `CAST(NULL AS ${type}) AS ${name}`).join(', ');
     return (
       `SELECT ${nulls}, 0 AS t, CAST(NULL AS BIGINT) AS xid, CAST(NULL AS BIGINT) AS lsn, ` +
       'CAST(NULL AS TIMESTAMPTZ) AS ts WHERE false'
     );
   }
-  const files = batch.transactions.map((tx) => quoteString(tx.path)).join(', ');
+  const files = batch.files.map(quoteString).join(', ');
   const spec = columns.map(([name, type]) => `${quoteString(name)}: ${quoteString(type)}`).join(', ');
   const transactions = batch.transactions
     .map(
       (tx, index) =>
-        `(${quoteString(tx.path)}, ${index}, CAST(${tx.xid} AS BIGINT), CAST(${lsnValue(tx.commitLsn)!} AS BIGINT), ` +
+        `(${index}, CAST(${tx.xid} AS BIGINT), CAST(${lsnValue(tx.commitLsn)!} AS BIGINT), ` +
         `CAST(${quoteString(tx.commitTime)} AS TIMESTAMPTZ))`,
     )
     .join(', ');
   // A line is never longer than its file: sizing the reader's buffer by the largest file keeps an epoch of many
-  // small transactions from allocating (and clearing) a 64 MiB buffer per file, which made such epochs slow and,
-  // with several tables committing at once, ran DuckDB out of memory.
-  const largest = Math.max(
-    0,
-    ...batch.transactions.map((tx) => statSync(tx.path, { throwIfNoEntry: false })?.size ?? 0),
-  );
+  // small files from allocating (and clearing) a 64 MiB buffer per file.
+  const largest = Math.max(0, ...batch.files.map((path) => statSync(path, { throwIfNoEntry: false })?.size ?? 0));
   const buffer = Math.min(DEFAULT_MAX_LINE, Math.max(MIN_BUFFER, largest + 1024));
   // allow_quoted_nulls=false keeps `""` an empty string: only an unquoted empty field is NULL.
   const reader =
-    `read_csv([${files}], filename = true, header = false, auto_detect = false, columns = {${spec}}, ` +
+    `read_csv([${files}], header = false, auto_detect = false, columns = {${spec}}, ` +
     `delim = ',', quote = '"', escape = '"', nullstr = '', allow_quoted_nulls = false, ` +
     `max_line_size = ${buffer}, buffer_size = ${buffer})`;
+  // A row whose _xid is not one of the batch's transactions would be dropped by the join: loadEvents counts them.
   return (
     `SELECT r.*, tx.t, tx.xid, tx.lsn, tx.ts FROM ${reader} AS r ` +
-    `JOIN (VALUES ${transactions}) AS tx(path, t, xid, lsn, ts) ON tx.path = r.filename`
+    `LEFT JOIN (VALUES ${transactions}) AS tx(t, xid, lsn, ts) ON tx.xid = r._xid`
   );
 }
 
@@ -117,9 +115,10 @@ export async function loadEvents(
   );
   const summary = await connection.runAndReadAll(
     "SELECT count(*), count(*) FILTER (op NOT IN ('I', 'U', 'D', 'T') OR op IS NULL), " +
-      "count(*) FILTER (op = 'D' AND from_key IS NULL) FROM ev",
+      "count(*) FILTER (op = 'D' AND from_key IS NULL), count(*) FILTER (xid IS NULL) FROM ev",
   );
-  const [count, badOps, keylessDeletes] = summary.getRowsJS()[0]!.map(Number);
+  const [count, badOps, keylessDeletes, strays] = summary.getRowsJS()[0]!.map(Number);
+  if (strays) throw new Error(`${strays} change(s) whose _xid is none of the batch's transactions`);
   if (badOps) throw new Error(`${badOps} change(s) with an _op other than I, U, D, T`);
   if (keylessDeletes) throw new Error(`${keylessDeletes} delete(s) without the row's identity`);
   return { count: count ?? 0 };

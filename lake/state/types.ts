@@ -1,9 +1,12 @@
 /**
  * The contract between the stream side (which knows PostgreSQL) and the lake side (which knows Iceberg) for one
- * flush epoch of one table: a set of CSV files of changes, one per source transaction, in commit order.
+ * flush epoch of one table: CSV files of changes, and the epoch's transactions in commit order.
  *
- * Each CSV file holds the changes of one transaction to one table, without a header, RFC 4180 quoting, NULL as an
- * unquoted empty field and the empty string as `""`. Columns, in order:
+ * Each CSV file holds changes to one table, without a header, RFC 4180 quoting, NULL as an unquoted empty field and
+ * the empty string as `""`. A file may hold many transactions and a transaction may span several files, in any
+ * order: rows are put in order by their transaction's place in `transactions` (joined on `_xid`), then `_seq`.
+ * Columns, in order:
+ *   _xid        BIGINT   the (top-level) transaction's xid, one of `transactions`
  *   _seq        BIGINT   position of the change within its transaction (0-based, increasing)
  *   _op         VARCHAR  I insert · U update · D delete · T truncate (a T row has every other column NULL)
  *   _unchanged  VARCHAR  space-separated field ids whose new value was not sent (an unchanged TOASTed value:
@@ -37,15 +40,14 @@ export interface ChangeCodec {
   readonly identityKind: 'primary-key' | 'full-row';
 }
 
-export interface TransactionFile {
-  /** Local path of the CSV. */
-  readonly path: string;
-  /** Decimal text of the 32-bit xid. */
+export interface CommittedTransaction {
+  /** Decimal text of the 32-bit xid: unique within a batch. */
   readonly xid: string;
   /** The commit record's LSN, as `X/Y`. */
   readonly commitLsn: string;
   /** Commit time, ISO 8601 with microseconds and offset. */
   readonly commitTime: string;
+  /** Changes of this transaction to the table. */
   readonly rows: number;
 }
 
@@ -54,8 +56,10 @@ export interface ChangeBatch {
   readonly table: string;
   /** 1, 2, ... per table; epoch 0 is the snapshot base. */
   readonly epoch: number;
+  /** Local paths of the CSV files holding the changes of `transactions`. */
+  readonly files: readonly string[];
   /** In commit order; every commit LSN above the table's committed LSN. */
-  readonly transactions: readonly TransactionFile[];
+  readonly transactions: readonly CommittedTransaction[];
 }
 
 export interface EpochCommit {

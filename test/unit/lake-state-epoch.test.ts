@@ -15,7 +15,7 @@ import { openDuckDB, writeParquetFromCsv, type OpenDuckDB } from '../../lake/par
 import { currentDataFiles } from '../../lake/reader.js';
 import { liveRowsSql } from '../../lake/scan.js';
 import { commitEpoch, epochSnapshotId, prepareLocator, type EpochContext } from '../../lake/state/index.js';
-import type { ChangeBatch, ChangeCodec, TransactionFile } from '../../lake/state/types.js';
+import type { ChangeBatch, ChangeCodec, CommittedTransaction } from '../../lake/state/types.js';
 import { FilesystemObjectStore } from '../../lake/storage/filesystem.js';
 import { pythonOrSkip, scanWithPyIceberg } from '../support/readers.js';
 
@@ -176,14 +176,14 @@ async function freshLake(source: SourceTable, baseRows: Values[], options: { cat
     manifest,
   };
 
-  const transaction = (changes: readonly Change[]): TransactionFile => {
-    const path = join(dir, 'spool', `tx${++files}.csv`);
-    mkdirSync(dirname(path), { recursive: true });
+  const transaction = (changes: readonly Change[]): { tx: CommittedTransaction; text: string } => {
     const byName = new Map(plan.columns.map((c) => [c.name, c.fieldId]));
     const identityNames = codec.identity.map((id) => plan.columns.find((c) => c.fieldId === id)!.name);
+    const xid = String(700 + ++files);
     const lines = changes.map((change, seq) => {
       const unchanged = change.unchanged?.length ? change.unchanged.map((n) => byName.get(n)).join(' ') : null;
       const values = [
+        xid,
         String(seq),
         change.op,
         unchanged,
@@ -192,21 +192,39 @@ async function freshLake(source: SourceTable, baseRows: Values[], options: { cat
       ];
       return `${values.map(field).join(',')}\n`;
     });
-    writeFileSync(path, lines.join(''));
     lsn += 0x100;
     return {
-      path,
-      xid: String(700 + files),
-      commitLsn: `0/${lsn.toString(16).toUpperCase()}`,
-      commitTime: '2026-03-01T10:00:00.123456+00:00',
-      rows: changes.length,
+      tx: {
+        xid,
+        commitLsn: `0/${lsn.toString(16).toUpperCase()}`,
+        commitTime: '2026-03-01T10:00:00.123456+00:00',
+        rows: changes.length,
+      },
+      text: lines.join(''),
     };
   };
-  const batch = (epoch: number, ...transactions: (readonly Change[])[]): ChangeBatch => ({
-    table: identifier,
-    epoch,
-    transactions: transactions.map(transaction),
-  });
+  /**
+   * As the spool lays an epoch out, but shuffled: even-numbered transactions share one file, written newest first;
+   * odd-numbered ones get a file each; the file list is reversed. Commit order comes from `transactions` alone.
+   */
+  const batch = (epoch: number, ...transactions: (readonly Change[])[]): ChangeBatch => {
+    const written = transactions.map(transaction);
+    const spool = join(dir, 'spool', `e${epoch}-${files}`);
+    mkdirSync(spool, { recursive: true });
+    const paths: string[] = [];
+    const shared = written.filter((_, i) => i % 2 === 0).reverse();
+    if (shared.length > 0) {
+      paths.push(join(spool, 'segment.csv'));
+      writeFileSync(paths[0]!, shared.map((w) => w.text).join(''));
+    }
+    written.forEach((w, i) => {
+      if (i % 2 === 0) return;
+      const path = join(spool, `t${i}.csv`);
+      writeFileSync(path, w.text);
+      paths.push(path);
+    });
+    return { table: identifier, epoch, files: paths.reverse(), transactions: written.map((w) => w.tx) };
+  };
 
   /** Live rows of the current state snapshot through lake/scan.ts, as `a|b|c` strings sorted. */
   const rows = async (): Promise<string[]> => {
@@ -649,9 +667,8 @@ describe('commitEpoch: retries, crashes and the locator', () => {
     const stale: ChangeBatch = {
       table: 'public.items',
       epoch: 1,
-      transactions: [
-        { path: '/nonexistent.csv', xid: '1', commitLsn: '0/1000', commitTime: '2026-03-01T10:00:00Z', rows: 1 },
-      ],
+      files: ['/nonexistent.csv'],
+      transactions: [{ xid: '1', commitLsn: '0/1000', commitTime: '2026-03-01T10:00:00Z', rows: 1 }],
     };
     await assert.rejects(commitEpoch(lake.ctx, stale, lake.codec), { code: 'EPOCH_MISMATCH' });
     const state = await loadTableMetadata(lake.store, lake.catalog, 'public.items');

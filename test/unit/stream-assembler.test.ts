@@ -77,7 +77,7 @@ const lines = (path: string): string[] => readFileSync(path, 'utf8').trimEnd().s
 const msg = (m: Record<string, unknown>): PgoutputMessage => m as unknown as PgoutputMessage;
 
 describe('transaction assembly into the spool', () => {
-  it('writes one CSV per transaction with ops, old keys, unchanged TOAST and arrays as JSON', () => {
+  it('writes rows with their xid, ops, old keys, unchanged TOAST and arrays as JSON', () => {
     const { spool, assembler, commits } = setup();
     assembler.handle(
       msg({ tag: 'begin', xid: 900, finalLsn: asLsn(0x100n), commitTimeMicros: 1_700_000_000_123_456n }),
@@ -108,10 +108,11 @@ describe('transaction assembly into the spool', () => {
     assert.equal(txn!.commitLsn, '0/100');
     assert.equal(txn!.commitTime, '2023-11-14T22:13:20.123456+00:00');
     assert.equal(txn!.rows, 3);
-    assert.deepEqual(lines(txn!.path), [
-      '"0","I",,,"1","a ""quoted"", text","[""x"",""y z"",null]"',
-      '"1","U","2","1","2",,',
-      '"2","D",,"2","2",,',
+    assert.equal(sealed.batch.files.length, 1);
+    assert.deepEqual(lines(sealed.batch.files[0]!), [
+      '"900","0","I",,,"1","a ""quoted"", text","[""x"",""y z"",null]"',
+      '"900","1","U","2","1","2",,',
+      '"900","2","D",,"2","2",,',
     ]);
     assert.ok(readdirSync(sealed.dir).includes('batch.json'));
   });
@@ -147,8 +148,36 @@ describe('transaction assembly into the spool', () => {
       }),
     );
     const sealed = spool.seal()!;
-    const rows = sealed.batch.transactions.flatMap((t) => lines(t.path));
-    assert.deepEqual(rows, ['"0","I",,,"1","top",', '"2","I",,,"3","top again",']);
+    const rows = sealed.batch.files.flatMap((path) => lines(path));
+    assert.deepEqual(rows, ['"50","0","I",,,"1","top",', '"50","2","I",,,"3","top again",']);
+  });
+
+  it('gathers an epoch of many small transactions into one file, and moves a large one in as its own', () => {
+    const { spool, assembler } = setup();
+    for (let xid = 1; xid <= 500; xid++) {
+      const lsn = BigInt(0x1000 + xid * 0x100);
+      assembler.handle(msg({ tag: 'begin', xid, finalLsn: asLsn(lsn), commitTimeMicros: 0n }));
+      assembler.handle(msg({ tag: 'insert', relationId: 7, newTuple: [String(xid), 'small', null] }));
+      assembler.handle(
+        msg({ tag: 'commit', flags: 0, commitLsn: asLsn(lsn), endLsn: asLsn(lsn + 0x10n), commitTimeMicros: 0n }),
+      );
+    }
+    const big = 'x'.repeat(1000);
+    assembler.handle(msg({ tag: 'begin', xid: 501, finalLsn: asLsn(0x100000n), commitTimeMicros: 0n }));
+    for (let i = 0; i < 600; i++)
+      assembler.handle(msg({ tag: 'insert', relationId: 7, newTuple: [`b${i}`, big, null] }));
+    assembler.handle(
+      msg({ tag: 'commit', flags: 0, commitLsn: asLsn(0x100000n), endLsn: asLsn(0x100010n), commitTimeMicros: 0n }),
+    );
+    const sealed = spool.seal()!;
+    assert.equal(sealed.batch.transactions.length, 501);
+    assert.equal(sealed.batch.files.length, 2);
+    const [segment, own] = sealed.batch.files.map((path) => lines(path));
+    assert.equal(segment!.length, 500);
+    assert.equal(segment![499], '"500","0","I",,,"500","small",');
+    assert.equal(own!.length, 600);
+    assert.ok(own!.every((line) => line.startsWith('"501",')));
+    assert.ok(sealed.bytes >= 600 * 1000);
   });
 
   it('acknowledges no further than the oldest change not yet in the lake', () => {
