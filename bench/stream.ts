@@ -28,6 +28,18 @@ const percentile = (values: number[], p: number): number => {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 };
 
+/** utime + stime of a process and its threads, from /proc (Linux); undefined elsewhere. */
+function processCpuSeconds(pid: number | undefined): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    const hz = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    return ticks / hz;
+  } catch {
+    return undefined;
+  }
+}
+
 const work = tempDir('pg-cdc-bench-stream-');
 const postgres = await startPostgres({ dataDir: join(work, 'pg', 'data'), durable: false, walLevel: 'logical' });
 const temporal = await startTemporalDevServer({ stateDir: join(work, 'temporal'), ui: false });
@@ -132,10 +144,18 @@ try {
   }
   const streamMs = Date.now() - started;
   clearInterval(rssSampler);
+  const cpuSeconds = processCpuSeconds(stream.pid);
   say(
     `pg-cdc start (process start → committed in Iceberg):  ${(streamMs / 1000).toFixed(2)} s  ${perSecond(changes, streamMs)}`,
   );
   say(`  peak RSS of pg-cdc start while draining: ${Math.round(peakRss / 2 ** 20)} MiB`);
+  // On two cores the walsender takes one; what pg-cdc spends per change decides how close the ratio can get.
+  if (cpuSeconds !== undefined) {
+    say(
+      `  CPU of pg-cdc start (user + system, DuckDB threads included): ${cpuSeconds.toFixed(1)} s, ` +
+        `${((cpuSeconds / changes) * 1e6).toFixed(1)} µs per change`,
+    );
+  }
   say(`ratio pg-cdc/pg_recvlogical:  ${(recvMs / streamMs).toFixed(2)}  (target >= 0.80)`);
 
   // Latency: one small transaction every 250 ms; each is queryable once the table's committed LSN reaches it.

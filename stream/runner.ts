@@ -35,7 +35,9 @@ export class ReconnectExhaustedError extends PgCdcError {
 }
 
 const TICK_MS = 200;
-const YIELD_EVERY = 2_000;
+/** Longest the read loop keeps the event loop to itself; checked every YIELD_CHECK messages. */
+const YIELD_AFTER_MS = 2;
+const YIELD_CHECK = 64;
 const CLOSE_WAIT_MS = 8_000;
 const DRAIN_WAIT_MS = 45_000;
 const sleepMs = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
@@ -182,28 +184,37 @@ export class StreamRunner {
     };
     const timer = setInterval(tick, TICK_MS);
     let handled = 0;
+    let lastYield = performance.now();
     try {
       for (;;) {
-        await this.waitForSpoolRoom();
-        if (this.stopping) return;
-        const next = await read();
-        if (next === 'stop') return;
-        if (next.done) {
-          throw new PgCdcError('REPLICATION_CONNECTION_LOST', 'the server ended the replication stream', {
-            hint: 'reconnecting',
-          });
+        let item = stream.poll();
+        if (item === undefined) {
+          await this.waitForSpoolRoom();
+          if (this.stopping) return;
+          const next = await read();
+          if (next === 'stop') return;
+          if (next.done) {
+            throw new PgCdcError('REPLICATION_CONNECTION_LOST', 'the server ended the replication stream', {
+              hint: 'reconnecting',
+            });
+          }
+          item = next.value;
         }
-        const item = next.value;
         if (item.kind === 'xlog') {
           this.assembler.handle(item.message);
         } else if (!this.assembler.inTransaction) {
           this.checkpoint.advanceTo(item.walEnd);
         }
-        // A queue that never runs dry resolves every read as a microtask: yield now and then, so that timers (sealing,
-        // acknowledging, heartbeats) and the commits' I/O keep running under a sustained load.
-        if (++handled % YIELD_EVERY === 0) {
+        // Events already received are taken without a promise each (with the worker's async hooks, a promise per
+        // message cost more than decoding it). So yield every few milliseconds: timers (sealing, acknowledging,
+        // heartbeats) keep running under a sustained load, and an epoch commit in this process, which awaits
+        // hundreds of I/O completions, waits for each no longer than that. The spool bound is checked there too.
+        if (++handled % YIELD_CHECK === 0 && performance.now() - lastYield >= YIELD_AFTER_MS) {
           tick();
           await new Promise<void>((resolve) => setImmediate(resolve));
+          await this.waitForSpoolRoom();
+          if (this.stopping) return;
+          lastYield = performance.now();
         }
       }
     } finally {

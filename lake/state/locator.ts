@@ -47,7 +47,10 @@ export class Locator {
     addFile: Statement;
     filePath: Statement;
     setMeta: Statement;
+    addMany: Statement;
   };
+  /** File ids never change their path: the position-delete file names one per deleted row. */
+  private readonly paths = new Map<number, string>();
 
   private constructor(private readonly db: Database.Database) {
     this.statements = {
@@ -58,6 +61,10 @@ export class Locator {
       addFile: db.prepare('INSERT INTO files (path) VALUES (?)'),
       filePath: db.prepare('SELECT path FROM files WHERE id = ?'),
       setMeta: db.prepare('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)'),
+      // Many rows per statement: the per-call cost of crossing into SQLite dominates a row's own insert.
+      addMany: db.prepare(
+        `INSERT OR IGNORE INTO rows (key, file, pos) VALUES ${'(?, ?, ?), '.repeat(BULK - 1)}(?, ?, ?)`,
+      ),
     };
   }
 
@@ -119,8 +126,11 @@ export class Locator {
   }
 
   filePath(fileId: number): string {
+    const known = this.paths.get(fileId);
+    if (known !== undefined) return known;
     const row = this.statements.filePath.get(fileId) as { path: string } | undefined;
     if (!row) throw new RangeError(`locator has no file ${fileId}`);
+    this.paths.set(fileId, row.path);
     return row.path;
   }
 
@@ -136,6 +146,7 @@ export class Locator {
   }
 
   clear(): void {
+    this.paths.clear();
     this.db.exec('DELETE FROM rows; DELETE FROM files;');
   }
 
@@ -145,6 +156,22 @@ export class Locator {
 
   add(key: LocatorKey, fileId: number, pos: number): void {
     this.statements.add.run(key, fileId, pos);
+  }
+
+  /** The rows of one data file, many per statement. */
+  addAll(fileId: number, rows: readonly { readonly key: LocatorKey; readonly pos: number }[]): void {
+    let i = 0;
+    const values: unknown[] = new Array<unknown>(BULK * 3);
+    for (; i + BULK <= rows.length; i += BULK) {
+      for (let j = 0; j < BULK; j++) {
+        const row = rows[i + j]!;
+        values[j * 3] = row.key;
+        values[j * 3 + 1] = fileId;
+        values[j * 3 + 2] = row.pos;
+      }
+      this.statements.addMany.run(...values);
+    }
+    for (; i < rows.length; i++) this.add(rows[i]!.key, fileId, rows[i]!.pos);
   }
 
   setTag(tag: LocatorTag): void {
@@ -158,6 +185,7 @@ export class Locator {
   }
 
   rollback(): void {
+    this.paths.clear();
     if (this.db.inTransaction) this.db.exec('ROLLBACK');
   }
 

@@ -18,7 +18,8 @@ import type { ChangeCodec } from './types.js';
 /**
  * The state table's files of one epoch: one data file with the rows the epoch leaves live, and one position-delete
  * file naming the lake rows it replaces. Both have deterministic names and content, so a retry rewrites the same
- * files. The data file's row positions are read back from the file itself for the locator.
+ * files. The data file's row positions are read back from the file itself for the locator. Expects the epoch's
+ * temp tables: `ev`, and `direct` (the inserts written without resolution, see state.ts).
  */
 export interface LakeRows {
   /** The lake rows the epoch deletes, with the identity key they are filed under in the locator. */
@@ -93,13 +94,18 @@ export async function writeStateFiles(
   const uuid = table.metadata['table-uuid'];
   let data: LakeParquet | undefined;
   let written: { key: LocatorKey; pos: number }[] = [];
-  if (resolution.written.length > 0) {
-    await tempTable(
-      connection,
-      'written',
-      { ord: 'INTEGER' },
-      resolution.written.map((ord) => [ord]),
-    );
+  // The written changes: the direct inserts (temp table `direct`) and what the resolver kept of the rest.
+  await tempTable(
+    connection,
+    'written_resolved',
+    { ord: 'INTEGER' },
+    resolution.written.map((ord) => [ord]),
+  );
+  await connection.run(
+    'CREATE OR REPLACE TEMP TABLE written AS SELECT ord FROM direct UNION ALL SELECT ord FROM written_resolved',
+  );
+  const count = Number((await connection.runAndReadAll('SELECT count(*) FROM written')).getRowsJS()[0]![0]);
+  if (count > 0) {
     const toastFields = await prepareToast(connection, codec, resolution, lake.sources, input.files);
     const key = epochFileKey(table.location, uuid, epoch, 'state');
     data = await copyToLake(connection, store, key, stateRowsSql(codec, toastFields), stateFieldIds(codec));

@@ -46,13 +46,31 @@ export function locatorPath(locatorDir: string, table: LoadedTable): string {
   return join(locatorDir, `${readable}-${hash.slice(0, 12)}.locator.sqlite`);
 }
 
+/**
+ * Temp table `direct`: the changes that need no resolution, INSERTs of an identity the batch names nowhere else in a
+ * batch without a truncate. Their rows are written as they are and nothing in the lake is looked up for them (see
+ * resolve.ts: a first INSERT means the identity is not in the lake). In a bulk-load epoch that is nearly every change,
+ * so only the rest are read into memory and resolved. Returns how many changes are not direct.
+ */
+async function markDirectInserts(connection: DuckDBConnection): Promise<number> {
+  await connection.run(
+    "CREATE OR REPLACE TEMP TABLE direct AS SELECT e.ord FROM ev AS e WHERE e.op = 'I' " +
+      "AND NOT EXISTS (SELECT 1 FROM ev WHERE op = 'T') AND e.to_key IN (SELECT key FROM " +
+      '(SELECT from_key AS key FROM ev UNION ALL SELECT to_key FROM ev) WHERE key IS NOT NULL ' +
+      'GROUP BY key HAVING count(*) = 1)',
+  );
+  const reader = await connection.runAndReadAll('SELECT (SELECT count(*) FROM ev) - (SELECT count(*) FROM direct)');
+  return Number(reader.getRowsJS()[0]![0]);
+}
+
+/** The changes that are not direct inserts, in order, with their identities numbered (temp table `ids`). */
 async function thinChanges(connection: DuckDBConnection): Promise<ThinChange[]> {
   const reader = await connection.runAndReadAll(
-    'SELECT e.op, f.iid, t.iid, e.unchanged FROM ev AS e LEFT JOIN ids AS f ON f.key = e.from_key ' +
-      'LEFT JOIN ids AS t ON t.key = e.to_key ORDER BY e.ord',
+    'SELECT e.ord, e.op, f.iid, t.iid, e.unchanged FROM ev AS e ANTI JOIN direct AS d ON d.ord = e.ord ' +
+      'LEFT JOIN ids AS f ON f.key = e.from_key LEFT JOIN ids AS t ON t.key = e.to_key ORDER BY e.ord',
   );
-  return reader.getRowsJS().map(([op, from, to, unchanged], ord) => ({
-    ord,
+  return reader.getRowsJS().map(([ord, op, from, to, unchanged]) => ({
+    ord: Number(ord),
     op: op as ChangeOp,
     from: from === null ? undefined : Number(from),
     to: to === null ? undefined : Number(to),
@@ -72,19 +90,6 @@ async function identityKeys(connection: DuckDBConnection, iids: Iterable<number>
   );
   const reader = await connection.runAndReadAll('SELECT i.iid, i.key FROM ids AS i JOIN wanted_ids AS w USING (iid)');
   return new Map(reader.getRowsJS().map(([iid, key]) => [Number(iid), key as LocatorKey]));
-}
-
-/** An epoch of inserts only needs no resolution: every change's row is written, nothing in the lake is touched. */
-async function insertsOnly(connection: DuckDBConnection): Promise<Resolution | undefined> {
-  const reader = await connection.runAndReadAll("SELECT count(*), count(*) FILTER (op <> 'I') FROM ev");
-  const [total, others] = reader.getRowsJS()[0]!.map(Number);
-  if (others !== 0) return undefined;
-  return {
-    written: Array.from({ length: total ?? 0 }, (_, ord) => ord),
-    lakeDeletes: new Map(),
-    toast: [],
-    truncated: false,
-  };
 }
 
 /** The locator key expression over a state row read as alias `d` (data files, live rows). */
@@ -166,11 +171,9 @@ export async function commitState(
   summary: Readonly<Record<string, string>>,
 ): Promise<StateCommit> {
   const { connection } = ctx;
-  const resolution: Resolution =
-    (await insertsOnly(connection)) ??
-    (codec.identityKind === 'primary-key'
-      ? resolvePrimaryKey(await thinChanges(connection))
-      : resolveFullRow(await thinChanges(connection)));
+  const rest = await markDirectInserts(connection);
+  const thin = rest === 0 ? [] : await thinChanges(connection);
+  const resolution: Resolution = codec.identityKind === 'primary-key' ? resolvePrimaryKey(thin) : resolveFullRow(thin);
   const overRow = keyOverRow(codec, key);
   ctx.phase('resolve');
   const parentTag = locatorTag(table, key, parent['snapshot-id']);
@@ -195,7 +198,7 @@ export async function commitState(
     for (const { key: k, row } of lake.deleted) locator.remove(k, row);
     if (written.data) {
       const fileId = locator.fileId(written.data.path);
-      for (const row of written.written) locator.add(row.key, fileId, row.pos);
+      locator.addAll(fileId, written.written);
     }
     locator.setTag(locatorTag(table, key, snapshotId));
     ctx.phase('locator-stage');

@@ -73,6 +73,15 @@ export class BoundedQueue<T> implements AsyncIterator<T, undefined> {
     this.head = 0;
   }
 
+  /** The next queued item without waiting, or undefined when none is queued (then `next()` waits or ends). */
+  poll(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head]!;
+    this.items[this.head++] = undefined as T;
+    this.compact();
+    return item;
+  }
+
   next(): Promise<IteratorResult<T, undefined>> {
     if (this.head < this.items.length) {
       const item = this.items[this.head]!;

@@ -158,6 +158,14 @@ export class ReplicationStream implements AsyncIterable<ReplicationEvent> {
     this.sendStatus();
   }
 
+  /**
+   * The next event already received, without waiting; undefined when none is (the iterator then waits). A consumer
+   * that drains with this pays no promise per message.
+   */
+  poll(): ReplicationEvent | undefined {
+    return this.queue.poll();
+  }
+
   [Symbol.asyncIterator](): AsyncIterator<ReplicationEvent, undefined> {
     return {
       next: () => this.queue.next(),
