@@ -81,7 +81,15 @@ export async function openLakeAccess(config: PgCdcConfig, log: Logger): Promise<
   const store = createObjectStore(config.storage);
   const catalog = new LocalCatalog(store);
   const manifest = new ManifestStore(store);
+  // Epoch commits share one bounded DuckDB, so the stream worker's memory stays bounded whatever an epoch holds.
   const duck = await openDuckDB({ memoryLimit: process.env.PGCDC_DUCKDB_MEMORY_LIMIT ?? '256MB' });
+  // Snapshot chunks get their own, opened on the first chunk: each of init.parallel_workers concurrent Parquet
+  // writers holds a row group in memory, which a limit sized for epochs cannot fit (out of memory at 4 writers).
+  let snapshotDuck: ReturnType<typeof openDuckDB> | undefined;
+  const snapshotWriters = (): ReturnType<typeof openDuckDB> =>
+    (snapshotDuck ??= openDuckDB({
+      memoryLimit: process.env.PGCDC_DUCKDB_SNAPSHOT_MEMORY_LIMIT ?? `${256 + 256 * config.init.parallel_workers}MB`,
+    }));
   // A cache next to the worker: losing it costs a rebuild from the lake, never data.
   const locatorDir = join(resolve(config.state_dir), 'locators');
   return {
@@ -115,7 +123,7 @@ export async function openLakeAccess(config: PgCdcConfig, log: Logger): Promise<
 
     async writeParquet(rows, request) {
       // One connection per write: a DuckDB connection runs one statement at a time, the instance many.
-      const connection = await duck.instance.connect();
+      const connection = await (await snapshotWriters()).instance.connect();
       try {
         return await writeParquetFromStream(connection, rows, request);
       } finally {
