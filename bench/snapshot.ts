@@ -1,10 +1,11 @@
 /**
  * npm run bench:snapshot — raw `COPY … TO STDOUT` versus `pg-cdc init` into committed Iceberg, same table, same run.
  * Prints both rates and their ratio (target >= 0.6 on 2 cores). BENCH_ROWS overrides the 2 M rows; BENCH_PARALLEL
- * and BENCH_CHUNK_BYTES set init.parallel_workers and init.chunk_target_bytes (defaults 4 and 64 MiB).
+ * and BENCH_CHUNK_BYTES set init.parallel_workers and init.chunk_target_bytes (defaults 4 and 64 MiB); BENCH_NODE_ARGS
+ * adds Node options to the init process (e.g. --cpu-prof); BENCH_LOG=<file> keeps its debug log.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { findPostgresBinaries } from '../stack/postgres-binaries.js';
@@ -16,6 +17,17 @@ const rows = Number(process.env.BENCH_ROWS ?? 2_000_000);
 const root = join(import.meta.dirname, '..');
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 const rate = (n: number, ms: number): string => `${Math.round(n / (ms / 1000)).toLocaleString('en-US')} rows/s`;
+
+/** CPU seconds (user + system) of a process, or of its reaped children (`children`), from /proc (Linux). */
+function cpuSeconds(pid: number | undefined, children = false): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    const [user, system] = children ? [fields[13], fields[14]] : [fields[11], fields[12]];
+    return (Number(user) + Number(system)) / 100;
+  } catch {
+    return NaN;
+  }
+}
 
 const work = tempDir('pg-cdc-bench-');
 const postgres = await startPostgres({ dataDir: join(work, 'pg', 'data'), durable: false });
@@ -43,10 +55,15 @@ try {
   say(`loaded in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
   const psql = join(findPostgresBinaries().binDir, 'psql');
+  // Backends are children of the postmaster: their CPU shows in its reaped-children counters once they exit.
+  const postmaster = Number(readFileSync(join(postgres.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const serverCpu = (): number => cpuSeconds(postmaster, true);
+  let serverBefore = serverCpu();
   started = Date.now();
   execFileSync('sh', ['-c', `"${psql}" "${url}" -c "COPY orders TO STDOUT" > /dev/null`]);
   const copyMs = Date.now() - started;
   say(`raw COPY TO STDOUT > /dev/null:  ${(copyMs / 1000).toFixed(2)} s  ${rate(rows, copyMs)}`);
+  say(`  PostgreSQL CPU: ${(serverCpu() - serverBefore).toFixed(1)} s`);
 
   const config = join(work, 'pg-cdc.yml');
   writeFileSync(
@@ -59,13 +76,35 @@ try {
       `init:\n  parallel_workers: ${process.env.BENCH_PARALLEL ?? 4}\n  chunk_target_bytes: ${process.env.BENCH_CHUNK_BYTES ?? 67108864}`,
     ].join('\n'),
   );
+  // BENCH_LOG=<file> keeps the init's debug log, to see where the time outside the workflow goes.
+  const logFile = process.env.BENCH_LOG ? openSync(process.env.BENCH_LOG, 'w') : 'ignore';
+  say(`init spawned at ${new Date().toISOString()}`);
   started = Date.now();
+  serverBefore = serverCpu();
+  let initCpu = NaN;
   const code = await new Promise<number | null>((resolve) => {
-    const child = spawn(process.execPath, [join(root, 'bin', 'pg-cdc.js'), '--config', config, 'init'], {
-      stdio: ['ignore', 'ignore', 'inherit'],
-      env: { ...process.env, PGCDC_LOG_LEVEL: 'warn' },
+    const child = spawn(
+      process.execPath,
+      [
+        ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+        join(root, 'bin', 'pg-cdc.js'),
+        '--config',
+        config,
+        'init',
+      ],
+      {
+        stdio: ['ignore', 'ignore', logFile === 'ignore' ? 'inherit' : logFile],
+        env: { ...process.env, PGCDC_LOG_LEVEL: process.env.BENCH_LOG ? 'debug' : 'warn' },
+      },
+    );
+    const sampler = setInterval(() => {
+      const seconds = cpuSeconds(child.pid);
+      if (!Number.isNaN(seconds)) initCpu = seconds;
+    }, 50);
+    child.once('exit', (exitCode) => {
+      clearInterval(sampler);
+      resolve(exitCode);
     });
-    child.once('exit', resolve);
   });
   const initMs = Date.now() - started;
   if (code !== 0) throw new Error(`pg-cdc init exited ${code}`);
@@ -91,6 +130,9 @@ try {
   };
 
   say(`pg-cdc init (CLI start to exit):  ${(initMs / 1000).toFixed(2)} s  ${rate(rows, initMs)}`);
+  say(
+    `  CPU: pg-cdc init ${initCpu.toFixed(1)} s (DuckDB threads included), PostgreSQL ${(serverCpu() - serverBefore).toFixed(1)} s`,
+  );
   say(`  of which the snapshot workflow:  ${(workflowMs / 1000).toFixed(2)} s  ${rate(rows, workflowMs)}`);
   say(
     `    setup ${(phases.setup / 1000).toFixed(2)} s, ${copies.length} chunks copied in ${(phases.copy / 1000).toFixed(2)} s ` +

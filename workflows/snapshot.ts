@@ -164,6 +164,8 @@ export async function snapshotWorkflow(input: SnapshotInput): Promise<SnapshotRe
   }
 
   publish('committing');
+  // Every chunk is copied: the exported snapshot has done its work, so it is released while the tables commit.
+  holdScope.cancel();
   const committed = await Promise.all(
     tables.map((table) =>
       control.commitSnapshotTable({
@@ -173,7 +175,6 @@ export async function snapshotWorkflow(input: SnapshotInput): Promise<SnapshotRe
       }),
     ),
   );
-  holdScope.cancel();
   await hold;
   publish('done');
   return { slot: snapshot.slot, consistentPoint: snapshot.consistentPoint, attempt, tables: committed };
