@@ -12,7 +12,6 @@ import { quoteString } from './duck.js';
  *   n<id>  the converted row (c<id>) as received
  *   s<id>  'full-row' only: the new row with unchanged TOAST values taken from the old row sent beside it
  *   from_key / to_key  the identity the change removes / writes (locator keys, see keys.ts)
- * and temp table `ids` numbering every identity the batch names (`iid`).
  */
 const DEFAULT_MAX_LINE = 64 * 1024 * 1024;
 const MIN_BUFFER = 1024 * 1024;
@@ -108,10 +107,6 @@ export async function loadEvents(
       `WHEN 'D' THEN (CASE WHEN has_old THEN ${oldKey} ELSE ${rowKey} END) END AS from_key, ` +
       `CASE WHEN op IN ('I', 'U') THEN ${newKey} END AS to_key ` +
       `FROM (SELECT *${fills.join('')} FROM (${converted}))`,
-  );
-  await connection.run(
-    'CREATE OR REPLACE TEMP TABLE ids AS SELECT CAST(row_number() OVER () - 1 AS INTEGER) AS iid, key FROM ' +
-      '(SELECT DISTINCT key FROM (SELECT from_key AS key FROM ev UNION ALL SELECT to_key FROM ev) WHERE key IS NOT NULL)',
   );
   const summary = await connection.runAndReadAll(
     "SELECT count(*), count(*) FILTER (op NOT IN ('I', 'U', 'D', 'T') OR op IS NULL), " +

@@ -158,20 +158,20 @@ export class Locator {
     this.statements.add.run(key, fileId, pos);
   }
 
-  /** The rows of one data file, many per statement. */
-  addAll(fileId: number, rows: readonly { readonly key: LocatorKey; readonly pos: number }[]): void {
+  /** The rows of one data file (keys[i] at positions[i]), many per statement. */
+  addAll(fileId: number, rows: { readonly keys: readonly LocatorKey[]; readonly positions: readonly number[] }): void {
+    const { keys, positions } = rows;
     let i = 0;
     const values: unknown[] = new Array<unknown>(BULK * 3);
-    for (; i + BULK <= rows.length; i += BULK) {
+    for (; i + BULK <= keys.length; i += BULK) {
       for (let j = 0; j < BULK; j++) {
-        const row = rows[i + j]!;
-        values[j * 3] = row.key;
+        values[j * 3] = keys[i + j];
         values[j * 3 + 1] = fileId;
-        values[j * 3 + 2] = row.pos;
+        values[j * 3 + 2] = positions[i + j];
       }
       this.statements.addMany.run(...values);
     }
-    for (; i < rows.length; i++) this.add(rows[i]!.key, fileId, rows[i]!.pos);
+    for (; i < keys.length; i++) this.add(keys[i]!, fileId, positions[i]!);
   }
 
   setTag(tag: LocatorTag): void {

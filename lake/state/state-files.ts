@@ -31,8 +31,8 @@ export interface LakeRows {
 export interface StateFiles {
   readonly data: LakeParquet | undefined;
   readonly deletes: LakeParquet | undefined;
-  /** Locator entries of the data file's rows. */
-  readonly written: readonly { readonly key: LocatorKey; readonly pos: number }[];
+  /** Locator entries of the data file's rows: the key and position of each, as two columns. */
+  readonly written: { readonly keys: readonly LocatorKey[]; readonly positions: readonly number[] };
 }
 
 export interface FileNames {
@@ -93,7 +93,7 @@ export async function writeStateFiles(
   const { codec, resolution, lake } = input;
   const uuid = table.metadata['table-uuid'];
   let data: LakeParquet | undefined;
-  let written: { key: LocatorKey; pos: number }[] = [];
+  let written: StateFiles['written'] = { keys: [], positions: [] };
   // The written changes: the direct inserts (temp table `direct`) and what the resolver kept of the rest.
   await tempTable(
     connection,
@@ -110,7 +110,9 @@ export async function writeStateFiles(
     const key = epochFileKey(table.location, uuid, epoch, 'state');
     data = await copyToLake(connection, store, key, stateRowsSql(codec, toastFields), stateFieldIds(codec));
     const positions = await connection.runAndReadAll(writtenKeysSql(input.keyOverRow, data.localPath));
-    written = positions.getRowsJS().map(([k, pos]) => ({ key: k as LocatorKey, pos: Number(pos) }));
+    // Columns, not rows: a bulk-load epoch writes a million rows, and a JS object per row was most of this phase.
+    const [keys = [], offsets = []] = positions.getColumnsJS();
+    written = { keys: keys as LocatorKey[], positions: offsets.map(Number) };
   }
   let deletes: LakeParquet | undefined;
   if (lake.deleted.length > 0) {

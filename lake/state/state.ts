@@ -63,8 +63,16 @@ async function markDirectInserts(connection: DuckDBConnection): Promise<number> 
   return Number(reader.getRowsJS()[0]![0]);
 }
 
-/** The changes that are not direct inserts, in order, with their identities numbered (temp table `ids`). */
+/**
+ * The changes that are not direct inserts, in order, with their identities numbered: temp table `ids` (`iid`, `key`)
+ * holds every identity these changes name.
+ */
 async function thinChanges(connection: DuckDBConnection): Promise<ThinChange[]> {
+  await connection.run(
+    'CREATE OR REPLACE TEMP TABLE ids AS SELECT CAST(row_number() OVER () - 1 AS INTEGER) AS iid, key FROM ' +
+      '(SELECT DISTINCT key FROM (SELECT e.from_key AS key FROM ev AS e ANTI JOIN direct AS d ON d.ord = e.ord ' +
+      'UNION ALL SELECT e.to_key FROM ev AS e ANTI JOIN direct AS d ON d.ord = e.ord) WHERE key IS NOT NULL)',
+  );
   const reader = await connection.runAndReadAll(
     'SELECT e.ord, e.op, f.iid, t.iid, e.unchanged FROM ev AS e ANTI JOIN direct AS d ON d.ord = e.ord ' +
       'LEFT JOIN ids AS f ON f.key = e.from_key LEFT JOIN ids AS t ON t.key = e.to_key ORDER BY e.ord',
@@ -208,7 +216,7 @@ export async function commitState(
       replaceAll: resolution.truncated,
       summary: {
         ...summary,
-        'pgcdc.rows-inserted': String(written.written.length),
+        'pgcdc.rows-inserted': String(written.written.keys.length),
         'pgcdc.rows-deleted': String(lake.deleted.length),
         ...(resolution.truncated ? { 'pgcdc.truncated': 'true' } : {}),
       },
@@ -219,7 +227,7 @@ export async function commitState(
     ctx.phase('locator-commit');
     return {
       result,
-      rowsInserted: written.written.length,
+      rowsInserted: written.written.keys.length,
       rowsDeleted: lake.deleted.length,
       truncated: resolution.truncated,
     };
