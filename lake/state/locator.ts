@@ -48,6 +48,7 @@ export class Locator {
     filePath: Statement;
     setMeta: Statement;
     addMany: Statement;
+    findMany: Statement;
   };
   /** File ids never change their path: the position-delete file names one per deleted row. */
   private readonly paths = new Map<number, string>();
@@ -62,6 +63,10 @@ export class Locator {
       filePath: db.prepare('SELECT path FROM files WHERE id = ?'),
       setMeta: db.prepare('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)'),
       // Many rows per statement: the per-call cost of crossing into SQLite dominates a row's own insert.
+      // Integer keys come back as bigint, as they were bound, so the caller's Map finds them.
+      findMany: db
+        .prepare(`SELECT key, file, pos FROM rows WHERE key IN (${'?, '.repeat(BULK - 1)}?) ORDER BY key, file, pos`)
+        .safeIntegers(true),
       addMany: db.prepare(
         `INSERT OR IGNORE INTO rows (key, file, pos) VALUES ${'(?, ?, ?), '.repeat(BULK - 1)}(?, ?, ?)`,
       ),
@@ -123,6 +128,29 @@ export class Locator {
       fileId: r.file,
       pos: r.pos,
     }));
+  }
+
+  /** The lake rows of many identities (by file then position each), looked up many per statement. */
+  findAll(keys: readonly LocatorKey[]): Map<LocatorKey, LakeRow[]> {
+    const found = new Map<LocatorKey, LakeRow[]>();
+    const collect = (rows: { key: LocatorKey; file: bigint; pos: bigint }[]): void => {
+      for (const row of rows) {
+        const list = found.get(row.key) ?? [];
+        if (list.length === 0) found.set(row.key, list);
+        list.push({ fileId: Number(row.file), pos: Number(row.pos) });
+      }
+    };
+    let i = 0;
+    for (; i + BULK <= keys.length; i += BULK) {
+      collect(
+        this.statements.findMany.all(...keys.slice(i, i + BULK)) as { key: LocatorKey; file: bigint; pos: bigint }[],
+      );
+    }
+    for (; i < keys.length; i++) {
+      const rows = this.find(keys[i]!);
+      if (rows.length > 0) found.set(keys[i]!, rows);
+    }
+    return found;
   }
 
   filePath(fileId: number): string {

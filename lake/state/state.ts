@@ -139,9 +139,10 @@ export async function openLocator(
 function findLakeRows(locator: Locator, keys: ReadonlyMap<number, LocatorKey>, resolution: Resolution): LakeRows {
   const deleted: { key: LocatorKey; row: LakeRow }[] = [];
   const sources = new Map<number, LakeRow>();
+  const found = locator.findAll([...resolution.lakeDeletes.keys()].map((iid) => keys.get(iid)!));
   for (const [iid, count] of resolution.lakeDeletes) {
     const key = keys.get(iid)!;
-    const rows = locator.find(key);
+    const rows = found.get(key) ?? [];
     if (rows[0]) sources.set(iid, rows[0]);
     for (const row of count === 'all' ? rows : rows.slice(0, count)) deleted.push({ key, row });
   }
