@@ -1,5 +1,6 @@
 import { userInfo } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { WorkflowHandle } from '@temporalio/client';
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import type { Command } from 'commander';
 import { parseDuration } from '../../core/config/index.js';
@@ -218,6 +219,29 @@ async function breakGlassTarget(
 }
 
 /** Poll the registry until `done` holds or `waitMs` passes; the registry is what AccessPolicy.decide reads. */
+/**
+ * Sends a signal to a grant's workflow through the configured Temporal; `onGone` decides what a workflow that no
+ * longer exists means for this command. Returns the task queue, for the message when no worker applies the change.
+ */
+async function signalGrant(
+  context: CommandContext,
+  workflowId: string,
+  send: (handle: WorkflowHandle) => Promise<void>,
+  onGone: () => void,
+): Promise<string> {
+  const temporal = await resolveTemporal(context.config.temporal, { stateDir: context.stateDir, log: context.log });
+  const client = await connectClient(temporal);
+  try {
+    await send(client.workflow.getHandle(workflowId)).catch((error: unknown) => {
+      if (!(error instanceof WorkflowNotFoundError)) throw error;
+      onGone();
+    });
+  } finally {
+    await client.connection.close();
+  }
+  return temporal.taskQueue;
+}
+
 async function waitFor(
   registry: Registry,
   waitMs: number,
@@ -349,28 +373,18 @@ function registerBreakGlass(acl: Command, program: Command): void {
           );
         }
         const change = changeOf(options, 'revoked');
-        const temporal = await resolveTemporal(context.config.temporal, {
-          stateDir: context.stateDir,
-          log: context.log,
-        });
-        const client = await connectClient(temporal);
-        try {
-          await client.workflow
-            .getHandle(target.workflowId)
-            .signal(revokeSignal, { actor: change.actor, reason: change.reason })
-            .catch((error: unknown) => {
-              if (!(error instanceof WorkflowNotFoundError)) throw error;
-              // Its workflow is gone (terminated by hand): end the grant here, audited all the same.
-              registry.grants.end(open.id, change, 'revoke');
-            });
-        } finally {
-          await client.connection.close();
-        }
+        const taskQueue = await signalGrant(
+          context,
+          target.workflowId,
+          (handle) => handle.signal(revokeSignal, { actor: change.actor, reason: change.reason }),
+          // Its workflow is gone (terminated by hand): end the grant here, audited all the same.
+          () => registry.grants.end(open.id, change, 'revoke'),
+        );
         const ended = await waitFor(registry, wait, (r) => {
           const grant = r.grants.get(open.id);
           return grant?.endedAt == null ? undefined : grant;
         });
-        if (!ended) throw notApplied(target, 'the revocation', temporal.taskQueue);
+        if (!ended) throw notApplied(target, 'the revocation', taskQueue);
         if (options.json) return printJson({ ...ended, policyVersion: registry.policyVersion() });
         print(`break-glass: ${ended.principal} no longer reads ${ended.resource} (ended ${ended.endedAt})`);
       }),
@@ -397,30 +411,22 @@ function registerBreakGlass(acl: Command, program: Command): void {
           );
         }
         const change = changeOf(options, '');
-        const temporal = await resolveTemporal(context.config.temporal, {
-          stateDir: context.stateDir,
-          log: context.log,
-        });
-        const client = await connectClient(temporal);
-        try {
-          await client.workflow
-            .getHandle(target.workflowId)
-            .signal(extendSignal, { ttl: options.ttl, actor: change.actor, reason: change.reason })
-            .catch((error: unknown) => {
-              if (!(error instanceof WorkflowNotFoundError)) throw error;
-              throw new BreakGlassError('BREAK_GLASS_NOT_FOUND', 'the workflow of this grant is gone', {
-                context: { workflow: target.workflowId },
-                hint: 'revoke it with `pg-cdc acl break-glass revoke` and grant a new one',
-              });
+        const taskQueue = await signalGrant(
+          context,
+          target.workflowId,
+          (handle) => handle.signal(extendSignal, { ttl: options.ttl, actor: change.actor, reason: change.reason }),
+          () => {
+            throw new BreakGlassError('BREAK_GLASS_NOT_FOUND', 'the workflow of this grant is gone', {
+              context: { workflow: target.workflowId },
+              hint: 'revoke it with `pg-cdc acl break-glass revoke` and grant a new one',
             });
-        } finally {
-          await client.connection.close();
-        }
+          },
+        );
         const moved = await waitFor(registry, wait, (r) => {
           const grant = r.grants.get(open.id);
           return grant && grant.expiresAt !== open.expiresAt ? grant : undefined;
         });
-        if (!moved) throw notApplied(target, 'the extension', temporal.taskQueue);
+        if (!moved) throw notApplied(target, 'the extension', taskQueue);
         if (options.json) return printJson({ ...moved, policyVersion: registry.policyVersion() });
         print(`break-glass: ${moved.principal} may read ${moved.resource} until ${moved.expiresAt}`);
       }),
