@@ -12,22 +12,12 @@ import { findPostgresBinaries } from '../stack/postgres-binaries.js';
 import { startPostgres } from '../stack/postgres.js';
 import { startTemporalDevServer } from '../stack/temporal.js';
 import { tempDir } from '../test/support/stack.js';
+import { cpuSeconds } from './proc.js';
 
 const rows = Number(process.env.BENCH_ROWS ?? 2_000_000);
 const root = join(import.meta.dirname, '..');
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 const rate = (n: number, ms: number): string => `${Math.round(n / (ms / 1000)).toLocaleString('en-US')} rows/s`;
-
-/** CPU seconds (user + system) of a process, or of its reaped children (`children`), from /proc (Linux). */
-function cpuSeconds(pid: number | undefined, children = false): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    const [user, system] = children ? [fields[13], fields[14]] : [fields[11], fields[12]];
-    return (Number(user) + Number(system)) / 100;
-  } catch {
-    return NaN;
-  }
-}
 
 const work = tempDir('pg-cdc-bench-');
 const postgres = await startPostgres({ dataDir: join(work, 'pg', 'data'), durable: false });
@@ -57,7 +47,7 @@ try {
   const psql = join(findPostgresBinaries().binDir, 'psql');
   // Backends are children of the postmaster: their CPU shows in its reaped-children counters once they exit.
   const postmaster = Number(readFileSync(join(postgres.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-  const serverCpu = (): number => cpuSeconds(postmaster, true);
+  const serverCpu = (): number => cpuSeconds(postmaster, { children: true });
   let serverBefore = serverCpu();
   started = Date.now();
   execFileSync('sh', ['-c', `"${psql}" "${url}" -c "COPY orders TO STDOUT" > /dev/null`]);

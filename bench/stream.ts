@@ -16,6 +16,7 @@ import { findPostgresBinaries } from '../stack/postgres-binaries.js';
 import { startPostgres } from '../stack/postgres.js';
 import { startTemporalDevServer } from '../stack/temporal.js';
 import { tempDir } from '../test/support/stack.js';
+import { cpuSeconds } from './proc.js';
 
 const inserts = Number(process.env.BENCH_INSERTS ?? 1_000_000);
 const updates = Number(process.env.BENCH_UPDATES ?? 100_000);
@@ -27,18 +28,6 @@ const percentile = (values: number[], p: number): number => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 };
-
-/** utime + stime of a process and its threads, from /proc (Linux); undefined elsewhere. */
-function processCpuSeconds(pid: number | undefined): number | undefined {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    const hz = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-    return ticks / hz;
-  } catch {
-    return undefined;
-  }
-}
 
 const work = tempDir('pg-cdc-bench-stream-');
 const postgres = await startPostgres({ dataDir: join(work, 'pg', 'data'), durable: false, walLevel: 'logical' });
@@ -144,16 +133,16 @@ try {
   }
   const streamMs = Date.now() - started;
   clearInterval(rssSampler);
-  const cpuSeconds = processCpuSeconds(stream.pid);
+  const streamCpu = cpuSeconds(stream.pid);
   say(
     `pg-cdc start (process start → committed in Iceberg):  ${(streamMs / 1000).toFixed(2)} s  ${perSecond(changes, streamMs)}`,
   );
   say(`  peak RSS of pg-cdc start while draining: ${Math.round(peakRss / 2 ** 20)} MiB`);
   // On two cores the walsender takes one; what pg-cdc spends per change decides how close the ratio can get.
-  if (cpuSeconds !== undefined) {
+  if (!Number.isNaN(streamCpu)) {
     say(
-      `  CPU of pg-cdc start (user + system, DuckDB threads included): ${cpuSeconds.toFixed(1)} s, ` +
-        `${((cpuSeconds / changes) * 1e6).toFixed(1)} µs per change`,
+      `  CPU of pg-cdc start (user + system, DuckDB threads included): ${streamCpu.toFixed(1)} s, ` +
+        `${((streamCpu / changes) * 1e6).toFixed(1)} µs per change`,
     );
   }
   say(`ratio pg-cdc/pg_recvlogical:  ${(recvMs / streamMs).toFixed(2)}  (target >= 0.80)`);
