@@ -83,12 +83,7 @@ export class BoundedQueue<T> implements AsyncIterator<T, undefined> {
   }
 
   next(): Promise<IteratorResult<T, undefined>> {
-    if (this.head < this.items.length) {
-      const item = this.items[this.head]!;
-      this.items[this.head++] = undefined as T;
-      this.compact();
-      return Promise.resolve({ value: item, done: false });
-    }
+    if (this.head < this.items.length) return Promise.resolve({ value: this.poll()!, done: false });
     if (this.ended) return this.failure === undefined ? Promise.resolve(DONE) : Promise.reject(this.failure);
     if (this.waiter) return Promise.reject(new Error('the replication stream is read by one consumer at a time'));
     return new Promise((resolve, reject) => {
