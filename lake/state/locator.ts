@@ -35,7 +35,7 @@ const SCHEMA = `
 
 type Statement = Database.Statement<unknown[]>;
 
-/** Rows per INSERT statement when a locator is rebuilt. */
+/** Rows (or keys) per statement of the bulk statements: rebuilds, epoch adds and lookups. */
 const BULK = 256;
 
 export class Locator {
@@ -62,8 +62,8 @@ export class Locator {
       addFile: db.prepare('INSERT INTO files (path) VALUES (?)'),
       filePath: db.prepare('SELECT path FROM files WHERE id = ?'),
       setMeta: db.prepare('INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)'),
-      // Many rows per statement: the per-call cost of crossing into SQLite dominates a row's own insert.
-      // Integer keys come back as bigint, as they were bound, so the caller's Map finds them.
+      // The *Many statements take BULK rows or keys at once: the per-call cost of crossing into SQLite dominates a
+      // row's own insert or lookup. Integer keys come back as bigint, as they were bound, so a caller's Map finds them.
       findMany: db
         .prepare(`SELECT key, file, pos FROM rows WHERE key IN (${'?, '.repeat(BULK - 1)}?) ORDER BY key, file, pos`)
         .safeIntegers(true),
@@ -256,11 +256,7 @@ export class Locator {
           `SELECT l.key, m.file_id, l.pos FROM (${live}) AS l ` +
             `JOIN (VALUES ${map}) AS m(local_path, file_id) ON m.local_path = l.filename ORDER BY l.key`,
         );
-        // Many rows per statement: the per-call cost of crossing into SQLite dominates a row's own insert.
-        const insertMany = db.prepare(
-          `INSERT OR IGNORE INTO rows (key, file, pos) VALUES ${'(?, ?, ?), '.repeat(BULK - 1)}(?, ?, ?)`,
-        );
-        const insertOne = db.prepare('INSERT OR IGNORE INTO rows (key, file, pos) VALUES (?, ?, ?)');
+        const { addMany, add } = locator.statements;
         for (;;) {
           const chunk = await result.fetchChunk();
           if (!chunk || chunk.rowCount === 0) break;
@@ -269,9 +265,9 @@ export class Locator {
           for (; i + BULK <= chunk.rowCount; i += BULK) {
             const values: unknown[] = [];
             for (let j = i; j < i + BULK; j++) values.push(keys![j], fileIds![j], positions![j]);
-            insertMany.run(...values);
+            addMany.run(...values);
           }
-          for (; i < chunk.rowCount; i++) insertOne.run(keys![i], fileIds![i], positions![i]);
+          for (; i < chunk.rowCount; i++) add.run(keys![i], fileIds![i], positions![i]);
           rows += chunk.rowCount;
         }
       }
