@@ -45,6 +45,7 @@ const FLUSH_AT = 256 * 1024;
 export class TableSpool {
   private readonly pending = new Map<string, PendingFile>();
   private open: OpenTransaction[] = [];
+  /** Names, in `open/`, of the large transactions' own files. */
   private openFiles: string[] = [];
   private segment: PendingFile;
   private openedAt: number | undefined;
@@ -68,18 +69,23 @@ export class TableSpool {
     return { path: join(this.dir, 'open', SEGMENT), fd: undefined, buffer: '', rows: 0, bytes: 0 };
   }
 
-  /** Sealed epochs left by an earlier run above `committedEpoch`, in order; everything else is cleared. */
-  recover(committedEpoch: number): SealedEpoch[] {
-    rmSync(join(this.dir, 'pending'), { recursive: true, force: true });
-    rmSync(join(this.dir, 'open'), { recursive: true, force: true });
-    mkdirSync(join(this.dir, 'pending'), { recursive: true });
-    mkdirSync(join(this.dir, 'open'), { recursive: true });
-    this.closeSegment();
+  /** Starts an empty open epoch; whatever the segment still buffered is dropped (seal writes it out first). */
+  private clearOpen(): void {
+    if (this.segment.fd !== undefined) closeSync(this.segment.fd);
     this.segment = this.freshSegment();
     this.open = [];
     this.openFiles = [];
     this.openBytes = 0;
     this.openedAt = undefined;
+  }
+
+  /** Sealed epochs left by an earlier run above `committedEpoch`, in order; everything else is cleared. */
+  recover(committedEpoch: number): SealedEpoch[] {
+    this.clearOpen();
+    rmSync(join(this.dir, 'pending'), { recursive: true, force: true });
+    rmSync(join(this.dir, 'open'), { recursive: true, force: true });
+    mkdirSync(join(this.dir, 'pending'), { recursive: true });
+    mkdirSync(join(this.dir, 'open'), { recursive: true });
     const found: SealedEpoch[] = [];
     const epochs = readdirSync(this.dir)
       .map((name) => /^e(\d+)$/.exec(name))
@@ -161,9 +167,9 @@ export class TableSpool {
       flush(file);
       closeSync(file.fd);
       file.fd = undefined;
-      const path = join(this.dir, 'open', `t${String(++this.fileCounter).padStart(9, '0')}.csv`);
-      renameSync(file.path, path);
-      this.openFiles.push(path);
+      const name = `t${String(++this.fileCounter).padStart(9, '0')}.csv`;
+      renameSync(file.path, join(this.dir, 'open', name));
+      this.openFiles.push(name);
       this.openBytes += file.bytes;
     }
     if (rows === 0) return;
@@ -204,7 +210,7 @@ export class TableSpool {
   seal(): SealedEpoch | undefined {
     if (this.open.length === 0) return undefined;
     this.closeSegment();
-    const names = [...(this.segment.bytes > 0 ? [SEGMENT] : []), ...this.openFiles.map((p) => p.split('/').at(-1)!)];
+    const names = [...(this.segment.bytes > 0 ? [SEGMENT] : []), ...this.openFiles];
     const epoch = this.nextEpoch++;
     const dir = epochDir(this.dir, epoch);
     renameSync(join(this.dir, 'open'), dir);
@@ -220,11 +226,7 @@ export class TableSpool {
       lastCommitLsn: this.open.at(-1)!.lsn,
     };
     this.sealedQueue.push(sealed);
-    this.open = [];
-    this.openFiles = [];
-    this.segment = this.freshSegment();
-    this.openBytes = 0;
-    this.openedAt = undefined;
+    this.clearOpen();
     return sealed;
   }
 
