@@ -31,7 +31,7 @@ function csvColumns(codec: ChangeCodec): [string, string][] {
 /** The raw rows of every file with their transaction's attributes; a typed empty relation for an empty batch. */
 function rawSql(batch: ChangeBatch, codec: ChangeCodec): string {
   const columns = csvColumns(codec);
-  if (batch.transactions.length === 0 || batch.files.length === 0) {
+  if (batch.files.length === 0) {
     const nulls = columns.map(([name, type]) => `CAST(NULL AS ${type}) AS ${name}`).join(', ');
     return (
       `SELECT ${nulls}, 0 AS t, CAST(NULL AS BIGINT) AS xid, CAST(NULL AS BIGINT) AS lsn, ` +
@@ -114,6 +114,8 @@ export async function loadEvents(
   );
   const [count, badOps, keylessDeletes, strays] = summary.getRowsJS()[0]!.map(Number);
   if (strays) throw new Error(`${strays} change(s) whose _xid is none of the batch's transactions`);
+  const announced = batch.transactions.reduce((n, tx) => n + tx.rows, 0);
+  if (count !== announced) throw new Error(`the files hold ${count} change(s), the transactions announce ${announced}`);
   if (badOps) throw new Error(`${badOps} change(s) with an _op other than I, U, D, T`);
   if (keylessDeletes) throw new Error(`${keylessDeletes} delete(s) without the row's identity`);
   return { count: count ?? 0 };

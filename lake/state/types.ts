@@ -47,7 +47,7 @@ export interface CommittedTransaction {
   readonly commitLsn: string;
   /** Commit time, ISO 8601 with microseconds and offset. */
   readonly commitTime: string;
-  /** Changes of this transaction to the table. */
+  /** Changes of this transaction to the table; the files hold exactly the sum over `transactions`, or the epoch is refused. */
   readonly rows: number;
 }
 

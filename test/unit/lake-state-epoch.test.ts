@@ -674,4 +674,20 @@ describe('commitEpoch: retries, crashes and the locator', () => {
     const state = await loadTableMetadata(lake.store, lake.catalog, 'public.items');
     assert.equal(state.metadata.snapshots.length, 1);
   });
+
+  it('refuses an epoch whose files do not hold the rows its transactions announce', async () => {
+    const lake = await freshLake(ITEMS, baseItems);
+    const written = lake.batch(1, [ins(item(9, 'nine'))]);
+    const withoutFiles: ChangeBatch = { ...written, files: [] };
+    await assert.rejects(commitEpoch(lake.ctx, withoutFiles, lake.codec), { code: 'EPOCH_BATCH_INVALID' });
+    const overstated: ChangeBatch = {
+      ...written,
+      transactions: written.transactions.map((tx) => ({ ...tx, rows: tx.rows + 1 })),
+    };
+    await assert.rejects(commitEpoch(lake.ctx, overstated, lake.codec), { code: 'EPOCH_BATCH_INVALID' });
+    const state = await loadTableMetadata(lake.store, lake.catalog, 'public.items');
+    assert.equal(state.metadata.snapshots.length, 1);
+    await commitEpoch(lake.ctx, written, lake.codec);
+    assert.equal((await lake.rows()).length, baseItems.length + 1);
+  });
 });
