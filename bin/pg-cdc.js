@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// The pg-cdc command. Sources are TypeScript, run through tsx's loader so there is no build step to forget.
-import { register } from 'tsx/esm/api';
+// The pg-cdc command: the TypeScript sources, bundled on first use and rebuilt when they change (bin/launch.js).
+import { launch } from './launch.js';
 
-register();
-await import('../cli/main.ts');
+await launch();

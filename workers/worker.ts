@@ -2,8 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { cacheDir } from '../stack/paths.js';
+import { cacheDir, projectRoot } from '../stack/paths.js';
 import { installRuntime } from './runtime.js';
 import {
   bundleWorkflowCode,
@@ -15,7 +14,7 @@ import {
 import type { Logger } from '../core/log/index.js';
 import type { Activities } from '../activities/index.js';
 
-export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+export const WORKFLOWS_PATH = join(projectRoot(), 'workflows', 'index.ts');
 
 /** What the bundle is made of: every workflow source and the exact SDK the bundle embeds. */
 function bundleFingerprint(): string {

@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Client } from '@temporalio/client';
@@ -17,6 +16,7 @@ import { openStreamService } from '../../stream/service.js';
 import { workflowIds } from '../../core/temporal/index.js';
 import { formatPreflightReport, runPreflight } from '../../source/preflight.js';
 import { startDemoSource } from '../../stack/demo-source.js';
+import { projectRoot } from '../../stack/paths.js';
 import { stopPostgresAt } from '../../stack/postgres.js';
 import { stopDevServer } from '../../stack/temporal.js';
 import { withSource } from '../../source/connection.js';
@@ -66,7 +66,7 @@ interface DemoOptions {
 }
 
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
-const PG_CDC_BIN = fileURLToPath(new URL('../../bin/pg-cdc.js', import.meta.url));
+const PG_CDC_BIN = join(projectRoot(), 'bin', 'pg-cdc.js');
 
 /** How long to keep the stack up after the demo's steps: until Ctrl-C on a terminal, not at all otherwise. */
 function holdMs(hold: string | undefined): number {

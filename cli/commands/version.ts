@@ -1,15 +1,17 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command } from 'commander';
+import { projectRoot } from '../../stack/paths.js';
 
 const readPackage = (path: string): { version: string } =>
-  JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8')) as { version: string };
+  JSON.parse(readFileSync(join(projectRoot(), path), 'utf8')) as { version: string };
 
 export function versionInfo(): Record<string, string> {
   let commit = 'unknown';
   try {
     commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
-      cwd: new URL('../..', import.meta.url),
+      cwd: projectRoot(),
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'ignore'],
     }).trim();
@@ -17,11 +19,11 @@ export function versionInfo(): Record<string, string> {
     // not a git checkout (an installed package): the version alone identifies the build
   }
   return {
-    version: readPackage('../../package.json').version,
+    version: readPackage('package.json').version,
     commit,
     node: process.versions.node,
     platform: `${process.platform}-${process.arch}`,
-    temporalSdk: readPackage('../../node_modules/@temporalio/client/package.json').version,
+    temporalSdk: readPackage('node_modules/@temporalio/client/package.json').version,
   };
 }
 
