@@ -44,6 +44,13 @@ export interface SnapshotActivityDeps {
 
 const HEARTBEAT_MS = 5_000;
 
+/**
+ * The exported snapshots this process holds, by snapshot name, each with the function that lets its hold end.
+ * releaseExportedSnapshot runs on the same host queue, so it finds the hold here: ending it this way is immediate,
+ * where a cancellation reaches an activity only with its next heartbeat's response.
+ */
+const heldExports = new Map<string, () => void>();
+
 /** `0/16B3748` → `0000000016B3748`-style: file names that sort and never contain a slash. */
 const lsnSlug = (lsn: string): string => lsn.replace('/', '-');
 
@@ -103,7 +110,8 @@ export function createSnapshotActivities(deps: SnapshotActivityDeps) {
 
     /**
      * Create the slot with an exported snapshot, tell the workflow, and keep the exporting connection open and idle
-     * (heartbeating) until the workflow cancels this activity: the snapshot lives exactly as long as it does.
+     * (heartbeating) until the workflow releases it (releaseExportedSnapshot) or cancels this activity: the snapshot
+     * lives exactly as long as it does.
      */
     async holdExportedSnapshot(): Promise<void> {
       const context = Context.current();
@@ -129,16 +137,25 @@ export function createSnapshotActivities(deps: SnapshotActivityDeps) {
           };
           replication.once('end', lost);
           replication.once('error', lost);
-          context.cancelled.catch(() => {
+          const release = (): void => {
             clearInterval(beat);
             replication.off('end', lost);
             replication.off('error', lost);
             resolve();
-          });
-        });
+          };
+          heldExports.set(exported.snapshotName, release);
+          context.cancelled.catch(release);
+        }).finally(() => heldExports.delete(exported.snapshotName));
       } finally {
         await replication.end().catch(() => undefined);
       }
+    },
+
+    /** End holdExportedSnapshot's hold on a snapshot; false when this process does not hold it (any more). */
+    releaseExportedSnapshot(snapshotName: string): Promise<boolean> {
+      const release = heldExports.get(snapshotName);
+      release?.();
+      return Promise.resolve(release !== undefined);
     },
 
     async planChunks(tables: SnapshotTable[]): Promise<ChunkPlan[]> {

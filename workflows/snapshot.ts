@@ -6,6 +6,7 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
 } from '@temporalio/workflow';
@@ -37,6 +38,9 @@ export interface SnapshotResult {
   readonly attempt: number;
   readonly tables: ReadonlyArray<{ table: string; rows: number; files: number; snapshotId: string }>;
 }
+
+/** Workflows started before this change cancel the hold instead; the marker keeps their histories replayable. */
+const RELEASE_BY_ACTIVITY = 'release-export-by-activity';
 
 const NON_RETRYABLE = [
   'CONFIG_INVALID',
@@ -84,10 +88,13 @@ export async function snapshotWorkflow(input: SnapshotInput): Promise<SnapshotRe
       details: [report],
     });
   }
-  const tables = await control.describeSnapshotTables();
+  // Both only read: run side by side. A slot or lake left by an earlier attempt is this workflow's own.
+  const [tables] = await Promise.all([
+    control.describeSnapshotTables(),
+    attempt === 1 ? control.assertSlotAbsent() : Promise.resolve(),
+  ]);
   progress = { ...progress, phase: 'publication' };
   await control.preparePublication(tables.map((t) => ({ schema: t.source.schema, name: t.source.name })));
-  if (attempt === 1) await control.assertSlotAbsent();
 
   progress = { ...progress, phase: 'exporting' };
   const holding = proxyActivities<Activities>({
@@ -98,6 +105,12 @@ export async function snapshotWorkflow(input: SnapshotInput): Promise<SnapshotRe
     // The slot exists once this activity has run: a retry could only fail on it, so the workflow decides instead.
     retry: { maximumAttempts: 1 },
   });
+  // Same host queue as the hold: the release must reach the process holding the exporting connection.
+  const releasing = proxyActivities<Activities>({
+    taskQueue: input.hostTaskQueue,
+    scheduleToCloseTimeout: '30 seconds',
+    retry: { maximumAttempts: 1 },
+  });
   const holdScope = new CancellationScope();
   let holdFailure: unknown;
   const hold = holdScope
@@ -105,12 +118,15 @@ export async function snapshotWorkflow(input: SnapshotInput): Promise<SnapshotRe
     .catch((error: unknown) => {
       if (!isCancellation(error)) holdFailure = error;
     });
+  // Chunks are planned from page counts, not from the snapshot: planned while the slot is being created.
+  const planning = control.planChunks(tables);
+  planning.catch(() => undefined); // its failure is raised where it is awaited, below
   await condition(() => exported !== undefined || holdFailure !== undefined);
   if (!exported) throw holdFailure;
   const snapshot = exported;
   progress = { ...progress, consistentPoint: snapshot.consistentPoint };
 
-  const chunks = await control.planChunks(tables);
+  const chunks = await planning;
   const counters = new Map<string, TableProgress>(
     tables.map((t) => [
       t.identifier,
@@ -165,7 +181,14 @@ export async function snapshotWorkflow(input: SnapshotInput): Promise<SnapshotRe
 
   publish('committing');
   // Every chunk is copied: the exported snapshot has done its work, so it is released while the tables commit.
-  holdScope.cancel();
+  // A release reaches the hold at once; a cancellation only with the hold's next heartbeat, up to a second later.
+  const released = (
+    patched(RELEASE_BY_ACTIVITY)
+      ? releasing.releaseExportedSnapshot(snapshot.snapshotName).catch(() => false)
+      : Promise.resolve(false)
+  ).then((done) => {
+    if (!done) holdScope.cancel();
+  });
   const committed = await Promise.all(
     tables.map((table) =>
       control.commitSnapshotTable({
@@ -175,6 +198,7 @@ export async function snapshotWorkflow(input: SnapshotInput): Promise<SnapshotRe
       }),
     ),
   );
+  await released;
   await hold;
   publish('done');
   return { slot: snapshot.slot, consistentPoint: snapshot.consistentPoint, attempt, tables: committed };
