@@ -7,6 +7,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { findPostgresBinaries } from '../stack/postgres-binaries.js';
 import { startPostgres } from '../stack/postgres.js';
@@ -48,12 +49,24 @@ try {
   // Backends are children of the postmaster: their CPU shows in its reaped-children counters once they exit.
   const postmaster = Number(readFileSync(join(postgres.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
   const serverCpu = (): number => cpuSeconds(postmaster, { children: true });
-  let serverBefore = serverCpu();
+  // A backend's CPU reaches those counters only after it exits and is reaped, a moment after its client is gone:
+  // read them once they stop moving, or one run's backends are counted in the next measurement.
+  const settledServerCpu = async (): Promise<number> => {
+    let last = serverCpu();
+    for (let stable = 0, i = 0; stable < 3 && i < 50; i++) {
+      await sleep(100);
+      const now = serverCpu();
+      stable = now === last ? stable + 1 : 0;
+      last = now;
+    }
+    return last;
+  };
+  let serverBefore = await settledServerCpu();
   started = Date.now();
   execFileSync('sh', ['-c', `"${psql}" "${url}" -c "COPY orders TO STDOUT" > /dev/null`]);
   const copyMs = Date.now() - started;
   say(`raw COPY TO STDOUT > /dev/null:  ${(copyMs / 1000).toFixed(2)} s  ${rate(rows, copyMs)}`);
-  say(`  PostgreSQL CPU: ${(serverCpu() - serverBefore).toFixed(1)} s`);
+  say(`  PostgreSQL CPU: ${((await settledServerCpu()) - serverBefore).toFixed(1)} s`);
 
   const config = join(work, 'pg-cdc.yml');
   writeFileSync(
@@ -68,9 +81,9 @@ try {
   );
   // BENCH_LOG=<file> keeps the init's debug log, to see where the time outside the workflow goes.
   const logFile = process.env.BENCH_LOG ? openSync(process.env.BENCH_LOG, 'w') : 'ignore';
+  serverBefore = await settledServerCpu();
   say(`init spawned at ${new Date().toISOString()}`);
   started = Date.now();
-  serverBefore = serverCpu();
   let initCpu = NaN;
   const code = await new Promise<number | null>((resolve) => {
     const child = spawn(
@@ -97,6 +110,7 @@ try {
     });
   });
   const initMs = Date.now() - started;
+  const serverAfter = await settledServerCpu();
   if (code !== 0) throw new Error(`pg-cdc init exited ${code}`);
 
   const connection = await Connection.connect({ address: temporal.address });
@@ -121,7 +135,7 @@ try {
 
   say(`pg-cdc init (CLI start to exit):  ${(initMs / 1000).toFixed(2)} s  ${rate(rows, initMs)}`);
   say(
-    `  CPU: pg-cdc init ${initCpu.toFixed(1)} s (DuckDB threads included), PostgreSQL ${(serverCpu() - serverBefore).toFixed(1)} s`,
+    `  CPU: pg-cdc init ${initCpu.toFixed(1)} s (DuckDB threads included), PostgreSQL ${(serverAfter - serverBefore).toFixed(1)} s`,
   );
   say(`  of which the snapshot workflow:  ${(workflowMs / 1000).toFixed(2)} s  ${rate(rows, workflowMs)}`);
   say(
