@@ -1,7 +1,7 @@
 import { PgCdcError } from '../core/errors/index.js';
 import { asLsn, type Lsn } from '../source/replication/lsn.js';
-import { UNCHANGED_TOAST, type PgoutputMessage, type TupleValue } from '../source/replication/messages.js';
-import { csvLine } from './csv.js';
+import type { PgoutputMessage, Tuple } from '../source/replication/messages.js';
+import type { CsvBytes } from './csv.js';
 import { checkRelation, wireValue, type TableRoute } from './routes.js';
 
 /**
@@ -19,6 +19,8 @@ interface Transaction {
   /** Spool keys per table, in first-write order, for this transaction's (sub)transactions. */
   readonly files: Map<TableRoute, string[]>;
   seq: number;
+  /** The file the previous row went to. */
+  lastFile?: { readonly route: TableRoute; readonly sub: number; readonly key: string } | undefined;
 }
 
 export interface AssemblerEvents {
@@ -158,19 +160,30 @@ export class TransactionAssembler {
     xid: number | undefined,
     relationId: number,
     op: string,
-    old: readonly TupleValue[] | undefined,
-    row: readonly TupleValue[] | undefined,
+    old: Tuple | undefined,
+    row: Tuple | undefined,
   ): void {
     const route = this.relations.get(relationId);
     if (route === undefined)
       throw new ProtocolError(`a change for relation ${relationId} before its description`, { relationId });
     if (route === null) return;
     const { txn, sub } = this.transactionFor(xid);
-    route.spool.append(this.fileKey(txn, route, sub), this.line(route, txn.xid, txn.seq++, op, old, row));
+    const csv = route.spool.beginRow(this.fileKey(txn, route, sub));
+    writeRow(csv, route, txn.xid, txn.seq++, op, old, row);
+    route.spool.endRow();
   }
 
   /** One spool file per (sub)transaction and table, so a subtransaction abort drops exactly its rows. */
   private fileKey(txn: Transaction, route: TableRoute, sub: number): string {
+    // The common case, another row for the same table and subtransaction, builds no string.
+    const last = txn.lastFile;
+    if (last && last.route === route && last.sub === sub) return last.key;
+    const key = this.nextFileKey(txn, route, sub);
+    txn.lastFile = { route, sub, key };
+    return key;
+  }
+
+  private nextFileKey(txn: Transaction, route: TableRoute, sub: number): string {
     const prefix = `x${txn.xid}-s${sub}-`;
     let keys = txn.files.get(route);
     if (!keys) txn.files.set(route, (keys = []));
@@ -181,43 +194,6 @@ export class TransactionAssembler {
     const fresh = `${prefix}${++this.fileCounter}`;
     keys.push(fresh);
     return fresh;
-  }
-
-  private line(
-    route: TableRoute,
-    xid: number,
-    seq: number,
-    op: string,
-    old: readonly TupleValue[] | undefined,
-    row: readonly TupleValue[] | undefined,
-  ): string {
-    const columns = route.plan.columns;
-    const types = route.source.columns;
-    const values: (string | null)[] = [String(xid), String(seq), op];
-    let unchanged: string | null = null;
-    if (row) {
-      for (let i = 0; i < row.length; i++) {
-        if (row[i] === UNCHANGED_TOAST)
-          unchanged = unchanged === null ? String(columns[i]!.fieldId) : `${unchanged} ${columns[i]!.fieldId}`;
-      }
-    }
-    values.push(unchanged);
-    for (const index of route.identity) {
-      const value = old?.[index];
-      values.push(
-        value === undefined || value === UNCHANGED_TOAST
-          ? null
-          : wireValue(columns[index]!, types[index]!.type.oid, value),
-      );
-    }
-    const source = row ?? old;
-    for (let i = 0; i < columns.length; i++) {
-      const value = source?.[i];
-      values.push(
-        value === undefined || value === UNCHANGED_TOAST ? null : wireValue(columns[i]!, types[i]!.type.oid, value),
-      );
-    }
-    return csvLine(values);
   }
 
   private finish(txn: Transaction, commitLsn: Lsn, endLsn: Lsn, commitTimeMicros: bigint): void {
@@ -246,6 +222,7 @@ export class TransactionAssembler {
       return;
     }
     const prefix = `x${xid}-s${subXid}-`;
+    txn.lastFile = undefined;
     for (const [route, keys] of txn.files) {
       const kept = keys.filter((key) => {
         if (!key.startsWith(prefix)) return true;
@@ -255,4 +232,51 @@ export class TransactionAssembler {
       txn.files.set(route, kept);
     }
   }
+}
+
+/**
+ * One change as a CSV row: xid, seq, op, the field ids of unchanged TOAST values, the identity's old values, then
+ * every column (the new row, or the old one for a delete). Text values are copied from the tuple's bytes.
+ */
+function writeRow(
+  csv: CsvBytes,
+  route: TableRoute,
+  xid: number,
+  seq: number,
+  op: string,
+  old: Tuple | undefined,
+  row: Tuple | undefined,
+): void {
+  const columns = route.plan.columns;
+  csv.integer(xid);
+  csv.comma();
+  csv.integer(seq);
+  csv.comma();
+  csv.asciiChar(op.charCodeAt(0));
+  csv.comma();
+  if (row) {
+    let unchanged: string | null = null;
+    for (let i = 0; i < row.length; i++) {
+      if (row.isUnchangedToast(i))
+        unchanged = unchanged === null ? String(columns[i]!.fieldId) : `${unchanged} ${columns[i]!.fieldId}`;
+    }
+    if (unchanged !== null) csv.text(unchanged);
+  }
+  for (const index of route.identity) {
+    csv.comma();
+    if (old) writeValue(csv, route, index, old);
+  }
+  const source = row ?? old;
+  for (let i = 0; i < columns.length; i++) {
+    csv.comma();
+    if (source) writeValue(csv, route, i, source);
+  }
+}
+
+/** A column's value, or nothing (NULL) when it is NULL, an unchanged TOAST value, or missing from the tuple. */
+function writeValue(csv: CsvBytes, route: TableRoute, index: number, tuple: Tuple): void {
+  if (index >= tuple.length || tuple.isNull(index) || tuple.isUnchangedToast(index)) return;
+  const column = route.plan.columns[index]!;
+  if (column.wireForm === 'text') csv.utf8(tuple.bytes, tuple.start(index), tuple.end(index));
+  else csv.text(wireValue(column, route.source.columns[index]!.type.oid, tuple.value(index) as string)!);
 }

@@ -2,6 +2,7 @@ import { closeSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeS
 import { join } from 'node:path';
 import type { ChangeBatch, CommittedTransaction } from '../lake/state/types.js';
 import { formatLsn, parseLsn, type Lsn } from '../source/replication/lsn.js';
+import { CsvBytes } from './csv.js';
 import { epochDir, readSavedBatch, saveBatch, toChangeBatch, type SavedBatch } from './spool-files.js';
 
 /**
@@ -29,8 +30,10 @@ export interface SealedEpoch {
 interface PendingFile {
   readonly path: string;
   fd: number | undefined;
-  buffer: string;
+  /** Rows not yet written to the file. */
+  readonly buffer: CsvBytes;
   rows: number;
+  /** Bytes written to the file. */
   bytes: number;
 }
 
@@ -41,6 +44,7 @@ interface OpenTransaction extends CommittedTransaction {
 const SEGMENT = 'segment.csv';
 
 const FLUSH_AT = 256 * 1024;
+const SPARE_BUFFERS = 8;
 
 export class TableSpool {
   private readonly pending = new Map<string, PendingFile>();
@@ -48,6 +52,10 @@ export class TableSpool {
   /** Names, in `open/`, of the large transactions' own files. */
   private openFiles: string[] = [];
   private segment: PendingFile;
+  /** The pending file beginRow handed out, until endRow. */
+  private writing: PendingFile | undefined;
+  /** Buffers of finished transactions, reused: most transactions are small and follow one another. */
+  private readonly spareBuffers: CsvBytes[] = [];
   private openedAt: number | undefined;
   private openBytes = 0;
   private fileCounter = 0;
@@ -66,7 +74,7 @@ export class TableSpool {
   }
 
   private freshSegment(): PendingFile {
-    return { path: join(this.dir, 'open', SEGMENT), fd: undefined, buffer: '', rows: 0, bytes: 0 };
+    return { path: join(this.dir, 'open', SEGMENT), fd: undefined, buffer: new CsvBytes(FLUSH_AT), rows: 0, bytes: 0 };
   }
 
   /** Starts an empty open epoch; whatever the segment still buffered is dropped (seal writes it out first). */
@@ -113,13 +121,23 @@ export class TableSpool {
     return found;
   }
 
-  append(txnKey: string, line: string): void {
+  /** The CSV to write one row of a transaction's file into; endRow() follows once the row is written. */
+  beginRow(txnKey: string): CsvBytes {
     let file = this.pending.get(txnKey);
     if (!file) {
-      file = { path: join(this.dir, 'pending', `${txnKey}.csv`), fd: undefined, buffer: '', rows: 0, bytes: 0 };
+      const path = join(this.dir, 'pending', `${txnKey}.csv`);
+      file = { path, fd: undefined, buffer: this.spareBuffers.pop() ?? new CsvBytes(), rows: 0, bytes: 0 };
       this.pending.set(txnKey, file);
     }
-    file.buffer += line;
+    this.writing = file;
+    return file.buffer;
+  }
+
+  endRow(): void {
+    const file = this.writing;
+    if (!file) throw new Error('endRow without beginRow');
+    this.writing = undefined;
+    file.buffer.endRow();
     file.rows += 1;
     if (file.buffer.length >= FLUSH_AT) flush(file);
   }
@@ -141,6 +159,12 @@ export class TableSpool {
     if (file.fd !== undefined) closeSync(file.fd);
     rmSync(file.path, { force: true });
     this.pending.delete(txnKey);
+    this.recycle(file.buffer);
+  }
+
+  private recycle(buffer: CsvBytes): void {
+    buffer.clear();
+    if (this.spareBuffers.length < SPARE_BUFFERS) this.spareBuffers.push(buffer);
   }
 
   discardAllPending(): void {
@@ -159,12 +183,14 @@ export class TableSpool {
       this.pending.delete(key);
       rows += file.rows;
       if (file.fd === undefined) {
-        this.segment.buffer += file.buffer;
+        this.segment.buffer.append(file.buffer);
         this.openBytes += file.buffer.length;
+        this.recycle(file.buffer);
         if (this.segment.buffer.length >= FLUSH_AT) flush(this.segment);
         continue;
       }
       flush(file);
+      this.recycle(file.buffer);
       closeSync(file.fd);
       file.fd = undefined;
       const name = `t${String(++this.fileCounter).padStart(9, '0')}.csv`;
@@ -284,8 +310,8 @@ function fromSaved(saved: SavedBatch, dir: string): SealedEpoch {
 function flush(file: PendingFile): void {
   if (file.buffer.length === 0) return;
   file.fd ??= openSync(file.path, 'a');
-  const bytes = Buffer.from(file.buffer, 'utf8');
-  writeSync(file.fd, bytes);
-  file.bytes += bytes.byteLength;
-  file.buffer = '';
+  const bytes = file.buffer.bytes;
+  for (let written = 0; written < bytes.length;) written += writeSync(file.fd, bytes, written);
+  file.bytes += bytes.length;
+  file.buffer.clear();
 }

@@ -132,7 +132,7 @@ describe('pgArrayToJson against PostgreSQL', () => {
         const message: PgoutputMessage = event.message;
         if (message.tag === 'relation') tables.set(message.relationId, message);
         if (message.tag === 'insert') {
-          const text = message.newTuple[1];
+          const text = message.newTuple.value(1);
           const relation = tables.get(message.relationId)!;
           assert.ok(typeof text === 'string');
           values.set(relation.name, { text, typeOid: relation.columns[1]!.typeOid });

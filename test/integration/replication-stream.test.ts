@@ -18,6 +18,7 @@ import {
   type ReplicationEvent,
   type ReplicationStreamOptions,
 } from '../../source/replication/index.js';
+import { withTupleValues } from '../support/tuples.js';
 import { freshDatabase, uniqueName } from '../support/stack.js';
 
 type Db = Awaited<ReturnType<typeof freshDatabase>>;
@@ -93,7 +94,7 @@ function shape(message: PgoutputMessage): unknown {
   if (message.tag === 'begin') return { tag: 'begin' };
   if (message.tag === 'commit') return { tag: 'commit', flags: message.flags };
   if (message.tag === 'message') return { ...message, lsn: 'lsn', content: message.content.toString('utf8') };
-  return message;
+  return withTupleValues(message);
 }
 
 before(async () => {
@@ -298,7 +299,7 @@ describe('ReplicationStream, protocol 2', () => {
         open_ = undefined;
       } else if (message.tag === 'insert' && message.relationId === bulk) {
         assert.equal(message.xid, open_);
-        inserted.set(message.xid!, [...(inserted.get(message.xid!) ?? []), message.newTuple[0] as string]);
+        inserted.set(message.xid!, [...(inserted.get(message.xid!) ?? []), message.newTuple.value(0) as string]);
       } else if (message.tag === 'relation') {
         assert.equal(message.xid, open_);
       }
@@ -401,7 +402,7 @@ describe('ReplicationStream keepalives', () => {
       await db.sql(`INSERT INTO logs VALUES (30)`);
       const messages = await readUntil(iterator, (m) => m.tag === 'commit');
       assert.deepEqual(
-        messages.filter((m) => m.tag === 'insert').map((m) => m.tag === 'insert' && m.newTuple),
+        messages.filter((m) => m.tag === 'insert').map((m) => m.tag === 'insert' && m.newTuple.values()),
         [['30']],
       );
       assert.equal((await slotRow(slot)).active_pid !== null, true);

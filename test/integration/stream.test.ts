@@ -71,7 +71,7 @@ describe('pg-cdc start', () => {
     await cli('teardown', '--yes');
   });
 
-  it('streams inserts, updates, key changes, deletes, unchanged TOAST, arrays and truncate', async () => {
+  it('streams inserts, updates, key changes, deletes, unchanged TOAST, arrays, awkward text and truncate', async () => {
     stream = startStream(config.path);
     await stream.waitForLog(/"msg":"streaming"/);
     await db.sql(`
@@ -81,6 +81,8 @@ describe('pg-cdc start', () => {
       DELETE FROM accounts WHERE id IN (1, 2, 150);
       UPDATE accounts SET balance = -1 WHERE id = 7;
       UPDATE accounts SET tags = '{"x,y","q\\"uote",NULL}' WHERE id = 8;
+      UPDATE accounts SET owner = E'"q"uo,te\\nsecond line é🐘 ""' WHERE id = 9;
+      INSERT INTO accounts VALUES (600, '', 2, '{}', NULL), (601, '"', 3, '{""}', '');
       BEGIN; INSERT INTO accounts VALUES (500, 'short-lived', 1, NULL, NULL); DELETE FROM accounts WHERE id = 500; COMMIT;
       INSERT INTO events VALUES ('dup', '{}'), ('dup', '{}'), ('dup', '{}');
       DELETE FROM events WHERE ctid = (SELECT ctid FROM events WHERE kind = 'dup' LIMIT 1);
@@ -110,8 +112,8 @@ describe('pg-cdc start', () => {
       const changes = await lakeRows(config.lake, 'public.accounts__changes', 'd._op, d._commit_lsn, d.id');
       const ops = new Map<string, number>();
       for (const c of changes) ops.set(String(c._op), (ops.get(String(c._op)) ?? 0) + 1);
-      // 100 + 1 inserts, 11 + 1 + 1 + 1 updates, 3 + 1 deletes (the key change counts as one update).
-      const want = { insert: 101, update: 14, delete: 4 };
+      // 100 + 2 + 1 inserts, 11 + 1 + 1 + 1 + 1 updates, 3 + 1 deletes (the key change counts as one update).
+      const want = { insert: 103, update: 15, delete: 4 };
       const got = Object.fromEntries([...ops].sort());
       return (
         JSON.stringify(got) === JSON.stringify(Object.fromEntries(Object.entries(want).sort())) ||

@@ -45,6 +45,6 @@ describe('CLI launcher: a bundle per state of the sources', () => {
     write('core/word.ts', "export const word = 'three';\n");
     const entries = await Promise.all([bundledEntry(root), bundledEntry(root), bundledEntry(root)]);
     assert.equal(new Set(entries).size, 1);
-    assert.equal(run(entries[0]!), 'three');
+    assert.equal(run(entries[0]), 'three');
   });
 });

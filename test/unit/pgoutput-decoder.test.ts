@@ -4,13 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import {
-  PG_EPOCH_OFFSET_MICROS,
-  PgoutputDecoder,
-  UNCHANGED_TOAST,
-  type Lsn,
-  type PgoutputMessage,
-} from '../../source/replication/index.js';
+import { PG_EPOCH_OFFSET_MICROS, PgoutputDecoder, UNCHANGED_TOAST, type Lsn } from '../../source/replication/index.js';
+import { withTupleValues } from '../support/tuples.js';
 import { PgCdcError } from '../../core/errors/index.js';
 
 /** A tiny big-endian writer for the test messages. */
@@ -82,7 +77,7 @@ class Bytes {
 
 const lsn = (v: bigint) => v as Lsn;
 const COMMIT_TIME = 1_767_225_600_123_456n; // 2026-01-01T00:00:00.123456Z
-const decodeOne = (buf: Buffer): PgoutputMessage => new PgoutputDecoder().decode(buf);
+const decodeOne = (buf: Buffer): unknown => withTupleValues(new PgoutputDecoder().decode(buf));
 
 describe('pgoutput protocol 1 messages', () => {
   it('begin: final LSN, commit time as Unix microseconds, xid', () => {
@@ -180,6 +175,29 @@ describe('pgoutput protocol 1 messages', () => {
     assert.deepEqual(decodeOne(old), { tag: 'delete', relationId: 7, oldTuple: ['1', 'x'] });
   });
 
+  it('keeps every tuple intact while later messages reuse the input buffer and fill many slabs', () => {
+    const decoder = new PgoutputDecoder();
+    const input = Buffer.alloc(4096);
+    const expected: string[][] = [];
+    const tuples = [];
+    for (let i = 0; i < 5000; i++) {
+      // Short values, values longer than a byte-by-byte copy, and one larger than a whole slab.
+      const values = [String(i), `é${'x'.repeat(i % 200)}"${i}`, i === 4000 ? 'y'.repeat(300_000) : `z${i}`];
+      const message = new Bytes().char('I').u32(9).char('N').tuple(values).done();
+      const buf = message.length <= input.length ? input : Buffer.alloc(message.length);
+      message.copy(buf);
+      const decoded = decoder.decode(buf.subarray(0, message.length));
+      buf.fill(0); // what the driver's next read does to its buffer
+      assert.equal(decoded.tag, 'insert');
+      if (decoded.tag === 'insert') tuples.push(decoded.newTuple);
+      expected.push(values);
+    }
+    assert.deepEqual(
+      tuples.map((t) => t.values()),
+      expected,
+    );
+  });
+
   it('truncate: relation ids and the CASCADE / RESTART IDENTITY options', () => {
     const both = new Bytes().char('T').u32(2).u8(3).u32(10).u32(11).done();
     assert.deepEqual(decodeOne(both), {
@@ -223,7 +241,11 @@ describe('pgoutput protocol 1 messages', () => {
   it('decodes a message that starts at an offset (the XLogData header before it)', () => {
     const body = new Bytes().char('I').u32(5).char('N').tuple(['x']).done();
     const buf = Buffer.concat([Buffer.alloc(25, 0xee), body]);
-    assert.deepEqual(new PgoutputDecoder().decode(buf, 25), { tag: 'insert', relationId: 5, newTuple: ['x'] });
+    assert.deepEqual(withTupleValues(new PgoutputDecoder().decode(buf, 25)), {
+      tag: 'insert',
+      relationId: 5,
+      newTuple: ['x'],
+    });
   });
 });
 
@@ -258,7 +280,7 @@ describe('pgoutput protocol 2 streaming', () => {
       new Bytes().char('E').done(),
       new Bytes().char('c').u32(xid).u8(0).u64(0x40n).u64(0x48n).time(COMMIT_TIME).done(),
       new Bytes().char('I').u32(9).char('N').tuple(['4']).done(),
-    ].map((buf) => decoder.decode(buf));
+    ].map((buf) => withTupleValues(decoder.decode(buf)));
     assert.deepEqual(messages, [
       { tag: 'stream_start', xid, firstSegment: true },
       { tag: 'type', xid, typeOid: 16_390, schema: 'public', name: 'mood' },

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { planTable } from '../../core/types/index.js';
 import type { SourceTable, SourceType } from '../../core/types/source.js';
 import { asLsn, type Lsn } from '../../source/replication/lsn.js';
-import { UNCHANGED_TOAST, type PgoutputMessage } from '../../source/replication/messages.js';
+import { Tuple, UNCHANGED_TOAST, type PgoutputMessage, type TupleValue } from '../../source/replication/messages.js';
 import { TransactionAssembler } from '../../stream/assembler.js';
 import { Checkpoint } from '../../stream/checkpoint.js';
 import { identityOf, type TableRoute } from '../../stream/routes.js';
@@ -74,7 +74,11 @@ function setup(skipThrough = 0n) {
 }
 
 const lines = (path: string): string[] => readFileSync(path, 'utf8').trimEnd().split('\n');
-const msg = (m: Record<string, unknown>): PgoutputMessage => m as unknown as PgoutputMessage;
+/** A message from a literal, its tuples given as arrays of values. */
+const msg = (m: Record<string, unknown>): PgoutputMessage =>
+  Object.fromEntries(
+    Object.entries(m).map(([key, value]) => [key, key.endsWith('Tuple') ? Tuple.of(value as TupleValue[]) : value]),
+  ) as unknown as PgoutputMessage;
 
 describe('transaction assembly into the spool', () => {
   it('writes rows with their xid, ops, old keys, unchanged TOAST and arrays as JSON', () => {
