@@ -197,10 +197,12 @@ async function benchTable(duck: OpenDuckDB, work: string, rows: number): Promise
 async function timedEpoch(table: BenchTable): Promise<number> {
   const batch = table.nextBatch();
   const started = performance.now();
+  const cpuBefore = process.cpuUsage();
   const result = await commitEpoch(table.ctx, batch, table.codec);
   const ms = performance.now() - started;
+  const cpu = process.cpuUsage(cpuBefore);
   say(
-    `  ${count(table.rows).padStart(12)} rows, epoch ${batch.epoch}: ${seconds(ms)}  ` +
+    `  ${count(table.rows).padStart(12)} rows, epoch ${batch.epoch}: ${seconds(ms)} (CPU ${seconds((cpu.user + cpu.system) / 1000)})  ` +
       `+${result.rowsInserted} -${result.rowsDeleted}  [${table.breakdown()}]`,
   );
   return ms;

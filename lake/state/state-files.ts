@@ -54,7 +54,7 @@ async function prepareToast(
   await tempTable(
     connection,
     'toast_src',
-    { ord: 'INTEGER', field: 'INTEGER', src_ord: 'INTEGER', src_iid: 'INTEGER' },
+    { ord: 'BIGINT', field: 'INTEGER', src_ord: 'BIGINT', src_iid: 'INTEGER' },
     toast.map((t) =>
       'sourceOrd' in t ? [t.ord, t.field, t.sourceOrd, undefined] : [t.ord, t.field, undefined, t.lakeIdentity],
     ),
@@ -98,7 +98,7 @@ export async function writeStateFiles(
   await tempTable(
     connection,
     'written_resolved',
-    { ord: 'INTEGER' },
+    { ord: 'BIGINT' },
     resolution.written.map((ord) => [ord]),
   );
   await connection.run(
