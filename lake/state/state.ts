@@ -202,15 +202,6 @@ export async function commitState(
     ctx.phase('state-files');
 
     const snapshotId = epochSnapshotId(table.identifier, epoch);
-    locator.begin();
-    if (resolution.truncated) locator.clear();
-    for (const { key: k, row } of lake.deleted) locator.remove(k, row);
-    if (written.data) {
-      const fileId = locator.fileId(written.data.path);
-      locator.addAll(fileId, written.written);
-    }
-    locator.setTag(locatorTag(table, key, snapshotId));
-    ctx.phase('locator-stage');
     const result = await appendFiles(ctx.store, ctx.catalog, table.identifier, {
       dataFiles: [written.data, written.deletes].filter((f) => f !== undefined),
       snapshotId,
@@ -223,9 +214,19 @@ export async function commitState(
       },
     });
     ctx.phase('state-commit');
-    // Only now: had the lake commit failed, the locator would still describe the table as it is.
+    // Only after the lake commit, so the epoch is queryable without waiting for it: had that commit failed, the
+    // locator would still describe the table as it is; should this process stop before the locator commits, its
+    // tag names the parent snapshot, not the table's current one, and the next epoch rebuilds it from the lake.
+    locator.begin();
+    if (resolution.truncated) locator.clear();
+    for (const { key: k, row } of lake.deleted) locator.remove(k, row);
+    if (written.data) {
+      const fileId = locator.fileId(written.data.path);
+      locator.addAll(fileId, written.written);
+    }
+    locator.setTag(locatorTag(table, key, snapshotId));
     locator.commit();
-    ctx.phase('locator-commit');
+    ctx.phase('locator');
     return {
       result,
       rowsInserted: written.written.keys.length,
