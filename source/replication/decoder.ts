@@ -5,7 +5,14 @@
 import { PgoutputDecodeError } from './errors.js';
 import type { Lsn } from './lsn.js';
 import { readTimestamp, readUint64 } from './wire.js';
-import { Tuple, type PgoutputMessage, type RelationColumn, type ReplicaIdentity } from './messages.js';
+import {
+  NULL_START,
+  TOAST_START,
+  Tuple,
+  type PgoutputMessage,
+  type RelationColumn,
+  type ReplicaIdentity,
+} from './messages.js';
 
 // Message tags, tuple parts (new/key/old) and value kinds, as the bytes pgoutput writes.
 const TAG_BEGIN = 0x42; // B
@@ -30,8 +37,6 @@ const VALUE_NULL = 0x6e; // n
 const VALUE_TOAST = 0x75; // u
 const VALUE_BINARY = 0x62; // b
 
-const NULL_START = -1; // Tuple bounds: NULL and unchanged TOAST values have no bytes
-const TOAST_START = -2;
 const EMPTY = Buffer.alloc(0);
 const SLAB_BYTES = 256 * 1024;
 /** Up to this many bytes a loop copies faster than a native call. */

@@ -10,8 +10,9 @@ export const UNCHANGED_TOAST: unique symbol = Symbol('unchanged-toast');
 
 export type TupleValue = string | null | typeof UNCHANGED_TOAST;
 
-const NULL_START = -1;
-const TOAST_START = -2;
+/** Tuple bounds: the start a NULL value has, and an unchanged TOAST value (neither has bytes). */
+export const NULL_START = -1;
+export const TOAST_START = -2;
 
 /**
  * One value per column of the relation, in the relation message's column order, kept as the bytes pgoutput sent:
