@@ -7,7 +7,8 @@ import { quoteString } from './duck.js';
 
 /**
  * The batch's CSV files as one DuckDB temp table `ev`: `ord` (the change's place in commit order, by transaction
- * then `_seq`; unique, not dense), the transaction's xid / commit LSN / commit time, `op`, `unchanged` (field ids), `has_old`, then
+ * then `_seq`; unique, not dense), the transaction's xid / commit LSN / commit time, `op`, `unchanged` (field ids),
+ * `has_old`, then
  *   o<id>  the converted old identity (k<id>), identity columns only
  *   n<id>  the converted row (c<id>) as received
  *   s<id>  'full-row' only: the new row with unchanged TOAST values taken from the old row sent beside it
