@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import type { Logger } from '../../core/log/index.js';
 import type { Catalog } from '../catalog/index.js';
@@ -6,9 +7,9 @@ import { currentSchema, currentSnapshot, type Snapshot } from '../iceberg/metada
 import { findSnapshotByProperty, loadTableMetadata, type LoadedTable } from '../iceberg/table.js';
 import { ManifestStore } from '../manifest.js';
 import type { ObjectStore } from '../storage/index.js';
-import { commitChanges } from './changes.js';
+import { commitChanges, type ChangesCommit } from './changes.js';
 import { ChangeBatchError, EpochGapError, EpochMismatchError, EpochStateError } from './errors.js';
-import { loadEvents, type LoadedEvents } from './events.js';
+import { dropEvents, loadEvents, useEvents, type LoadedEvents } from './events.js';
 import { identityKey } from './keys.js';
 import { lsnText, lsnValue } from './lsn.js';
 import { recordEpochInManifest } from './manifest-entry.js';
@@ -147,28 +148,44 @@ export async function commitEpoch(ctx: EpochContext, batch: ChangeBatch, codec: 
   const summary = { 'pgcdc.kind': 'epoch', 'pgcdc.epoch': String(batch.epoch), 'pgcdc.lsn': committedLsn };
   const phase = phaseTimer();
   const connection = await ctx.duckdb.connect();
+  const changelogConnection = await ctx.duckdb.connect();
+  const eventsTable = `epoch_events_${randomBytes(8).toString('hex')}`;
+  let changesWork: Promise<ChangesCommit> | undefined;
   try {
     let events: LoadedEvents;
     try {
-      events = await loadEvents(connection, batch, codec, key);
+      events = await loadEvents(connection, batch, codec, key, eventsTable);
     } catch (error) {
       throw new ChangeBatchError(batch.table, batch.epoch, error);
     }
     phase('load');
-    const changes = await commitChanges(
-      ctx.store,
-      ctx.catalog,
-      connection,
-      state,
-      schema,
-      codec,
-      batch.epoch,
-      events.count,
-      summary,
-    );
-    phase('changelog');
+    // The changelog's Parquet file is written by DuckDB on a connection of its own while the main thread looks the
+    // epoch's rows up in the locator (SQLite): started then, the two share the cores instead of taking turns. Its
+    // snapshot is still committed before the state's (commitState waits for it).
+    const count = events.count;
+    const changelog = (): Promise<ChangesCommit> => {
+      if (changesWork) return changesWork;
+      const started = performance.now();
+      changesWork = useEvents(changelogConnection, eventsTable)
+        .then(() =>
+          commitChanges(ctx.store, ctx.catalog, changelogConnection, state, schema, codec, batch.epoch, count, summary),
+        )
+        .finally(() => phase.beside('changelog', performance.now() - started));
+      // Awaited before the state commit; until then a failure must not count as unhandled.
+      changesWork.catch(() => undefined);
+      return changesWork;
+    };
     const stateCommit = await commitState(
-      { store: ctx.store, catalog: ctx.catalog, connection, locatorDir: ctx.locatorDir, log: ctx.log, phase },
+      {
+        store: ctx.store,
+        catalog: ctx.catalog,
+        connection,
+        locatorDir: ctx.locatorDir,
+        log: ctx.log,
+        phase,
+        beside: () => void changelog(),
+        beforeLakeCommit: changelog,
+      },
       state,
       parent,
       codec,
@@ -176,6 +193,7 @@ export async function commitEpoch(ctx: EpochContext, batch: ChangeBatch, codec: 
       batch.epoch,
       { ...summary, 'pgcdc.changes': String(events.count) },
     );
+    const changes = await changelog();
     await recordEpochInManifest(ctx.manifest ?? new ManifestStore(ctx.store), ctx.log, {
       state: stateCommit.result.table,
       changes: changes.table,
@@ -201,7 +219,14 @@ export async function commitEpoch(ctx: EpochContext, batch: ChangeBatch, codec: 
     );
     return result;
   } finally {
-    connection.closeSync();
+    // The changelog connection may still be writing when the state side failed: let it finish before closing.
+    await changesWork?.catch(() => undefined);
+    try {
+      await dropEvents(connection, eventsTable);
+    } finally {
+      changelogConnection.closeSync();
+      connection.closeSync();
+    }
   }
 }
 

@@ -3,12 +3,12 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import type { IdentityKey } from './keys.js';
 import { lsnValue } from './lsn.js';
 import type { ChangeBatch, ChangeCodec } from './types.js';
-import { quoteString } from './duck.js';
+import { quoteIdentifier, quoteString } from './duck.js';
 
 /**
- * The batch's CSV files as one DuckDB temp table `ev`: `ord` (the change's place in commit order, by transaction
- * then `_seq`; unique, not dense), the transaction's xid / commit LSN / commit time, `op`, `unchanged` (field ids),
- * `has_old`, then
+ * The batch's CSV files as one DuckDB table, which each connection of the epoch reads as `ev`: `ord` (the change's
+ * place in commit order, by transaction then `_seq`; unique, not dense), the transaction's xid / commit LSN / commit
+ * time, `op`, `unchanged` (field ids), `has_old`, then
  *   o<id>  the converted old identity (k<id>), identity columns only
  *   n<id>  the converted row (c<id>) as received
  *   s<id>  'full-row' only: the new row with unchanged TOAST values taken from the old row sent beside it
@@ -82,11 +82,26 @@ export interface LoadedEvents {
   readonly count: number;
 }
 
+/**
+ * The events are a table of the (in-memory) database rather than a temp table, which only its own connection sees:
+ * the changelog is written by a second connection while the first resolves the state. Each connection reads the
+ * table under the name `ev` through a temp view of its own.
+ */
+export async function useEvents(connection: DuckDBConnection, table: string): Promise<void> {
+  await connection.run(`CREATE OR REPLACE TEMP VIEW ev AS SELECT * FROM main.${quoteIdentifier(table)}`);
+}
+
+export async function dropEvents(connection: DuckDBConnection, table: string): Promise<void> {
+  await connection.run(`DROP TABLE IF EXISTS main.${quoteIdentifier(table)}`);
+}
+
+/** Loads the batch into table `table` (a name no other epoch uses) and makes it `connection`'s `ev`. */
 export async function loadEvents(
   connection: DuckDBConnection,
   batch: ChangeBatch,
   codec: ChangeCodec,
   key: IdentityKey,
+  table: string,
 ): Promise<LoadedEvents> {
   const identity = codec.identity;
   const hasOld = identity.map((id) => `k${id} IS NOT NULL`).join(' OR ');
@@ -117,12 +132,13 @@ export async function loadEvents(
   const rowKey = key.sql((id) => `n${id}`);
   const converted = `SELECT ${selects.join(', ')} FROM (${rawSql(batch, codec)})`;
   await connection.run(
-    `CREATE OR REPLACE TEMP TABLE ev AS SELECT *, ` +
+    `CREATE TABLE main.${quoteIdentifier(table)} AS SELECT *, ` +
       `CASE op WHEN 'U' THEN (CASE WHEN has_old THEN ${oldKey} ELSE ${newKey} END) ` +
       `WHEN 'D' THEN (CASE WHEN has_old THEN ${oldKey} ELSE ${rowKey} END) END AS from_key, ` +
       `CASE WHEN op IN ('I', 'U') THEN ${newKey} END AS to_key ` +
       `FROM (SELECT *${fills.join('')} FROM (${converted}))`,
   );
+  await useEvents(connection, table);
   const summary = await connection.runAndReadAll(
     "SELECT count(*), count(*) FILTER (op NOT IN ('I', 'U', 'D', 'T') OR op IS NULL), " +
       "count(*) FILTER (op = 'D' AND from_key IS NULL), count(*) FILTER (xid IS NULL) FROM ev",

@@ -30,6 +30,10 @@ export interface StateContext {
   readonly locatorDir: string;
   readonly log: Logger;
   readonly phase: PhaseTimer;
+  /** Called when the main thread turns to the locator's lookups: work started then runs beside them. */
+  readonly beside?: () => void;
+  /** Settles once the state may be committed (the changelog's snapshot is in); rejects when it must not be. */
+  readonly beforeLakeCommit?: () => Promise<unknown>;
 }
 
 export interface StateCommit {
@@ -189,7 +193,9 @@ export async function commitState(
   const locator = await openLocator(ctx, table, key, overRow, parentTag, resolution.truncated);
   ctx.phase('locator-open');
   try {
-    const lake = findLakeRows(locator, await identityKeys(connection, resolution.lakeDeletes.keys()), resolution);
+    const keys = await identityKeys(connection, resolution.lakeDeletes.keys());
+    ctx.beside?.();
+    const lake = findLakeRows(locator, keys, resolution);
     ctx.phase('locator-lookup');
     const files = fileNames(ctx.store, locator, table.identifier);
     const written = await writeStateFiles(connection, ctx.store, table, epoch, {
@@ -201,6 +207,8 @@ export async function commitState(
     });
     ctx.phase('state-files');
 
+    await ctx.beforeLakeCommit?.();
+    ctx.phase('changelog-wait');
     const snapshotId = epochSnapshotId(table.identifier, epoch);
     const result = await appendFiles(ctx.store, ctx.catalog, table.identifier, {
       dataFiles: [written.data, written.deletes].filter((f) => f !== undefined),

@@ -2,6 +2,8 @@
 export interface PhaseTimer {
   /** Ends the running phase under `name` and starts the next one. */
   (name: string): void;
+  /** Records work that ran beside the phases (on another connection), timed by the caller. */
+  beside(name: string, ms: number): void;
   readonly phases: Record<string, number>;
 }
 
@@ -13,5 +15,8 @@ export function phaseTimer(): PhaseTimer {
     phases[name] = (phases[name] ?? 0) + Math.round(now - lap);
     lap = now;
   };
-  return Object.assign(end, { phases });
+  const beside = (name: string, ms: number): void => {
+    phases[name] = (phases[name] ?? 0) + Math.round(ms);
+  };
+  return Object.assign(end, { beside, phases });
 }

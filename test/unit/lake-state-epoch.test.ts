@@ -586,6 +586,36 @@ describe('commitEpoch: retries, crashes and the locator', () => {
     assert.equal((await lake.manifest.read())!.value.tables['public.items']!.epoch, 1);
   });
 
+  it('a failed changelog commit (written beside the state) keeps the state uncommitted; the retry commits both', async () => {
+    const lake = await freshLake(ITEMS, baseItems, { catalog: crashingCatalog('public.items__changes', 'before') });
+    const batch = lake.batch(1, [upd(item(1, 'one-b')), del({ id: '2' })], [ins(item(9, 'nine'))]);
+    await assert.rejects(commitEpoch(lake.ctx, batch, lake.codec), /simulated crash before/);
+    const state = await loadTableMetadata(lake.store, lake.catalog, 'public.items');
+    assert.equal(currentSnapshot(state.metadata)!.summary['pgcdc.epoch'], '0');
+    // The epoch's events table, shared by its two connections, is gone with the failed attempt.
+    const connection = await lake.ctx.duckdb.connect();
+    try {
+      const left = await connection.runAndReadAll(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE 'epoch_events_%'",
+      );
+      assert.equal(Number(left.getRowsJS()[0]![0]), 0);
+    } finally {
+      connection.closeSync();
+    }
+
+    const result = await commitEpoch(lake.ctx, batch, lake.codec);
+    assert.equal(result.committed, true);
+    assert.deepEqual(await lake.rows(), [
+      row(1, 'one-b'),
+      row(3, 'item-3'),
+      row(4, 'item-4'),
+      row(5, 'item-5'),
+      row(9, 'nine'),
+    ]);
+    const changelog = await currentDataFiles(lake.store, lake.catalog, 'public.items__changes');
+    assert.equal(changelog.snapshot!.summary['total-records'], '3');
+  });
+
   it('after a crash right after the state commit, the retry catches up the manifest and the locator is rebuilt', async () => {
     const lake = await freshLake(ITEMS, baseItems, { catalog: crashingCatalog('public.items', 'after') });
     const batch = lake.batch(1, [upd(item(1, 'one-b')), ins(item(9, 'nine'))]);
