@@ -85,6 +85,9 @@ export class StreamRunner {
       options.log,
       (route, result) => {
         this.metrics.epochCommitted(route.table, result);
+        // The open epoch may have been due for a while, held back only by this commit: seal it now rather than on
+        // the next tick, so a table's commits follow each other without a gap.
+        if (!this.assembler.inTransaction) this.sealDue([route]);
         this.wake?.();
       },
       (error) => {
