@@ -77,17 +77,27 @@ async function thinChanges(connection: DuckDBConnection): Promise<ThinChange[]> 
       '(SELECT DISTINCT key FROM (SELECT e.from_key AS key FROM ev AS e ANTI JOIN direct AS d ON d.ord = e.ord ' +
       'UNION ALL SELECT e.to_key FROM ev AS e ANTI JOIN direct AS d ON d.ord = e.ord) WHERE key IS NOT NULL)',
   );
+  // Read as columns, `ord` as a double (exact: see events.ts) and `unchanged` as text only where there is one: an
+  // epoch of many updates brings hundreds of thousands of these rows, and a JS row array each, a BigInt and an
+  // empty list per row cost twice what this does.
   const reader = await connection.runAndReadAll(
-    'SELECT e.ord, e.op, f.iid, t.iid, e.unchanged FROM ev AS e ANTI JOIN direct AS d ON d.ord = e.ord ' +
+    "SELECT CAST(e.ord AS DOUBLE), e.op, f.iid, t.iid, CASE WHEN len(e.unchanged) > 0 THEN array_to_string(e.unchanged, ' ') END " +
+      'FROM ev AS e ANTI JOIN direct AS d ON d.ord = e.ord ' +
       'LEFT JOIN ids AS f ON f.key = e.from_key LEFT JOIN ids AS t ON t.key = e.to_key ORDER BY e.ord',
   );
-  return reader.getRowsJS().map(([ord, op, from, to, unchanged]) => ({
-    ord: Number(ord),
-    op: op as ChangeOp,
-    from: from === null ? undefined : Number(from),
-    to: to === null ? undefined : Number(to),
-    unchanged: (unchanged as number[]).map(Number),
-  }));
+  const [ords = [], ops = [], froms = [], tos = [], unchanged = []] = reader.getColumnsJS();
+  const thin = new Array<ThinChange>(ords.length);
+  for (let i = 0; i < ords.length; i++) {
+    const fields = unchanged[i] as string | null;
+    thin[i] = {
+      ord: ords[i] as number,
+      op: ops[i] as ChangeOp,
+      from: (froms[i] as number | null) ?? undefined,
+      to: (tos[i] as number | null) ?? undefined,
+      unchanged: fields === null ? [] : fields.split(' ').map(Number),
+    };
+  }
+  return thin;
 }
 
 /** The locator keys of the identities the epoch looks up in the lake (often none: an insert-only epoch). */
@@ -101,7 +111,10 @@ async function identityKeys(connection: DuckDBConnection, iids: Iterable<number>
     wanted.map((iid) => [iid]),
   );
   const reader = await connection.runAndReadAll('SELECT i.iid, i.key FROM ids AS i JOIN wanted_ids AS w USING (iid)');
-  return new Map(reader.getRowsJS().map(([iid, key]) => [Number(iid), key as LocatorKey]));
+  const [iidColumn = [], keyColumn = []] = reader.getColumnsJS();
+  const keys = new Map<number, LocatorKey>();
+  for (let i = 0; i < iidColumn.length; i++) keys.set(iidColumn[i] as number, keyColumn[i] as LocatorKey);
+  return keys;
 }
 
 /** The locator key expression over a state row read as alias `d` (data files, live rows). */
