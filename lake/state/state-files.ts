@@ -18,7 +18,7 @@ import type { ChangeCodec } from './types.js';
 /**
  * The state table's files of one epoch: one data file with the rows the epoch leaves live, and one position-delete
  * file naming the lake rows it replaces. Both have deterministic names and content, so a retry rewrites the same
- * files. The data file's row positions are read back from the file itself for the locator. Expects the epoch's
+ * files. The data file's row positions are read back from the file itself for the locator (readWrittenRows). Expects the epoch's
  * tables: `ev` (see events.ts), and `direct` (the inserts written without resolution, see state.ts).
  */
 export interface LakeRows {
@@ -31,8 +31,12 @@ export interface LakeRows {
 export interface StateFiles {
   readonly data: LakeParquet | undefined;
   readonly deletes: LakeParquet | undefined;
-  /** Locator entries of the data file's rows: the key and position of each, as two columns. */
-  readonly written: { readonly keys: readonly LocatorKey[]; readonly positions: readonly number[] };
+}
+
+/** Locator entries of a data file's rows: the key and position of each, as two columns. */
+export interface WrittenRows {
+  readonly keys: readonly LocatorKey[];
+  readonly positions: readonly number[];
 }
 
 export interface FileNames {
@@ -93,7 +97,6 @@ export async function writeStateFiles(
   const { codec, resolution, lake } = input;
   const uuid = table.metadata['table-uuid'];
   let data: LakeParquet | undefined;
-  let written: StateFiles['written'] = { keys: [], positions: [] };
   // The written changes: the direct inserts (temp table `direct`) and what the resolver kept of the rest.
   await tempTable(
     connection,
@@ -109,10 +112,6 @@ export async function writeStateFiles(
     const toastFields = await prepareToast(connection, codec, resolution, lake.sources, input.files);
     const key = epochFileKey(table.location, uuid, epoch, 'state');
     data = await copyToLake(connection, store, key, stateRowsSql(codec, toastFields), stateFieldIds(codec));
-    const positions = await connection.runAndReadAll(writtenKeysSql(input.keyOverRow, data.localPath));
-    // Columns, not rows: a bulk-load epoch writes a million rows, and a JS object per row was most of this phase.
-    const [keys = [], offsets = []] = positions.getColumnsJS();
-    written = { keys: keys as LocatorKey[], positions: offsets.map(Number) };
   }
   let deletes: LakeParquet | undefined;
   if (lake.deleted.length > 0) {
@@ -123,5 +122,21 @@ export async function writeStateFiles(
     const key = epochFileKey(table.location, uuid, epoch, 'deletes');
     deletes = await copyToLake(connection, store, key, query, POSITION_DELETE_FIELD_IDS, 1);
   }
-  return { data, deletes, written };
+  return { data, deletes };
+}
+
+/**
+ * The data file's rows as the locator files them, read back from the file itself. Only the locator needs them, so
+ * this runs after the lake commit: a bulk-load epoch writes a million rows, and reading them is not on the way to
+ * the epoch being queryable.
+ */
+export async function readWrittenRows(
+  connection: DuckDBConnection,
+  keyOverRow: string,
+  data: LakeParquet,
+): Promise<WrittenRows> {
+  const positions = await connection.runAndReadAll(writtenKeysSql(keyOverRow, data.localPath));
+  // Columns, not rows: a JS object per row was most of the cost.
+  const [keys = [], offsets = []] = positions.getColumnsJS();
+  return { keys: keys as LocatorKey[], positions: offsets.map(Number) };
 }

@@ -13,7 +13,7 @@ import type { IdentityKey } from './keys.js';
 import { Locator, type LakeRow, type LocatorKey, type LocatorTag } from './locator.js';
 import { epochSnapshotId } from './naming.js';
 import { resolveFullRow, resolvePrimaryKey, type ChangeOp, type Resolution, type ThinChange } from './resolve.js';
-import { writeStateFiles, type FileNames, type LakeRows } from './state-files.js';
+import { readWrittenRows, writeStateFiles, type FileNames, type LakeRows } from './state-files.js';
 import type { PhaseTimer } from './timing.js';
 import type { ChangeCodec } from './types.js';
 
@@ -229,7 +229,7 @@ export async function commitState(
       replaceAll: resolution.truncated,
       summary: {
         ...summary,
-        'pgcdc.rows-inserted': String(written.written.keys.length),
+        'pgcdc.rows-inserted': String(written.data?.recordCount ?? 0),
         'pgcdc.rows-deleted': String(lake.deleted.length),
         ...(resolution.truncated ? { 'pgcdc.truncated': 'true' } : {}),
       },
@@ -238,19 +238,17 @@ export async function commitState(
     // Only after the lake commit, so the epoch is queryable without waiting for it: had that commit failed, the
     // locator would still describe the table as it is; should this process stop before the locator commits, its
     // tag names the parent snapshot, not the table's current one, and the next epoch rebuilds it from the lake.
+    const rows = written.data && (await readWrittenRows(connection, overRow, written.data));
     locator.begin();
     if (resolution.truncated) locator.clear();
     for (const { key: k, row } of lake.deleted) locator.remove(k, row);
-    if (written.data) {
-      const fileId = locator.fileId(written.data.path);
-      locator.addAll(fileId, written.written);
-    }
+    if (written.data && rows) locator.addAll(locator.fileId(written.data.path), rows);
     locator.setTag(locatorTag(table, key, snapshotId));
     locator.commit();
     ctx.phase('locator');
     return {
       result,
-      rowsInserted: written.written.keys.length,
+      rowsInserted: written.data?.recordCount ?? 0,
       rowsDeleted: lake.deleted.length,
       truncated: resolution.truncated,
     };
