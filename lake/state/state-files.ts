@@ -18,8 +18,9 @@ import type { ChangeCodec } from './types.js';
 /**
  * The state table's files of one epoch: one data file with the rows the epoch leaves live, and one position-delete
  * file naming the lake rows it replaces. Both have deterministic names and content, so a retry rewrites the same
- * files. The data file's row positions are read back from the file itself for the locator (readWrittenRows). Expects the epoch's
- * tables: `ev` (see events.ts), and `direct` (the inserts written without resolution, see state.ts).
+ * files. The data file's row positions are read back from the file itself for the locator (readWrittenRows).
+ * Expects the epoch's tables: `ev` (see events.ts), and `direct` (the inserts written without resolution, see
+ * state.ts).
  */
 export interface LakeRows {
   /** The lake rows the epoch deletes, with the identity key they are filed under in the locator. */

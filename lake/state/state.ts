@@ -81,7 +81,8 @@ async function thinChanges(connection: DuckDBConnection): Promise<ThinChange[]> 
   // epoch of many updates brings hundreds of thousands of these rows, and a JS row array each, a BigInt and an
   // empty list per row cost twice what this does.
   const reader = await connection.runAndReadAll(
-    "SELECT CAST(e.ord AS DOUBLE), e.op, f.iid, t.iid, CASE WHEN len(e.unchanged) > 0 THEN array_to_string(e.unchanged, ' ') END " +
+    'SELECT CAST(e.ord AS DOUBLE), e.op, f.iid, t.iid, ' +
+      "CASE WHEN len(e.unchanged) > 0 THEN array_to_string(e.unchanged, ' ') END " +
       'FROM ev AS e ANTI JOIN direct AS d ON d.ord = e.ord ' +
       'LEFT JOIN ids AS f ON f.key = e.from_key LEFT JOIN ids AS t ON t.key = e.to_key ORDER BY e.ord',
   );

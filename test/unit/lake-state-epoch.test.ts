@@ -586,7 +586,7 @@ describe('commitEpoch: retries, crashes and the locator', () => {
     assert.equal((await lake.manifest.read())!.value.tables['public.items']!.epoch, 1);
   });
 
-  it('a failed changelog commit (written beside the state) keeps the state uncommitted; the retry commits both', async () => {
+  it('a failed changelog commit keeps the state uncommitted; the retry commits both', async () => {
     const lake = await freshLake(ITEMS, baseItems, { catalog: crashingCatalog('public.items__changes', 'before') });
     const batch = lake.batch(1, [upd(item(1, 'one-b')), del({ id: '2' })], [ins(item(9, 'nine'))]);
     await assert.rejects(commitEpoch(lake.ctx, batch, lake.codec), /simulated crash before/);
