@@ -552,6 +552,29 @@ function crashingCatalog(table: string, when: 'before' | 'after') {
   });
 }
 
+type Lake = Awaited<ReturnType<typeof freshLake>>;
+
+/** Epoch 1 of the crash tests: an update and a delete, then an insert, in two transactions. */
+const crashEpoch = (lake: Lake): ChangeBatch =>
+  lake.batch(1, [upd(item(1, 'one-b')), del({ id: '2' })], [ins(item(9, 'nine'))]);
+
+/** The retry after a crash commits crashEpoch whole: the state, one changelog file of its 3 changes, the manifest. */
+async function retryCommitsCrashEpoch(lake: Lake, batch: ChangeBatch): Promise<void> {
+  const result = await commitEpoch(lake.ctx, batch, lake.codec);
+  assert.equal(result.committed, true);
+  assert.deepEqual(await lake.rows(), [
+    row(1, 'one-b'),
+    row(3, 'item-3'),
+    row(4, 'item-4'),
+    row(5, 'item-5'),
+    row(9, 'nine'),
+  ]);
+  const changelog = await currentDataFiles(lake.store, lake.catalog, 'public.items__changes');
+  assert.equal(changelog.snapshot!.summary['total-records'], '3');
+  assert.equal(changelog.dataFiles.length, 1);
+  assert.equal((await lake.manifest.read())!.value.tables['public.items']!.epoch, 1);
+}
+
 describe('commitEpoch: retries, crashes and the locator', () => {
   it('a repeated call commits nothing and returns the first result', async () => {
     const lake = await freshLake(ITEMS, baseItems);
@@ -565,30 +588,18 @@ describe('commitEpoch: retries, crashes and the locator', () => {
 
   it('after a crash between the changelog and the state commit, the retry finishes without duplicates', async () => {
     const lake = await freshLake(ITEMS, baseItems, { catalog: crashingCatalog('public.items', 'before') });
-    const batch = lake.batch(1, [upd(item(1, 'one-b')), del({ id: '2' })], [ins(item(9, 'nine'))]);
+    const batch = crashEpoch(lake);
     await assert.rejects(commitEpoch(lake.ctx, batch, lake.codec), /simulated crash before/);
     const changes = await loadTableMetadata(lake.store, lake.catalog, 'public.items__changes');
     assert.equal(changes.metadata.snapshots.length, 1);
     assert.equal((await lake.manifest.read())!.value.tables['public.items']!.epoch, 0);
 
-    const result = await commitEpoch(lake.ctx, batch, lake.codec);
-    assert.equal(result.committed, true);
-    assert.deepEqual(await lake.rows(), [
-      row(1, 'one-b'),
-      row(3, 'item-3'),
-      row(4, 'item-4'),
-      row(5, 'item-5'),
-      row(9, 'nine'),
-    ]);
-    const changelog = await currentDataFiles(lake.store, lake.catalog, 'public.items__changes');
-    assert.equal(changelog.snapshot!.summary['total-records'], '3');
-    assert.equal(changelog.dataFiles.length, 1);
-    assert.equal((await lake.manifest.read())!.value.tables['public.items']!.epoch, 1);
+    await retryCommitsCrashEpoch(lake, batch);
   });
 
   it('a failed changelog commit keeps the state uncommitted; the retry commits both', async () => {
     const lake = await freshLake(ITEMS, baseItems, { catalog: crashingCatalog('public.items__changes', 'before') });
-    const batch = lake.batch(1, [upd(item(1, 'one-b')), del({ id: '2' })], [ins(item(9, 'nine'))]);
+    const batch = crashEpoch(lake);
     await assert.rejects(commitEpoch(lake.ctx, batch, lake.codec), /simulated crash before/);
     const state = await loadTableMetadata(lake.store, lake.catalog, 'public.items');
     assert.equal(currentSnapshot(state.metadata)!.summary['pgcdc.epoch'], '0');
@@ -603,17 +614,7 @@ describe('commitEpoch: retries, crashes and the locator', () => {
       connection.closeSync();
     }
 
-    const result = await commitEpoch(lake.ctx, batch, lake.codec);
-    assert.equal(result.committed, true);
-    assert.deepEqual(await lake.rows(), [
-      row(1, 'one-b'),
-      row(3, 'item-3'),
-      row(4, 'item-4'),
-      row(5, 'item-5'),
-      row(9, 'nine'),
-    ]);
-    const changelog = await currentDataFiles(lake.store, lake.catalog, 'public.items__changes');
-    assert.equal(changelog.snapshot!.summary['total-records'], '3');
+    await retryCommitsCrashEpoch(lake, batch);
   });
 
   it('after a crash right after the state commit, the retry catches up the manifest and the locator is rebuilt', async () => {
