@@ -184,7 +184,10 @@ export async function snapshotWorkflow(input: SnapshotInput): Promise<SnapshotRe
   // A release reaches the hold at once; a cancellation only with the hold's next heartbeat, up to a second later.
   const released = (
     patched(RELEASE_BY_ACTIVITY)
-      ? releasing.releaseExportedSnapshot(snapshot.snapshotName).catch(() => false)
+      ? releasing.releaseExportedSnapshot(snapshot.snapshotName).catch((error: unknown) => {
+          log.warn('releasing the exported snapshot failed; cancelling its hold instead', { error });
+          return false;
+        })
       : Promise.resolve(false)
   ).then((done) => {
     if (!done) holdScope.cancel();
