@@ -14,6 +14,8 @@ import type { SealedEpoch } from './spool.js';
  */
 export class ActorSink implements EpochSink {
   private readonly spoolDirs = new Map<string, string>();
+  /** Settles once every actor is running: an epoch is handed over only then. */
+  private actorsReady: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly client: Client,
@@ -25,7 +27,12 @@ export class ActorSink implements EpochSink {
    * Starts each table's actor unless it is running already (then it keeps its own view of the table). An actor
    * that is ahead of the lake belongs to a lake that was torn down and snapshotted again: it is replaced.
    */
-  async ensureActors(tables: readonly TableStart[]): Promise<void> {
+  ensureActors(tables: readonly TableStart[]): Promise<void> {
+    this.actorsReady = this.startActors(tables);
+    return this.actorsReady;
+  }
+
+  private async startActors(tables: readonly TableStart[]): Promise<void> {
     for (const table of tables) {
       this.spoolDirs.set(table.table, table.spoolDir);
       const handle = this.client.workflow.getHandle(workflowIds.table(table.table));
@@ -60,6 +67,7 @@ export class ActorSink implements EpochSink {
   }
 
   async commit(route: TableRoute, sealed: SealedEpoch): Promise<EpochCommit> {
+    await this.actorsReady;
     const handle = this.client.workflow.getHandle(workflowIds.table(route.table));
     return handle.executeUpdate(commitEpochUpdate, {
       args: [

@@ -24,7 +24,7 @@ export interface StreamService {
   readonly metrics: StreamMetrics;
   readonly tables: readonly TableStart[];
   readonly protoVersion: 1 | 2;
-  /** Starts the table actors, then streams until `runner.stop()` (or a fatal error). */
+  /** Starts the table actors and streams until `runner.stop()` (or a fatal error). */
   run(): Promise<void>;
 }
 
@@ -79,8 +79,18 @@ export async function openStreamService(options: {
     tables,
     protoVersion,
     async run() {
-      await sink.ensureActors(tables);
-      await runner.run();
+      // Replication starts while the actors do: nothing is handed to an actor before its table's first epoch seals,
+      // and the sink holds that hand-over until every actor runs.
+      const actors = sink.ensureActors(tables);
+      const streaming = runner.run();
+      try {
+        await actors;
+      } catch (error) {
+        runner.stop();
+        await streaming.catch(() => undefined);
+        throw error;
+      }
+      await streaming;
     },
   };
 }

@@ -7,6 +7,7 @@ import type { StreamMetrics } from '../../stream/metrics.js';
 import { openStreamService } from '../../stream/service.js';
 import { streamStatusFile } from '../../stream/status-file.js';
 import { connectClient, connectWorker, resolveTemporal } from '../../workers/connection.js';
+import { hostTaskQueue } from '../../workers/host-queue.js';
 import { createWorkerPair } from '../../workers/pool.js';
 import { loadContext, resolveSourceUrl, type GlobalOptions } from '../context.js';
 
@@ -52,21 +53,24 @@ export function registerStart(program: Command): void {
       let metrics: StreamMetrics | undefined;
       const metricsServer = options.metrics ? serveMetrics(config, () => metrics, log) : undefined;
       try {
-        const workers = await createWorkerPair({
-          connection,
-          namespace: temporal.namespace,
-          taskQueue: temporal.taskQueue,
-          deps: { config, sourceUrl, log },
-        });
-        const service = await openStreamService({
-          config,
-          sourceUrl,
-          log,
-          client,
-          taskQueue: temporal.taskQueue,
-          hostTaskQueue: workers.hostTaskQueue,
-          onStatus: (m) => writeStatus(statusPath, m, { slot: config.replication.slot, running: true }),
-        });
+        // The workers and the stream's view of the lake and source are independent: open them side by side.
+        const [workers, service] = await Promise.all([
+          createWorkerPair({
+            connection,
+            namespace: temporal.namespace,
+            taskQueue: temporal.taskQueue,
+            deps: { config, sourceUrl, log },
+          }),
+          openStreamService({
+            config,
+            sourceUrl,
+            log,
+            client,
+            taskQueue: temporal.taskQueue,
+            hostTaskQueue: hostTaskQueue(temporal.taskQueue),
+            onStatus: (m) => writeStatus(statusPath, m, { slot: config.replication.slot, running: true }),
+          }),
+        ]);
         metrics = service.metrics;
         let signals = 0;
         const onSignal = (signal: NodeJS.Signals): void => {
