@@ -159,9 +159,10 @@ export async function commitEpoch(ctx: EpochContext, batch: ChangeBatch, codec: 
       throw new ChangeBatchError(batch.table, batch.epoch, error);
     }
     phase('load');
-    // The changelog's Parquet file is written by DuckDB on a connection of its own while the main thread looks the
-    // epoch's rows up in the locator (SQLite): started then, the two share the cores instead of taking turns. Its
-    // snapshot is still committed before the state's (commitState waits for it).
+    // The changelog's Parquet file is written by DuckDB on a connection of its own once the epoch is resolved, while
+    // the state side opens the locator, looks the epoch's rows up in it (SQLite) and writes its own files: the two
+    // share the cores instead of taking turns. Its snapshot is still committed before the state's (commitState
+    // waits for it).
     const count = events.count;
     const changelog = (): Promise<ChangesCommit> => {
       if (changesWork) return changesWork;

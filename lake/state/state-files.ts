@@ -29,11 +29,6 @@ export interface LakeRows {
   readonly sources: ReadonlyMap<number, LakeRow>;
 }
 
-export interface StateFiles {
-  readonly data: LakeParquet | undefined;
-  readonly deletes: LakeParquet | undefined;
-}
-
 /** Locator entries of a data file's rows: the key and position of each, as two columns. */
 export interface WrittenRows {
   readonly keys: readonly LocatorKey[];
@@ -82,22 +77,24 @@ async function prepareToast(
   return fields;
 }
 
-export async function writeStateFiles(
+/**
+ * Prepares the epoch's data file (the rows it leaves live) and starts DuckDB writing it; `written` settles when the
+ * file is complete (undefined: the epoch leaves no row). The wrapper lets the caller do other work, like the locator
+ * lookups, while DuckDB writes; `sources` are needed only for unchanged TOAST values.
+ */
+export async function startDataFile(
   connection: DuckDBConnection,
   store: ObjectStore,
   table: LoadedTable,
   epoch: number,
   input: {
     readonly codec: ChangeCodec;
-    readonly keyOverRow: string;
     readonly resolution: Resolution;
-    readonly lake: LakeRows;
+    readonly sources: LakeRows['sources'];
     readonly files: FileNames;
   },
-): Promise<StateFiles> {
-  const { codec, resolution, lake } = input;
-  const uuid = table.metadata['table-uuid'];
-  let data: LakeParquet | undefined;
+): Promise<{ readonly written: Promise<LakeParquet | undefined> }> {
+  const { codec, resolution } = input;
   // The written changes: the direct inserts (temp table `direct`) and what the resolver kept of the rest.
   await tempTable(
     connection,
@@ -109,21 +106,28 @@ export async function writeStateFiles(
     'CREATE OR REPLACE TEMP TABLE written AS SELECT ord FROM direct UNION ALL SELECT ord FROM written_resolved',
   );
   const count = Number((await connection.runAndReadAll('SELECT count(*) FROM written')).getRowsJS()[0]![0]);
-  if (count > 0) {
-    const toastFields = await prepareToast(connection, codec, resolution, lake.sources, input.files);
-    const key = epochFileKey(table.location, uuid, epoch, 'state');
-    data = await copyToLake(connection, store, key, stateRowsSql(codec, toastFields), stateFieldIds(codec));
-  }
-  let deletes: LakeParquet | undefined;
-  if (lake.deleted.length > 0) {
-    const rows = lake.deleted.map(({ row }) => [input.files.location(row.fileId), row.pos] as const);
-    await tempTable(connection, 'pos_del', { file_path: 'VARCHAR', pos: 'BIGINT' }, rows);
-    // The spec wants position deletes sorted by file and position.
-    const query = 'SELECT file_path, pos FROM pos_del ORDER BY file_path, pos';
-    const key = epochFileKey(table.location, uuid, epoch, 'deletes');
-    deletes = await copyToLake(connection, store, key, query, POSITION_DELETE_FIELD_IDS, 1);
-  }
-  return { data, deletes };
+  if (count === 0) return { written: Promise.resolve(undefined) };
+  const toastFields = await prepareToast(connection, codec, resolution, input.sources, input.files);
+  const key = epochFileKey(table.location, table.metadata['table-uuid'], epoch, 'state');
+  return { written: copyToLake(connection, store, key, stateRowsSql(codec, toastFields), stateFieldIds(codec)) };
+}
+
+/** The position-delete file naming the lake rows the epoch replaces; undefined when it replaces none. */
+export async function writeDeleteFile(
+  connection: DuckDBConnection,
+  store: ObjectStore,
+  table: LoadedTable,
+  epoch: number,
+  deleted: LakeRows['deleted'],
+  files: FileNames,
+): Promise<LakeParquet | undefined> {
+  if (deleted.length === 0) return undefined;
+  const rows = deleted.map(({ row }) => [files.location(row.fileId), row.pos] as const);
+  await tempTable(connection, 'pos_del', { file_path: 'VARCHAR', pos: 'BIGINT' }, rows);
+  // The spec wants position deletes sorted by file and position.
+  const query = 'SELECT file_path, pos FROM pos_del ORDER BY file_path, pos';
+  const key = epochFileKey(table.location, table.metadata['table-uuid'], epoch, 'deletes');
+  return copyToLake(connection, store, key, query, POSITION_DELETE_FIELD_IDS, 1);
 }
 
 /**

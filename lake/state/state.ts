@@ -13,7 +13,13 @@ import type { IdentityKey } from './keys.js';
 import { Locator, type LakeRow, type LocatorKey, type LocatorTag } from './locator.js';
 import { epochSnapshotId } from './naming.js';
 import { resolveFullRow, resolvePrimaryKey, type ChangeOp, type Resolution, type ThinChange } from './resolve.js';
-import { readWrittenRows, writeStateFiles, type FileNames, type LakeRows } from './state-files.js';
+import {
+  readWrittenRows,
+  startDataFile,
+  writeDeleteFile,
+  type FileNames,
+  type LakeRows,
+} from './state-files.js';
 import type { PhaseTimer } from './timing.js';
 import type { ChangeCodec } from './types.js';
 
@@ -30,7 +36,7 @@ export interface StateContext {
   readonly locatorDir: string;
   readonly log: Logger;
   readonly phase: PhaseTimer;
-  /** Called when the main thread turns to the locator's lookups: work started then runs beside them. */
+  /** Called once the epoch is resolved, when the main thread turns to the locator: work started then runs beside it. */
   readonly beside?: () => void;
   /** Settles once the state may be committed (the changelog's snapshot is in); rejects when it must not be. */
   readonly beforeLakeCommit?: () => Promise<unknown>;
@@ -203,22 +209,33 @@ export async function commitState(
   const resolution: Resolution = codec.identityKind === 'primary-key' ? resolvePrimaryKey(thin) : resolveFullRow(thin);
   const overRow = keyOverRow(codec, key);
   ctx.phase('resolve');
+  ctx.beside?.();
   const parentTag = locatorTag(table, key, parent['snapshot-id']);
   const locator = await openLocator(ctx, table, key, overRow, parentTag, resolution.truncated);
   ctx.phase('locator-open');
   try {
     const keys = await identityKeys(connection, resolution.lakeDeletes.keys());
-    ctx.beside?.();
-    const lake = findLakeRows(locator, keys, resolution);
-    ctx.phase('locator-lookup');
     const files = fileNames(ctx.store, locator, table.identifier);
-    const written = await writeStateFiles(connection, ctx.store, table, epoch, {
-      codec,
-      keyOverRow: overRow,
-      resolution,
-      lake,
-      files,
-    });
+    const dataInput = { codec, resolution, files };
+    // The data file needs lake rows only for unchanged TOAST values: without any, DuckDB writes it while the locator
+    // lookups (synchronous SQLite on this thread) run.
+    const early =
+      resolution.toast.length === 0
+        ? await startDataFile(connection, ctx.store, table, epoch, { ...dataInput, sources: new Map() })
+        : undefined;
+    let lake: LakeRows;
+    try {
+      lake = findLakeRows(locator, keys, resolution);
+    } catch (error) {
+      await early?.written.catch(() => undefined);
+      throw error;
+    }
+    ctx.phase('locator-lookup');
+    const data = await (
+      early ?? (await startDataFile(connection, ctx.store, table, epoch, { ...dataInput, sources: lake.sources }))
+    ).written;
+    const deletes = await writeDeleteFile(connection, ctx.store, table, epoch, lake.deleted, files);
+    const written = { data, deletes };
     ctx.phase('state-files');
 
     await ctx.beforeLakeCommit?.();
