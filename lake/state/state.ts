@@ -13,13 +13,7 @@ import type { IdentityKey } from './keys.js';
 import { Locator, type LakeRow, type LocatorKey, type LocatorTag } from './locator.js';
 import { epochSnapshotId } from './naming.js';
 import { resolveFullRow, resolvePrimaryKey, type ChangeOp, type Resolution, type ThinChange } from './resolve.js';
-import {
-  readWrittenRows,
-  startDataFile,
-  writeDeleteFile,
-  type FileNames,
-  type LakeRows,
-} from './state-files.js';
+import { readWrittenRows, startDataFile, writeDeleteFile, type FileNames, type LakeRows } from './state-files.js';
 import type { PhaseTimer } from './timing.js';
 import type { ChangeCodec } from './types.js';
 
