@@ -53,8 +53,9 @@ export function registerStart(program: Command): void {
       let metrics: StreamMetrics | undefined;
       const metricsServer = options.metrics ? serveMetrics(config, () => metrics, log) : undefined;
       try {
-        // The workers and the stream's view of the lake and source are independent: open them side by side.
-        const [workers, service] = await Promise.all([
+        // The workers and the stream's view of the lake and source are independent: open them side by side, and let
+        // both settle before a failure of either is reported (the connections close right after).
+        const [created, opened] = await Promise.allSettled([
           createWorkerPair({
             connection,
             namespace: temporal.namespace,
@@ -71,6 +72,9 @@ export function registerStart(program: Command): void {
             onStatus: (m) => writeStatus(statusPath, m, { slot: config.replication.slot, running: true }),
           }),
         ]);
+        if (created.status === 'rejected') throw created.reason;
+        if (opened.status === 'rejected') throw opened.reason;
+        const [workers, service] = [created.value, opened.value];
         metrics = service.metrics;
         let signals = 0;
         const onSignal = (signal: NodeJS.Signals): void => {
