@@ -229,19 +229,18 @@ export async function commitState(
       early ?? (await startDataFile(connection, ctx.store, table, epoch, { ...dataInput, sources: lake.sources }))
     ).written;
     const deletes = await writeDeleteFile(connection, ctx.store, table, epoch, lake.deleted, files);
-    const written = { data, deletes };
     ctx.phase('state-files');
 
     await ctx.beforeLakeCommit?.();
     ctx.phase('changelog-wait');
     const snapshotId = epochSnapshotId(table.identifier, epoch);
     const result = await appendFiles(ctx.store, ctx.catalog, table.identifier, {
-      dataFiles: [written.data, written.deletes].filter((f) => f !== undefined),
+      dataFiles: [data, deletes].filter((f) => f !== undefined),
       snapshotId,
       replaceAll: resolution.truncated,
       summary: {
         ...summary,
-        'pgcdc.rows-inserted': String(written.data?.recordCount ?? 0),
+        'pgcdc.rows-inserted': String(data?.recordCount ?? 0),
         'pgcdc.rows-deleted': String(lake.deleted.length),
         ...(resolution.truncated ? { 'pgcdc.truncated': 'true' } : {}),
       },
@@ -250,17 +249,17 @@ export async function commitState(
     // Only after the lake commit, so the epoch is queryable without waiting for it: had that commit failed, the
     // locator would still describe the table as it is; should this process stop before the locator commits, its
     // tag names the parent snapshot, not the table's current one, and the next epoch rebuilds it from the lake.
-    const rows = written.data && (await readWrittenRows(connection, overRow, written.data));
+    const rows = data && (await readWrittenRows(connection, overRow, data));
     locator.begin();
     if (resolution.truncated) locator.clear();
     for (const { key: k, row } of lake.deleted) locator.remove(k, row);
-    if (written.data && rows) locator.addAll(locator.fileId(written.data.path), rows);
+    if (data && rows) locator.addAll(locator.fileId(data.path), rows);
     locator.setTag(locatorTag(table, key, snapshotId));
     locator.commit();
     ctx.phase('locator');
     return {
       result,
-      rowsInserted: written.data?.recordCount ?? 0,
+      rowsInserted: data?.recordCount ?? 0,
       rowsDeleted: lake.deleted.length,
       truncated: resolution.truncated,
     };
