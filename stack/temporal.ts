@@ -67,11 +67,18 @@ function readRecord(stateDir: string): ServerRecord | undefined {
   }
 }
 
-/** A portable way to pick a port: the one asked for, the one used last time if still free, or any free one. */
-async function choosePort(requested: number | undefined, previous: number | null | undefined): Promise<number> {
+/**
+ * A portable way to pick a port: the one asked for, the one used last time if still free, or any free one other
+ * than those already picked.
+ */
+async function choosePort(
+  requested: number | undefined,
+  previous: number | null | undefined,
+  picked: readonly number[],
+): Promise<number> {
   if (requested) return requested;
   if (previous && !(await isListening(HOST, previous))) return previous;
-  return freePort();
+  return freePort(picked);
 }
 
 /**
@@ -100,8 +107,11 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
   }
 
   const cli = requireTemporalCli();
-  const port = await choosePort(options.port, previous?.port);
-  const uiPort = ui ? await choosePort(options.uiPort, previous?.uiPort) : null;
+  const port = await choosePort(options.port, previous?.port, []);
+  const uiPort = ui ? await choosePort(options.uiPort, previous?.uiPort, [port]) : null;
+  // Left to itself, the CLI picks these at random before it binds --port, and may pick that very port.
+  const httpPort = await freePort([port, uiPort ?? port]);
+  const metricsPort = await freePort([port, uiPort ?? port, httpPort]);
   const args = [
     'server',
     'start-dev',
@@ -111,6 +121,10 @@ export async function startTemporalDevServer(options: DevServerOptions): Promise
     HOST,
     '--port',
     String(port),
+    '--http-port',
+    String(httpPort),
+    '--metrics-port',
+    String(metricsPort),
     ...(namespace === 'default' ? [] : ['--namespace', namespace]),
     '--log-level',
     'warn',
