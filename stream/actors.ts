@@ -33,36 +33,39 @@ export class ActorSink implements EpochSink {
   }
 
   private async startActors(tables: readonly TableStart[]): Promise<void> {
-    for (const table of tables) {
-      this.spoolDirs.set(table.table, table.spoolDir);
-      const handle = this.client.workflow.getHandle(workflowIds.table(table.table));
-      const running = await handle
-        .describe()
-        .then((d) => d.status.name === 'RUNNING')
-        .catch(() => false);
-      if (running) {
-        const state = await handle.query(stateQuery).catch(() => undefined);
-        if (state && state.epoch > table.epoch) {
-          await handle.terminate(`the lake is at epoch ${table.epoch}, the actor at ${state.epoch}: a new snapshot`);
-        }
+    for (const table of tables) this.spoolDirs.set(table.table, table.spoolDir);
+    // Independent per table; after a crash each may first wait out the dead worker's sticky queue.
+    await Promise.all(tables.map((table) => this.startActor(table)));
+  }
+
+  private async startActor(table: TableStart): Promise<void> {
+    const handle = this.client.workflow.getHandle(workflowIds.table(table.table));
+    const running = await handle
+      .describe()
+      .then((d) => d.status.name === 'RUNNING')
+      .catch(() => false);
+    if (running) {
+      const state = await handle.query(stateQuery).catch(() => undefined);
+      if (state && state.epoch > table.epoch) {
+        await handle.terminate(`the lake is at epoch ${table.epoch}, the actor at ${state.epoch}: a new snapshot`);
       }
-      try {
-        await this.client.workflow.start<typeof tableActorWorkflow>('tableActorWorkflow', {
-          workflowId: workflowIds.table(table.table),
-          taskQueue: this.taskQueue,
-          args: [
-            {
-              table: table.table,
-              epoch: table.epoch,
-              committedLsn: table.committedLsn,
-              schemaVersion: table.schemaVersion,
-            },
-          ],
-          workflowIdConflictPolicy: 'USE_EXISTING',
-        });
-      } catch (error) {
-        if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-      }
+    }
+    try {
+      await this.client.workflow.start<typeof tableActorWorkflow>('tableActorWorkflow', {
+        workflowId: workflowIds.table(table.table),
+        taskQueue: this.taskQueue,
+        args: [
+          {
+            table: table.table,
+            epoch: table.epoch,
+            committedLsn: table.committedLsn,
+            schemaVersion: table.schemaVersion,
+          },
+        ],
+        workflowIdConflictPolicy: 'USE_EXISTING',
+      });
+    } catch (error) {
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
     }
   }
 

@@ -78,6 +78,11 @@ export class EpochCommitter {
       } catch (error) {
         this.stats.failures += 1;
         const context = { table: route.table, epoch: sealed.batch.epoch, attempt, err: error };
+        // Stopped: nothing waits for this epoch any more; it stays sealed in the spool for the next start.
+        if (this.stopped) {
+          this.log.warn(context, 'epoch commit failed while stopping; left in the spool for the next start');
+          return;
+        }
         if (isPermanent(error) || attempt >= this.maxAttempts) {
           this.log.error(context, 'epoch commit failed for good; stopping the stream');
           this.onFatal(error);

@@ -104,6 +104,16 @@ export class StreamRunner {
     this.interruptRead?.();
   }
 
+  /**
+   * Ends the stream with `error` (what it hands epochs to cannot start): no further hand-over, nothing acknowledged
+   * past what is committed; `run()` rejects with it.
+   */
+  abort(error: unknown): void {
+    this.fatal ??= error instanceof Error ? error : new Error(String(error));
+    this.committer.stop();
+    this.stop();
+  }
+
   async run(): Promise<void> {
     const { reconnect } = this.options.config.source.postgres;
     let attempt = 0;

@@ -1,4 +1,3 @@
-import type { Client } from '@temporalio/client';
 import type { PgCdcConfig } from '../core/config/index.js';
 import type { Logger } from '../core/log/index.js';
 import { LocalCatalog } from '../lake/catalog/local.js';
@@ -7,7 +6,7 @@ import { createObjectStore } from '../lake/storage/index.js';
 import { readServerFacts } from '../source/catalog.js';
 import { describeTarget, withSource } from '../source/connection.js';
 import { assertPublishable } from '../governance/publishable.js';
-import { ActorSink } from './actors.js';
+import type { EpochSink } from './committer.js';
 import { StreamMetrics } from './metrics.js';
 import { StreamRunner } from './runner.js';
 import { prepareRoutes, type TableStart } from './setup.js';
@@ -24,22 +23,24 @@ export interface StreamService {
   readonly metrics: StreamMetrics;
   readonly tables: readonly TableStart[];
   readonly protoVersion: 1 | 2;
-  /** Starts the table actors and streams until `runner.stop()` (or a fatal error). */
-  run(): Promise<void>;
+  /**
+   * Streams until `runner.stop()` (or a fatal error). `sinkReady`, the start of what epochs are handed to (the table
+   * actors), runs alongside: nothing is handed over before a table's first epoch seals, and if it fails the stream
+   * ends with its error.
+   */
+  run(sinkReady?: Promise<unknown>): Promise<void>;
 }
 
 /**
- * Everything `pg-cdc start` runs besides the Temporal workers: the lake's view of each table, the routes and spools,
- * the table actors and the stream runner. The caller owns the Temporal connections and the workers (which must
- * poll `hostTaskQueue`, where epochs are committed next to the spool).
+ * Everything `pg-cdc start` runs besides Temporal: the lake's view of each table, the routes and spools and the
+ * stream runner, which hands sealed epochs to `sink` (the table actors, whose workers poll the host's task queue,
+ * where epochs are committed next to the spool).
  */
 export async function openStreamService(options: {
   config: PgCdcConfig;
   sourceUrl: string;
   log: Logger;
-  client: Client;
-  taskQueue: string;
-  hostTaskQueue: string;
+  sink: EpochSink;
   onStatus?: (metrics: StreamMetrics) => void;
 }): Promise<StreamService> {
   const { config, log } = options;
@@ -60,14 +61,13 @@ export async function openStreamService(options: {
     tables.map((t) => t.table),
     { database: describeTarget(options.sourceUrl).database },
   );
-  const sink = new ActorSink(options.client, options.taskQueue, options.hostTaskQueue);
   const metrics = new StreamMetrics();
   const protoVersion = protocolVersion(config, serverVersion);
   const runner = new StreamRunner({
     config,
     source,
     routes,
-    sink,
+    sink: options.sink,
     log,
     protoVersion,
     metrics,
@@ -78,19 +78,19 @@ export async function openStreamService(options: {
     metrics,
     tables,
     protoVersion,
-    async run() {
-      // Replication starts while the actors do: nothing is handed to an actor before its table's first epoch seals,
-      // and the sink holds that hand-over until every actor runs.
-      const actors = sink.ensureActors(tables);
+    async run(sinkReady = Promise.resolve()) {
       const streaming = runner.run();
-      try {
-        await actors;
-      } catch (error) {
-        runner.stop();
-        await streaming.catch(() => undefined);
-        throw error;
-      }
-      await streaming;
+      const ready = sinkReady.then(
+        () => ({ failed: false as const }),
+        (error: unknown) => {
+          runner.abort(error);
+          return { failed: true as const, error };
+        },
+      );
+      // Both settle before either is reported: a stream that fails first still waits for the sink's start to end.
+      const [streamed, sink] = await Promise.allSettled([streaming, ready]);
+      if (streamed.status === 'rejected') throw streamed.reason;
+      if (sink.status === 'fulfilled' && sink.value.failed) throw sink.value.error;
     },
   };
 }

@@ -69,6 +69,10 @@ export async function createWorker(options: PgCdcWorkerOptions): Promise<Worker>
     // Cancellation reaches an activity only with a heartbeat's response; the default throttle (80% of the heartbeat
     // timeout) would keep a cancelled snapshot export open for most of that timeout.
     maxHeartbeatThrottleInterval: '1 second',
+    // After a crash, a table actor's next task (the start's state query, the first epoch's update) first waits on
+    // the dead process's sticky queue for this long before it goes to a live worker (default 10 s). Actor histories
+    // are short (continue-as-new), so losing stickiness to a slow worker costs little.
+    stickyQueueScheduleToStartTimeout: '2 seconds',
     ...(options.workflows === false ? {} : { workflowBundle: options.workflowBundle ?? (await bundleWorkflows()) }),
   });
 }

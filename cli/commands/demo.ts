@@ -12,6 +12,7 @@ import { openDuckDB } from '../../lake/parquet/writer.js';
 import { currentDataFiles } from '../../lake/reader.js';
 import { liveRowsSql } from '../../lake/scan.js';
 import { createObjectStore } from '../../lake/storage/index.js';
+import { ActorSink } from '../../stream/actors.js';
 import { openStreamService } from '../../stream/service.js';
 import { workflowIds } from '../../core/temporal/index.js';
 import { formatPreflightReport, runPreflight } from '../../source/preflight.js';
@@ -206,18 +207,12 @@ async function streamLive(options: {
   temporal: { taskQueue: string; namespace: string; uiUrl?: string | undefined };
 }): Promise<void> {
   const { config, sourceUrl, log, client, workers, temporal } = options;
-  const service = await openStreamService({
-    config,
-    sourceUrl,
-    log,
-    client,
-    taskQueue: temporal.taskQueue,
-    hostTaskQueue: workers.hostTaskQueue,
-  });
+  const sink = new ActorSink(client, temporal.taskQueue, workers.hostTaskQueue);
+  const service = await openStreamService({ config, sourceUrl, log, sink });
   say(
     '7. pg-cdc start: streaming the WAL while a live workload writes (3 new orders, 2 paid, 1 cancelled order deleted per second)',
   );
-  const running = service.run();
+  const running = service.run(sink.ensureActors(service.tables));
   const manifest = new ManifestStore(createObjectStore(config.storage));
   let previous = (await manifest.read())?.value.tables['public.orders']?.row_count ?? 0;
   try {

@@ -1,15 +1,16 @@
 import { renameSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Command } from 'commander';
 import type { PgCdcConfig } from '../../core/config/index.js';
 import type { Logger } from '../../core/log/index.js';
+import { DeferredSink } from '../../stream/deferred-sink.js';
 import type { StreamMetrics } from '../../stream/metrics.js';
 import { openStreamService } from '../../stream/service.js';
+import type { TableStart } from '../../stream/setup.js';
 import { streamStatusFile } from '../../stream/status-file.js';
-import { connectClient, connectWorker, resolveTemporal } from '../../workers/connection.js';
-import { hostTaskQueue } from '../../workers/host-queue.js';
-import { createWorkerPair } from '../../workers/pool.js';
-import { loadContext, resolveSourceUrl, type GlobalOptions } from '../context.js';
+import type { StreamHost } from '../../workers/stream-host.js';
+import { loadContext, resolveSourceUrl, type CommandContext, type GlobalOptions } from '../context.js';
 
 const STOP_DEADLINE_MS = 90_000;
 
@@ -38,6 +39,35 @@ function serveMetrics(config: PgCdcConfig, metrics: () => StreamMetrics | undefi
   return server;
 }
 
+/**
+ * The Temporal side: its packages are most of start-up (about a second of one core), so they load while the WAL is
+ * already being read, and one at a time, so that the read loop gets the event loop between them.
+ */
+async function openHost(
+  context: CommandContext,
+  sourceUrl: string,
+  tables: readonly TableStart[],
+  onWorkerFailure: (error: unknown) => void,
+): Promise<StreamHost> {
+  for (const load of [
+    () => import('@temporalio/client'),
+    () => import('@temporalio/worker'),
+    () => import('@duckdb/node-api'),
+  ]) {
+    await load();
+    await nextTurn();
+  }
+  const { openStreamHost } = await import('../../workers/stream-host.js');
+  return openStreamHost({
+    config: context.config,
+    stateDir: context.stateDir,
+    sourceUrl,
+    log: context.log,
+    tables,
+    onWorkerFailure,
+  });
+}
+
 export function registerStart(program: Command): void {
   program
     .command('start')
@@ -47,73 +77,67 @@ export function registerStart(program: Command): void {
       const context = await loadContext(program.opts<GlobalOptions>());
       const { config, log } = context;
       const sourceUrl = await resolveSourceUrl(context);
-      const temporal = await resolveTemporal(config.temporal, { stateDir: context.stateDir, log });
-      const [client, connection] = await Promise.all([connectClient(temporal), connectWorker(temporal, log)]);
       const statusPath = streamStatusFile(context.stateDir);
-      let metrics: StreamMetrics | undefined;
-      const metricsServer = options.metrics ? serveMetrics(config, () => metrics, log) : undefined;
+      const sink = new DeferredSink();
+      const service = await openStreamService({
+        config,
+        sourceUrl,
+        log,
+        sink,
+        onStatus: (m) => writeStatus(statusPath, m, { slot: config.replication.slot, running: true }),
+      });
+      const metricsServer = options.metrics ? serveMetrics(config, () => service.metrics, log) : undefined;
+      let signals = 0;
+      const onSignal = (signal: NodeJS.Signals): void => {
+        signals += 1;
+        if (signals > 1) {
+          log.warn({ signal }, 'second signal: exiting now; uncommitted changes will be read again on the next start');
+          process.exit(130);
+        }
+        log.info({ signal }, 'stopping: committing in-flight epochs (send the signal again to exit at once)');
+        service.runner.stop();
+        // Whatever is still running then (a worker shutdown waiting on a retrying activity) holds nothing that
+        // matters: every change read is committed, or unacknowledged and read again by the next start.
+        setTimeout(() => {
+          log.warn({ afterMs: STOP_DEADLINE_MS }, 'graceful stop took too long; exiting');
+          process.exit(0);
+        }, STOP_DEADLINE_MS).unref();
+      };
+      process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+      // Replication starts now; epochs sealed before the table actors run wait for them in the sink.
+      const opening = openHost(context, sourceUrl, service.tables, (error) => service.runner.abort(error));
+      const hostReady = opening.then(
+        (host) => sink.attach(host.sink),
+        (error: unknown) => {
+          sink.fail(error);
+          throw error;
+        },
+      );
+      const streaming = service.run(hostReady);
+      let host: StreamHost | undefined;
       try {
-        // The workers and the stream's view of the lake and source are independent: open them side by side, and let
-        // both settle before a failure of either is reported (the connections close right after).
-        const [created, opened] = await Promise.allSettled([
-          createWorkerPair({
-            connection,
-            namespace: temporal.namespace,
-            taskQueue: temporal.taskQueue,
-            deps: { config, sourceUrl, log },
-          }),
-          openStreamService({
-            config,
-            sourceUrl,
-            log,
-            client,
-            taskQueue: temporal.taskQueue,
-            hostTaskQueue: hostTaskQueue(temporal.taskQueue),
-            onStatus: (m) => writeStatus(statusPath, m, { slot: config.replication.slot, running: true }),
-          }),
-        ]);
-        if (created.status === 'rejected') throw created.reason;
-        if (opened.status === 'rejected') throw opened.reason;
-        const [workers, service] = [created.value, opened.value];
-        metrics = service.metrics;
-        let signals = 0;
-        const onSignal = (signal: NodeJS.Signals): void => {
-          signals += 1;
-          if (signals > 1) {
-            log.warn(
-              { signal },
-              'second signal: exiting now; uncommitted changes will be read again on the next start',
-            );
-            process.exit(130);
-          }
-          log.info({ signal }, 'stopping: committing in-flight epochs (send the signal again to exit at once)');
-          service.runner.stop();
-          // Whatever is still running then (a worker shutdown waiting on a retrying activity) holds nothing that
-          // matters: every change read is committed, or unacknowledged and read again by the next start.
-          setTimeout(() => {
-            log.warn({ afterMs: STOP_DEADLINE_MS }, 'graceful stop took too long; exiting');
-            process.exit(0);
-          }, STOP_DEADLINE_MS).unref();
-        };
-        process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+        try {
+          host = await opening;
+        } catch {
+          // The stream was aborted with the host's error (or ended with its own): that is what is reported.
+          await streaming;
+          return;
+        }
         log.info(
           {
             slot: config.replication.slot,
             tables: service.tables.length,
             protoVersion: service.protoVersion,
-            ui: temporal.uiUrl,
+            ui: host.temporal.uiUrl,
           },
           'streaming',
         );
-        try {
-          await workers.runUntil(() => service.run());
-        } finally {
-          process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
-          writeStatus(statusPath, service.metrics, { slot: config.replication.slot, running: false });
-        }
+        await streaming;
       } finally {
+        process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+        writeStatus(statusPath, service.metrics, { slot: config.replication.slot, running: false });
         metricsServer?.close();
-        await Promise.all([client.connection.close(), connection.close()]);
+        await host?.close();
         // Everything is committed and acknowledged by now; a driver handle left open must not keep a daemon alive.
         setTimeout(() => process.exit(), 5_000).unref();
       }

@@ -1,11 +1,13 @@
 /**
  * The stream's limits: a one-million-row transaction goes through the spool on disk, not memory (and, on
  * PostgreSQL 14+, arrives streamed in blocks before it commits); an idle source keeps its slot advancing through
- * heartbeat messages; a lost connection is re-established.
+ * heartbeat messages; a lost connection is re-established; a start whose Temporal cannot be reached (replication
+ * begins before Temporal is up) ends with that reason and acknowledges nothing.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { freePort } from '../../stack/ports.js';
 import { runCli } from '../support/cli.js';
 import { freshDatabase } from '../support/stack.js';
 import { eventually, lakeRows, startStream, streamConfig, type RunningStream } from '../support/stream.js';
@@ -106,6 +108,42 @@ describe('pg-cdc start at the edges', () => {
       return rows.some((r) => r.payload === 'after reconnect') || 'not yet';
     }, 60_000);
     assert.equal(await stream!.stop('SIGTERM'), 0);
+    stream = undefined;
+  });
+
+  it('ends a start whose Temporal cannot be reached with the reason, acknowledging nothing', async () => {
+    await db.sql(`INSERT INTO big VALUES (3000000, 'while Temporal is away', 8)`);
+    const afterInsert = (await db.sql<{ lsn: string }>(`SELECT pg_current_wal_insert_lsn()::text AS lsn`))[0]!.lsn;
+    const unreachable = config.path.replace(/\.yml$/, '.unreachable.yml');
+    const closedPort = await freePort();
+    writeFileSync(
+      unreachable,
+      readFileSync(config.path, 'utf8').replace(/^ {2}address: .*$/m, `  address: 127.0.0.1:${closedPort}`),
+    );
+    const failing = startStream(unreachable);
+    const timer = setTimeout(() => failing.child.kill('SIGKILL'), 90_000);
+    const code = await failing.exited.finally(() => clearTimeout(timer));
+    assert.ok(code !== 0 && code !== 128, `exited ${code} on its own, not 0:\n${failing.logs()}`);
+    assert.match(failing.logs(), /replication started/);
+    assert.match(failing.logs(), /cannot reach Temporal at 127\.0\.0\.1:\d+/);
+    // At most up to the insert's commit record: the server sends that transaction again to the next start. (With
+    // asynchronous commit the record may not be written yet: the insert position is past it, the write one not.)
+    const [slot] = await db.sql<{ kept: boolean; lsn: string }>(
+      `SELECT confirmed_flush_lsn < $2::pg_lsn AS kept, confirmed_flush_lsn::text AS lsn
+         FROM pg_replication_slots WHERE slot_name = $1`,
+      [config.slot, afterInsert],
+    );
+    assert.ok(
+      slot!.kept,
+      `slot confirmed ${slot!.lsn}, past the insert's transaction (ends ${afterInsert})\n${failing.logs()}`,
+    );
+
+    stream = startStream(config.path);
+    await eventually(async () => {
+      const rows = await lakeRows(config.lake, 'public.big', 'd.payload');
+      return rows.some((r) => r.payload === 'while Temporal is away') || 'not yet';
+    }, 60_000);
+    assert.equal(await stream.stop('SIGTERM'), 0);
     stream = undefined;
   });
 });

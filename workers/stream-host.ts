@@ -1,0 +1,77 @@
+import type { PgCdcConfig } from '../core/config/index.js';
+import type { Logger } from '../core/log/index.js';
+import { ActorSink } from '../stream/actors.js';
+import type { TableStart } from '../stream/setup.js';
+import { connectClient, connectWorker, resolveTemporal, type TemporalEndpoint } from './connection.js';
+import { createWorkerPair, type WorkerPair } from './pool.js';
+
+/** The Temporal side of `pg-cdc start`: its connections, the running worker pair and the running table actors. */
+export interface StreamHost {
+  readonly temporal: TemporalEndpoint;
+  /** Hands sealed epochs to the table actors. */
+  readonly sink: ActorSink;
+  /** Shuts the workers down (in-flight tasks finish) and closes the connections. */
+  close(): Promise<void>;
+}
+
+/**
+ * Connects to Temporal (starting the embedded dev server when configured), starts the workers, then each table's
+ * actor (an actor already running answers its state query through these workers). A worker failing later is
+ * reported to `onWorkerFailure`. On a failure here, whatever was opened is closed before the error is rethrown.
+ */
+export async function openStreamHost(options: {
+  config: PgCdcConfig;
+  stateDir: string;
+  sourceUrl: string;
+  log: Logger;
+  tables: readonly TableStart[];
+  onWorkerFailure: (error: unknown) => void;
+}): Promise<StreamHost> {
+  const { config, log } = options;
+  const temporal = await resolveTemporal(config.temporal, { stateDir: options.stateDir, log });
+  const [clientOpened, connectionOpened] = await Promise.allSettled([
+    connectClient(temporal),
+    connectWorker(temporal, log),
+  ]);
+  const closeFailed = (error: unknown): void => log.warn({ err: error }, 'closing a Temporal connection');
+  if (clientOpened.status === 'rejected' || connectionOpened.status === 'rejected') {
+    if (clientOpened.status === 'fulfilled') await clientOpened.value.connection.close().catch(closeFailed);
+    if (connectionOpened.status === 'fulfilled') await connectionOpened.value.close().catch(closeFailed);
+    throw clientOpened.status === 'rejected' ? clientOpened.reason : (connectionOpened as PromiseRejectedResult).reason;
+  }
+  const [client, connection] = [clientOpened.value, connectionOpened.value];
+  const closeConnections = async (): Promise<void> => {
+    await Promise.all([client.connection.close(), connection.close()]);
+  };
+  let workers: WorkerPair;
+  try {
+    workers = await createWorkerPair({
+      connection,
+      namespace: temporal.namespace,
+      taskQueue: temporal.taskQueue,
+      deps: { config, sourceUrl: options.sourceUrl, log },
+    });
+  } catch (error) {
+    await closeConnections().catch(closeFailed);
+    throw error;
+  }
+  let stopping = false;
+  const running = workers.run().catch((error: unknown) => {
+    if (!stopping) options.onWorkerFailure(error);
+    else log.warn({ err: error }, 'a worker failed while shutting down');
+  });
+  const close = async (): Promise<void> => {
+    stopping = true;
+    workers.shutdown();
+    await running;
+    await closeConnections();
+  };
+  try {
+    const sink = new ActorSink(client, temporal.taskQueue, workers.hostTaskQueue);
+    await sink.ensureActors(options.tables);
+    return { temporal, sink, close };
+  } catch (error) {
+    await close().catch(closeFailed);
+    throw error;
+  }
+}
