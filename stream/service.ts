@@ -88,9 +88,9 @@ export async function openStreamService(options: {
         },
       );
       // Both settle before either is reported: a stream that fails first still waits for the sink's start to end.
-      const [streamed, sink] = await Promise.allSettled([streaming, ready]);
+      const [streamed, sinkStart] = await Promise.allSettled([streaming, ready]);
       if (streamed.status === 'rejected') throw streamed.reason;
-      if (sink.status === 'fulfilled' && sink.value.failed) throw sink.value.error;
+      if (sinkStart.status === 'fulfilled' && sinkStart.value.failed) throw sinkStart.value.error;
     },
   };
 }
