@@ -14,8 +14,6 @@ import type { SealedEpoch } from './spool.js';
  */
 export class ActorSink implements EpochSink {
   private readonly spoolDirs = new Map<string, string>();
-  /** Settles once every actor is running: an epoch is handed over only then. */
-  private actorsReady: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly client: Client,
@@ -25,14 +23,10 @@ export class ActorSink implements EpochSink {
 
   /**
    * Starts each table's actor unless it is running already (then it keeps its own view of the table). An actor
-   * that is ahead of the lake belongs to a lake that was torn down and snapshotted again: it is replaced.
+   * that is ahead of the lake belongs to a lake that was torn down and snapshotted again: it is replaced. Epochs
+   * are handed over only once this has settled (see DeferredSink).
    */
-  ensureActors(tables: readonly TableStart[]): Promise<void> {
-    this.actorsReady = this.startActors(tables);
-    return this.actorsReady;
-  }
-
-  private async startActors(tables: readonly TableStart[]): Promise<void> {
+  async ensureActors(tables: readonly TableStart[]): Promise<void> {
     for (const table of tables) this.spoolDirs.set(table.table, table.spoolDir);
     // Independent per table; after a crash each may first wait out the dead worker's sticky queue.
     await Promise.all(tables.map((table) => this.startActor(table)));
@@ -70,7 +64,6 @@ export class ActorSink implements EpochSink {
   }
 
   async commit(route: TableRoute, sealed: SealedEpoch): Promise<EpochCommit> {
-    await this.actorsReady;
     const handle = this.client.workflow.getHandle(workflowIds.table(route.table));
     return handle.executeUpdate(commitEpochUpdate, {
       args: [

@@ -30,6 +30,17 @@ export class DeferredSink implements EpochSink {
     this.failTarget(reason);
   }
 
+  /** Attaches `target` once it resolves, or fails with its reason; the result settles the same way. */
+  attachWhen(target: Promise<EpochSink>): Promise<void> {
+    return target.then(
+      (sink) => this.attach(sink),
+      (reason: unknown) => {
+        this.fail(reason);
+        throw reason;
+      },
+    );
+  }
+
   async commit(route: TableRoute, sealed: SealedEpoch): Promise<EpochCommit> {
     return (await this.target).commit(route, sealed);
   }

@@ -13,6 +13,7 @@ import { currentDataFiles } from '../../lake/reader.js';
 import { liveRowsSql } from '../../lake/scan.js';
 import { createObjectStore } from '../../lake/storage/index.js';
 import { ActorSink } from '../../stream/actors.js';
+import { DeferredSink } from '../../stream/deferred-sink.js';
 import { openStreamService } from '../../stream/service.js';
 import { workflowIds } from '../../core/temporal/index.js';
 import { formatPreflightReport, runPreflight } from '../../source/preflight.js';
@@ -207,12 +208,13 @@ async function streamLive(options: {
   temporal: { taskQueue: string; namespace: string; uiUrl?: string | undefined };
 }): Promise<void> {
   const { config, sourceUrl, log, client, workers, temporal } = options;
-  const sink = new ActorSink(client, temporal.taskQueue, workers.hostTaskQueue);
+  const actors = new ActorSink(client, temporal.taskQueue, workers.hostTaskQueue);
+  const sink = new DeferredSink();
   const service = await openStreamService({ config, sourceUrl, log, sink });
   say(
     '7. pg-cdc start: streaming the WAL while a live workload writes (3 new orders, 2 paid, 1 cancelled order deleted per second)',
   );
-  const running = service.run(sink.ensureActors(service.tables));
+  const running = service.run(sink.attachWhen(actors.ensureActors(service.tables).then(() => actors)));
   const manifest = new ManifestStore(createObjectStore(config.storage));
   let previous = (await manifest.read())?.value.tables['public.orders']?.row_count ?? 0;
   try {

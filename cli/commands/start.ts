@@ -106,13 +106,7 @@ export function registerStart(program: Command): void {
       process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
       // Replication starts now; epochs sealed before the table actors run wait for them in the sink.
       const opening = openHost(context, sourceUrl, service.tables, (error) => service.runner.abort(error));
-      const hostReady = opening.then(
-        (host) => sink.attach(host.sink),
-        (error: unknown) => {
-          sink.fail(error);
-          throw error;
-        },
-      );
+      const hostReady = sink.attachWhen(opening.then((host) => host.sink));
       const streaming = service.run(hostReady);
       let host: StreamHost | undefined;
       try {

@@ -41,6 +41,20 @@ describe('DeferredSink', () => {
     await assert.rejects(sink.commit(route, sealed(2)), reason);
   });
 
+  it('attaches a target once it resolves, or fails with its reason (attachWhen)', async () => {
+    const attached = new DeferredSink();
+    const target: EpochSink = { commit: (_route, epoch) => Promise.resolve(committed(epoch.batch.epoch)) };
+    const pending = attached.commit(route, sealed(7));
+    await attached.attachWhen(Promise.resolve(target));
+    assert.deepEqual(await pending, committed(7));
+
+    const failed = new DeferredSink();
+    const waiting = failed.commit(route, sealed(1));
+    const reason = new Error('actors did not start');
+    await assert.rejects(failed.attachWhen(Promise.reject(reason)), reason);
+    await assert.rejects(waiting, reason);
+  });
+
   it('is not an unhandled rejection when it fails with nothing waiting', async () => {
     const sink = new DeferredSink();
     sink.fail(new Error('never attached'));
