@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 let ticksPerSecond: number | undefined;
 
@@ -16,4 +16,33 @@ export function cpuSeconds(pid: number | undefined, options: { children?: boolea
   } catch {
     return NaN;
   }
+}
+
+/**
+ * CPU seconds of a process's threads, largest first: the main thread (the event loop) is named `main`, the others
+ * (DuckDB, libuv, V8 and the Temporal core, which Node leaves unnamed) by name and thread id. Empty where /proc
+ * cannot be read.
+ */
+export function cpuSecondsByThread(pid: number | undefined): [name: string, seconds: number][] {
+  const threads: [string, number][] = [];
+  try {
+    const taskDir = `/proc/${pid}/task`;
+    ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    for (const tid of readdirSync(taskDir)) {
+      try {
+        const stat = readFileSync(`${taskDir}/${tid}/stat`, 'utf8');
+        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
+        threads.push([
+          tid === String(pid) ? 'main' : `${name}/${tid}`,
+          (Number(fields[11]) + Number(fields[12])) / ticksPerSecond,
+        ]);
+      } catch {
+        // the thread ended between the listing and the read
+      }
+    }
+  } catch {
+    return [];
+  }
+  return threads.sort((a, b) => b[1] - a[1]);
 }

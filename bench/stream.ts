@@ -16,7 +16,7 @@ import { findPostgresBinaries } from '../stack/postgres-binaries.js';
 import { startPostgres } from '../stack/postgres.js';
 import { startTemporalDevServer } from '../stack/temporal.js';
 import { tempDir } from '../test/support/stack.js';
-import { cpuSeconds } from './proc.js';
+import { cpuSeconds, cpuSecondsByThread } from './proc.js';
 
 const inserts = Number(process.env.BENCH_INSERTS ?? 1_000_000);
 const updates = Number(process.env.BENCH_UPDATES ?? 100_000);
@@ -78,25 +78,49 @@ try {
   say(`workload written in ${((Date.now() - started) / 1000).toFixed(1)} s, WAL end ${end}`);
 
   const recv = join(findPostgresBinaries().binDir, 'pg_recvlogical');
+  // A walsender's CPU, read from /proc while it runs (the last reading before its client is done).
+  const walsenderCpu = async (slot: string): Promise<number> => {
+    const [row] = (await sql(`SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = '${slot}'`)) as [
+      { pid: number | null } | undefined,
+    ];
+    return row?.pid ? cpuSeconds(row.pid) : NaN;
+  };
+  const childCpuBefore = cpuSeconds(process.pid, { children: true });
   started = Date.now();
-  execFileSync(recv, [
-    '-d',
-    url,
-    '-S',
-    'bench_recv',
-    '--start',
-    '-E',
-    end,
-    '-o',
-    'proto_version=1',
-    '-o',
-    'publication_names=pg_cdc_pub',
-    '-f',
-    '/dev/null',
-    '--no-loop',
-  ]);
+  const recvChild = spawn(
+    recv,
+    [
+      '-d',
+      url,
+      '-S',
+      'bench_recv',
+      '--start',
+      '-E',
+      end,
+      '-o',
+      'proto_version=1',
+      '-o',
+      'publication_names=pg_cdc_pub',
+      '-f',
+      '/dev/null',
+      '--no-loop',
+    ],
+    { stdio: ['ignore', 'ignore', 'inherit'] },
+  );
+  const recvExit = new Promise<number | null>((resolve) => recvChild.once('exit', resolve));
+  let recvWalsenderCpu = NaN;
+  for (let done = false; !done;) {
+    done = await Promise.race([
+      recvExit.then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), 100)),
+    ]);
+    if (!done) recvWalsenderCpu = (await walsenderCpu('bench_recv').catch(() => NaN)) || recvWalsenderCpu;
+  }
+  if ((await recvExit) !== 0) throw new Error(`pg_recvlogical exited ${recvChild.exitCode}`);
   const recvMs = Date.now() - started;
+  const recvCpu = cpuSeconds(process.pid, { children: true }) - childCpuBefore;
   say(`pg_recvlogical (pgoutput → /dev/null):  ${(recvMs / 1000).toFixed(2)} s  ${perSecond(changes, recvMs)}`);
+  say(`  CPU: pg_recvlogical ${recvCpu.toFixed(1)} s, its walsender ${recvWalsenderCpu.toFixed(1)} s (0.1 s samples)`);
 
   const store = new FilesystemObjectStore(join(state, 'lake'));
   const catalog = new LocalCatalog(store);
@@ -134,6 +158,8 @@ try {
   const streamMs = Date.now() - started;
   clearInterval(rssSampler);
   const streamCpu = cpuSeconds(stream.pid);
+  const threads = cpuSecondsByThread(stream.pid);
+  const streamWalsenderCpu = await walsenderCpu('pg_cdc_slot').catch(() => NaN);
   say(
     `pg-cdc start (process start → committed in Iceberg):  ${(streamMs / 1000).toFixed(2)} s  ${perSecond(changes, streamMs)}`,
   );
@@ -144,6 +170,9 @@ try {
       `  CPU of pg-cdc start (user + system, DuckDB threads included): ${streamCpu.toFixed(1)} s, ` +
         `${((streamCpu / changes) * 1e6).toFixed(1)} µs per change`,
     );
+    const shown = threads.filter(([, seconds]) => seconds >= 0.1);
+    say(`  by thread: ${shown.map(([name, seconds]) => `${name} ${seconds.toFixed(1)} s`).join(', ')}`);
+    if (!Number.isNaN(streamWalsenderCpu)) say(`  CPU of its walsender: ${streamWalsenderCpu.toFixed(1)} s`);
   }
   say(`ratio pg-cdc/pg_recvlogical:  ${(recvMs / streamMs).toFixed(2)}  (target >= 0.80)`);
 

@@ -1,5 +1,6 @@
 import type { NativeConnection, Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
+import { settleLocatorUpdates } from '../lake/state/locator-updates.js';
 import { hostTaskQueue } from './host-queue.js';
 import { createWorker } from './worker.js';
 
@@ -43,10 +44,16 @@ export async function createWorkerPair(options: {
       } finally {
         shutdown();
         await running;
+        await settleLocatorUpdates();
       }
     },
     async run() {
-      await Promise.all(workers.map((worker) => worker.run()));
+      try {
+        await Promise.all(workers.map((worker) => worker.run()));
+      } finally {
+        // Epochs return before their locator update finished: the next start should find the locators current.
+        await settleLocatorUpdates();
+      }
     },
     shutdown,
   };

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { setImmediate } from 'node:timers/promises';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Logger } from '../../core/log/index.js';
 import type { Catalog } from '../catalog/index.js';
@@ -11,17 +12,25 @@ import type { ObjectStore } from '../storage/index.js';
 import { quoteIdentifier, tempTable } from './duck.js';
 import type { IdentityKey } from './keys.js';
 import { Locator, type LakeRow, type LocatorKey, type LocatorTag } from './locator.js';
+import { locatorUpdated, startLocatorUpdate } from './locator-updates.js';
 import { epochSnapshotId } from './naming.js';
 import { resolveFullRow, resolvePrimaryKey, type ChangeOp, type Resolution, type ThinChange } from './resolve.js';
-import { readWrittenRows, startDataFile, writeDeleteFile, type FileNames, type LakeRows } from './state-files.js';
+import {
+  readWrittenRows,
+  startDataFile,
+  writeDeleteFile,
+  type FileNames,
+  type LakeRows,
+  type WrittenRows,
+} from './state-files.js';
 import type { PhaseTimer } from './timing.js';
 import type { ChangeCodec } from './types.js';
 
 /**
  * The state table's half of an epoch: resolve the changes, find the lake rows they replace through the locator,
  * write one data file and one position-delete file, commit them as one snapshot, then move the locator to it.
- * The locator's changes are staged in a transaction that commits only after the lake commit succeeded, so a
- * failed lake commit leaves a locator that still matches the table.
+ * The locator's changes are made in a transaction that starts only after the lake commit succeeded, so a failed
+ * lake commit leaves a locator that still matches the table.
  */
 export interface StateContext {
   readonly store: ObjectStore;
@@ -101,7 +110,10 @@ async function thinChanges(connection: DuckDBConnection): Promise<ThinChange[]> 
   return thin;
 }
 
-/** The locator keys of the identities the epoch looks up in the lake (often none: an insert-only epoch). */
+/**
+ * The locator keys of the identities the epoch looks up in the lake (often none: an insert-only epoch), in key
+ * order.
+ */
 async function identityKeys(connection: DuckDBConnection, iids: Iterable<number>): Promise<Map<number, LocatorKey>> {
   const wanted = [...iids];
   if (wanted.length === 0) return new Map();
@@ -111,7 +123,10 @@ async function identityKeys(connection: DuckDBConnection, iids: Iterable<number>
     { iid: 'INTEGER' },
     wanted.map((iid) => [iid]),
   );
-  const reader = await connection.runAndReadAll('SELECT i.iid, i.key FROM ids AS i JOIN wanted_ids AS w USING (iid)');
+  // In key order: the locator's B-tree is then read front to back, page after page, not at random.
+  const reader = await connection.runAndReadAll(
+    'SELECT i.iid, i.key FROM ids AS i JOIN wanted_ids AS w USING (iid) ORDER BY i.key',
+  );
   const [iidColumn = [], keyColumn = []] = reader.getColumnsJS();
   const keys = new Map<number, LocatorKey>();
   for (let i = 0; i < iidColumn.length; i++) keys.set(iidColumn[i] as number, keyColumn[i] as LocatorKey);
@@ -138,6 +153,7 @@ export async function openLocator(
   truncated: boolean,
 ): Promise<Locator> {
   const path = locatorPath(ctx.locatorDir, table);
+  await locatorUpdated(path);
   const locator = Locator.open(path);
   if (truncated || locator.matches(tag)) return locator;
   locator.close();
@@ -157,7 +173,7 @@ export async function openLocator(
 function findLakeRows(locator: Locator, keys: ReadonlyMap<number, LocatorKey>, resolution: Resolution): LakeRows {
   const deleted: { key: LocatorKey; row: LakeRow }[] = [];
   const sources = new Map<number, LakeRow>();
-  const found = locator.findAll([...resolution.lakeDeletes.keys()].map((iid) => keys.get(iid)!));
+  const found = locator.findAll([...keys.values()]);
   for (const [iid, count] of resolution.lakeDeletes) {
     const key = keys.get(iid)!;
     const rows = found.get(key) ?? [];
@@ -207,6 +223,7 @@ export async function commitState(
   const parentTag = locatorTag(table, key, parent['snapshot-id']);
   const locator = await openLocator(ctx, table, key, overRow, parentTag, resolution.truncated);
   ctx.phase('locator-open');
+  let handedOver = false;
   try {
     const keys = await identityKeys(connection, resolution.lakeDeletes.keys());
     const files = fileNames(ctx.store, locator, table.identifier);
@@ -247,16 +264,20 @@ export async function commitState(
     });
     ctx.phase('state-commit');
     // Only after the lake commit, so the epoch is queryable without waiting for it: had that commit failed, the
-    // locator would still describe the table as it is; should this process stop before the locator commits, its
-    // tag names the parent snapshot, not the table's current one, and the next epoch rebuilds it from the lake.
+    // locator would still describe the table as it is. The SQLite side runs after this epoch returned (see
+    // locator-updates.ts); should this process stop before it commits, the locator's tag names the parent
+    // snapshot, not the table's current one, and the next epoch rebuilds it from the lake.
     const rows = data && (await readWrittenRows(connection, overRow, data));
-    locator.begin();
-    if (resolution.truncated) locator.clear();
-    for (const { key: k, row } of lake.deleted) locator.remove(k, row);
-    if (data && rows) locator.addAll(locator.fileId(data.path), rows);
-    locator.setTag(locatorTag(table, key, snapshotId));
-    locator.commit();
-    ctx.phase('locator');
+    ctx.phase('locator-rows');
+    const move: LocatorMove = {
+      truncated: resolution.truncated,
+      deleted: lake.deleted,
+      added: data && rows ? { path: data.path, rows } : undefined,
+      tag: locatorTag(table, key, snapshotId),
+    };
+    const context = { table: table.identifier, epoch };
+    startLocatorUpdate(locatorPath(ctx.locatorDir, table), ctx.log, context, () => moveLocator(locator, move, ctx.log));
+    handedOver = true;
     return {
       result,
       rowsInserted: data?.recordCount ?? 0,
@@ -264,6 +285,43 @@ export async function commitState(
       truncated: resolution.truncated,
     };
   } finally {
+    if (!handedOver) locator.close();
+  }
+}
+
+interface LocatorMove {
+  readonly truncated: boolean;
+  readonly deleted: LakeRows['deleted'];
+  readonly added: { readonly path: string; readonly rows: WrittenRows } | undefined;
+  readonly tag: LocatorTag;
+}
+
+/** Rows per slice of a locator update: between slices the event loop serves the stream and the workers. */
+const LOCATOR_SLICE = 16_384;
+
+/** Moves the locator to the epoch's snapshot in one SQLite transaction, cut into slices; closes it in any case. */
+async function moveLocator(locator: Locator, move: LocatorMove, log: Logger): Promise<void> {
+  const started = performance.now();
+  try {
+    locator.begin();
+    if (move.truncated) locator.clear();
+    for (let i = 0; i < move.deleted.length; i++) {
+      const { key, row } = move.deleted[i]!;
+      locator.remove(key, row);
+      if ((i + 1) % LOCATOR_SLICE === 0) await setImmediate();
+    }
+    if (move.added) {
+      const fileId = locator.fileId(move.added.path);
+      const count = move.added.rows.keys.length;
+      for (let from = 0; from < count; from += LOCATOR_SLICE) {
+        locator.addAll(fileId, move.added.rows, from, Math.min(count, from + LOCATOR_SLICE));
+        await setImmediate();
+      }
+    }
+    locator.setTag(move.tag);
+    locator.commit();
+  } finally {
     locator.close();
   }
+  log.debug({ snapshotId: move.tag.snapshotId, ms: Math.round(performance.now() - started) }, 'locator updated');
 }

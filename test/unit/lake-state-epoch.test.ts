@@ -15,6 +15,7 @@ import { openDuckDB, writeParquetFromCsv, type OpenDuckDB } from '../../lake/par
 import { currentDataFiles } from '../../lake/reader.js';
 import { liveRowsSql } from '../../lake/scan.js';
 import { commitEpoch, epochSnapshotId, prepareLocator, type EpochContext } from '../../lake/state/index.js';
+import { settleLocatorUpdates } from '../../lake/state/locator-updates.js';
 import type { ChangeBatch, ChangeCodec, CommittedTransaction } from '../../lake/state/types.js';
 import { FilesystemObjectStore } from '../../lake/storage/filesystem.js';
 import { pythonOrSkip, scanWithPyIceberg } from '../support/readers.js';
@@ -526,7 +527,10 @@ describe('commitEpoch: against a model', () => {
           tx.push(trunc());
         }
       }
-      if (epoch === 4) rmSync(lake.ctx.locatorDir, { recursive: true, force: true });
+      if (epoch === 4) {
+        await settleLocatorUpdates();
+        rmSync(lake.ctx.locatorDir, { recursive: true, force: true });
+      }
       await commitEpoch(lake.ctx, lake.batch(epoch, ...transactions), lake.codec);
       const expected = [...model.entries()].map(([id, v]) => row(id, v.name, v.note, v.amount)).sort();
       assert.deepEqual(await lake.rows(), expected, `after epoch ${epoch}`);
@@ -657,6 +661,7 @@ describe('commitEpoch: retries, crashes and the locator', () => {
       lake.codec,
     );
     assert.equal(rebuilds(), 1);
+    await settleLocatorUpdates(); // epoch 1's locator update, which runs after the epoch returned
     rmSync(lake.ctx.locatorDir, { recursive: true, force: true });
     await commitEpoch(
       lake.ctx,
