@@ -1,3 +1,4 @@
+import type { PgCdcConfig } from '../core/config/index.js';
 import type { Logger } from '../core/log/index.js';
 import { createGovernanceActivities } from './governance.js';
 import { openLakeAccess, type LakeAccess } from './lake.js';
@@ -5,15 +6,24 @@ import { createPreflightActivities, type PreflightActivityDeps } from './preflig
 import { createSnapshotActivities } from './snapshot.js';
 import { createStreamActivities } from './stream.js';
 
-export type ActivityDeps = PreflightActivityDeps & { readonly log: Logger };
+export type ActivityDeps = PreflightActivityDeps & {
+  readonly log: Logger;
+  /** The lake the activities use, shared with their host (see lazyLake); by default their own. */
+  readonly lake?: () => Promise<LakeAccess>;
+};
+
+/** The lake (storage, catalog, DuckDB), opened on first use and then shared by every caller. */
+export function lazyLake(config: PgCdcConfig, log: Logger): () => Promise<LakeAccess> {
+  let lake: Promise<LakeAccess> | undefined;
+  return () => (lake ??= openLakeAccess(config, log));
+}
 
 /**
  * Activities are built by a factory that closes over their clients and settings, so a worker wires them once and
- * workflows see them only as the type `Activities`. The lake (storage, catalog, DuckDB) opens on first use.
+ * workflows see them only as the type `Activities`. The lake opens on first use.
  */
 export function createActivities(deps: ActivityDeps) {
-  let lake: Promise<LakeAccess> | undefined;
-  const openLake = (): Promise<LakeAccess> => (lake ??= openLakeAccess(deps.config, deps.log));
+  const openLake = deps.lake ?? lazyLake(deps.config, deps.log);
   return {
     ...createPreflightActivities(deps),
     ...createGovernanceActivities(deps),

@@ -17,7 +17,13 @@ import {
   type WrittenParquet,
   type WriteParquetRequest,
 } from '../lake/parquet/writer.js';
-import { commitEpoch, type ChangeBatch, type ChangeCodec, type EpochCommit } from '../lake/state/index.js';
+import {
+  commitEpoch,
+  prepareLocator,
+  type ChangeBatch,
+  type ChangeCodec,
+  type EpochCommit,
+} from '../lake/state/index.js';
 import { createObjectStore, type ObjectStore } from '../lake/storage/index.js';
 
 export class LakeNotEmptyError extends PgCdcError {
@@ -75,6 +81,8 @@ export interface LakeAccess {
   commitEpoch(batch: ChangeBatch, codec: ChangeCodec): Promise<EpochCommit>;
   /** The table's last committed epoch (0: only the snapshot base), from its current Iceberg snapshot. */
   committedEpoch(table: string): Promise<number>;
+  /** Builds the table's locator now if it is not current, so its next epoch need not (see lake/state). */
+  prepareLocator(table: string, codec: ChangeCodec): Promise<void>;
 }
 
 export async function openLakeAccess(config: PgCdcConfig, log: Logger): Promise<LakeAccess> {
@@ -100,6 +108,8 @@ export async function openLakeAccess(config: PgCdcConfig, log: Logger): Promise<
     },
     commitEpoch: (batch, codec) =>
       commitEpoch({ store, catalog, duckdb: duck.instance, locatorDir, log, manifest }, batch, codec),
+    prepareLocator: (table, codec) =>
+      prepareLocator({ store, catalog, duckdb: duck.instance, locatorDir, log, manifest }, table, codec),
 
     store,
     listTableIdentifiers: () => catalog.listTables(),

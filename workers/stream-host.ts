@@ -1,5 +1,7 @@
 import type { PgCdcConfig } from '../core/config/index.js';
 import type { Logger } from '../core/log/index.js';
+import { lazyLake } from '../activities/index.js';
+import { prepareStreamLocators } from '../activities/stream.js';
 import { ActorSink } from '../stream/actors.js';
 import type { TableStart } from '../stream/setup.js';
 import { connectClient, connectWorker, resolveTemporal, type TemporalEndpoint } from './connection.js';
@@ -43,13 +45,14 @@ export async function openStreamHost(options: {
   const closeConnections = async (): Promise<void> => {
     await Promise.all([client.connection.close(), connection.close()]);
   };
+  const lake = lazyLake(config, log);
   let workers: WorkerPair;
   try {
     workers = await createWorkerPair({
       connection,
       namespace: temporal.namespace,
       taskQueue: temporal.taskQueue,
-      deps: { config, sourceUrl: options.sourceUrl, log },
+      deps: { config, sourceUrl: options.sourceUrl, log, lake },
     });
   } catch (error) {
     await closeConnections().catch(closeFailed);
@@ -60,8 +63,13 @@ export async function openStreamHost(options: {
     if (!stopping) options.onWorkerFailure(error);
     else log.warn({ err: error }, 'a worker failed while shutting down');
   });
+  // Beside the actors' start: a locator built now is one the first epoch does not wait for.
+  const preparing = new AbortController();
+  const locatorsPrepared = prepareStreamLocators(lake, options.tables, log, preparing.signal);
   const close = async (): Promise<void> => {
     stopping = true;
+    preparing.abort();
+    await locatorsPrepared;
     workers.shutdown();
     await running;
     await closeConnections();

@@ -14,7 +14,8 @@ import { identityKey } from './keys.js';
 import { lsnText, lsnValue } from './lsn.js';
 import { recordEpochInManifest } from './manifest-entry.js';
 import { changelogIdentifier, epochSnapshotId } from './naming.js';
-import { commitState, keyOverRow, locatorTag, openLocator } from './state.js';
+import { locatorUpdated, startLocatorUpdate } from './locator-updates.js';
+import { commitState, keyOverRow, locatorPath, locatorTag, openLocator, type StateCommit } from './state.js';
 import { phaseTimer } from './timing.js';
 import type { ChangeBatch, ChangeCodec, EpochCommit } from './types.js';
 
@@ -151,6 +152,7 @@ export async function commitEpoch(ctx: EpochContext, batch: ChangeBatch, codec: 
   const changelogConnection = await ctx.duckdb.connect();
   const eventsTable = `epoch_events_${randomBytes(8).toString('hex')}`;
   let changesWork: Promise<ChangesCommit> | undefined;
+  let stateCommit: StateCommit | undefined;
   try {
     let events: LoadedEvents;
     try {
@@ -176,7 +178,7 @@ export async function commitEpoch(ctx: EpochContext, batch: ChangeBatch, codec: 
       changesWork.catch(() => undefined);
       return changesWork;
     };
-    const stateCommit = await commitState(
+    stateCommit = await commitState(
       {
         store: ctx.store,
         catalog: ctx.catalog,
@@ -220,6 +222,9 @@ export async function commitEpoch(ctx: EpochContext, batch: ChangeBatch, codec: 
     );
     return result;
   } finally {
+    // After the manifest, so that the epoch returns before the locator's SQLite work takes turns on the event loop;
+    // and also when the manifest failed, as the state is committed all the same.
+    stateCommit?.startLocatorMove(ctx.duckdb);
     // The changelog connection may still be writing when the state side failed: let it finish before closing.
     await changesWork?.catch(() => undefined);
     try {
@@ -232,20 +237,28 @@ export async function commitEpoch(ctx: EpochContext, batch: ChangeBatch, codec: 
 }
 
 /**
- * Brings the table's locator up to its current snapshot now, e.g. right after the snapshot base is committed, so
- * that the first epoch does not pay for building it. A no-op when it is already current.
+ * Brings the table's locator up to its current snapshot now (at stream start, say), so that the first epoch does
+ * not pay for building it; a no-op when it is already current. It runs as one of the locator's updates: an epoch
+ * that opens the locator meanwhile waits for it instead of building it a second time. A failure is logged, not
+ * thrown: the next epoch builds the locator itself.
  */
 export async function prepareLocator(ctx: EpochContext, table: string, codec: ChangeCodec): Promise<void> {
-  const state = await loadTableMetadata(ctx.store, ctx.catalog, table);
-  const current = currentSnapshot(state.metadata);
-  if (!current) return;
-  const key = identityKey(currentSchema(state.metadata), codec);
-  const connection = await ctx.duckdb.connect();
-  try {
-    const tag = locatorTag(state, key, current['snapshot-id']);
-    const locator = await openLocator({ ...ctx, connection }, state, key, keyOverRow(codec, key), tag, false);
-    locator.close();
-  } finally {
-    connection.closeSync();
-  }
+  // The path depends on the table's location only, which its snapshots do not change.
+  const path = locatorPath(ctx.locatorDir, await loadTableMetadata(ctx.store, ctx.catalog, table));
+  startLocatorUpdate(path, ctx.log, { table }, async () => {
+    const state = await loadTableMetadata(ctx.store, ctx.catalog, table);
+    const current = currentSnapshot(state.metadata);
+    if (!current) return;
+    const key = identityKey(currentSchema(state.metadata), codec);
+    const connection = await ctx.duckdb.connect();
+    try {
+      const tag = locatorTag(state, key, current['snapshot-id']);
+      const overRow = keyOverRow(codec, key);
+      const locator = await openLocator({ ...ctx, connection }, state, key, overRow, tag, false, { waiting: false });
+      locator.close();
+    } finally {
+      connection.closeSync();
+    }
+  });
+  await locatorUpdated(path);
 }

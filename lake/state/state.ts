@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { setImmediate } from 'node:timers/promises';
-import type { DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { Logger } from '../../core/log/index.js';
 import type { Catalog } from '../catalog/index.js';
 import type { Snapshot } from '../iceberg/metadata.js';
@@ -9,7 +9,7 @@ import { appendFiles, type AppendResult, type LoadedTable } from '../iceberg/tab
 import { currentDataFiles } from '../reader.js';
 import { UnreadableFileError } from '../scan.js';
 import type { ObjectStore } from '../storage/index.js';
-import { quoteIdentifier, tempTable } from './duck.js';
+import { quoteIdentifier, tempTable, type LakeParquet } from './duck.js';
 import type { IdentityKey } from './keys.js';
 import { Locator, type LakeRow, type LocatorKey, type LocatorTag } from './locator.js';
 import { locatorUpdated, startLocatorUpdate } from './locator-updates.js';
@@ -50,6 +50,11 @@ export interface StateCommit {
   readonly rowsInserted: number;
   readonly rowsDeleted: number;
   readonly truncated: boolean;
+  /**
+   * Starts moving the locator to the new snapshot in the background; the caller calls it exactly once, when the
+   * epoch is done with the event loop (the table's next epoch waits for the move, see locator-updates.ts).
+   */
+  readonly startLocatorMove: (duckdb: DuckDBInstance) => void;
 }
 
 /** One locator file per table location and identifier: two warehouses sharing a locatorDir never meet. */
@@ -143,7 +148,10 @@ export function locatorTag(table: LoadedTable, key: IdentityKey, snapshotId: big
   return { tableUuid: table.metadata['table-uuid'], snapshotId: String(snapshotId), keySignature: key.signature };
 }
 
-/** Opens the table's locator, rebuilt from the lake unless it reflects `tag` (skipped when the epoch truncates). */
+/**
+ * Opens the table's locator, rebuilt from the lake unless it reflects `tag` (skipped when the epoch truncates).
+ * First waits for the locator's updates still running, unless called as one of them (`waiting: false`).
+ */
 export async function openLocator(
   ctx: Pick<StateContext, 'store' | 'catalog' | 'connection' | 'locatorDir' | 'log'>,
   table: LoadedTable,
@@ -151,9 +159,10 @@ export async function openLocator(
   keyOverRow: string,
   tag: LocatorTag,
   truncated: boolean,
+  options: { waiting: boolean } = { waiting: true },
 ): Promise<Locator> {
   const path = locatorPath(ctx.locatorDir, table);
-  await locatorUpdated(path);
+  if (options.waiting) await locatorUpdated(path);
   const locator = Locator.open(path);
   if (truncated || locator.matches(tag)) return locator;
   locator.close();
@@ -264,25 +273,26 @@ export async function commitState(
     });
     ctx.phase('state-commit');
     // Only after the lake commit, so the epoch is queryable without waiting for it: had that commit failed, the
-    // locator would still describe the table as it is. The SQLite side runs after this epoch returned (see
+    // locator would still describe the table as it is. The caller starts it once its epoch is done (see
     // locator-updates.ts); should this process stop before it commits, the locator's tag names the parent
     // snapshot, not the table's current one, and the next epoch rebuilds it from the lake.
-    const rows = data && (await readWrittenRows(connection, overRow, data));
-    ctx.phase('locator-rows');
     const move: LocatorMove = {
       truncated: resolution.truncated,
       deleted: lake.deleted,
-      added: data && rows ? { path: data.path, rows } : undefined,
+      added: data,
+      overRow,
       tag: locatorTag(table, key, snapshotId),
     };
+    const path = locatorPath(ctx.locatorDir, table);
     const context = { table: table.identifier, epoch };
-    startLocatorUpdate(locatorPath(ctx.locatorDir, table), ctx.log, context, () => moveLocator(locator, move, ctx.log));
     handedOver = true;
     return {
       result,
       rowsInserted: data?.recordCount ?? 0,
       rowsDeleted: lake.deleted.length,
       truncated: resolution.truncated,
+      startLocatorMove: (duckdb) =>
+        startLocatorUpdate(path, ctx.log, context, () => moveLocator(locator, move, duckdb, ctx.log)),
     };
   } finally {
     if (!handedOver) locator.close();
@@ -292,17 +302,31 @@ export async function commitState(
 interface LocatorMove {
   readonly truncated: boolean;
   readonly deleted: LakeRows['deleted'];
-  readonly added: { readonly path: string; readonly rows: WrittenRows } | undefined;
+  /** The epoch's data file, whose rows the locator files. */
+  readonly added: LakeParquet | undefined;
+  readonly overRow: string;
   readonly tag: LocatorTag;
 }
 
 /** Rows per slice of a locator update: between slices the event loop serves the stream and the workers. */
 const LOCATOR_SLICE = 16_384;
 
-/** Moves the locator to the epoch's snapshot in one SQLite transaction, cut into slices; closes it in any case. */
-async function moveLocator(locator: Locator, move: LocatorMove, log: Logger): Promise<void> {
+/**
+ * Moves the locator to the epoch's snapshot in one SQLite transaction, cut into slices; closes it in any case. The
+ * data file's rows are read back from the file on a connection of its own: the epoch's are closed by now.
+ */
+async function moveLocator(locator: Locator, move: LocatorMove, duckdb: DuckDBInstance, log: Logger): Promise<void> {
   const started = performance.now();
   try {
+    let rows: WrittenRows | undefined;
+    if (move.added) {
+      const connection = await duckdb.connect();
+      try {
+        rows = await readWrittenRows(connection, move.overRow, move.added);
+      } finally {
+        connection.closeSync();
+      }
+    }
     locator.begin();
     if (move.truncated) locator.clear();
     for (let i = 0; i < move.deleted.length; i++) {
@@ -310,11 +334,11 @@ async function moveLocator(locator: Locator, move: LocatorMove, log: Logger): Pr
       locator.remove(key, row);
       if ((i + 1) % LOCATOR_SLICE === 0) await setImmediate();
     }
-    if (move.added) {
+    if (move.added && rows) {
       const fileId = locator.fileId(move.added.path);
-      const count = move.added.rows.keys.length;
+      const count = rows.keys.length;
       for (let from = 0; from < count; from += LOCATOR_SLICE) {
-        locator.addAll(fileId, move.added.rows, from, Math.min(count, from + LOCATOR_SLICE));
+        locator.addAll(fileId, rows, from, Math.min(count, from + LOCATOR_SLICE));
         await setImmediate();
       }
     }

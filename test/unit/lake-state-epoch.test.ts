@@ -26,7 +26,8 @@ const str = (value: unknown): string => (typeof value === 'string' ? value : JSO
 const root = mkdtempSync(join(tmpdir(), 'pg-cdc-lake-state-'));
 let duck: OpenDuckDB;
 before(async () => (duck = await openDuckDB({ threads: 2 })));
-after(() => {
+after(async () => {
+  await settleLocatorUpdates(); // they read data files through this DuckDB
   duck.close();
   rmSync(root, { recursive: true, force: true });
 });

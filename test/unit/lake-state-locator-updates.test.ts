@@ -2,11 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
+import type { Logger } from '../../core/log/index.js';
 import { locatorUpdated, settleLocatorUpdates, startLocatorUpdate } from '../../lake/state/locator-updates.js';
 
-function captureLog(): { log: ReturnType<typeof pino>; lines: string[] } {
+function captureLog(): { log: Logger; lines: string[] } {
   const lines: string[] = [];
-  return { log: pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }), lines };
+  const log: Logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+  return { log, lines };
 }
 
 describe('locator updates after their epoch returned', () => {
