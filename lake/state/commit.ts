@@ -217,7 +217,13 @@ export async function commitEpoch(ctx: EpochContext, batch: ChangeBatch, codec: 
       committed: stateCommit.result.committed,
     };
     ctx.log.info(
-      { ...result, truncated: stateCommit.truncated, changesCommitted: changes.committed, phases: phase.phases },
+      {
+        ...result,
+        truncated: stateCommit.truncated,
+        resolver: stateCommit.resolver,
+        changesCommitted: changes.committed,
+        phases: phase.phases,
+      },
       'epoch committed',
     );
     return result;

@@ -78,9 +78,10 @@ async function prepareToast(
 }
 
 /**
- * Prepares the epoch's data file (the rows it leaves live) and starts DuckDB writing it; `written` settles when the
- * file is complete (undefined: the epoch leaves no row). The wrapper lets the caller do other work, like the locator
- * lookups, while DuckDB writes; `sources` are needed only for unchanged TOAST values.
+ * Prepares the epoch's data file (the rows it leaves live: the changes in temp tables `direct` and
+ * `written_resolved`) and starts DuckDB writing it; `written` settles when the file is complete (undefined: the
+ * epoch leaves no row). The wrapper lets the caller do other work, like the locator lookups, while DuckDB writes;
+ * `sources` are needed only for unchanged TOAST values.
  */
 export async function startDataFile(
   connection: DuckDBConnection,
@@ -95,13 +96,7 @@ export async function startDataFile(
   },
 ): Promise<{ readonly written: Promise<LakeParquet | undefined> }> {
   const { codec, resolution } = input;
-  // The written changes: the direct inserts (temp table `direct`) and what the resolver kept of the rest.
-  await tempTable(
-    connection,
-    'written_resolved',
-    { ord: 'BIGINT' },
-    resolution.written.map((ord) => [ord]),
-  );
+  // The written changes: the direct inserts (temp table `direct`) and what resolution kept of the rest.
   await connection.run(
     'CREATE OR REPLACE TEMP TABLE written AS SELECT ord FROM direct UNION ALL SELECT ord FROM written_resolved',
   );

@@ -50,6 +50,8 @@ export interface StateCommit {
   readonly rowsInserted: number;
   readonly rowsDeleted: number;
   readonly truncated: boolean;
+  /** Where the epoch was resolved: in DuckDB alone, or by resolve.ts over its changes read into memory. */
+  readonly resolver: 'duckdb' | 'memory';
   /**
    * Starts moving the locator to the new snapshot in the background; the caller calls it exactly once, when the
    * epoch is done with the event loop (the table's next epoch waits for the move, see locator-updates.ts).
@@ -113,6 +115,51 @@ async function thinChanges(connection: DuckDBConnection): Promise<ThinChange[]> 
     };
   }
   return thin;
+}
+
+/** An epoch resolved in DuckDB: what resolve.ts would say, with the identities looked up numbered in key order. */
+interface ResolvedInDuckDB {
+  readonly resolution: Resolution;
+  readonly keys: Map<number, LocatorKey>;
+}
+
+/**
+ * Resolves a primary-key epoch in DuckDB alone when the general resolver is not needed: no truncate, and no
+ * unchanged TOAST value among the changes that are not direct inserts. The rules are resolve.ts's: an identity's
+ * row is the one its last change leaves (none after a delete, or an update that moved the row to another key), and
+ * it has a row in the lake unless its first change is an INSERT. An epoch of updates then never reads its changes
+ * into memory. Fills temp table `written_resolved`; undefined (nothing done) when the epoch needs the resolver.
+ */
+async function resolveInDuckDB(connection: DuckDBConnection): Promise<ResolvedInDuckDB | undefined> {
+  const rest = 'SELECT e.* FROM ev AS e ANTI JOIN direct AS d ON d.ord = e.ord';
+  const check = await connection.runAndReadAll(
+    `SELECT count(*) FILTER (op = 'T') + count(*) FILTER (len(unchanged) > 0) FROM (${rest})`,
+  );
+  if (Number(check.getRowsJS()[0]![0]) > 0) return undefined;
+  // Per identity, the changes that set what it holds: its writes (I, U) and its removals (D; U to another key).
+  const setters =
+    `SELECT to_key AS key, ord, true AS writes FROM (${rest}) WHERE to_key IS NOT NULL UNION ALL ` +
+    `SELECT from_key, ord, false FROM (${rest}) WHERE from_key IS NOT NULL ` +
+    "AND (op = 'D' OR (op = 'U' AND to_key IS DISTINCT FROM from_key))";
+  await connection.run(
+    'CREATE OR REPLACE TEMP TABLE written_resolved AS SELECT ord FROM ' +
+      `(SELECT max(ord) AS ord, arg_max(writes, ord) AS writes FROM (${setters}) GROUP BY key) WHERE writes`,
+  );
+  const touches =
+    `SELECT from_key AS key, ord, op FROM (${rest}) WHERE from_key IS NOT NULL UNION ALL ` +
+    `SELECT to_key, ord, op FROM (${rest}) WHERE to_key IS NOT NULL`;
+  const reader = await connection.runAndReadAll(
+    `SELECT key FROM (SELECT key, arg_min(op, ord) AS first FROM (${touches}) GROUP BY key) ` +
+      "WHERE first <> 'I' ORDER BY key",
+  );
+  const [looked = []] = reader.getColumnsJS();
+  const keys = new Map<number, LocatorKey>();
+  const lakeDeletes = new Map<number, 'all'>();
+  looked.forEach((key, iid) => {
+    keys.set(iid, key as LocatorKey);
+    lakeDeletes.set(iid, 'all');
+  });
+  return { resolution: { written: [], lakeDeletes, toast: [], truncated: false }, keys };
 }
 
 /**
@@ -224,8 +271,20 @@ export async function commitState(
 ): Promise<StateCommit> {
   const { connection } = ctx;
   const rest = await markDirectInserts(connection);
-  const thin = rest === 0 ? [] : await thinChanges(connection);
-  const resolution: Resolution = codec.identityKind === 'primary-key' ? resolvePrimaryKey(thin) : resolveFullRow(thin);
+  const primaryKey = codec.identityKind === 'primary-key';
+  const inDuckDB = rest > 0 && primaryKey ? await resolveInDuckDB(connection) : undefined;
+  let resolution: Resolution;
+  if (inDuckDB) resolution = inDuckDB.resolution;
+  else {
+    const thin = rest === 0 ? [] : await thinChanges(connection);
+    resolution = primaryKey ? resolvePrimaryKey(thin) : resolveFullRow(thin);
+    await tempTable(
+      connection,
+      'written_resolved',
+      { ord: 'BIGINT' },
+      resolution.written.map((ord) => [ord]),
+    );
+  }
   const overRow = keyOverRow(codec, key);
   ctx.phase('resolve');
   ctx.beside?.();
@@ -234,7 +293,7 @@ export async function commitState(
   ctx.phase('locator-open');
   let handedOver = false;
   try {
-    const keys = await identityKeys(connection, resolution.lakeDeletes.keys());
+    const keys = inDuckDB?.keys ?? (await identityKeys(connection, resolution.lakeDeletes.keys()));
     const files = fileNames(ctx.store, locator, table.identifier);
     const dataInput = { codec, resolution, files };
     // The data file needs lake rows only for unchanged TOAST values: without any, DuckDB writes it while the locator
@@ -291,6 +350,7 @@ export async function commitState(
       rowsInserted: data?.recordCount ?? 0,
       rowsDeleted: lake.deleted.length,
       truncated: resolution.truncated,
+      resolver: inDuckDB ? 'duckdb' : 'memory',
       startLocatorMove: (duckdb) =>
         startLocatorUpdate(path, ctx.log, context, () => moveLocator(locator, move, duckdb, ctx.log)),
     };

@@ -478,9 +478,14 @@ describe('commitEpoch: the state table', () => {
 });
 
 describe('commitEpoch: against a model', () => {
-  it('random inserts, updates (TOAST, key changes), deletes and truncates match a plain replay', async () => {
+  /**
+   * Six epochs of random changes against a model replayed in memory. With `toast`, updates may leave the note
+   * unchanged and epochs 3 and 5 truncate: those epochs go through the resolver (resolve.ts); without, every epoch
+   * is resolved in DuckDB.
+   */
+  const againstModel = async (options: { toast: boolean; seed: number }): Promise<Lake> => {
     const lake = await freshLake(ITEMS, baseItems);
-    let seed = 7;
+    let seed = options.seed;
     const rand = (n: number): number => {
       // mulberry32: a fixed seed makes the run repeatable
       seed = (seed + 0x6d2b79f5) | 0;
@@ -500,7 +505,7 @@ describe('commitEpoch: against a model', () => {
             if (!model.has(id)) return id;
           }
         };
-        const truncate = (epoch === 3 && i === 20) || (epoch === 5 && i === 44);
+        const truncate = options.toast && ((epoch === 3 && i === 20) || (epoch === 5 && i === 44));
         const choice = truncate ? 100 : live.length === 0 ? 0 : rand(100);
         if (choice < 25) {
           const id = free();
@@ -509,7 +514,7 @@ describe('commitEpoch: against a model', () => {
           tx.push(ins(item(id, value.name, value.note, value.amount)));
         } else if (choice < 70) {
           const id = live[rand(live.length)]!;
-          const keep = rand(2) === 0;
+          const keep = options.toast && rand(2) === 0;
           const value = { ...model.get(id)!, name: `u${epoch}-${i}`, ...(keep ? {} : { note: `t${epoch}-${i}` }) };
           model.set(id, value);
           tx.push(upd(item(id, value.name, keep ? null : value.note, value.amount), keep ? ['note'] : []));
@@ -518,7 +523,10 @@ describe('commitEpoch: against a model', () => {
           const value = { ...model.get(from)!, name: `k${epoch}-${i}` };
           model.delete(from);
           model.set(to, value);
-          tx.push(upd(item(to, value.name, null, value.amount), ['note'], { id: String(from) }));
+          const change = options.toast
+            ? upd(item(to, value.name, null, value.amount), ['note'], { id: String(from) })
+            : upd(item(to, value.name, value.note, value.amount), [], { id: String(from) });
+          tx.push(change);
         } else if (choice < 100) {
           const id = live[rand(live.length)]!;
           model.delete(id);
@@ -536,7 +544,25 @@ describe('commitEpoch: against a model', () => {
       const expected = [...model.entries()].map(([id, v]) => row(id, v.name, v.note, v.amount)).sort();
       assert.deepEqual(await lake.rows(), expected, `after epoch ${epoch}`);
     }
+    return lake;
+  };
+  const resolvers = (lake: Lake): string[] =>
+    lake.logLines
+      .map((line) => JSON.parse(line) as { msg: string; resolver?: string })
+      .filter((line) => line.msg === 'epoch committed')
+      .map((line) => line.resolver ?? 'none');
+
+  it('random inserts, updates (TOAST, key changes), deletes and truncates match a plain replay', async () => {
+    const lake = await againstModel({ toast: true, seed: 7 });
+    assert.ok(resolvers(lake).includes('memory'));
   });
+
+  for (const seed of [11, 12, 13]) {
+    it(`random inserts, updates (key changes), deletes resolved in DuckDB match a plain replay (seed ${seed})`, async () => {
+      const lake = await againstModel({ toast: false, seed });
+      assert.deepEqual(resolvers(lake), Array(6).fill('duckdb'));
+    });
+  }
 });
 
 /** A catalog that fails one commit of `table`, before or after the pointer moved: a crash at that point. */
