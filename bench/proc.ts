@@ -2,6 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 
 let ticksPerSecond: number | undefined;
+const clockTicks = (): number =>
+  (ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100);
 
 /**
  * CPU seconds (user + system) of a process, threads included, or of its reaped children (`children`), from
@@ -11,8 +13,7 @@ export function cpuSeconds(pid: number | undefined, options: { children?: boolea
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
     const [user, system] = options.children ? [fields[13], fields[14]] : [fields[11], fields[12]];
-    ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-    return (Number(user) + Number(system)) / ticksPerSecond;
+    return (Number(user) + Number(system)) / clockTicks();
   } catch {
     return NaN;
   }
@@ -27,7 +28,7 @@ export function cpuSecondsByThread(pid: number | undefined): [name: string, seco
   const threads: [string, number][] = [];
   try {
     const taskDir = `/proc/${pid}/task`;
-    ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    const ticks = clockTicks();
     for (const tid of readdirSync(taskDir)) {
       try {
         const stat = readFileSync(`${taskDir}/${tid}/stat`, 'utf8');
@@ -35,7 +36,7 @@ export function cpuSecondsByThread(pid: number | undefined): [name: string, seco
         const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ');
         threads.push([
           tid === String(pid) ? 'main' : `${name}/${tid}`,
-          (Number(fields[11]) + Number(fields[12])) / ticksPerSecond,
+          (Number(fields[11]) + Number(fields[12])) / ticks,
         ]);
       } catch {
         // the thread ended between the listing and the read
