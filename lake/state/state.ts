@@ -159,6 +159,7 @@ async function resolveInDuckDB(connection: DuckDBConnection): Promise<ResolvedIn
     keys.set(iid, key as LocatorKey);
     lakeDeletes.set(iid, 'all');
   });
+  // `written` stays empty: the written rows are in `written_resolved`, where the data file reads them.
   return { resolution: { written: [], lakeDeletes, toast: [], truncated: false }, keys };
 }
 
