@@ -1,6 +1,15 @@
-import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure, TemporalFailure } from '@temporalio/common';
+import type { TemporalFailure } from '@temporalio/common';
 import { isPgCdcError } from '../core/errors/index.js';
+
+// The Temporal packages take about a quarter of a second to load: every command starts without them, and only a
+// failure that may have come from Temporal loads them to be described.
+const temporalErrors = async () => {
+  const [{ WorkflowFailedError }, { ApplicationFailure, TemporalFailure }] = await Promise.all([
+    import('@temporalio/client'),
+    import('@temporalio/common'),
+  ]);
+  return { WorkflowFailedError, ApplicationFailure, TemporalFailure };
+};
 
 const ERROR_CODE = /^[A-Z][A-Z0-9_]+$/;
 
@@ -8,7 +17,10 @@ const ERROR_CODE = /^[A-Z][A-Z0-9_]+$/;
  * The failure to show for a failed workflow: the first ApplicationFailure in the chain whose type is one of our
  * error codes (an activity's PgCdcError), else the innermost failure.
  */
-function rootFailure(error: TemporalFailure): TemporalFailure {
+function rootFailure(
+  error: TemporalFailure,
+  { ApplicationFailure, TemporalFailure }: Awaited<ReturnType<typeof temporalErrors>>,
+): TemporalFailure {
   let current: TemporalFailure = error;
   for (;;) {
     if (current instanceof ApplicationFailure && current.type && ERROR_CODE.test(current.type)) return current;
@@ -29,13 +41,15 @@ export const EXIT = {
 } as const;
 
 /** Print an error the way a person can act on it, and return the exit code it maps to. Never a bare stack. */
-export function reportError(error: unknown, stream: NodeJS.WritableStream = process.stderr): number {
+export async function reportError(error: unknown, stream: NodeJS.WritableStream = process.stderr): Promise<number> {
   if (isPgCdcError(error)) {
     stream.write(`pg-cdc: ${error.describe()}\n`);
     return EXIT.error;
   }
+  const temporal = await temporalErrors();
+  const { WorkflowFailedError, ApplicationFailure, TemporalFailure } = temporal;
   if (error instanceof WorkflowFailedError && error.cause instanceof TemporalFailure) {
-    const root = rootFailure(error.cause);
+    const root = rootFailure(error.cause, temporal);
     const code = root instanceof ApplicationFailure && root.type ? root.type : 'WORKFLOW_FAILED';
     const details =
       root instanceof ApplicationFailure ? (root.details?.[0] as { hint?: string } | undefined) : undefined;
