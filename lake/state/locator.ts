@@ -5,6 +5,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import Database from 'better-sqlite3';
 import type { SnapshotFiles } from '../reader.js';
 import { liveRowsSql } from '../scan.js';
+import type { KeyKind } from './keys.js';
 
 /**
  * A table's identity → (data file, row position) index, so that an epoch finds the lake rows it replaces without
@@ -12,6 +13,10 @@ import { liveRowsSql } from '../scan.js';
  * size (a columnar store would scan every key on each epoch). It is a cache of the lake, never the truth: it
  * carries the id of the state snapshot it reflects, and when that is not the table's current snapshot (a crash
  * between the lake commit and the locator commit, another host, a compaction) it is rebuilt from the lake.
+ *
+ * Integer keys (a one-column integer primary key: one row per key) are filed as runs, `count` consecutive keys at
+ * consecutive positions of one file in one entry: a bulk load of serial keys, or an update of a range of them, is a
+ * handful of entries rather than a million, and so is its lookup. Other keys are filed one row each.
  */
 export type LocatorKey = bigint | string;
 
@@ -31,7 +36,50 @@ const SCHEMA = `
   CREATE TABLE IF NOT EXISTS files (id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE);
   CREATE TABLE IF NOT EXISTS rows (
     key BLOB NOT NULL, file INTEGER NOT NULL, pos INTEGER NOT NULL, PRIMARY KEY (key, file, pos)
-  ) WITHOUT ROWID;`;
+  ) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS runs (
+    first INTEGER PRIMARY KEY, file INTEGER NOT NULL, pos INTEGER NOT NULL, count INTEGER NOT NULL
+  );`;
+
+/** Stored in meta with the tag: a locator written in another layout never matches, and is rebuilt. */
+const FORMAT = '2';
+
+/** Keys first .. first + count - 1 at positions pos .. pos + count - 1 of one file. */
+interface Run {
+  readonly first: bigint;
+  readonly file: number;
+  readonly pos: number;
+  readonly count: number;
+}
+
+const runHolds = (run: Run, key: bigint): boolean => key >= run.first && key - run.first < BigInt(run.count);
+
+/**
+ * Locator entries: keys[i] at positions[i] of a file; with `counts`, each entry is a run of counts[i] integer keys
+ * from keys[i] at consecutive positions.
+ */
+export interface LocatorRows {
+  readonly keys: readonly LocatorKey[];
+  readonly positions: readonly number[];
+  readonly counts?: readonly number[];
+}
+
+/**
+ * The runs over a query's rows (`key`, `file_id`, `pos`): a new run starts wherever the file, the position or the
+ * key does not follow on from the row before, in file then position order. HUGEINT: no key overflows the step.
+ */
+export function runsSql(rows: string): string {
+  const previous = (column: string): string => `lag(${column}) OVER (ORDER BY file_id, pos)`;
+  const follows =
+    `${previous('file_id')} = file_id AND ${previous('pos')} = pos - 1 ` +
+    `AND CAST(key AS HUGEINT) - ${previous('key')} = 1`;
+  return (
+    'SELECT min(key) AS key, any_value(file_id) AS file_id, min(pos) AS pos, count(*) AS count FROM ' +
+    '(SELECT key, file_id, pos, sum(starts) OVER (ORDER BY file_id, pos ROWS UNBOUNDED PRECEDING) AS run FROM ' +
+    `(SELECT key, file_id, pos, CASE WHEN ${follows} THEN 0 ELSE 1 END AS starts FROM (${rows}))) ` +
+    'GROUP BY run ORDER BY key'
+  );
+}
 
 type Statement = Database.Statement<unknown[]>;
 
@@ -49,6 +97,12 @@ export class Locator {
     setMeta: Statement;
     addMany: Statement;
     findMany: Statement;
+    runAt: Statement;
+    runsAt: Statement;
+    addRun: Statement;
+    addRuns: Statement;
+    removeRun: Statement;
+    shortenRun: Statement;
   };
   /** File ids never change their path: the position-delete file names one per deleted row. */
   private readonly paths = new Map<number, string>();
@@ -72,6 +126,27 @@ export class Locator {
       addMany: db.prepare(
         `INSERT OR IGNORE INTO rows (key, file, pos) VALUES ${'(?, ?, ?), '.repeat(BULK - 1)}(?, ?, ?)`,
       ),
+      // The run a key falls in, if any, starts at or before it: the nearest such run is the only candidate.
+      runAt: db
+        .prepare('SELECT first, file, pos, count FROM runs WHERE first <= ? ORDER BY first DESC LIMIT 1')
+        .safeIntegers(true)
+        .raw(true),
+      runsAt: db
+        .prepare(
+          `WITH k(key) AS (VALUES ${'(?), '.repeat(BULK - 1)}(?)) SELECT k.key, r.first, r.file, r.pos, r.count ` +
+            'FROM k JOIN runs AS r ON r.first = ' +
+            '(SELECT first FROM runs WHERE first <= k.key ORDER BY first DESC LIMIT 1) ORDER BY k.key',
+        )
+        .safeIntegers(true)
+        .raw(true),
+      // Plain INSERT: a run starting where another does would mean two rows for a key; failing the update makes the
+      // next epoch rebuild the locator from the lake.
+      addRun: db.prepare('INSERT INTO runs (first, file, pos, count) VALUES (?, ?, ?, ?)'),
+      addRuns: db.prepare(
+        `INSERT INTO runs (first, file, pos, count) VALUES ${'(?, ?, ?, ?), '.repeat(BULK - 1)}(?, ?, ?, ?)`,
+      ),
+      removeRun: db.prepare('DELETE FROM runs WHERE first = ?'),
+      shortenRun: db.prepare('UPDATE runs SET count = ? WHERE first = ?'),
     };
   }
 
@@ -107,6 +182,7 @@ export class Locator {
   tag(): LocatorTag | undefined {
     const rows = this.db.prepare('SELECT name, value FROM meta').all() as { name: string; value: string }[];
     const meta = new Map(rows.map((r) => [r.name, r.value]));
+    if (meta.get('format') !== FORMAT) return undefined;
     const [tableUuid, snapshotId, keySignature] = ['table_uuid', 'snapshot_id', 'key_signature'].map((k) =>
       meta.get(k),
     );
@@ -126,6 +202,10 @@ export class Locator {
 
   /** The lake rows of an identity, by file then position. */
   find(key: LocatorKey): LakeRow[] {
+    if (typeof key === 'bigint') {
+      const run = this.runAt(key);
+      return run && runHolds(run, key) ? [{ fileId: run.file, pos: run.pos + Number(key - run.first) }] : [];
+    }
     return (this.statements.find.all(key) as { file: number; pos: number }[]).map((r) => ({
       fileId: r.file,
       pos: r.pos,
@@ -138,6 +218,12 @@ export class Locator {
    */
   findAll(keys: readonly LocatorKey[]): Map<LocatorKey, LakeRow[]> {
     const found = new Map<LocatorKey, LakeRow[]>();
+    if (typeof keys[0] === 'bigint') {
+      for (const [key, run] of this.runsHolding(keys as readonly bigint[])) {
+        found.set(key, [{ fileId: run.file, pos: run.pos + Number(key - run.first) }]);
+      }
+      return found;
+    }
     let i = 0;
     for (; i + BULK <= keys.length; i += BULK) {
       const rows = this.statements.findMany.all(...keys.slice(i, i + BULK)) as [LocatorKey, bigint, bigint][];
@@ -177,24 +263,68 @@ export class Locator {
 
   clear(): void {
     this.paths.clear();
-    this.db.exec('DELETE FROM rows; DELETE FROM files;');
+    this.db.exec('DELETE FROM rows; DELETE FROM runs; DELETE FROM files;');
   }
 
   remove(key: LocatorKey, row: LakeRow): void {
-    this.statements.remove.run(key, row.fileId, row.pos);
+    this.removeAll([{ key, row }]);
+  }
+
+  /** Removes each entry (a key filed at that row); an entry the locator does not hold is no change. */
+  removeAll(entries: readonly { readonly key: LocatorKey; readonly row: LakeRow }[]): void {
+    if (typeof entries[0]?.key !== 'bigint') {
+      for (const { key, row } of entries) this.statements.remove.run(key, row.fileId, row.pos);
+      return;
+    }
+    // Each run is looked up before any is changed, then rewritten once with all its removals: what is left of it
+    // stays filed under its first key (shortened) or as new runs.
+    const holding = this.runsHolding(entries.map((e) => e.key as bigint));
+    // By first key: lookups in different statements give a run as different objects.
+    const removals = new Map<bigint, { run: Run; offsets: Set<number> }>();
+    for (const { key, row } of entries as readonly { key: bigint; row: LakeRow }[]) {
+      const run = holding.get(key);
+      if (!run) continue;
+      const offset = Number(key - run.first);
+      if (run.file !== row.fileId || run.pos + offset !== row.pos) continue;
+      const removal = removals.get(run.first);
+      if (removal) removal.offsets.add(offset);
+      else removals.set(run.first, { run, offsets: new Set([offset]) });
+    }
+    const pieces: unknown[] = [];
+    for (const { run, offsets } of removals.values()) {
+      const sorted = [...offsets].sort((a, b) => a - b);
+      if (sorted[0]! > 0) this.statements.shortenRun.run(sorted[0], run.first);
+      else this.statements.removeRun.run(run.first);
+      for (let i = 0; i < sorted.length; i++) {
+        const start = sorted[i]! + 1;
+        const end = sorted[i + 1] ?? run.count;
+        if (end > start) pieces.push(run.first + BigInt(start), run.file, run.pos + start, end - start);
+      }
+    }
+    this.insertRuns(pieces);
+  }
+
+  /** Inserts runs given as flat (first, file, pos, count) quadruples, BULK per statement. */
+  private insertRuns(values: readonly unknown[]): void {
+    let i = 0;
+    for (; i + BULK * 4 <= values.length; i += BULK * 4) this.statements.addRuns.run(...values.slice(i, i + BULK * 4));
+    for (; i < values.length; i += 4) this.statements.addRun.run(...values.slice(i, i + 4));
   }
 
   add(key: LocatorKey, fileId: number, pos: number): void {
-    this.statements.add.run(key, fileId, pos);
+    if (typeof key === 'bigint') this.addRun(key, fileId, pos, 1);
+    else this.statements.add.run(key, fileId, pos);
   }
 
-  /** The rows of one data file (keys[i] at positions[i], i in [from, to)), many per statement. */
-  addAll(
-    fileId: number,
-    rows: { readonly keys: readonly LocatorKey[]; readonly positions: readonly number[] },
-    from = 0,
-    to = rows.keys.length,
-  ): void {
+  /**
+   * The rows of one data file (keys[i] at positions[i], or runs of counts[i] keys, i in [from, to)), many per
+   * statement. Integer keys that follow on from each other are filed as one run.
+   */
+  addAll(fileId: number, rows: LocatorRows, from = 0, to = rows.keys.length): void {
+    if (typeof rows.keys[from] === 'bigint') {
+      this.addRunsOf(fileId, rows, from, to);
+      return;
+    }
     const { keys, positions } = rows;
     let i = from;
     const values: unknown[] = new Array<unknown>(BULK * 3);
@@ -209,7 +339,59 @@ export class Locator {
     for (; i < to; i++) this.add(keys[i]!, fileId, positions[i]!);
   }
 
+  /**
+   * The run holding each key, BULK keys per statement; in key order, the keys that the last run found holds need no
+   * statement at all (a range of serial keys takes one between them).
+   */
+  private runsHolding(keys: readonly bigint[]): Map<bigint, Run> {
+    const holding = new Map<bigint, Run>();
+    let run: Run | undefined;
+    const pending: bigint[] = [];
+    const lookUp = (): void => {
+      const last = pending.at(-1)!;
+      while (pending.length < BULK) pending.push(last);
+      for (const row of this.statements.runsAt.all(...pending) as bigint[][]) {
+        const [key, first, file, pos, count] = row as [bigint, bigint, bigint, bigint, bigint];
+        if (run?.first !== first) run = { first, file: Number(file), pos: Number(pos), count: Number(count) };
+        if (runHolds(run, key)) holding.set(key, run);
+      }
+      pending.length = 0;
+    };
+    for (const key of keys) {
+      if (run && runHolds(run, key)) holding.set(key, run);
+      else if (pending.push(key) === BULK) lookUp();
+    }
+    if (pending.length > 0) lookUp();
+    return holding;
+  }
+
+  private runAt(key: bigint): Run | undefined {
+    const row = this.statements.runAt.get(key) as [bigint, bigint, bigint, bigint] | undefined;
+    return row && { first: row[0], file: Number(row[1]), pos: Number(row[2]), count: Number(row[3]) };
+  }
+
+  private addRun(first: bigint, file: number, pos: number, count: number): void {
+    this.statements.addRun.run(first, file, pos, count);
+  }
+
+  private addRunsOf(fileId: number, rows: LocatorRows, from: number, to: number): void {
+    const keys = rows.keys as readonly bigint[];
+    const { positions, counts } = rows;
+    const values: unknown[] = [];
+    for (let i = from; i < to;) {
+      const first = keys[i]!;
+      const pos = positions[i]!;
+      let count = counts?.[i] ?? 1;
+      for (i++; i < to && keys[i] === first + BigInt(count) && positions[i] === pos + count; i++) {
+        count += counts?.[i] ?? 1;
+      }
+      values.push(first, fileId, pos, count);
+    }
+    this.insertRuns(values);
+  }
+
   setTag(tag: LocatorTag): void {
+    this.statements.setMeta.run('format', FORMAT);
     this.statements.setMeta.run('table_uuid', tag.tableUuid);
     this.statements.setMeta.run('snapshot_id', tag.snapshotId);
     this.statements.setMeta.run('key_signature', tag.keySignature);
@@ -239,6 +421,7 @@ export class Locator {
     files: SnapshotFiles,
     keyOverRow: string,
     tag: LocatorTag,
+    keyKind: KeyKind,
   ): Promise<number> {
     mkdirSync(dirname(path), { recursive: true });
     const temp = `${path}.rebuild-${randomBytes(6).toString('hex')}`;
@@ -258,16 +441,28 @@ export class Locator {
       });
       if (live !== undefined) {
         const map = ids.map(({ id, local }) => `('${(local ?? '').replace(/'/g, "''")}', ${id})`).join(', ');
+        const rowsSql =
+          `SELECT l.key, m.file_id, l.pos FROM (${live}) AS l ` +
+          `JOIN (VALUES ${map}) AS m(local_path, file_id) ON m.local_path = l.filename`;
         // Keys in order turn the B-tree inserts into appends.
         const result = await connection.stream(
-          `SELECT l.key, m.file_id, l.pos FROM (${live}) AS l ` +
-            `JOIN (VALUES ${map}) AS m(local_path, file_id) ON m.local_path = l.filename ORDER BY l.key`,
+          keyKind === 'integer' ? runsSql(rowsSql) : `SELECT key, file_id, pos FROM (${rowsSql}) ORDER BY key`,
         );
         const { addMany, add } = locator.statements;
         for (;;) {
           const chunk = await result.fetchChunk();
           if (!chunk || chunk.rowCount === 0) break;
-          const [keys, fileIds, positions] = [0, 1, 2].map((i) => chunk.getColumnValues(i));
+          const [keys, fileIds, positions, counts] = [0, 1, 2, 3]
+            .slice(0, chunk.columnCount)
+            .map((i) => chunk.getColumnValues(i));
+          if (counts) {
+            for (let i = 0; i < chunk.rowCount; i++) {
+              const count = Number(counts[i]);
+              locator.addRun(keys![i] as bigint, Number(fileIds![i]), Number(positions![i]), count);
+              rows += count;
+            }
+            continue;
+          }
           let i = 0;
           for (; i + BULK <= chunk.rowCount; i += BULK) {
             const values: unknown[] = [];

@@ -2,7 +2,8 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import type { LoadedTable } from '../iceberg/table.js';
 import type { ObjectStore } from '../storage/index.js';
 import { copyToLake, tempTable, type LakeParquet } from './duck.js';
-import type { LakeRow, LocatorKey } from './locator.js';
+import { runsSql, type LakeRow, type LocatorKey, type LocatorRows } from './locator.js';
+import type { KeyKind } from './keys.js';
 import { epochFileKey } from './naming.js';
 import type { Resolution } from './resolve.js';
 import {
@@ -29,11 +30,8 @@ export interface LakeRows {
   readonly sources: ReadonlyMap<number, LakeRow>;
 }
 
-/** Locator entries of a data file's rows: the key and position of each, as two columns. */
-export interface WrittenRows {
-  readonly keys: readonly LocatorKey[];
-  readonly positions: readonly number[];
-}
+/** Locator entries of a data file's rows: the key and position of each, or runs of integer keys. */
+export type WrittenRows = LocatorRows;
 
 export interface FileNames {
   /** The location of a locator file id, as manifests name it. */
@@ -134,8 +132,16 @@ export async function readWrittenRows(
   connection: DuckDBConnection,
   keyOverRow: string,
   data: LakeParquet,
+  keyKind: KeyKind,
 ): Promise<WrittenRows> {
-  const positions = await connection.runAndReadAll(writtenKeysSql(keyOverRow, data.localPath));
+  const written = writtenKeysSql(keyOverRow, data.localPath);
+  if (keyKind === 'integer') {
+    // Found as runs in DuckDB: a file of serial keys comes back as one row, not one per key.
+    const runs = await connection.runAndReadAll(runsSql(`SELECT key, 0 AS file_id, pos FROM (${written})`));
+    const [keys = [], , positions = [], counts = []] = runs.getColumnsJS();
+    return { keys: keys as LocatorKey[], positions: positions.map(Number), counts: counts.map(Number) };
+  }
+  const positions = await connection.runAndReadAll(written);
   // Columns, not rows: a JS object per row was most of the cost.
   const [keys = [], offsets = []] = positions.getColumnsJS();
   return { keys: keys as LocatorKey[], positions: offsets.map(Number) };

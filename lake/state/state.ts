@@ -10,7 +10,7 @@ import { currentDataFiles } from '../reader.js';
 import { UnreadableFileError } from '../scan.js';
 import type { ObjectStore } from '../storage/index.js';
 import { quoteIdentifier, tempTable, type LakeParquet } from './duck.js';
-import type { IdentityKey } from './keys.js';
+import type { IdentityKey, KeyKind } from './keys.js';
 import { Locator, type LakeRow, type LocatorKey, type LocatorTag } from './locator.js';
 import { locatorUpdated, startLocatorUpdate } from './locator-updates.js';
 import { epochSnapshotId } from './naming.js';
@@ -218,7 +218,7 @@ export async function openLocator(
   const files = await currentDataFiles(ctx.store, ctx.catalog, table.identifier, {
     snapshotId: BigInt(tag.snapshotId),
   });
-  const rows = await Locator.rebuild(path, ctx.connection, files, keyOverRow, tag);
+  const rows = await Locator.rebuild(path, ctx.connection, files, keyOverRow, tag, key.kind);
   ctx.log.info(
     { table: table.identifier, rows, ms: Date.now() - started, kind: key.kind },
     'locator rebuilt from the lake',
@@ -341,6 +341,7 @@ export async function commitState(
       deleted: lake.deleted,
       added: data,
       overRow,
+      keyKind: key.kind,
       tag: locatorTag(table, key, snapshotId),
     };
     const path = locatorPath(ctx.locatorDir, table);
@@ -366,6 +367,7 @@ interface LocatorMove {
   /** The epoch's data file, whose rows the locator files. */
   readonly added: LakeParquet | undefined;
   readonly overRow: string;
+  readonly keyKind: KeyKind;
   readonly tag: LocatorTag;
 }
 
@@ -383,17 +385,16 @@ async function moveLocator(locator: Locator, move: LocatorMove, duckdb: DuckDBIn
     if (move.added) {
       const connection = await duckdb.connect();
       try {
-        rows = await readWrittenRows(connection, move.overRow, move.added);
+        rows = await readWrittenRows(connection, move.overRow, move.added, move.keyKind);
       } finally {
         connection.closeSync();
       }
     }
     locator.begin();
     if (move.truncated) locator.clear();
-    for (let i = 0; i < move.deleted.length; i++) {
-      const { key, row } = move.deleted[i]!;
-      locator.remove(key, row);
-      if ((i + 1) % LOCATOR_SLICE === 0) await setImmediate();
+    for (let from = 0; from < move.deleted.length; from += LOCATOR_SLICE) {
+      locator.removeAll(move.deleted.slice(from, from + LOCATOR_SLICE));
+      await setImmediate();
     }
     if (move.added && rows) {
       const fileId = locator.fileId(move.added.path);
