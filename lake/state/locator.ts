@@ -456,11 +456,13 @@ export class Locator {
             .slice(0, chunk.columnCount)
             .map((i) => chunk.getColumnValues(i));
           if (counts) {
+            const values: unknown[] = [];
             for (let i = 0; i < chunk.rowCount; i++) {
               const count = Number(counts[i]);
-              locator.addRun(keys![i] as bigint, Number(fileIds![i]), Number(positions![i]), count);
+              values.push(keys![i], Number(fileIds![i]), Number(positions![i]), count);
               rows += count;
             }
+            locator.insertRuns(values);
             continue;
           }
           let i = 0;
