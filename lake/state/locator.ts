@@ -54,6 +54,9 @@ interface Run {
 
 const runHolds = (run: Run, key: bigint): boolean => key >= run.first && key - run.first < BigInt(run.count);
 
+/** The lake row of a key its run holds. */
+const rowIn = (run: Run, key: bigint): LakeRow => ({ fileId: run.file, pos: run.pos + Number(key - run.first) });
+
 /**
  * Locator entries: keys[i] at positions[i] of a file; with `counts`, each entry is a run of counts[i] integer keys
  * from keys[i] at consecutive positions.
@@ -204,7 +207,7 @@ export class Locator {
   find(key: LocatorKey): LakeRow[] {
     if (typeof key === 'bigint') {
       const run = this.runAt(key);
-      return run && runHolds(run, key) ? [{ fileId: run.file, pos: run.pos + Number(key - run.first) }] : [];
+      return run && runHolds(run, key) ? [rowIn(run, key)] : [];
     }
     return (this.statements.find.all(key) as { file: number; pos: number }[]).map((r) => ({
       fileId: r.file,
@@ -219,9 +222,7 @@ export class Locator {
   findAll(keys: readonly LocatorKey[]): Map<LocatorKey, LakeRow[]> {
     const found = new Map<LocatorKey, LakeRow[]>();
     if (typeof keys[0] === 'bigint') {
-      for (const [key, run] of this.runsHolding(keys as readonly bigint[])) {
-        found.set(key, [{ fileId: run.file, pos: run.pos + Number(key - run.first) }]);
-      }
+      for (const [key, run] of this.runsHolding(keys as readonly bigint[])) found.set(key, [rowIn(run, key)]);
       return found;
     }
     let i = 0;
@@ -312,7 +313,7 @@ export class Locator {
   }
 
   add(key: LocatorKey, fileId: number, pos: number): void {
-    if (typeof key === 'bigint') this.addRun(key, fileId, pos, 1);
+    if (typeof key === 'bigint') this.statements.addRun.run(key, fileId, pos, 1);
     else this.statements.add.run(key, fileId, pos);
   }
 
@@ -368,10 +369,6 @@ export class Locator {
   private runAt(key: bigint): Run | undefined {
     const row = this.statements.runAt.get(key) as [bigint, bigint, bigint, bigint] | undefined;
     return row && { first: row[0], file: Number(row[1]), pos: Number(row[2]), count: Number(row[3]) };
-  }
-
-  private addRun(first: bigint, file: number, pos: number, count: number): void {
-    this.statements.addRun.run(first, file, pos, count);
   }
 
   private addRunsOf(fileId: number, rows: LocatorRows, from: number, to: number): void {
