@@ -11,6 +11,7 @@ import { listTables } from '../source/catalog.js';
 import { readTableColumns, type SourceTable } from '../source/columns.js';
 import { connectSource, describeTarget, withSource } from '../source/connection.js';
 import { chunkPredicate, planChunks, type ChunkPlan } from '../source/snapshot/chunks.js';
+import { CopyRowTooLongError } from '../source/snapshot/copy-out.js';
 import { copyUnderSnapshot, SnapshotGoneError } from '../source/snapshot/copy.js';
 import { ensurePublication, type QualifiedTable } from '../source/snapshot/publication.js';
 import { createSlotWithSnapshot, dropSlot, SlotExistsError, slotExists } from '../source/snapshot/slot.js';
@@ -43,6 +44,11 @@ export interface SnapshotActivityDeps {
 }
 
 const HEARTBEAT_MS = 5_000;
+// The Parquet writer's CSV buffers are sized to the longest row they accept, and small buffers write faster (about
+// 10% here, 4 MiB against 64 MiB). A chunk holding a longer row is copied again with the large ones; a row longer
+// than those fails the chunk.
+const SMALL_ROW_BYTES = 4 * 1024 * 1024;
+const LARGE_ROW_BYTES = 64 * 1024 * 1024;
 
 /**
  * The exported snapshots this process holds, by snapshot name, each with the function that lets its hold end.
@@ -193,17 +199,33 @@ export function createSnapshotActivities(deps: SnapshotActivityDeps) {
         const beat = setInterval(() => context.heartbeat({ chunk: chunk.index }), HEARTBEAT_MS);
         try {
           const query = `SELECT ${plan.selectList()} FROM ${quoteQualified(table.source.schema, table.source.name)} WHERE ${chunkPredicate(chunk)}`;
-          const written = await copyUnderSnapshot<WrittenParquet>(
-            client,
-            { snapshotName: snapshot.snapshotName, query },
-            (rows) =>
-              lake.writeParquet(rows, {
-                csvColumns: plan.csvColumns(),
-                select: plan.duckdbSelect(),
-                fieldIds: plan.fieldIds(),
-                output: output.localPath,
-              }),
-          );
+          const copy = (maxRowBytes: number): Promise<WrittenParquet> =>
+            copyUnderSnapshot<WrittenParquet>(
+              client,
+              { snapshotName: snapshot.snapshotName, query, maxRowBytes },
+              (rows) =>
+                lake.writeParquet(rows, {
+                  csvColumns: plan.csvColumns(),
+                  select: plan.duckdbSelect(),
+                  fieldIds: plan.fieldIds(),
+                  output: output.localPath,
+                  maxLineSize: maxRowBytes,
+                }),
+            );
+          const copyWithin = async (maxRowBytes: number, larger: readonly number[]): Promise<WrittenParquet> => {
+            try {
+              return await copy(maxRowBytes);
+            } catch (error) {
+              const [next, ...rest] = larger;
+              if (!(error instanceof CopyRowTooLongError) || next === undefined) throw error;
+              deps.log.info(
+                { table: table.identifier, chunk: chunk.index, rowBytes: error.rowBytes },
+                'a row is longer than the small CSV buffers: copying the chunk again with large ones',
+              );
+              return copyWithin(next, rest);
+            }
+          };
+          const written = await copyWithin(SMALL_ROW_BYTES, [LARGE_ROW_BYTES]);
           const dataFile = await output.commit(written);
           return { identifier: table.identifier, index: chunk.index, rows: written.recordCount, dataFile };
         } finally {

@@ -49,6 +49,7 @@ const NON_RETRYABLE = [
   'SNAPSHOT_GONE',
   'PREFLIGHT_FAILED',
   'UNTAGGED_TABLES',
+  'ROW_TOO_LONG',
 ];
 
 const control = proxyActivities<Activities>({

@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream';
 import type pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import { PgCdcError } from '../../core/errors/index.js';
 import { sourceSessionSql } from '../../core/types/index.js';
+import { copyOut } from './copy-out.js';
 
 export class SnapshotGoneError extends PgCdcError {
   constructor(snapshotName: string, cause: unknown) {
@@ -18,6 +18,8 @@ export interface CopyRequest {
   readonly snapshotName: string;
   /** `SELECT <list> FROM <table> WHERE <predicate>`: built from the table plan, never from user input. */
   readonly query: string;
+  /** The longest CSV record passed on; a longer one fails the copy with CopyRowTooLongError. */
+  readonly maxRowBytes?: number;
 }
 
 /**
@@ -41,7 +43,8 @@ export async function copyUnderSnapshot<T>(
       throw error;
     }
     await client.query(sourceSessionSql('local'));
-    const result = await consume(client.query(copyTo(`COPY (${request.query}) TO STDOUT WITH (FORMAT csv)`)));
+    const copy = `COPY (${request.query}) TO STDOUT WITH (FORMAT csv)`;
+    const result = await consume(client.query(copyOut(copy, { maxRowBytes: request.maxRowBytes })));
     await client.query('COMMIT');
     return result;
   } catch (error) {

@@ -37,6 +37,8 @@ ALTER TABLE keyless_full REPLICA IDENTITY FULL;
 INSERT INTO keyless_full VALUES (1, 'one'), (1, 'one'), (2, NULL);
 CREATE TABLE keyless_default (v int);
 CREATE TABLE empty_one (id int PRIMARY KEY);
+CREATE TABLE long_rows (id int PRIMARY KEY, body text);
+INSERT INTO long_rows SELECT g, repeat(md5(g::text), CASE WHEN g = 2 THEN 180000 ELSE 1 END) FROM generate_series(1, 3) g;
 `;
 
 const EXPECTED_ORDERS = `
@@ -55,6 +57,7 @@ describe('pg-cdc init: a consistent snapshot into Iceberg v2', () => {
   let slot: string;
   let taskQueue: string;
   let initOutput: string;
+  let initLog: string;
 
   before(async () => {
     db = await freshDatabase('snap');
@@ -80,9 +83,11 @@ describe('pg-cdc init: a consistent snapshot into Iceberg v2', () => {
         `  task_queue: ${taskQueue}`,
       ].join('\n'),
     );
-    const result = await runCli(['--config', config, 'init', '--json']);
+    // Info level: one test reads what the copy of a long row says.
+    const result = await runCli(['--config', config, 'init', '--json'], { PGCDC_LOG_LEVEL: 'info' });
     assert.equal(result.code, 0, result.stderr);
     initOutput = result.stdout;
+    initLog = result.stderr;
     manifest = JSON.parse(readFileSync(join(stateDir, 'lake', 'manifest.json'), 'utf8')) as Manifest;
   });
 
@@ -105,6 +110,7 @@ describe('pg-cdc init: a consistent snapshot into Iceberg v2', () => {
     assert.deepEqual(result.tables.map((t) => [t.table, t.rows]).sort(), [
       ['public.empty_one', 0],
       ['public.keyless_full', 3],
+      ['public.long_rows', 3],
       ['public.orders', 6000],
     ]);
     assert.equal(manifest.source.consistent_point_lsn, result.consistentPoint);
@@ -163,6 +169,19 @@ describe('pg-cdc init: a consistent snapshot into Iceberg v2', () => {
     assert.deepEqual(seen, expected);
   });
 
+  it('copies a row longer than the small CSV buffers whole, by copying its chunk again', async () => {
+    const metadataLocation = manifest.tables['public.long_rows']!.state.metadata_location;
+    const metadata = JSON.parse(readFileSync(new URL(metadataLocation), 'utf8')) as { location: string };
+    const rows = await withFileFetch(() => icebergRead({ tableUrl: metadata.location, metadata: metadata as never }));
+    const expected = await db.sql<{ id: number; body: string }>('SELECT id, body FROM long_rows ORDER BY id');
+    const seen = rows
+      .map((r: Record<string, unknown>) => ({ id: Number(r.id), body: String(r.body) }))
+      .sort((a, b) => a.id - b.id);
+    assert.equal(seen[1]?.body.length, 5_760_000);
+    assert.deepEqual(seen, expected);
+    assert.match(initLog, /copying the chunk again with large ones/);
+  });
+
   it('shows one copyChunk activity per chunk in the workflow history', async () => {
     const connection = await Connection.connect({ address: temporal.address });
     try {
@@ -172,7 +191,7 @@ describe('pg-cdc init: a consistent snapshot into Iceberg v2', () => {
       const copies = scheduled.filter((name) => name === 'copyChunk').length;
       assert.ok(copies >= 4, `orders spans several chunks (${copies} copyChunk activities)`);
       assert.ok(scheduled.includes('holdExportedSnapshot'));
-      assert.equal(scheduled.filter((name) => name === 'commitSnapshotTable').length, 3);
+      assert.equal(scheduled.filter((name) => name === 'commitSnapshotTable').length, 4);
       const hostQueue = (history.events ?? []).find(
         (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'holdExportedSnapshot',
       )?.activityTaskScheduledEventAttributes?.taskQueue?.name;

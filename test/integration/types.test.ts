@@ -10,7 +10,7 @@ import { pipeline } from 'node:stream/promises';
 import { after, before, describe, it } from 'node:test';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
+import { copyOut } from '../../source/snapshot/copy-out.js';
 import { pythonOrSkip } from '../support/readers.js';
 import { planTable, quoteIdentifier, sourceSessionSql, type TablePlan } from '../../core/types/index.js';
 import type { IcebergType } from '../../lake/iceberg/schema.js';
@@ -293,7 +293,7 @@ describe('PostgreSQL types through COPY, DuckDB and Parquet', () => {
   async function toParquet(table: string, plan: TablePlan, via: 'fifo' | 'file'): Promise<string> {
     const output = join(dir, `${table}.parquet`);
     const copy = `COPY (SELECT ${plan.selectList()} FROM ${quoteIdentifier(table)}) TO STDOUT WITH (FORMAT csv)`;
-    const stream = client.query(copyTo(copy));
+    const stream = client.query(copyOut(copy));
     const request = { csvColumns: plan.csvColumns(), select: plan.duckdbSelect(), fieldIds: plan.fieldIds(), output };
     if (via === 'fifo') {
       await writeParquetFromStream(duck.connection, stream, request);

@@ -1,0 +1,195 @@
+/**
+ * `COPY … TO STDOUT` as a byte stream, read straight off the connection's socket. pg hands every protocol message to
+ * JavaScript as an object; for a copy of millions of rows that is millions of allocations, so while the copy runs
+ * this takes the socket over, strips the 5-byte CopyData headers in one pass and passes the rows on in large
+ * buffers. Everything after CopyDone (CommandComplete, ReadyForQuery) and any ErrorResponse go back to pg.
+ */
+import { Readable } from 'node:stream';
+import type pg from 'pg';
+import { PgCdcError } from '../../core/errors/index.js';
+
+const COPY_DATA = 0x64; // 'd'
+const COPY_DONE = 0x63; // 'c'
+const ERROR_RESPONSE = 0x45; // 'E'
+const HEADER = 5;
+// Rows are gathered into buffers of this size before they are passed on: fewer, larger writes downstream.
+const OUTPUT_BYTES = 256 * 1024;
+
+/** A row longer than the reader was asked to accept; the copy has run to its end and the connection is usable. */
+export class CopyRowTooLongError extends PgCdcError {
+  constructor(
+    readonly rowBytes: number,
+    readonly limit: number,
+  ) {
+    super('ROW_TOO_LONG', `a row of ${rowBytes} bytes is longer than the ${limit} bytes accepted`, {
+      context: { rowBytes, limit },
+      hint: 'rows are read whole into the Parquet writer; a row this long cannot be snapshotted',
+    });
+  }
+}
+
+export interface CopyOutOptions {
+  /** The longest row (CSV record) accepted, in bytes: a longer one fails the copy with CopyRowTooLongError. */
+  readonly maxRowBytes?: number;
+}
+
+type DataListener = (chunk: Buffer) => void;
+
+interface PgConnection {
+  readonly stream: NodeJS.ReadableStream & { listeners(event: 'data'): DataListener[] };
+  query(text: string): void;
+}
+
+export class CopyOutStream extends Readable implements pg.Submittable {
+  /** Rows the server reports having copied, set once the copy has completed. */
+  rowCount = 0;
+  private connection: PgConnection | undefined;
+  private pgListener: DataListener | undefined;
+  private readonly onData = (chunk: Buffer): void => this.parse(chunk);
+  // Protocol state: the bytes of a header split across socket reads, then the current message's code and the bytes
+  // of its body still to come.
+  private header = Buffer.alloc(HEADER);
+  private headerBytes = 0;
+  private code = 0;
+  private remaining = 0;
+  private out = Buffer.allocUnsafe(OUTPUT_BYTES);
+  private filled = 0;
+  private readonly maxRowBytes: number;
+  // Set when a row is too long: the rest of the copy is read and dropped, and the error raised once it has ended.
+  private failure: Error | undefined;
+
+  constructor(
+    private readonly text: string,
+    options: CopyOutOptions = {},
+  ) {
+    super({ highWaterMark: 4 * OUTPUT_BYTES });
+    this.maxRowBytes = options.maxRowBytes ?? Number.POSITIVE_INFINITY;
+  }
+
+  submit(connection: unknown): void {
+    const con = connection as PgConnection;
+    this.connection = con;
+    const listeners = con.stream.listeners('data');
+    const [pgListener] = listeners;
+    if (!pgListener || listeners.length !== 1) {
+      throw new Error(`expected one data listener on the connection, found ${listeners.length}`);
+    }
+    this.pgListener = pgListener;
+    con.stream.removeListener('data', pgListener);
+    con.stream.on('data', this.onData);
+    con.query(this.text);
+  }
+
+  override _read(): void {
+    this.connection?.stream.resume();
+  }
+
+  // Destroyed by its reader before the copy ended: keep reading and dropping the rest, so the connection gets back
+  // to pg in a usable state.
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (this.pgListener) this.connection?.stream.resume();
+    callback(error);
+  }
+
+  handleError(error: Error): void {
+    this.destroy(error);
+  }
+
+  handleCommandComplete(message: { text?: string }): void {
+    const match = /^COPY (\d+)/.exec(message.text ?? '');
+    if (match) this.rowCount = Number(match[1]);
+  }
+
+  handleReadyForQuery(): void {}
+
+  private parse(chunk: Buffer): void {
+    let at = 0;
+    while (at < chunk.length) {
+      if (this.remaining > 0) {
+        const n = Math.min(this.remaining, chunk.length - at);
+        if (this.code === COPY_DATA) this.append(chunk, at, at + n);
+        at += n;
+        this.remaining -= n;
+        continue;
+      }
+      // Between messages: read a header, which may arrive split across socket reads.
+      let headerAt = at;
+      if (this.headerBytes === 0 && chunk.length - at >= HEADER) {
+        this.code = chunk.readUInt8(at);
+        this.remaining = chunk.readUInt32BE(at + 1) - 4;
+        at += HEADER;
+      } else {
+        const take = Math.min(HEADER - this.headerBytes, chunk.length - at);
+        chunk.copy(this.header, this.headerBytes, at, at + take);
+        this.headerBytes += take;
+        at += take;
+        if (this.headerBytes < HEADER) return;
+        this.headerBytes = 0;
+        this.code = this.header.readUInt8(0);
+        this.remaining = this.header.readUInt32BE(1) - 4;
+        headerAt = -1;
+      }
+      if (this.code === ERROR_RESPONSE) {
+        // pg reads the error itself (and the ReadyForQuery after it) and reports it through handleError.
+        this.handBack(headerAt >= 0 ? chunk.subarray(headerAt) : Buffer.concat([this.header, chunk.subarray(at)]));
+        return;
+      }
+      if (this.code === COPY_DONE) {
+        // The last rows go out before pg gets the socket back: passing them on may pause it, and handBack resumes.
+        if (!this.failure && !this.destroyed) {
+          this.flush();
+          this.push(null);
+        }
+        this.handBack(chunk.subarray(at));
+        if (this.failure && !this.destroyed) this.destroy(this.failure);
+        return;
+      }
+      if (this.code === COPY_DATA && this.remaining > this.maxRowBytes && !this.failure) {
+        this.failure = new CopyRowTooLongError(this.remaining, this.maxRowBytes);
+      }
+    }
+  }
+
+  private append(chunk: Buffer, from: number, to: number): void {
+    if (this.failure || this.destroyed) return;
+    const length = to - from;
+    if (this.filled + length > this.out.length) {
+      this.flush();
+      if (length > this.out.length) {
+        // A row longer than the buffer goes on as it is; socket chunks are never reused, so no copy is needed.
+        this.pass(chunk.subarray(from, to));
+        return;
+      }
+    }
+    chunk.copy(this.out, this.filled, from, to);
+    this.filled += length;
+    if (this.filled === this.out.length) this.flush();
+  }
+
+  private flush(): void {
+    if (this.filled === 0) return;
+    const full = this.out.subarray(0, this.filled);
+    this.out = Buffer.allocUnsafe(OUTPUT_BYTES);
+    this.filled = 0;
+    this.pass(full);
+  }
+
+  private pass(bytes: Buffer): void {
+    // Backpressure: the socket waits until the reader asks for more (_read).
+    if (!this.push(bytes) && this.pgListener) this.connection?.stream.pause();
+  }
+
+  private handBack(rest: Buffer): void {
+    const con = this.connection;
+    const listener = this.pgListener;
+    if (!con || !listener) return;
+    this.pgListener = undefined;
+    con.stream.removeListener('data', this.onData);
+    con.stream.on('data', listener);
+    con.stream.resume();
+    if (rest.length > 0) listener(rest);
+  }
+}
+
+/** A `COPY (…) TO STDOUT` statement as a stream of its output bytes; pass it to `client.query`. */
+export const copyOut = (text: string, options?: CopyOutOptions): CopyOutStream => new CopyOutStream(text, options);
