@@ -1,14 +1,19 @@
 /**
  * node-postgres has no CopyBoth API. This is the smallest piece that gives it one: a Submittable that sends the
- * START_REPLICATION query and receives what the client routes to its active query (copy data, errors, the end of
- * the command), plus the driver calls the typings leave out for writing copy data back.
+ * START_REPLICATION query and receives what the client routes to its active query (errors, the end of the
+ * command), plus the driver calls the typings leave out for writing copy data back.
+ *
+ * CopyData, one message per WAL change, is read straight off the socket: pg would build a message object and emit
+ * an event for each, a large share of the stream's allocations. While the query runs this reads the socket itself,
+ * hands every CopyData payload to the handlers, passes any other message to pg whole, and gives the socket back
+ * to pg at CopyDone or an ErrorResponse.
  */
 import type { Duplex } from 'node:stream';
 import type pg from 'pg';
 
 /** The parts of pg's Connection this module uses; `sendCopyFromChunk` wraps a buffer in a CopyData message. */
 export interface CopyBothConnection {
-  readonly stream: Duplex;
+  readonly stream: Duplex & { listeners(event: 'data'): DataListener[] };
   query(text: string): void;
   sendCopyFromChunk(chunk: Buffer): void;
   endCopyFrom(): void;
@@ -17,13 +22,20 @@ export interface CopyBothConnection {
   removeListener(event: 'replicationStart', listener: () => void): unknown;
 }
 
+type DataListener = (chunk: Buffer) => void;
+
+const COPY_DATA = 0x64; // 'd'
+const COPY_DONE = 0x63; // 'c'
+const ERROR_RESPONSE = 0x45; // 'E'
+const HEADER = 5;
+
 export const copyBothConnection = (client: pg.Client): CopyBothConnection =>
   client.connection as unknown as CopyBothConnection;
 
 export interface CopyBothHandlers {
   /** The server switched to CopyBoth (its CopyBothResponse, which pg reports as 'replicationStart'). */
   started(): void;
-  /** One CopyData payload. The buffer is the driver's and is reused after this call returns. */
+  /** One CopyData payload. The buffer is the reader's and is reused after this call returns. */
   data(chunk: Buffer): void;
   /** An ErrorResponse, or the client's own error when the connection ended. */
   failed(error: unknown): void;
@@ -34,7 +46,12 @@ export interface CopyBothHandlers {
 /** Submitted with `client.query(new CopyBothQuery(...))`; pg calls the handle* methods while it is active. */
 export class CopyBothQuery implements pg.Submittable {
   private readonly onStart = (): void => this.handlers.started();
+  private readonly onSocketData = (chunk: Buffer): void => this.read(chunk);
   private connection: CopyBothConnection | undefined;
+  private pgListener: DataListener | undefined;
+  /** Bytes of a message not complete yet, in rest[0, restLength); grown by doubling, so a long message costs O(n). */
+  private rest = Buffer.alloc(0);
+  private restLength = 0;
 
   constructor(
     private readonly text: string,
@@ -42,13 +59,18 @@ export class CopyBothQuery implements pg.Submittable {
   ) {}
 
   submit(connection: pg.Connection): void {
-    this.connection = connection as unknown as CopyBothConnection;
-    this.connection.once('replicationStart', this.onStart);
-    this.connection.query(this.text);
-  }
-
-  handleCopyData(message: { chunk: Buffer }): void {
-    this.handlers.data(message.chunk);
+    const con = connection as unknown as CopyBothConnection;
+    this.connection = con;
+    const listeners = con.stream.listeners('data');
+    const [pgListener] = listeners;
+    if (!pgListener || listeners.length !== 1) {
+      throw new Error(`expected one data listener on the connection, found ${listeners.length}`);
+    }
+    this.pgListener = pgListener;
+    con.stream.removeListener('data', pgListener);
+    con.stream.on('data', this.onSocketData);
+    con.once('replicationStart', this.onStart);
+    con.query(this.text);
   }
 
   handleError(error: unknown): void {
@@ -65,13 +87,72 @@ export class CopyBothQuery implements pg.Submittable {
     connection.sendCopyFail('pg-cdc expected CopyBoth, not COPY FROM STDIN');
   }
 
+  handleCopyData(message: { chunk: Buffer }): void {
+    this.handlers.data(message.chunk);
+  }
+
   handleCommandComplete(): void {}
   handleRowDescription(): void {}
   handleDataRow(): void {}
   handleEmptyQuery(): void {}
   handlePortalSuspended(): void {}
 
+  private read(chunk: Buffer): void {
+    let buf = chunk;
+    let end = chunk.length;
+    if (this.restLength > 0) {
+      this.reserve(this.restLength + chunk.length);
+      chunk.copy(this.rest, this.restLength);
+      buf = this.rest;
+      end = this.restLength + chunk.length;
+    }
+    let at = 0;
+    while (end - at >= HEADER) {
+      const code = buf[at];
+      const next = at + 1 + buf.readUInt32BE(at + 1);
+      if (next > end) break;
+      if (code === COPY_DATA) {
+        this.handlers.data(buf.subarray(at + HEADER, next));
+      } else if (code === COPY_DONE || code === ERROR_RESPONSE) {
+        // The end of the stream: pg reads the rest (CommandComplete and ReadyForQuery, or the error).
+        this.handBack(buf.subarray(at, end));
+        return;
+      } else {
+        // CopyBothResponse (pg reports it as 'replicationStart'), a notice, a parameter status: pg's own business.
+        this.pgListener?.(buf.subarray(at, next));
+      }
+      at = next;
+    }
+    const left = end - at;
+    if (left > 0) {
+      if (buf === this.rest) this.rest.copyWithin(0, at, end);
+      else {
+        this.reserve(left);
+        buf.copy(this.rest, 0, at, end);
+      }
+    }
+    this.restLength = left;
+  }
+
+  private reserve(bytes: number): void {
+    if (bytes <= this.rest.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(bytes, 2 * this.rest.length, 64 * 1024));
+    this.rest.copy(grown, 0, 0, this.restLength);
+    this.rest = grown;
+  }
+
+  private handBack(rest: Buffer): void {
+    const con = this.connection;
+    const listener = this.pgListener;
+    if (!con || !listener) return;
+    this.pgListener = undefined;
+    con.stream.removeListener('data', this.onSocketData);
+    con.stream.on('data', listener);
+    if (rest.length > 0) listener(rest);
+  }
+
   private detach(): void {
     this.connection?.removeListener('replicationStart', this.onStart);
+    this.handBack(Buffer.alloc(0));
   }
 }

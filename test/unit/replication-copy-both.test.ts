@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { PassThrough } from 'node:stream';
+import { describe, it } from 'node:test';
+import type pg from 'pg';
+import { CopyBothQuery } from '../../source/replication/copy-both.js';
+
+/** One protocol message: code, length (itself included), body. */
+function frame(code: string, body: Buffer): Buffer {
+  const header = Buffer.alloc(5);
+  header.write(code, 0, 'latin1');
+  header.writeUInt32BE(body.length + 4, 1);
+  return Buffer.concat([header, body]);
+}
+
+/** A connection as pg has it: a socket with pg's parser as its one data listener. */
+function connection(): { con: EventEmitter & { stream: PassThrough; query(text: string): void }; toPg: Buffer[] } {
+  const toPg: Buffer[] = [];
+  const stream = new PassThrough();
+  stream.on('data', (chunk: Buffer) => toPg.push(Buffer.from(chunk)));
+  const con = Object.assign(new EventEmitter(), { stream, query: () => undefined });
+  return { con, toPg };
+}
+
+describe('CopyBothQuery reads CopyData off the socket', () => {
+  const payloads = Array.from({ length: 300 }, (_, i) =>
+    Buffer.alloc(i % 50 === 0 ? 200_000 + i : 1 + (i % 97), String.fromCharCode(97 + (i % 26))),
+  );
+  const wire = Buffer.concat([
+    frame('W', Buffer.from([0, 0, 0])),
+    ...payloads.flatMap((p, i) => (i === 7 ? [frame('N', Buffer.from('notice\0')), frame('d', p)] : [frame('d', p)])),
+    frame('c', Buffer.alloc(0)),
+    frame('C', Buffer.from('COPY 0\0')),
+    frame('Z', Buffer.from('I')),
+  ]);
+
+  for (const split of [1, 3, 4096, 65536, wire.length]) {
+    it(`gives every payload whole and everything else to pg, in socket reads of ${split} bytes`, () => {
+      const { con, toPg } = connection();
+      const seen: Buffer[] = [];
+      const query = new CopyBothQuery('START_REPLICATION', {
+        started: () => undefined,
+        data: (chunk) => seen.push(Buffer.from(chunk)),
+        failed: (error) => assert.fail(String(error)),
+        finished: () => undefined,
+      });
+      query.submit(con as unknown as pg.Connection);
+      for (let at = 0; at < wire.length; at += split) con.stream.write(wire.subarray(at, at + split));
+      assert.equal(seen.length, payloads.length);
+      seen.forEach((chunk, i) => assert.ok(chunk.equals(payloads[i]!), `payload ${i}`));
+      const pgGot = Buffer.concat(toPg);
+      const tail = Buffer.concat([
+        frame('c', Buffer.alloc(0)),
+        frame('C', Buffer.from('COPY 0\0')),
+        frame('Z', Buffer.from('I')),
+      ]);
+      assert.ok(
+        pgGot.equals(Buffer.concat([frame('W', Buffer.from([0, 0, 0])), frame('N', Buffer.from('notice\0')), tail])),
+        'pg sees CopyBothResponse, the notice and the end of the command, never CopyData',
+      );
+      assert.deepEqual(con.stream.listeners('data').length, 1, 'the socket is pg’s again');
+    });
+  }
+
+  it('hands an ErrorResponse and what follows to pg', () => {
+    const { con, toPg } = connection();
+    const query = new CopyBothQuery('START_REPLICATION', {
+      started: () => undefined,
+      data: () => undefined,
+      failed: () => undefined,
+      finished: () => undefined,
+    });
+    query.submit(con as unknown as pg.Connection);
+    const error = frame('E', Buffer.from('SERROR\0\0'));
+    con.stream.write(Buffer.concat([frame('d', Buffer.from('x')), error, frame('Z', Buffer.from('I'))]));
+    assert.ok(Buffer.concat(toPg).equals(Buffer.concat([error, frame('Z', Buffer.from('I'))])));
+  });
+});
