@@ -41,6 +41,8 @@ const EMPTY = Buffer.alloc(0);
 const SLAB_BYTES = 256 * 1024;
 /** Up to this many bytes a loop copies faster than a native call. */
 const SHORT_COPY = 64;
+// Value bounds of many tuples share one array (two entries per column), as their bytes share a slab.
+const BOUNDS_SLAB_ENTRIES = 16 * 1024;
 
 const IDENTITIES = new Set<string>(['d', 'n', 'f', 'i']);
 
@@ -53,6 +55,8 @@ export class PgoutputDecoder {
   private streamXid: number | undefined;
   private slab = Buffer.allocUnsafe(SLAB_BYTES);
   private slabUsed = 0;
+  private boundsSlab = new Int32Array(BOUNDS_SLAB_ENTRIES);
+  private boundsUsed = 0;
 
   /** The xid of the streamed transaction whose stream_start .. stream_stop block is open, if one is. */
   get inStreamXid(): number | undefined {
@@ -234,9 +238,10 @@ export class PgoutputDecoder {
     const count = buf.readInt16BE(pos);
     pos += 2;
     // Value bounds are found first, then the whole run of values is copied once and the bounds made relative to it.
-    const bounds: number[] = [];
+    const base = this.reserveBounds(2 * count);
+    const bounds = this.boundsSlab;
     let first = -1;
-    for (let i = 0; i < count; i++) {
+    for (let i = 0, b = base; i < count; i++, b += 2) {
       const kind = buf[pos++];
       if (kind === VALUE_TEXT) {
         const length = buf.readInt32BE(pos);
@@ -244,12 +249,13 @@ export class PgoutputDecoder {
         const end = pos + length;
         if (end > buf.length) throw new RangeError('value runs past the message');
         if (first < 0) first = pos;
-        bounds.push(pos - first, end - first);
+        bounds[b] = pos - first;
+        bounds[b + 1] = end - first;
         pos = end;
       } else if (kind === VALUE_NULL) {
-        bounds.push(NULL_START, NULL_START);
+        bounds[b] = bounds[b + 1] = NULL_START;
       } else if (kind === VALUE_TOAST) {
-        bounds.push(TOAST_START, TOAST_START);
+        bounds[b] = bounds[b + 1] = TOAST_START;
       } else if (kind === VALUE_BINARY) {
         throw new PgoutputDecodeError('pgoutput sent a binary column value; pg-cdc reads text values only', {
           column: i,
@@ -260,10 +266,20 @@ export class PgoutputDecoder {
       }
     }
     this.pos = pos;
-    if (first < 0) return new Tuple(EMPTY, bounds);
+    this.boundsUsed = base + 2 * count;
+    if (first < 0) return new Tuple(EMPTY, bounds, base, count);
     const at = this.keep(first, pos);
-    if (at > 0) for (let i = 0; i < bounds.length; i++) if (bounds[i]! >= 0) bounds[i]! += at;
-    return new Tuple(this.slab, bounds);
+    if (at > 0) for (let b = base; b < base + 2 * count; b++) if (bounds[b]! >= 0) bounds[b]! += at;
+    return new Tuple(this.slab, bounds, base, count);
+  }
+
+  /** Where the next tuple's `entries` bounds go in the shared bounds slab, starting a new slab when it is full. */
+  private reserveBounds(entries: number): number {
+    if (this.boundsUsed + entries > this.boundsSlab.length) {
+      this.boundsSlab = new Int32Array(Math.max(BOUNDS_SLAB_ENTRIES, entries));
+      this.boundsUsed = 0;
+    }
+    return this.boundsUsed;
   }
 
   /**

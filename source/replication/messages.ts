@@ -22,12 +22,15 @@ export const TOAST_START = -2;
 export class Tuple {
   /**
    * @param bytes holds the values' text, UTF-8, among other tuples' (a copy: the driver reuses its read buffer)
-   * @param bounds start and end of each value in `bytes`, two numbers per column; a start of -1 is NULL and -2
-   *   an unchanged TOAST value
+   * @param bounds start and end of each value in `bytes`, two numbers per column from `base` on, among other
+   *   tuples' (one shared allocation for many tuples); a start of -1 is NULL and -2 an unchanged TOAST value
+   * @param length the number of columns
    */
   constructor(
     readonly bytes: Buffer,
-    private readonly bounds: readonly number[],
+    private readonly bounds: Int32Array,
+    private readonly base: number,
+    readonly length: number,
   ) {}
 
   /** A tuple of the given values: how tests and tools make one without a server. */
@@ -45,36 +48,32 @@ export class Tuple {
         length += part.length;
       }
     }
-    return new Tuple(Buffer.concat(parts), bounds);
-  }
-
-  get length(): number {
-    return this.bounds.length >> 1;
+    return new Tuple(Buffer.concat(parts), Int32Array.from(bounds), 0, values.length);
   }
 
   isNull(index: number): boolean {
-    return this.bounds[2 * index] === NULL_START;
+    return this.bounds[this.base + 2 * index] === NULL_START;
   }
 
   isUnchangedToast(index: number): boolean {
-    return this.bounds[2 * index] === TOAST_START;
+    return this.bounds[this.base + 2 * index] === TOAST_START;
   }
 
   /** Byte range of a text value in `bytes` (meaningless for NULL and unchanged TOAST values). */
   start(index: number): number {
-    return this.bounds[2 * index]!;
+    return this.bounds[this.base + 2 * index]!;
   }
 
   end(index: number): number {
-    return this.bounds[2 * index + 1]!;
+    return this.bounds[this.base + 2 * index + 1]!;
   }
 
   value(index: number): TupleValue {
-    const start = this.bounds[2 * index];
-    if (start === undefined) return null;
+    if (index < 0 || index >= this.length) return null;
+    const start = this.bounds[this.base + 2 * index]!;
     if (start === NULL_START) return null;
     if (start === TOAST_START) return UNCHANGED_TOAST;
-    return this.bytes.toString('utf8', start, this.bounds[2 * index + 1]);
+    return this.bytes.toString('utf8', start, this.bounds[this.base + 2 * index + 1]);
   }
 
   values(): TupleValue[] {
