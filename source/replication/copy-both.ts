@@ -10,10 +10,11 @@
  */
 import type { Duplex } from 'node:stream';
 import type pg from 'pg';
+import { SocketReader } from '../socket-reader.js';
 
 /** The parts of pg's Connection this module uses; `sendCopyFromChunk` wraps a buffer in a CopyData message. */
 export interface CopyBothConnection {
-  readonly stream: Duplex & { listeners(event: 'data'): DataListener[] };
+  readonly stream: Duplex;
   query(text: string): void;
   sendCopyFromChunk(chunk: Buffer): void;
   endCopyFrom(): void;
@@ -21,8 +22,6 @@ export interface CopyBothConnection {
   once(event: 'replicationStart', listener: () => void): unknown;
   removeListener(event: 'replicationStart', listener: () => void): unknown;
 }
-
-type DataListener = (chunk: Buffer) => void;
 
 const COPY_DATA = 0x64; // 'd'
 const COPY_DONE = 0x63; // 'c'
@@ -46,9 +45,8 @@ export interface CopyBothHandlers {
 /** Submitted with `client.query(new CopyBothQuery(...))`; pg calls the handle* methods while it is active. */
 export class CopyBothQuery implements pg.Submittable {
   private readonly onStart = (): void => this.handlers.started();
-  private readonly onSocketData = (chunk: Buffer): void => this.read(chunk);
   private connection: CopyBothConnection | undefined;
-  private pgListener: DataListener | undefined;
+  private socket: SocketReader | undefined;
   /** Bytes of a message not complete yet, in rest[0, restLength); grown by doubling, so a long message costs O(n). */
   private rest = Buffer.alloc(0);
   private restLength = 0;
@@ -61,14 +59,7 @@ export class CopyBothQuery implements pg.Submittable {
   submit(connection: pg.Connection): void {
     const con = connection as unknown as CopyBothConnection;
     this.connection = con;
-    const listeners = con.stream.listeners('data');
-    const [pgListener] = listeners;
-    if (!pgListener || listeners.length !== 1) {
-      throw new Error(`expected one data listener on the connection, found ${listeners.length}`);
-    }
-    this.pgListener = pgListener;
-    con.stream.removeListener('data', pgListener);
-    con.stream.on('data', this.onSocketData);
+    this.socket = SocketReader.take(con, (chunk) => this.read(chunk));
     con.once('replicationStart', this.onStart);
     con.query(this.text);
   }
@@ -115,11 +106,11 @@ export class CopyBothQuery implements pg.Submittable {
         this.handlers.data(buf.subarray(at + HEADER, next));
       } else if (code === COPY_DONE || code === ERROR_RESPONSE) {
         // The end of the stream: pg reads the rest (CommandComplete and ReadyForQuery, or the error).
-        this.handBack(buf.subarray(at, end));
+        this.socket?.handBack(buf.subarray(at, end));
         return;
       } else {
         // CopyBothResponse (pg reports it as 'replicationStart'), a notice, a parameter status: pg's own business.
-        this.pgListener?.(buf.subarray(at, next));
+        this.socket?.toPg(buf.subarray(at, next));
       }
       at = next;
     }
@@ -141,18 +132,8 @@ export class CopyBothQuery implements pg.Submittable {
     this.rest = grown;
   }
 
-  private handBack(rest: Buffer): void {
-    const con = this.connection;
-    const listener = this.pgListener;
-    if (!con || !listener) return;
-    this.pgListener = undefined;
-    con.stream.removeListener('data', this.onSocketData);
-    con.stream.on('data', listener);
-    if (rest.length > 0) listener(rest);
-  }
-
   private detach(): void {
     this.connection?.removeListener('replicationStart', this.onStart);
-    this.handBack(Buffer.alloc(0));
+    this.socket?.handBack();
   }
 }

@@ -7,6 +7,7 @@
 import { Readable } from 'node:stream';
 import type pg from 'pg';
 import { PgCdcError } from '../../core/errors/index.js';
+import { SocketReader, type PgSocketOwner } from '../socket-reader.js';
 
 const COPY_DATA = 0x64; // 'd'
 const COPY_DONE = 0x63; // 'c'
@@ -33,19 +34,14 @@ export interface CopyOutOptions {
   readonly maxRowBytes?: number;
 }
 
-type DataListener = (chunk: Buffer) => void;
-
-interface PgConnection {
-  readonly stream: NodeJS.ReadableStream & { listeners(event: 'data'): DataListener[] };
+interface PgConnection extends PgSocketOwner {
   query(text: string): void;
 }
 
 export class CopyOutStream extends Readable implements pg.Submittable {
   /** Rows the server reports having copied, set once the copy has completed. */
   rowCount = 0;
-  private connection: PgConnection | undefined;
-  private pgListener: DataListener | undefined;
-  private readonly onData = (chunk: Buffer): void => this.parse(chunk);
+  private socket: SocketReader | undefined;
   // Protocol state: the bytes of a header split across socket reads, then the current message's code and the bytes
   // of its body still to come.
   private header = Buffer.alloc(HEADER);
@@ -68,26 +64,18 @@ export class CopyOutStream extends Readable implements pg.Submittable {
 
   submit(connection: unknown): void {
     const con = connection as PgConnection;
-    this.connection = con;
-    const listeners = con.stream.listeners('data');
-    const [pgListener] = listeners;
-    if (!pgListener || listeners.length !== 1) {
-      throw new Error(`expected one data listener on the connection, found ${listeners.length}`);
-    }
-    this.pgListener = pgListener;
-    con.stream.removeListener('data', pgListener);
-    con.stream.on('data', this.onData);
+    this.socket = SocketReader.take(con, (chunk) => this.parse(chunk));
     con.query(this.text);
   }
 
   override _read(): void {
-    this.connection?.stream.resume();
+    this.socket?.resume();
   }
 
   // Destroyed by its reader before the copy ended: keep reading and dropping the rest, so the connection gets back
   // to pg in a usable state.
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    if (this.pgListener) this.connection?.stream.resume();
+    if (this.socket?.reading) this.socket.resume();
     callback(error);
   }
 
@@ -131,7 +119,9 @@ export class CopyOutStream extends Readable implements pg.Submittable {
       }
       if (this.code === ERROR_RESPONSE) {
         // pg reads the error itself (and the ReadyForQuery after it) and reports it through handleError.
-        this.handBack(headerAt >= 0 ? chunk.subarray(headerAt) : Buffer.concat([this.header, chunk.subarray(at)]));
+        this.socket?.handBack(
+          headerAt >= 0 ? chunk.subarray(headerAt) : Buffer.concat([this.header, chunk.subarray(at)]),
+        );
         return;
       }
       if (this.code === COPY_DONE) {
@@ -140,7 +130,7 @@ export class CopyOutStream extends Readable implements pg.Submittable {
           this.flush();
           this.push(null);
         }
-        this.handBack(chunk.subarray(at));
+        this.socket?.handBack(chunk.subarray(at));
         if (this.failure && !this.destroyed) this.destroy(this.failure);
         return;
       }
@@ -176,18 +166,7 @@ export class CopyOutStream extends Readable implements pg.Submittable {
 
   private pass(bytes: Buffer): void {
     // Backpressure: the socket waits until the reader asks for more (_read).
-    if (!this.push(bytes) && this.pgListener) this.connection?.stream.pause();
-  }
-
-  private handBack(rest: Buffer): void {
-    const con = this.connection;
-    const listener = this.pgListener;
-    if (!con || !listener) return;
-    this.pgListener = undefined;
-    con.stream.removeListener('data', this.onData);
-    con.stream.on('data', listener);
-    con.stream.resume();
-    if (rest.length > 0) listener(rest);
+    if (!this.push(bytes)) this.socket?.pause();
   }
 }
 
