@@ -217,7 +217,8 @@ export function createSnapshotActivities(deps: SnapshotActivityDeps) {
               return await copy(maxRowBytes);
             } catch (error) {
               const [next, ...rest] = larger;
-              if (!(error instanceof CopyRowTooLongError) || next === undefined) throw error;
+              if (!(error instanceof CopyRowTooLongError)) throw error;
+              if (next === undefined) throw new CopyRowTooLongError(error.rowBytes, error.limit, table.identifier);
               deps.log.info(
                 { table: table.identifier, chunk: chunk.index, rowBytes: error.rowBytes },
                 'a row is longer than the small CSV buffers: copying the chunk again with large ones',

@@ -21,9 +21,11 @@ export class CopyRowTooLongError extends PgCdcError {
   constructor(
     readonly rowBytes: number,
     readonly limit: number,
+    table?: string,
   ) {
-    super('ROW_TOO_LONG', `a row of ${rowBytes} bytes is longer than the ${limit} bytes accepted`, {
-      context: { rowBytes, limit },
+    const where = table ? ` in ${table}` : '';
+    super('ROW_TOO_LONG', `a row of ${rowBytes} bytes${where} is longer than the ${limit} bytes accepted`, {
+      context: { rowBytes, limit, ...(table ? { table } : {}) },
       hint: 'rows are read whole into the Parquet writer; a row this long cannot be snapshotted',
     });
   }
