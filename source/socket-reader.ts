@@ -8,6 +8,12 @@ import type { Duplex } from 'node:stream';
 
 type DataListener = (chunk: Buffer) => void;
 
+/** Backend message codes the COPY readers act on; every message starts with its code and a 4-byte length. */
+export const COPY_DATA = 0x64; // 'd'
+export const COPY_DONE = 0x63; // 'c'
+export const ERROR_RESPONSE = 0x45; // 'E'
+export const MESSAGE_HEADER = 5;
+
 /** The part of pg's Connection this uses: its socket, with pg's parser as the one data listener. */
 export interface PgSocketOwner {
   readonly stream: Duplex;

@@ -10,7 +10,7 @@
  */
 import type { Duplex } from 'node:stream';
 import type pg from 'pg';
-import { SocketReader } from '../socket-reader.js';
+import { COPY_DATA, COPY_DONE, ERROR_RESPONSE, MESSAGE_HEADER, SocketReader } from '../socket-reader.js';
 
 /** The parts of pg's Connection this module uses; `sendCopyFromChunk` wraps a buffer in a CopyData message. */
 export interface CopyBothConnection {
@@ -22,11 +22,6 @@ export interface CopyBothConnection {
   once(event: 'replicationStart', listener: () => void): unknown;
   removeListener(event: 'replicationStart', listener: () => void): unknown;
 }
-
-const COPY_DATA = 0x64; // 'd'
-const COPY_DONE = 0x63; // 'c'
-const ERROR_RESPONSE = 0x45; // 'E'
-const HEADER = 5;
 
 export const copyBothConnection = (client: pg.Client): CopyBothConnection =>
   client.connection as unknown as CopyBothConnection;
@@ -78,10 +73,6 @@ export class CopyBothQuery implements pg.Submittable {
     connection.sendCopyFail('pg-cdc expected CopyBoth, not COPY FROM STDIN');
   }
 
-  handleCopyData(message: { chunk: Buffer }): void {
-    this.handlers.data(message.chunk);
-  }
-
   handleCommandComplete(): void {}
   handleRowDescription(): void {}
   handleDataRow(): void {}
@@ -98,12 +89,12 @@ export class CopyBothQuery implements pg.Submittable {
       end = this.restLength + chunk.length;
     }
     let at = 0;
-    while (end - at >= HEADER) {
+    while (end - at >= MESSAGE_HEADER) {
       const code = buf[at];
       const next = at + 1 + buf.readUInt32BE(at + 1);
       if (next > end) break;
       if (code === COPY_DATA) {
-        this.handlers.data(buf.subarray(at + HEADER, next));
+        this.handlers.data(buf.subarray(at + MESSAGE_HEADER, next));
       } else if (code === COPY_DONE || code === ERROR_RESPONSE) {
         // The end of the stream: pg reads the rest (CommandComplete and ReadyForQuery, or the error).
         this.socket?.handBack(buf.subarray(at, end));

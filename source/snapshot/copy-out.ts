@@ -7,12 +7,15 @@
 import { Readable } from 'node:stream';
 import type pg from 'pg';
 import { PgCdcError } from '../../core/errors/index.js';
-import { SocketReader, type PgSocketOwner } from '../socket-reader.js';
+import {
+  COPY_DATA,
+  COPY_DONE,
+  ERROR_RESPONSE,
+  MESSAGE_HEADER,
+  SocketReader,
+  type PgSocketOwner,
+} from '../socket-reader.js';
 
-const COPY_DATA = 0x64; // 'd'
-const COPY_DONE = 0x63; // 'c'
-const ERROR_RESPONSE = 0x45; // 'E'
-const HEADER = 5;
 // Rows are gathered into buffers of this size before they are passed on: fewer, larger writes downstream.
 const OUTPUT_BYTES = 256 * 1024;
 
@@ -46,7 +49,7 @@ export class CopyOutStream extends Readable implements pg.Submittable {
   private socket: SocketReader | undefined;
   // Protocol state: the bytes of a header split across socket reads, then the current message's code and the bytes
   // of its body still to come.
-  private header = Buffer.alloc(HEADER);
+  private header = Buffer.alloc(MESSAGE_HEADER);
   private headerBytes = 0;
   private code = 0;
   private remaining = 0;
@@ -104,16 +107,16 @@ export class CopyOutStream extends Readable implements pg.Submittable {
       }
       // Between messages: read a header, which may arrive split across socket reads.
       let headerAt = at;
-      if (this.headerBytes === 0 && chunk.length - at >= HEADER) {
+      if (this.headerBytes === 0 && chunk.length - at >= MESSAGE_HEADER) {
         this.code = chunk.readUInt8(at);
         this.remaining = chunk.readUInt32BE(at + 1) - 4;
-        at += HEADER;
+        at += MESSAGE_HEADER;
       } else {
-        const take = Math.min(HEADER - this.headerBytes, chunk.length - at);
+        const take = Math.min(MESSAGE_HEADER - this.headerBytes, chunk.length - at);
         chunk.copy(this.header, this.headerBytes, at, at + take);
         this.headerBytes += take;
         at += take;
-        if (this.headerBytes < HEADER) return;
+        if (this.headerBytes < MESSAGE_HEADER) return;
         this.headerBytes = 0;
         this.code = this.header.readUInt8(0);
         this.remaining = this.header.readUInt32BE(1) - 4;
