@@ -54,10 +54,12 @@ export function registerInit(program: Command): void {
           const display = new ProgressDisplay(process.stderr, log);
           let finished = false;
           const outcome = handle.result().finally(() => (finished = true));
+          // Handled here at once: a workflow can fail while the first progress query is still in flight.
+          const settled = outcome.catch(() => undefined);
           while (!finished) {
             const progress = await handle.query(progressQuery).catch(() => undefined);
             if (progress) display.update(toItems(progress));
-            await Promise.race([outcome.catch(() => undefined), sleep(500)]);
+            await Promise.race([settled, sleep(500)]);
           }
           return outcome;
         });
