@@ -210,6 +210,7 @@ export function createSnapshotActivities(deps: SnapshotActivityDeps) {
                   fieldIds: plan.fieldIds(),
                   output: output.localPath,
                   maxLineSize: maxRowBytes,
+                  zstdLevel: deps.config.init.zstd_level,
                 }),
             );
           const copyWithin = async (maxRowBytes: number, larger: readonly number[]): Promise<WrittenParquet> => {

@@ -27,6 +27,8 @@ export interface WriteParquetRequest {
   readonly fieldIds: string;
   readonly output: string;
   readonly rowGroupSize?: number;
+  /** zstd level, 1 (fastest) to 22; default DuckDB's (3). */
+  readonly zstdLevel?: number;
   /** The longest CSV record accepted, in bytes: default 64 MiB (DuckDB's own default is 2 MiB). */
   readonly maxLineSize?: number;
 }
@@ -66,6 +68,7 @@ export function parquetCopySql(request: WriteParquetRequest): string {
   const options = [
     'FORMAT parquet',
     'COMPRESSION zstd',
+    ...(request.zstdLevel ? [`COMPRESSION_LEVEL ${request.zstdLevel}`] : []),
     ...(request.rowGroupSize ? [`ROW_GROUP_SIZE ${request.rowGroupSize}`] : []),
     `FIELD_IDS ${request.fieldIds}`,
   ];

@@ -62,7 +62,7 @@ describe('defaults', () => {
     assert.deepEqual(config.flush, { interval_sec: 10, max_rows: 1000, max_bytes: 134217728 });
     assert.deepEqual(config.spool, { dir: '/srv/cdc/.pg-cdc/spool', max_bytes: 1073741824 });
     assert.equal(config.guardrail.max_retained_wal_bytes, 10737418240);
-    assert.deepEqual(config.init, { parallel_workers: 4, chunk_target_bytes: 67108864 });
+    assert.deepEqual(config.init, { parallel_workers: 4, chunk_target_bytes: 67108864, zstd_level: 1 });
     assert.deepEqual(config.compaction, { schedule: '1h', retain_snapshots: 100, tombstone_ttl_hours: 168 });
     assert.equal(config.promotion.mode, 'auto');
     assert.deepEqual(config.serve.http, {
@@ -162,6 +162,7 @@ describe('errors', () => {
   it('rejects max_rows 0 and fractional counts', () => {
     assert.match(issueAt(`${MINIMAL}flush: { max_rows: 0 }\n`, 'flush.max_rows').message, /an integer >= 1, got 0/);
     assert.match(issueAt(`${MINIMAL}init: { parallel_workers: 2.5 }\n`, 'init.parallel_workers').message, /1 and 64/);
+    assert.match(issueAt(`${MINIMAL}init: { zstd_level: 23 }\n`, 'init.zstd_level').message, /1 and 22, got 23/);
   });
 
   it('rejects an out-of-range port', () => {
