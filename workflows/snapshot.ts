@@ -8,6 +8,7 @@ import {
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
@@ -41,6 +42,8 @@ export interface SnapshotResult {
 
 /** Workflows started before this change cancel the hold instead; the marker keeps their histories replayable. */
 const RELEASE_BY_ACTIVITY = 'release-export-by-activity';
+/** Workflows started before this change ran the setup steps as activities; the marker keeps them replayable. */
+const SETUP_BY_LOCAL_ACTIVITIES = 'setup-by-local-activities';
 
 const NON_RETRYABLE = [
   'CONFIG_INVALID',
@@ -54,6 +57,13 @@ const NON_RETRYABLE = [
 
 const control = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
+  retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE },
+});
+
+// The steps before the first row moves are short reads and one idempotent DDL: as local activities they run inside
+// the workflow task, without a round trip through the server for each (their results are markers in the history).
+const setup = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '1 minute',
   retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE },
 });
 
@@ -77,7 +87,8 @@ export async function snapshotWorkflow(input: SnapshotInput): Promise<SnapshotRe
   if (input.restartReason)
     log.warn('starting over after losing the exported snapshot', { reason: input.restartReason });
 
-  const report = await control.preflight();
+  const steps = patched(SETUP_BY_LOCAL_ACTIVITIES) ? setup : control;
+  const report = await steps.preflight();
   if (!report.ready) {
     throw ApplicationFailure.create({
       type: 'PREFLIGHT_FAILED',
@@ -91,11 +102,11 @@ export async function snapshotWorkflow(input: SnapshotInput): Promise<SnapshotRe
   }
   // Both only read: run side by side. A slot or lake left by an earlier attempt is this workflow's own.
   const [tables] = await Promise.all([
-    control.describeSnapshotTables(),
-    attempt === 1 ? control.assertSlotAbsent() : Promise.resolve(),
+    steps.describeSnapshotTables(),
+    attempt === 1 ? steps.assertSlotAbsent() : Promise.resolve(),
   ]);
   progress = { ...progress, phase: 'publication' };
-  await control.preparePublication(tables.map((t) => ({ schema: t.source.schema, name: t.source.name })));
+  await steps.preparePublication(tables.map((t) => ({ schema: t.source.schema, name: t.source.name })));
 
   progress = { ...progress, phase: 'exporting' };
   const holding = proxyActivities<Activities>({
@@ -120,7 +131,7 @@ export async function snapshotWorkflow(input: SnapshotInput): Promise<SnapshotRe
       if (!isCancellation(error)) holdFailure = error;
     });
   // Chunks are planned from page counts, not from the snapshot: planned while the slot is being created.
-  const planning = control.planChunks(tables);
+  const planning = steps.planChunks(tables);
   planning.catch(() => undefined); // its failure is raised where it is awaited, below
   await condition(() => exported !== undefined || holdFailure !== undefined);
   if (!exported) throw holdFailure;
