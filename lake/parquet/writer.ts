@@ -15,9 +15,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { PgCdcError } from '../../core/errors/index.js';
+import { READ_CSV_OPTIONS } from '../../core/types/index.js';
 
 export interface WriteParquetRequest {
-  /** A CSV file or FIFO: no header, `"` quotes and escapes, NULL an unquoted empty field, `""` an empty string. */
+  /** A CSV file or FIFO in the dialect of core/types/csv.ts (no header; NULL an unquoted empty field). */
   readonly input: string;
   /** read_csv column name → DuckDB type, in file order. */
   readonly csvColumns: Record<string, string>;
@@ -60,10 +61,8 @@ export function parquetCopySql(request: WriteParquetRequest): string {
   const columns = Object.entries(request.csvColumns)
     .map(([name, type]) => `${sqlString(name)}: ${sqlString(type)}`)
     .join(', ');
-  // allow_quoted_nulls=false keeps `""` an empty string: only an unquoted empty field is NULL.
   const source =
-    `read_csv(${sqlString(request.input)}, header = false, auto_detect = false, columns = {${columns}}, ` +
-    `delim = ',', quote = '"', escape = '"', nullstr = '', allow_quoted_nulls = false, ` +
+    `read_csv(${sqlString(request.input)}, ${READ_CSV_OPTIONS}, columns = {${columns}}, ` +
     `max_line_size = ${request.maxLineSize ?? DEFAULT_MAX_LINE}, buffer_size = ${request.maxLineSize ?? DEFAULT_MAX_LINE})`;
   const options = [
     'FORMAT parquet',

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import type pg from 'pg';
 import { PgCdcError } from '../../core/errors/index.js';
-import { sourceSessionSql } from '../../core/types/index.js';
+import { COPY_CSV_OPTIONS, sourceSessionSql } from '../../core/types/index.js';
 import { copyOut } from './copy-out.js';
 
 export class SnapshotGoneError extends PgCdcError {
@@ -13,6 +13,9 @@ export class SnapshotGoneError extends PgCdcError {
     });
   }
 }
+
+/** The COPY that writes a query's rows in the CSV dialect the Parquet writer reads (core/types/csv.ts). */
+export const copyStatement = (query: string): string => `COPY (${query}) TO STDOUT WITH (${COPY_CSV_OPTIONS})`;
 
 export interface CopyRequest {
   readonly snapshotName: string;
@@ -43,8 +46,9 @@ export async function copyUnderSnapshot<T>(
       throw error;
     }
     await client.query(sourceSessionSql('local'));
-    const copy = `COPY (${request.query}) TO STDOUT WITH (FORMAT csv)`;
-    const result = await consume(client.query(copyOut(copy, { maxRowBytes: request.maxRowBytes })));
+    const result = await consume(
+      client.query(copyOut(copyStatement(request.query), { maxRowBytes: request.maxRowBytes })),
+    );
     await client.query('COMMIT');
     return result;
   } catch (error) {

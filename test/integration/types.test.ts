@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import pg from 'pg';
 import { copyOut } from '../../source/snapshot/copy-out.js';
+import { copyStatement } from '../../source/snapshot/copy.js';
 import { pythonOrSkip } from '../support/readers.js';
 import { planTable, quoteIdentifier, sourceSessionSql, type TablePlan } from '../../core/types/index.js';
 import type { IcebergType } from '../../lake/iceberg/schema.js';
@@ -44,7 +45,23 @@ const sentinels = (positive: string, negative: string) => (text: string | null) 
   text === 'infinity' ? positive : text === '-infinity' ? negative : era(text);
 const dollar = (text: string) => `$q$${text}$q$`;
 
-const TRICKY_TEXT = ['hé "x", y\nz', 'emoji 🐘🚀', 'a,b', '"', '""', 'tab\there', 'crlf\r\nend', 'back\\slash', 'NULL'];
+// The snapshot's CSV separators (core/types/csv.ts) inside values, alone and doubled; `\.` alone ends a text COPY.
+const TRICKY_TEXT = [
+  'hé "x", y\nz',
+  'emoji 🐘🚀',
+  'a,b',
+  '"',
+  '""',
+  'tab\there',
+  'crlf\r\nend',
+  'back\\slash',
+  'NULL',
+  'unit\x1fsep',
+  '\x1e',
+  '\x1e\x1e',
+  'a\x1fb\x1ec\n',
+  '\\.',
+];
 
 const CASES: Record<string, Case> = {
   int2: { type: 'int2', values: ['-32768', '32767', '0', 'NULL'], iceberg: 'int' },
@@ -292,7 +309,7 @@ describe('PostgreSQL types through COPY, DuckDB and Parquet', () => {
 
   async function toParquet(table: string, plan: TablePlan, via: 'fifo' | 'file'): Promise<string> {
     const output = join(dir, `${table}.parquet`);
-    const copy = `COPY (SELECT ${plan.selectList()} FROM ${quoteIdentifier(table)}) TO STDOUT WITH (FORMAT csv)`;
+    const copy = copyStatement(`SELECT ${plan.selectList()} FROM ${quoteIdentifier(table)}`);
     const stream = client.query(copyOut(copy));
     const request = { csvColumns: plan.csvColumns(), select: plan.duckdbSelect(), fieldIds: plan.fieldIds(), output };
     if (via === 'fifo') {
