@@ -1,8 +1,9 @@
 /**
  * npm run bench:snapshot — raw `COPY … TO STDOUT` versus `pg-cdc init` into committed Iceberg, same table, same run.
- * Prints both rates and their ratio (target >= 0.6 on 2 cores). BENCH_ROWS overrides the 2 M rows; BENCH_PARALLEL
- * and BENCH_CHUNK_BYTES set init.parallel_workers and init.chunk_target_bytes (defaults 4 and 64 MiB); BENCH_NODE_ARGS
- * adds Node options to the init process (e.g. --cpu-prof); BENCH_LOG=<file> keeps its debug log.
+ * The two alternate for BENCH_ROUNDS rounds (default 3); prints each round, then the medians' rates and their ratio
+ * (target >= 0.6 on 2 cores). BENCH_ROWS overrides the 2 M rows; BENCH_PARALLEL and BENCH_CHUNK_BYTES set
+ * init.parallel_workers and init.chunk_target_bytes (defaults 4 and 64 MiB); BENCH_NODE_ARGS adds Node options to the
+ * CLI processes (e.g. --cpu-prof); BENCH_LOG=<file> keeps the last init's debug log.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { openSync, readFileSync, writeFileSync } from 'node:fs';
@@ -28,7 +29,7 @@ try {
     `bench:snapshot — ${rows.toLocaleString('en-US')} rows, PostgreSQL ${postgres.version}, temporal ${temporal.address}`,
   );
   const url = await postgres.createDatabase('bench');
-  let started = Date.now();
+  const started = Date.now();
   await postgres.query(
     `CREATE TABLE orders (
        id bigint PRIMARY KEY, customer_id int NOT NULL, amount numeric(12,2) NOT NULL, status text NOT NULL,
@@ -61,13 +62,6 @@ try {
     }
     return last;
   };
-  let serverBefore = await settledServerCpu();
-  started = Date.now();
-  execFileSync('sh', ['-c', `"${psql}" "${url}" -c "COPY orders TO STDOUT" > /dev/null`]);
-  const copyMs = Date.now() - started;
-  say(`raw COPY TO STDOUT > /dev/null:  ${(copyMs / 1000).toFixed(2)} s  ${rate(rows, copyMs)}`);
-  say(`  PostgreSQL CPU: ${((await settledServerCpu()) - serverBefore).toFixed(1)} s`);
-
   const config = join(work, 'pg-cdc.yml');
   writeFileSync(
     config,
@@ -79,69 +73,104 @@ try {
       `init:\n  parallel_workers: ${process.env.BENCH_PARALLEL ?? 4}\n  chunk_target_bytes: ${process.env.BENCH_CHUNK_BYTES ?? 67108864}`,
     ].join('\n'),
   );
-  // BENCH_LOG=<file> keeps the init's debug log, to see where the time outside the workflow goes.
-  const logFile = process.env.BENCH_LOG ? openSync(process.env.BENCH_LOG, 'w') : 'ignore';
-  serverBefore = await settledServerCpu();
-  say(`init spawned at ${new Date().toISOString()}`);
-  started = Date.now();
-  let initCpu = NaN;
-  const code = await new Promise<number | null>((resolve) => {
-    const child = spawn(
+  const cli = (args: string[], env: NodeJS.ProcessEnv, stderr: 'inherit' | number) =>
+    spawn(
       process.execPath,
       [
         ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
         join(root, 'bin', 'pg-cdc.js'),
         '--config',
         config,
-        'init',
+        ...args,
       ],
-      {
-        stdio: ['ignore', 'ignore', logFile === 'ignore' ? 'inherit' : logFile],
-        env: { ...process.env, PGCDC_LOG_LEVEL: process.env.BENCH_LOG ? 'debug' : 'warn' },
-      },
+      { stdio: ['ignore', 'ignore', stderr], env: { ...process.env, ...env } },
     );
-    const sampler = setInterval(() => {
-      const seconds = cpuSeconds(child.pid);
-      if (!Number.isNaN(seconds)) initCpu = seconds;
-    }, 50);
-    child.once('exit', (exitCode) => {
-      clearInterval(sampler);
-      resolve(exitCode);
-    });
-  });
-  const initMs = Date.now() - started;
-  const serverAfter = await settledServerCpu();
-  if (code !== 0) throw new Error(`pg-cdc init exited ${code}`);
 
-  const connection = await Connection.connect({ address: temporal.address });
-  const history = await new Client({ connection }).workflow.getHandle('snapshot:pg_cdc_slot').fetchHistory();
-  await connection.close();
-  const events = history.events ?? [];
-  const at = (e: (typeof events)[number]): number =>
-    Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
-  const times = events.map(at);
-  const workflowMs = Math.max(...times) - Math.min(...times);
-  // Phases from the history: everything before the first chunk, the chunks, everything after the last one.
-  const copies = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'copyChunk');
-  const copyIds = new Set(copies.map((e) => String(e.eventId)));
-  const copyDone = events
-    .filter((e) => copyIds.has(String(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? '')))
-    .map(at);
-  const phases = {
-    setup: Math.min(...copies.map(at)) - Math.min(...times),
-    copy: Math.max(...copyDone) - Math.min(...copies.map(at)),
-    commit: Math.max(...times) - Math.max(...copyDone),
+  const rawCopy = async (): Promise<{ ms: number; serverCpu: number }> => {
+    const before = await settledServerCpu();
+    const started = Date.now();
+    execFileSync('sh', ['-c', `"${psql}" "${url}" -c "COPY orders TO STDOUT" > /dev/null`]);
+    const ms = Date.now() - started;
+    return { ms, serverCpu: (await settledServerCpu()) - before };
   };
 
-  say(`pg-cdc init (CLI start to exit):  ${(initMs / 1000).toFixed(2)} s  ${rate(rows, initMs)}`);
-  say(
-    `  CPU: pg-cdc init ${initCpu.toFixed(1)} s (DuckDB threads included), PostgreSQL ${(serverAfter - serverBefore).toFixed(1)} s`,
-  );
-  say(`  of which the snapshot workflow:  ${(workflowMs / 1000).toFixed(2)} s  ${rate(rows, workflowMs)}`);
-  say(
-    `    setup ${(phases.setup / 1000).toFixed(2)} s, ${copies.length} chunks copied in ${(phases.copy / 1000).toFixed(2)} s ` +
-      `(${rate(rows, phases.copy)}), commit ${(phases.commit / 1000).toFixed(2)} s`,
-  );
+  const init = async (round: number) => {
+    if (round > 1) {
+      // The previous round's slot, publication and lake go first: each init starts from nothing.
+      const teardown = cli(['teardown', '--purge-storage', '--yes'], { PGCDC_LOG_LEVEL: 'warn' }, 'inherit');
+      const code = await new Promise<number | null>((resolve) => teardown.once('exit', resolve));
+      if (code !== 0) throw new Error(`pg-cdc teardown exited ${code}`);
+    }
+    // BENCH_LOG=<file> keeps the last init's debug log, to see where the time outside the workflow goes.
+    const logFile = process.env.BENCH_LOG ? openSync(process.env.BENCH_LOG, 'w') : 'inherit';
+    const serverBefore = await settledServerCpu();
+    const started = Date.now();
+    let cpu = NaN;
+    const child = cli(['init'], { PGCDC_LOG_LEVEL: process.env.BENCH_LOG ? 'debug' : 'warn' }, logFile);
+    const sampler = setInterval(() => {
+      const seconds = cpuSeconds(child.pid);
+      if (!Number.isNaN(seconds)) cpu = seconds;
+    }, 50);
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    clearInterval(sampler);
+    const ms = Date.now() - started;
+    const serverCpu = (await settledServerCpu()) - serverBefore;
+    if (code !== 0) throw new Error(`pg-cdc init exited ${code}`);
+    return { ms, cpu, serverCpu, ...(await workflowPhases()) };
+  };
+
+  const workflowPhases = async () => {
+    const connection = await Connection.connect({ address: temporal.address });
+    const history = await new Client({ connection }).workflow.getHandle('snapshot:pg_cdc_slot').fetchHistory();
+    await connection.close();
+    const events = history.events ?? [];
+    const at = (e: (typeof events)[number]): number =>
+      Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
+    const times = events.map(at);
+    // Phases from the history: everything before the first chunk, the chunks, everything after the last one.
+    const copies = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'copyChunk');
+    const copyIds = new Set(copies.map((e) => String(e.eventId)));
+    const copyDone = events
+      .filter((e) => copyIds.has(String(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? '')))
+      .map(at);
+    return {
+      workflowMs: Math.max(...times) - Math.min(...times),
+      chunks: copies.length,
+      setupMs: Math.min(...copies.map(at)) - Math.min(...times),
+      copyMs: Math.max(...copyDone) - Math.min(...copies.map(at)),
+      commitMs: Math.max(...times) - Math.max(...copyDone),
+    };
+  };
+
+  // Raw COPY and init alternate, so a slow stretch of a shared machine weighs on both; medians are compared.
+  const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+  const copies: Awaited<ReturnType<typeof rawCopy>>[] = [];
+  const inits: Awaited<ReturnType<typeof init>>[] = [];
+  const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+  for (let round = 1; round <= rounds; round++) {
+    const copy = await rawCopy();
+    const run = await init(round);
+    copies.push(copy);
+    inits.push(run);
+    say(
+      `round ${round}: raw COPY ${s(copy.ms)} (PostgreSQL CPU ${copy.serverCpu.toFixed(1)} s); ` +
+        `init ${s(run.ms)} (CPU ${run.cpu.toFixed(1)} s, PostgreSQL ${run.serverCpu.toFixed(1)} s), ` +
+        `workflow ${s(run.workflowMs)}: setup ${s(run.setupMs)}, ${run.chunks} chunks ${s(run.copyMs)}, ` +
+        `commit ${s(run.commitMs)}; ratio ${(copy.ms / run.ms).toFixed(2)}`,
+    );
+  }
+  const median = (values: number[]): number => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  };
+  const copyMs = median(copies.map((c) => c.ms));
+  const initMs = median(inits.map((r) => r.ms));
+  const workflowMs = median(inits.map((r) => r.workflowMs));
+  say(`medians of ${rounds} round(s):`);
+  say(`raw COPY TO STDOUT > /dev/null:  ${s(copyMs)}  ${rate(rows, copyMs)}`);
+  say(`pg-cdc init (CLI start to exit):  ${s(initMs)}  ${rate(rows, initMs)}`);
+  say(`  of which the snapshot workflow:  ${s(workflowMs)}  ${rate(rows, workflowMs)}`);
   say(`ratio init/COPY (whole command):   ${(copyMs / initMs).toFixed(2)}  (target >= 0.60)`);
   say(`ratio workflow/COPY:               ${(copyMs / workflowMs).toFixed(2)}`);
 } finally {
