@@ -83,4 +83,10 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv);
+const exitCode = await main(process.argv);
+// The command is done. What would still run is teardown of the SDK's worker threads and native runtimes (a quarter
+// of a second after a worker has run), which holds nothing a command needs; what was written is flushed first.
+await Promise.all(
+  [process.stdout, process.stderr].map((stream) => new Promise((flushed) => stream.write('', flushed))),
+);
+process.exit(exitCode);
