@@ -1,26 +1,8 @@
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
-import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import type pg from 'pg';
 import { CopyBothQuery } from '../../source/replication/copy-both.js';
-
-/** One protocol message: code, length (itself included), body. */
-function frame(code: string, body: Buffer): Buffer {
-  const header = Buffer.alloc(5);
-  header.write(code, 0, 'latin1');
-  header.writeUInt32BE(body.length + 4, 1);
-  return Buffer.concat([header, body]);
-}
-
-/** A connection as pg has it: a socket with pg's parser as its one data listener. */
-function connection(): { con: EventEmitter & { stream: PassThrough; query(text: string): void }; toPg: Buffer[] } {
-  const toPg: Buffer[] = [];
-  const stream = new PassThrough();
-  stream.on('data', (chunk: Buffer) => toPg.push(Buffer.from(chunk)));
-  const con = Object.assign(new EventEmitter(), { stream, query: () => undefined });
-  return { con, toPg };
-}
+import { frame, pgConnection } from '../support/pg-wire.js';
 
 describe('CopyBothQuery reads CopyData off the socket', () => {
   const payloads = Array.from({ length: 300 }, (_, i) =>
@@ -36,7 +18,7 @@ describe('CopyBothQuery reads CopyData off the socket', () => {
 
   for (const split of [1, 3, 4096, 65536, wire.length]) {
     it(`gives every payload whole and everything else to pg, in socket reads of ${split} bytes`, () => {
-      const { con, toPg } = connection();
+      const { con, toPg } = pgConnection();
       const seen: Buffer[] = [];
       const query = new CopyBothQuery('START_REPLICATION', {
         started: () => undefined,
@@ -63,7 +45,7 @@ describe('CopyBothQuery reads CopyData off the socket', () => {
   }
 
   it('hands an ErrorResponse and what follows to pg', () => {
-    const { con, toPg } = connection();
+    const { con, toPg } = pgConnection();
     const query = new CopyBothQuery('START_REPLICATION', {
       started: () => undefined,
       data: () => undefined,

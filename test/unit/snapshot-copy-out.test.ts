@@ -1,25 +1,8 @@
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
-import { PassThrough } from 'node:stream';
+import type { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import { CopyOutStream, CopyRowTooLongError } from '../../source/snapshot/copy-out.js';
-
-/** One protocol message: code, length (itself included), body. */
-function frame(code: string, body: Buffer): Buffer {
-  const header = Buffer.alloc(5);
-  header.write(code, 0, 'latin1');
-  header.writeUInt32BE(body.length + 4, 1);
-  return Buffer.concat([header, body]);
-}
-
-/** A connection as pg has it: a socket with pg's parser as its one data listener. */
-function connection(): { con: EventEmitter & { stream: PassThrough; query(text: string): void }; toPg: Buffer[] } {
-  const toPg: Buffer[] = [];
-  const stream = new PassThrough();
-  stream.on('data', (chunk: Buffer) => toPg.push(Buffer.from(chunk)));
-  const con = Object.assign(new EventEmitter(), { stream, query: () => undefined });
-  return { con, toPg };
-}
+import { frame, pgConnection } from '../support/pg-wire.js';
 
 /** Feeds the wire bytes in reads of `split` bytes, each a fresh buffer as a socket's reads are. */
 function feed(con: { stream: PassThrough }, wire: Buffer, split: number): void {
@@ -35,7 +18,7 @@ const wire = Buffer.concat([frame('H', Buffer.from([0, 0, 7])), ...rows.map((row
 describe('CopyOutStream reads CopyData off the socket', () => {
   for (const split of [1, 3, 5, 4096, 65536, wire.length]) {
     it(`passes on exactly the rows, in socket reads of ${split} bytes`, async () => {
-      const { con, toPg } = connection();
+      const { con, toPg } = pgConnection();
       const stream = new CopyOutStream('COPY t TO STDOUT');
       stream.submit(con);
       const out: Buffer[] = [];
@@ -50,7 +33,7 @@ describe('CopyOutStream reads CopyData off the socket', () => {
   }
 
   it('fails with the row’s length after the copy has ended, and gives the socket back', async () => {
-    const { con, toPg } = connection();
+    const { con, toPg } = pgConnection();
     const stream = new CopyOutStream('COPY t TO STDOUT', { maxRowBytes: 50_000 });
     stream.submit(con);
     stream.resume();
