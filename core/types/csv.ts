@@ -23,3 +23,11 @@ export const COPY_CSV_OPTIONS = `FORMAT csv, DELIMITER E'\\x${hex(DELIMITER)}', 
 export const READ_CSV_OPTIONS =
   `header = false, auto_detect = false, delim = '${char(DELIMITER)}', quote = '${char(QUOTE)}', ` +
   `escape = '${char(QUOTE)}', nullstr = '', allow_quoted_nulls = false`;
+
+/** One record in the dialect: NULL an unquoted empty field, every other value quoted (fixtures, small writers). */
+export function csvRecord(values: readonly (string | null | undefined)[]): string {
+  const quote = char(QUOTE);
+  const field = (value: string | null | undefined): string =>
+    value == null ? '' : `${quote}${value.replaceAll(quote, quote + quote)}${quote}`;
+  return `${values.map(field).join(char(DELIMITER))}\n`;
+}

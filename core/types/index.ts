@@ -10,6 +10,6 @@ export {
   type PlanOptions,
   type ScalarMapping,
 } from './mapping.js';
-export { COPY_CSV_OPTIONS, READ_CSV_OPTIONS } from './csv.js';
+export { COPY_CSV_OPTIONS, csvRecord, READ_CSV_OPTIONS } from './csv.js';
 export { planTable, TypeMappingError, type ColumnPlan, type DuckDBFieldIds, type TablePlan } from './plan.js';
 export { SOURCE_SESSION_SETTINGS, sourceSessionOptions, sourceSessionSql, sourceSessionStatements } from './session.js';

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { csvRecord } from '../../core/types/index.js';
 import { openDuckDB, writeParquetFromCsv } from '../../lake/parquet/writer.js';
 
 describe('writeParquetFromCsv', () => {
@@ -13,7 +14,7 @@ describe('writeParquetFromCsv', () => {
   const words = ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel'];
   const body = (i: number): string =>
     Array.from({ length: 12 }, (_, j) => `${words[(i * 7 + j * j + (i >> 3)) % 8]}${(i * 31 + j) % 997}`).join(' ');
-  writeFileSync(input, Array.from({ length: 50_000 }, (_, i) => `${i},"${body(i)}"\n`).join(''));
+  writeFileSync(input, Array.from({ length: 50_000 }, (_, i) => csvRecord([String(i), body(i)])).join(''));
   const request = (output: string, zstdLevel?: number) => ({
     input,
     csvColumns: { c1: 'BIGINT', c2: 'VARCHAR' },

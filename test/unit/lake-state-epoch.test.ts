@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { planTable, type TablePlan } from '../../core/types/index.js';
+import { csvRecord, planTable, type TablePlan } from '../../core/types/index.js';
 import type { SourceColumn, SourceTable, SourceType } from '../../core/types/source.js';
 import type { Catalog } from '../../lake/catalog/index.js';
 import { LocalCatalog } from '../../lake/catalog/local.js';
@@ -111,7 +111,8 @@ interface Change {
   readonly old?: Values;
   readonly unchanged?: readonly string[];
 }
-const field = (v: string | null | undefined): string => (v == null ? '' : `"${v.replace(/"/g, '""')}"`);
+// The change spool's CSV (stream/csv.ts): every non-NULL value quoted with `"`.
+const spoolField = (v: string | null | undefined): string => (v == null ? '' : `"${v.replace(/"/g, '""')}"`);
 const ins = (row: Values): Change => ({ op: 'I', row });
 const upd = (row: Values, unchanged: string[] = [], old?: Values): Change => ({
   op: 'U',
@@ -139,7 +140,7 @@ async function freshLake(source: SourceTable, baseRows: Values[], options: { cat
   await createTable(store, realCatalog, { identifier, location, schema: plan.schema });
   const csv = join(dir, 'base.csv');
   mkdirSync(dirname(csv), { recursive: true });
-  writeFileSync(csv, baseRows.map((r) => `${names.map((n) => field(r[n])).join(',')}\n`).join(''));
+  writeFileSync(csv, baseRows.map((r) => csvRecord(names.map((n) => r[n]))).join(''));
   const key = `${location}/data/base-0.parquet`;
   mkdirSync(dirname(store.localPath(key)), { recursive: true });
   const written = await writeParquetFromCsv(duck.connection, {
@@ -192,7 +193,7 @@ async function freshLake(source: SourceTable, baseRows: Values[], options: { cat
         ...identityNames.map((n) => change.old?.[n] ?? null),
         ...names.map((n) => change.row?.[n] ?? null),
       ];
-      return `${values.map(field).join(',')}\n`;
+      return `${values.map(spoolField).join(',')}\n`;
     });
     lsn += 0x100;
     return {
