@@ -20,6 +20,7 @@ import { settleLocatorUpdates } from '../lake/state/locator-updates.js';
 import type { ChangeBatch, ChangeCodec, CommittedTransaction } from '../lake/state/types.js';
 import { FilesystemObjectStore } from '../lake/storage/filesystem.js';
 import { changeCodec } from '../stream/codec.js';
+import { median } from './stats.js';
 
 const sizes = (process.env.BENCH_SIZES ?? '1000000,10000000').split(',').map(Number);
 const updates = Number(process.env.BENCH_UPDATES ?? 1000);
@@ -31,7 +32,6 @@ const TRANSACTIONS = 100;
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 const count = (n: number): string => n.toLocaleString('en-US');
-const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 const type = (name: string, typmod = -1): SourceType => ({
   oid: 0,

@@ -6,7 +6,7 @@
  * CLI processes (e.g. --cpu-prof); BENCH_LOG=<file> keeps the last init's debug log.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
@@ -15,6 +15,7 @@ import { startPostgres } from '../stack/postgres.js';
 import { startTemporalDevServer } from '../stack/temporal.js';
 import { tempDir } from '../test/support/stack.js';
 import { cpuSeconds } from './proc.js';
+import { median } from './stats.js';
 
 const rows = Number(process.env.BENCH_ROWS ?? 2_000_000);
 const root = join(import.meta.dirname, '..');
@@ -113,6 +114,7 @@ try {
     }, 50);
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     clearInterval(sampler);
+    if (typeof logFile === 'number') closeSync(logFile);
     const ms = Date.now() - started;
     const serverCpu = (await settledServerCpu()) - serverBefore;
     if (code !== 0) throw new Error(`pg-cdc init exited ${code}`);
@@ -128,16 +130,18 @@ try {
       Number(e.eventTime?.seconds ?? 0) * 1000 + (e.eventTime?.nanos ?? 0) / 1e6;
     const times = events.map(at);
     // Phases from the history: everything before the first chunk, the chunks, everything after the last one.
-    const copies = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'copyChunk');
-    const copyIds = new Set(copies.map((e) => String(e.eventId)));
+    const chunkStarts = events.filter(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'copyChunk',
+    );
+    const copyIds = new Set(chunkStarts.map((e) => String(e.eventId)));
     const copyDone = events
       .filter((e) => copyIds.has(String(e.activityTaskCompletedEventAttributes?.scheduledEventId ?? '')))
       .map(at);
     return {
       workflowMs: Math.max(...times) - Math.min(...times),
-      chunks: copies.length,
-      setupMs: Math.min(...copies.map(at)) - Math.min(...times),
-      copyMs: Math.max(...copyDone) - Math.min(...copies.map(at)),
+      chunks: chunkStarts.length,
+      setupMs: Math.min(...chunkStarts.map(at)) - Math.min(...times),
+      copyMs: Math.max(...copyDone) - Math.min(...chunkStarts.map(at)),
       commitMs: Math.max(...times) - Math.max(...copyDone),
     };
   };
@@ -159,11 +163,6 @@ try {
         `commit ${s(run.commitMs)}; ratio ${(copy.ms / run.ms).toFixed(2)}`,
     );
   }
-  const median = (values: number[]): number => {
-    const sorted = [...values].sort((a, b) => a - b);
-    const mid = Math.floor(sorted.length / 2);
-    return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  };
   const copyMs = median(copies.map((c) => c.ms));
   const initMs = median(inits.map((r) => r.ms));
   const workflowMs = median(inits.map((r) => r.workflowMs));
