@@ -55,17 +55,19 @@ const NON_RETRYABLE = [
   'ROW_TOO_LONG',
 ];
 
-const control = proxyActivities<Activities>({
-  startToCloseTimeout: '5 minutes',
-  retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE },
-});
+// The short control steps, as activities or local ones: the same retries either way.
+const CONTROL_RETRY = {
+  initialInterval: '1s',
+  maximumInterval: '30s',
+  maximumAttempts: 10,
+  nonRetryableErrorTypes: NON_RETRYABLE,
+} as const;
+
+const control = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', retry: CONTROL_RETRY });
 
 // The steps before the first row moves are short reads and one idempotent DDL: as local activities they run inside
 // the workflow task, without a round trip through the server for each (their results are markers in the history).
-const setup = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE },
-});
+const setup = proxyLocalActivities<Activities>({ startToCloseTimeout: '1 minute', retry: CONTROL_RETRY });
 
 const copying = proxyActivities<Activities>({
   startToCloseTimeout: '6 hours',
