@@ -6,7 +6,8 @@
  * CopyData, one message per WAL change, is read straight off the socket: pg would build a message object and emit
  * an event for each, a large share of the stream's allocations. While the query runs this reads the socket itself,
  * hands every CopyData payload to the handlers, passes any other message to pg whole, and gives the socket back
- * to pg at CopyDone or an ErrorResponse.
+ * to pg at the end of the command (the first message after the server's CopyDone that is not CopyData) or at an
+ * ErrorResponse.
  */
 import type { Duplex } from 'node:stream';
 import type pg from 'pg';
@@ -45,6 +46,8 @@ export class CopyBothQuery implements pg.Submittable {
   /** Bytes of a message not complete yet, in rest[0, restLength); grown by doubling, so a long message costs O(n). */
   private rest = Buffer.alloc(0);
   private restLength = 0;
+  /** The server sent CopyDone: CopyData after it is not passed on, and the next other message ends our reading. */
+  private serverDone = false;
 
   constructor(
     private readonly text: string,
@@ -94,9 +97,14 @@ export class CopyBothQuery implements pg.Submittable {
       const next = at + 1 + buf.readUInt32BE(at + 1);
       if (next > end) break;
       if (code === COPY_DATA) {
-        this.handlers.data(buf.subarray(at + MESSAGE_HEADER, next));
-      } else if (code === COPY_DONE || code === ERROR_RESPONSE) {
-        // The end of the stream: pg reads the rest (CommandComplete and ReadyForQuery, or the error).
+        // A walsender that gets our CopyDone while it waits to send part of a transaction answers with its own
+        // CopyDone, then sends the rest of that transaction. Nobody reads the stream any more: drop it.
+        if (!this.serverDone) this.handlers.data(buf.subarray(at + MESSAGE_HEADER, next));
+      } else if (code === COPY_DONE) {
+        this.serverDone = true;
+        this.socket?.toPg(buf.subarray(at, next));
+      } else if (code === ERROR_RESPONSE || this.serverDone) {
+        // The end of the command: pg reads the rest (CommandComplete and ReadyForQuery, or the error).
         this.socket?.handBack(buf.subarray(at, end));
         return;
       } else {

@@ -272,7 +272,7 @@ export class ReplicationStream implements AsyncIterable<ReplicationEvent> {
     if (this.state === 'streaming') {
       this.sendStatus();
       this.state = 'closing';
-      // Keep reading: the server finishes what it is sending before it answers our CopyDone.
+      // Keep reading: a walsender stopped inside a transaction may send the rest of it, even after its CopyDone.
       this.connection.stream.resume();
       const finished = new Promise<void>((resolve) => {
         this.onFinished = resolve;

@@ -321,6 +321,39 @@ describe('ReplicationStream, protocol 2', () => {
   });
 });
 
+describe('ReplicationStream close', () => {
+  it('closes while the walsender waits to send the rest of a large transaction, and loses none of it', async () => {
+    const slot = await createSlot();
+    const rows = 20_000;
+    const first = 1_000_001;
+    await db.sql(`INSERT INTO bulk SELECT i, repeat('q', 1000) FROM generate_series(${first}, ${first + rows - 1}) i`);
+
+    const stream = await open(slot, { maxQueued: 10 });
+    await readUntil(stream[Symbol.asyncIterator](), (m) => m.tag === 'insert');
+    // A full socket: our CopyDone reaches the walsender in the middle of the transaction.
+    await waitFor('the walsender to wait on a full socket', async () => {
+      const [walsender] = await db.sql<{ wait_event: string | null }>(
+        `SELECT wait_event FROM pg_stat_activity
+          WHERE pid = (SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1)`,
+        [slot],
+      );
+      return walsender?.wait_event === 'WalSenderWriteData';
+    });
+    await stream.close();
+    await waitFor('the slot to be released', async () => (await slotRow(slot)).active_pid === null);
+
+    // Nothing of the transaction was acknowledged, so the next reader gets all of it.
+    const again = await open(slot);
+    const messages = await readUntil(again[Symbol.asyncIterator](), (m) => m.tag === 'commit');
+    const ids = messages.flatMap((m) => (m.tag === 'insert' ? [Number(m.newTuple.value(0))] : []));
+    assert.deepEqual(
+      ids,
+      Array.from({ length: rows }, (_, i) => first + i),
+    );
+    await again.close();
+  });
+});
+
 describe('ReplicationStream failures', () => {
   it('a terminated walsender surfaces as REPLICATION_CONNECTION_LOST with the slot and last LSN', async () => {
     const slot = await createSlot();

@@ -44,6 +44,34 @@ describe('CopyBothQuery reads CopyData off the socket', () => {
     });
   }
 
+  it('drops CopyData the server sends after its CopyDone, and hands pg the end of the command', () => {
+    const { con, toPg } = pgConnection();
+    const seen: string[] = [];
+    const query = new CopyBothQuery('START_REPLICATION', {
+      started: () => undefined,
+      data: (chunk) => seen.push(chunk.toString()),
+      failed: (error) => assert.fail(String(error)),
+      finished: () => undefined,
+    });
+    query.submit(con as unknown as pg.Connection);
+    const end = [frame('C', Buffer.from('START_REPLICATION\0')), frame('Z', Buffer.from('I'))];
+    // What a walsender sends when our CopyDone reaches it while it waits to write a large transaction.
+    const wire = [
+      frame('d', Buffer.from('before')),
+      frame('c', Buffer.alloc(0)),
+      frame('d', Buffer.from('late 1')),
+      frame('d', Buffer.from('late 2')),
+      ...end,
+    ];
+    for (const message of wire) con.stream.write(message);
+    assert.deepEqual(seen, ['before']);
+    assert.ok(
+      Buffer.concat(toPg).equals(Buffer.concat([frame('c', Buffer.alloc(0)), ...end])),
+      'pg never sees CopyData',
+    );
+    assert.equal(con.stream.listeners('data').length, 1, 'the socket is pg’s again');
+  });
+
   it('hands an ErrorResponse and what follows to pg', () => {
     const { con, toPg } = pgConnection();
     const query = new CopyBothQuery('START_REPLICATION', {
