@@ -3,8 +3,7 @@
  * This module knows CSV, DuckDB and Parquet, not the source database: callers hand it column types, a select list
  * and a FIELD_IDS literal as strings (core/types builds them for PostgreSQL tables).
  */
-import { execFile } from 'node:child_process';
-import { constants, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { constants, openSync } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -12,10 +11,10 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { promisify } from 'node:util';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { PgCdcError } from '../../core/errors/index.js';
 import { READ_CSV_OPTIONS } from '../../core/types/index.js';
+import { discardFifo, takeFifo } from './fifo.js';
 
 export interface WriteParquetRequest {
   /** A CSV file or FIFO in the dialect of core/types/csv.ts (no header; NULL an unquoted empty field). */
@@ -121,10 +120,8 @@ export async function writeParquetFromStream(
   source: Readable,
   request: Omit<WriteParquetRequest, 'input'>,
 ): Promise<WrittenParquet> {
-  const dir = mkdtempSync(join(tmpdir(), 'pg-cdc-fifo-'));
-  const fifo = join(dir, 'rows.csv');
+  const fifo = await takeFifo();
   try {
-    await promisify(execFile)('mkfifo', ['-m', '600', fifo]);
     let failed = false;
     let sink: Socket | undefined;
     const writing = writeParquetFromCsv(connection, { ...request, input: fifo }).catch((error: unknown) => {
@@ -148,7 +145,7 @@ export async function writeParquetFromStream(
     }
     return written.value;
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    await discardFifo(fifo);
   }
 }
 
