@@ -33,7 +33,7 @@ async function makeBatch(): Promise<void> {
   spare.push(...paths);
 }
 
-/** A new named pipe no one has opened; give it back with discardFifo once both ends are closed. */
+/** A new named pipe no one has opened yet; remove it with discardFifo once both ends are closed. */
 export async function takeFifo(): Promise<string> {
   for (;;) {
     const path = spare.pop();
