@@ -6,7 +6,7 @@
  * CLI processes (e.g. --cpu-prof); BENCH_LOG=<file> keeps the last init's debug log.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
@@ -175,4 +175,5 @@ try {
 } finally {
   await temporal.stop();
   await postgres.stop();
+  rmSync(work, { recursive: true, force: true });
 }

@@ -5,7 +5,7 @@
  * BENCH_INSERTS / BENCH_UPDATES override the 1 M inserts and 100 k updates; BENCH_FLUSH_SEC the flush interval.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { openSync, readFileSync, writeFileSync } from 'node:fs';
+import { openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LocalCatalog } from '../lake/catalog/local.js';
 import { currentSnapshot } from '../lake/iceberg/metadata.js';
@@ -213,4 +213,5 @@ try {
   }
   await temporal.stop();
   await postgres.stop();
+  rmSync(work, { recursive: true, force: true });
 }
