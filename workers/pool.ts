@@ -1,8 +1,28 @@
-import type { NativeConnection, Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
-import { createActivities, type ActivityDeps } from '../activities/index.js';
+import type { NativeConnection, WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { Activities, ActivityDeps } from '../activities/index.js';
+import { ACTIVITY_NAMES } from '../activities/names.js';
 import { settleLocatorUpdates } from '../lake/state/locator-updates.js';
 import { hostTaskQueue } from './host-queue.js';
 import { createWorker } from './worker.js';
+
+/**
+ * The activities, registered by name now and loaded once Worker.create has started its workflow thread (a turn of
+ * the event loop later). Their modules (DuckDB, pg, the Iceberg writer) take a few hundred ms of the main thread to
+ * load, and the workflow thread takes longer than that to load the SDK and the workflow bundle on the other core:
+ * the two overlap instead of following each other. An activity called before the load has finished waits for it.
+ */
+function deferredActivities(deps: ActivityDeps): { activities: Activities; loaded: Promise<Activities> } {
+  const loaded = new Promise<void>((resolve) => setImmediate(resolve))
+    .then(() => import('../activities/index.js'))
+    .then(({ createActivities }) => createActivities(deps));
+  const activities = Object.fromEntries(
+    ACTIVITY_NAMES.map((name) => [
+      name,
+      async (...args: unknown[]) => ((await loaded)[name] as (...a: unknown[]) => Promise<unknown>)(...args),
+    ]),
+  ) as unknown as Activities;
+  return { activities, loaded };
+}
 
 export interface WorkerPair {
   readonly taskQueue: string;
@@ -24,13 +44,14 @@ export async function createWorkerPair(options: {
   deps: ActivityDeps;
   workflowBundle?: WorkflowBundleWithSourceMap;
 }): Promise<WorkerPair> {
-  const activities = createActivities(options.deps);
+  const { activities, loaded } = deferredActivities(options.deps);
   const base = { connection: options.connection, namespace: options.namespace, activities, log: options.deps.log };
   const hostQueue = hostTaskQueue(options.taskQueue);
-  const workers: Worker[] = await Promise.all([
+  const created = Promise.all([
     createWorker({ ...base, taskQueue: options.taskQueue, workflowBundle: options.workflowBundle }),
     createWorker({ ...base, taskQueue: hostQueue, workflows: false }),
   ]);
+  const [workers] = await Promise.all([created, loaded]);
   const shutdown = (): void => {
     for (const worker of workers) if (worker.getState() === 'RUNNING') worker.shutdown();
   };

@@ -1,0 +1,23 @@
+import type { Activities } from './index.js';
+
+/**
+ * Every activity's name, known without loading the activities themselves (DuckDB, the Iceberg writer, pg): a worker
+ * registers them by name first and loads them while its workflow thread starts (workers/pool.ts). The type keeps
+ * the list complete: a missing or unknown name does not compile.
+ */
+export const ACTIVITY_NAMES = Object.keys({
+  preflight: true,
+  grantBreakGlass: true,
+  extendBreakGlass: true,
+  endBreakGlass: true,
+  describeSnapshotTables: true,
+  preparePublication: true,
+  assertSlotAbsent: true,
+  holdExportedSnapshot: true,
+  releaseExportedSnapshot: true,
+  planChunks: true,
+  copyChunk: true,
+  abandonSnapshotAttempt: true,
+  commitSnapshotTable: true,
+  commitEpoch: true,
+} satisfies Record<keyof Activities, true>) as ReadonlyArray<keyof Activities>;
