@@ -98,6 +98,14 @@ export async function connectClient(endpoint: TemporalEndpoint): Promise<Client>
   }
 }
 
+/**
+ * A client over a worker's connection: a process that runs workers and starts or queries workflows needs only one
+ * connection (the SDK's native one serves both), not a second gRPC stack beside it.
+ */
+export function clientOver(connection: NativeConnection, endpoint: TemporalEndpoint): Client {
+  return new Client({ connection, namespace: endpoint.namespace });
+}
+
 export async function connectWorker(endpoint: TemporalEndpoint, log: Logger = silentLogger): Promise<NativeConnection> {
   installRuntime(log);
   try {

@@ -4,7 +4,7 @@ import { lazyLake } from '../activities/index.js';
 import { prepareStreamLocators } from '../activities/stream.js';
 import { ActorSink } from '../stream/actors.js';
 import type { TableStart } from '../stream/setup.js';
-import { connectClient, connectWorker, resolveTemporal, type TemporalEndpoint } from './connection.js';
+import { clientOver, connectWorker, resolveTemporal, type TemporalEndpoint } from './connection.js';
 import { createWorkerPair, type WorkerPair } from './pool.js';
 
 /** The Temporal side of `pg-cdc start`: its connections, the running worker pair and the running table actors. */
@@ -31,20 +31,10 @@ export async function openStreamHost(options: {
 }): Promise<StreamHost> {
   const { config, log } = options;
   const temporal = await resolveTemporal(config.temporal, { stateDir: options.stateDir, log });
-  const [clientOpened, connectionOpened] = await Promise.allSettled([
-    connectClient(temporal),
-    connectWorker(temporal, log),
-  ]);
+  const connection = await connectWorker(temporal, log);
+  const client = clientOver(connection, temporal);
   const closeFailed = (error: unknown): void => log.warn({ err: error }, 'closing a Temporal connection');
-  if (clientOpened.status === 'rejected' || connectionOpened.status === 'rejected') {
-    if (clientOpened.status === 'fulfilled') await clientOpened.value.connection.close().catch(closeFailed);
-    if (connectionOpened.status === 'fulfilled') await connectionOpened.value.close().catch(closeFailed);
-    throw clientOpened.status === 'rejected' ? clientOpened.reason : (connectionOpened as PromiseRejectedResult).reason;
-  }
-  const [client, connection] = [clientOpened.value, connectionOpened.value];
-  const closeConnections = async (): Promise<void> => {
-    await Promise.all([client.connection.close(), connection.close()]);
-  };
+  const closeConnections = (): Promise<void> => connection.close();
   const lake = lazyLake(config, log);
   let workers: WorkerPair;
   try {

@@ -24,7 +24,7 @@ import { stopDevServer } from '../../stack/temporal.js';
 import { withSource } from '../../source/connection.js';
 import { dropPublication } from '../../source/snapshot/publication.js';
 import { dropSlot } from '../../source/snapshot/slot.js';
-import { connectClient, connectWorker, resolveTemporal } from '../../workers/connection.js';
+import { clientOver, connectWorker, resolveTemporal } from '../../workers/connection.js';
 import { createWorkerPair, type WorkerPair } from '../../workers/pool.js';
 import type { snapshotWorkflow } from '../../workflows/snapshot.js';
 import { queryLake } from './query.js';
@@ -112,11 +112,9 @@ async function runDemo(options: DemoOptions, globals: GlobalOptions): Promise<vo
     servers.push(() => stopDevServer(join(stateDir, 'temporal')));
     say(`3. Temporal dev server at ${temporal.address}; UI at ${temporal.uiUrl ?? '(disabled)'}`);
 
-    const [client, connection] = await Promise.all([connectClient(temporal), connectWorker(temporal, log)]);
-    connections.push(
-      () => connection.close(),
-      () => client.connection.close(),
-    );
+    const connection = await connectWorker(temporal, log);
+    connections.push(() => connection.close());
+    const client = clientOver(connection, temporal);
     const workers = await createWorkerPair({
       connection,
       namespace: temporal.namespace,

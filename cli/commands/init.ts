@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { workflowIds } from '../../core/temporal/index.js';
-import { connectClient, connectWorker, resolveTemporal } from '../../workers/connection.js';
+import { clientOver, connectWorker, resolveTemporal } from '../../workers/connection.js';
 import { createWorkerPair } from '../../workers/pool.js';
 import { progressQuery, type SnapshotProgress } from '../../workflows/snapshot-messages.js';
 import type { snapshotWorkflow } from '../../workflows/snapshot.js';
@@ -27,7 +27,8 @@ export function registerInit(program: Command): void {
       const { config, log } = context;
       const temporal = await resolveTemporal(config.temporal, { stateDir: context.stateDir, log });
       const sourceUrl = await resolveSourceUrl(context);
-      const [client, connection] = await Promise.all([connectClient(temporal), connectWorker(temporal, log)]);
+      const connection = await connectWorker(temporal, log);
+      const client = clientOver(connection, temporal);
       try {
         const workers = await createWorkerPair({
           connection,
@@ -79,7 +80,7 @@ export function registerInit(program: Command): void {
           }
         }
       } finally {
-        await Promise.all([client.connection.close(), connection.close()]);
+        await connection.close();
       }
     });
 }
