@@ -24,8 +24,37 @@ const BigLong = avro.types.LongType.__with({
   compare: (a: bigint, b: bigint) => (a === b ? 0 : a < b ? -1 : 1),
 });
 
+/**
+ * avsc compiles every type into fresh JavaScript (`new Function`), which V8 then starts over with: a few ms per
+ * manifest schema, paid for each manifest and manifest list read or written, and never optimised. A process sees
+ * few distinct schemas (ours, and those of the writers of tables it reads), so compiled types are kept by their
+ * JSON text, up to a bound that only schemas from many foreign writers would reach.
+ */
+const MAX_CACHED = 64;
+const typesByJson = new Map<string, Type>();
+const resolvers = new WeakMap<Type, WeakMap<Type, Resolver>>();
+
+function cachedType(json: string, schema: () => Schema): Type {
+  let type = typesByJson.get(json);
+  if (!type) {
+    type = avro.Type.forSchema(schema(), { registry: { long: BigLong }, wrapUnions: 'auto' });
+    if (typesByJson.size >= MAX_CACHED) typesByJson.delete(typesByJson.keys().next().value as string);
+    typesByJson.set(json, type);
+  }
+  return type;
+}
+
 export function avroType(schema: Schema): Type {
-  return avro.Type.forSchema(schema, { registry: { long: BigLong }, wrapUnions: 'auto' });
+  return cachedType(JSON.stringify(schema), () => schema);
+}
+
+/** Reads `writer`'s records as `reader`'s, one resolver per pair of (cached) types. */
+function resolverFor(reader: Type, writer: Type): Resolver {
+  let byWriter = resolvers.get(reader);
+  if (!byWriter) resolvers.set(reader, (byWriter = new WeakMap()));
+  let resolver = byWriter.get(writer);
+  if (!resolver) byWriter.set(writer, (resolver = reader.createResolver(writer)));
+  return resolver;
 }
 
 const MAGIC = Buffer.from('Obj\u0001', 'latin1');
@@ -49,10 +78,11 @@ export function writeAvroContainer(
   metadata: Readonly<Record<string, string>>,
   codec: AvroCodec = 'deflate',
 ): Uint8Array {
-  const type = avroType(schema);
+  const schemaJson = JSON.stringify(schema);
+  const type = cachedType(schemaJson, () => schema);
   const meta: Record<string, Buffer> = {};
   for (const [key, value] of Object.entries(metadata)) meta[key] = Buffer.from(value, 'utf8');
-  meta['avro.schema'] = Buffer.from(JSON.stringify(schema), 'utf8');
+  meta['avro.schema'] = Buffer.from(schemaJson, 'utf8');
   meta['avro.codec'] = Buffer.from(codec, 'utf8');
   const sync = randomBytes(16);
   const parts: Buffer[] = [HEADER.toBuffer({ magic: MAGIC, meta, sync })];
@@ -103,10 +133,11 @@ export function readAvroContainer(bytes: Uint8Array, readerSchema?: Schema): Avr
   for (const [key, value] of Object.entries(header.value.meta)) metadata[key] = value.toString('utf8');
   const codec = metadata['avro.codec'] ?? 'null';
   if (codec !== 'null' && codec !== 'deflate') throw new LakeFormatError(`unsupported Avro codec ${codec}`, {});
-  const schema = JSON.parse(metadata['avro.schema'] ?? 'null') as Schema;
-  const writer = avroType(schema);
+  const schemaJson = metadata['avro.schema'] ?? 'null';
+  const schema = JSON.parse(schemaJson) as Schema;
+  const writer = cachedType(schemaJson, () => schema);
   const reader = readerSchema === undefined ? writer : avroType(readerSchema);
-  const resolver = readerSchema === undefined ? undefined : reader.createResolver(writer);
+  const resolver = readerSchema === undefined ? undefined : resolverFor(reader, writer);
 
   const records: unknown[] = [];
   let pos = header.offset;

@@ -10,6 +10,7 @@ import {
   type ManifestEntryRecord,
   type ManifestFileRecord,
 } from '../../lake/iceberg/avro.js';
+import { readAvroContainer, writeAvroContainer } from '../../lake/iceberg/avro-container.js';
 import type { IcebergSchema } from '../../lake/iceberg/schema.js';
 
 const schema: IcebergSchema = {
@@ -187,6 +188,38 @@ describe('Iceberg manifests as Avro', () => {
       [509, 'contains_null'],
     ] as const) {
       assert.equal(ids.get(id), name, `field-id ${id}`);
+    }
+  });
+});
+
+describe('Avro containers from writers with different schemas', () => {
+  const reader = {
+    type: 'record',
+    name: 'r',
+    fields: [
+      { name: 'id', type: 'long' },
+      { name: 'note', type: ['null', 'string'], default: null },
+    ],
+  } as const;
+  const older = { type: 'record', name: 'r', fields: [{ name: 'id', type: 'long' }] } as const;
+  const newer = {
+    type: 'record',
+    name: 'r',
+    fields: [
+      { name: 'id', type: 'long' },
+      { name: 'note', type: ['null', 'string'] },
+      { name: 'extra', type: 'int' },
+    ],
+  } as const;
+
+  it('reads each file by its own writer schema, however often and in whatever order they come', () => {
+    const fromOlder = writeAvroContainer(older as never, [{ id: 1n }], {});
+    const fromNewer = writeAvroContainer(newer as never, [{ id: 2n, note: 'hi', extra: 7 }], {});
+    for (let round = 0; round < 3; round++) {
+      assert.deepEqual(readAvroContainer(fromOlder, reader as never).records, [{ id: 1n, note: null }]);
+      assert.deepEqual(readAvroContainer(fromNewer, reader as never).records, [{ id: 2n, note: 'hi' }]);
+      assert.deepEqual(readAvroContainer(fromNewer).records, [{ id: 2n, note: 'hi', extra: 7 }]);
+      assert.deepEqual(readAvroContainer(fromOlder).schema, older);
     }
   });
 });
