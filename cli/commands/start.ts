@@ -1,4 +1,3 @@
-import { renameSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Command } from 'commander';
@@ -8,17 +7,11 @@ import { DeferredSink } from '../../stream/deferred-sink.js';
 import type { StreamMetrics } from '../../stream/metrics.js';
 import { openStreamService } from '../../stream/service.js';
 import type { TableStart } from '../../stream/setup.js';
-import { streamStatusFile } from '../../stream/status-file.js';
+import { StatusFileWriter, streamStatusFile } from '../../stream/status-file.js';
 import type { StreamHost } from '../../workers/stream-host.js';
 import { loadContext, resolveSourceUrl, type CommandContext, type GlobalOptions } from '../context.js';
 
 const STOP_DEADLINE_MS = 90_000;
-
-function writeStatus(path: string, metrics: StreamMetrics, extra: Record<string, unknown>): void {
-  const temp = `${path}.${process.pid}.tmp`;
-  writeFileSync(temp, `${JSON.stringify({ ...metrics.snapshot(), ...extra }, null, 2)}\n`);
-  renameSync(temp, path);
-}
 
 function serveMetrics(config: PgCdcConfig, metrics: () => StreamMetrics | undefined, log: Logger): Server {
   const port = Number(/:(\d+)$/.exec(config.metrics.listen)?.[1]);
@@ -77,14 +70,15 @@ export function registerStart(program: Command): void {
       const context = await loadContext(program.opts<GlobalOptions>());
       const { config, log } = context;
       const sourceUrl = await resolveSourceUrl(context);
-      const statusPath = streamStatusFile(context.stateDir);
+      const status = new StatusFileWriter(streamStatusFile(context.stateDir), log);
+      const { slot } = config.replication;
       const sink = new DeferredSink();
       const service = await openStreamService({
         config,
         sourceUrl,
         log,
         sink,
-        onStatus: (m) => writeStatus(statusPath, m, { slot: config.replication.slot, running: true }),
+        onStatus: (metrics) => status.update({ ...metrics.snapshot(), slot, running: true }),
       });
       const metricsServer = options.metrics ? serveMetrics(config, () => service.metrics, log) : undefined;
       let signals = 0;
@@ -129,7 +123,7 @@ export function registerStart(program: Command): void {
         await streaming;
       } finally {
         process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
-        writeStatus(statusPath, service.metrics, { slot: config.replication.slot, running: false });
+        await status.final({ ...service.metrics.snapshot(), slot, running: false });
         metricsServer?.close();
         await host?.close();
         // Everything is committed and acknowledged by now; a driver handle left open must not keep a daemon alive.
