@@ -19,6 +19,16 @@ export function cpuSeconds(pid: number | undefined, options: { children?: boolea
   }
 }
 
+/** A process's user and system CPU seconds apart (threads included), from /proc/<pid>/stat; NaN where unreadable. */
+export function cpuUserSystem(pid: number | undefined): { user: number; system: number } {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return { user: Number(fields[11]) / clockTicks(), system: Number(fields[12]) / clockTicks() };
+  } catch {
+    return { user: NaN, system: NaN };
+  }
+}
+
 /**
  * CPU seconds of a process's threads, largest first: the main thread (the event loop) is named `main`, the others
  * (DuckDB, libuv, V8 and the Temporal core, which Node leaves unnamed) by name and thread id. Empty where /proc
