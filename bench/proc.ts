@@ -5,13 +5,17 @@ let ticksPerSecond: number | undefined;
 const clockTicks = (): number =>
   (ticksPerSecond ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100);
 
+/** The fields of /proc/<pid>/stat after the command name (so fields[11] is utime, man 5 proc's field 14). */
+const statFields = (pid: number | undefined): string[] =>
+  readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+
 /**
  * CPU seconds (user + system) of a process, threads included, or of its reaped children (`children`), from
  * /proc/<pid>/stat (Linux); NaN where that cannot be read.
  */
 export function cpuSeconds(pid: number | undefined, options: { children?: boolean } = {}): number {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    const fields = statFields(pid);
     const [user, system] = options.children ? [fields[13], fields[14]] : [fields[11], fields[12]];
     return (Number(user) + Number(system)) / clockTicks();
   } catch {
@@ -22,7 +26,7 @@ export function cpuSeconds(pid: number | undefined, options: { children?: boolea
 /** A process's user and system CPU seconds apart (threads included), from /proc/<pid>/stat; NaN where unreadable. */
 export function cpuUserSystem(pid: number | undefined): { user: number; system: number } {
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    const fields = statFields(pid);
     return { user: Number(fields[11]) / clockTicks(), system: Number(fields[12]) / clockTicks() };
   } catch {
     return { user: NaN, system: NaN };

@@ -5,14 +5,18 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { LocalCatalog } from '../../lake/catalog/local.js';
-import { FilesystemObjectStore } from '../../lake/storage/filesystem.js';
 import { runCli } from '../support/cli.js';
 import { pythonOrSkip, scanWithPyIceberg } from '../support/readers.js';
 import { freshDatabase } from '../support/stack.js';
-import { eventually, lakeRows, startStream, streamConfig, type RunningStream } from '../support/stream.js';
+import {
+  eventually,
+  lakeMetadataPath,
+  lakeRows,
+  startStream,
+  streamConfig,
+  type RunningStream,
+} from '../support/stream.js';
 
 const PGBENCH = ['/usr/lib/postgresql/15/bin/pgbench', '/usr/bin/pgbench'].find(
   (path) => spawnSync(path, ['--version']).status === 0,
@@ -50,11 +54,11 @@ async function compareAll(db: Db, lake: string): Promise<true | string> {
 
 /** The same comparison through PyIceberg, an engine we did not write, which applies the position deletes itself. */
 async function compareInPyIceberg(db: Db, lake: string, python: string): Promise<void> {
-  const catalog = new LocalCatalog(new FilesystemObjectStore(lake));
   for (const [table, columns] of TABLES) {
-    const { metadataKey } = await catalog.loadTable(`public.${table}`);
     const rowKey = (row: Record<string, unknown>): string => columns.map((c) => String(row[c])).join('|');
-    const mirrored = scanWithPyIceberg(python, join(lake, metadataKey)).rows.map(rowKey).sort();
+    const mirrored = scanWithPyIceberg(python, await lakeMetadataPath(lake, `public.${table}`))
+      .rows.map(rowKey)
+      .sort();
     const source = (await db.sql<Record<string, unknown>>(`SELECT ${columns.join(', ')} FROM ${table}`))
       .map(rowKey)
       .sort();

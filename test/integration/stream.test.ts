@@ -5,13 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { join } from 'node:path';
-import { LocalCatalog } from '../../lake/catalog/local.js';
-import { FilesystemObjectStore } from '../../lake/storage/filesystem.js';
 import { runCli } from '../support/cli.js';
 import { pythonOrSkip, scanWithPyIceberg } from '../support/readers.js';
 import { freshDatabase } from '../support/stack.js';
-import { eventually, lakeRows, startStream, streamConfig, type RunningStream } from '../support/stream.js';
+import {
+  eventually,
+  lakeMetadataPath,
+  lakeRows,
+  startStream,
+  streamConfig,
+  type RunningStream,
+} from '../support/stream.js';
 
 type Db = Awaited<ReturnType<typeof freshDatabase>>;
 
@@ -117,9 +121,7 @@ describe('pg-cdc start', () => {
     'PyIceberg reads the state table, position deletes applied, and sees the rows PostgreSQL has',
     { skip: noPython },
     async () => {
-      const store = new FilesystemObjectStore(config.lake);
-      const { metadataKey } = await new LocalCatalog(store).loadTable('public.accounts');
-      const scan = scanWithPyIceberg(python!, join(config.lake, metadataKey));
+      const scan = scanWithPyIceberg(python!, await lakeMetadataPath(config.lake, 'public.accounts'));
       const source = await db.sql<{ id: string; owner: string | null; balance: string | null; note: string | null }>(
         'SELECT id::text AS id, owner, balance::text AS balance, note FROM accounts',
       );

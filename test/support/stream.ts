@@ -91,6 +91,12 @@ export function startStream(configPath: string, env: NodeJS.ProcessEnv = {}): Ru
   };
 }
 
+/** The path of a lake table's current metadata file, for readers that open it themselves (PyIceberg). */
+export async function lakeMetadataPath(lakePath: string, table: string): Promise<string> {
+  const { metadataKey } = await new LocalCatalog(new FilesystemObjectStore(lakePath)).loadTable(table);
+  return join(lakePath, metadataKey);
+}
+
 /** Rows of a lake table's current snapshot (deletes applied), as DuckDB returns `select` over alias d. */
 export async function lakeRows(lakePath: string, table: string, select: string): Promise<Record<string, unknown>[]> {
   const store = new FilesystemObjectStore(lakePath);
