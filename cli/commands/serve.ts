@@ -9,7 +9,7 @@ import { createQueryEngine } from '../../engine/index.js';
 import { openAccessPolicy } from '../../governance/index.js';
 import { createServeRuntime, listenHttp, serveMcpStdio, type RunningHttp } from '../../api/serve.js';
 import { loadContext, type GlobalOptions } from '../context.js';
-import { versionInfo } from './version.js';
+import { packageVersion } from './version.js';
 
 interface ServeOptions {
   mcp?: boolean;
@@ -79,7 +79,7 @@ export function registerServe(program: Command): void {
       }
       const policy = openAccessPolicy(config);
       const engine = createQueryEngine({ config, policy, log });
-      const runtime = createServeRuntime({ config, log, version: versionInfo().version ?? 'unknown', engine, policy });
+      const runtime = createServeRuntime({ config, log, version: packageVersion(), engine, policy });
       let http: RunningHttp | undefined;
       const shutdown = async (): Promise<void> => {
         runtime.watcher.close();

@@ -7,6 +7,9 @@ import { projectRoot } from '../../stack/paths.js';
 const readPackage = (path: string): { version: string } =>
   JSON.parse(readFileSync(join(projectRoot(), path), 'utf8')) as { version: string };
 
+/** The package's version: what every command's `--version` and the servers report, without asking git. */
+export const packageVersion = (): string => readPackage('package.json').version;
+
 export function versionInfo(): Record<string, string> {
   let commit = 'unknown';
   try {
@@ -19,7 +22,7 @@ export function versionInfo(): Record<string, string> {
     // not a git checkout (an installed package): the version alone identifies the build
   }
   return {
-    version: readPackage('package.json').version,
+    version: packageVersion(),
     commit,
     node: process.versions.node,
     platform: `${process.platform}-${process.arch}`,
