@@ -1,6 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { PgCdcError } from '../core/errors/index.js';
-import { versionInfo } from './commands/version.js';
+import { packageVersion } from './commands/version.js';
 import { EXIT, reportError } from './exit.js';
 
 /** Commands of the reference CLI that this version does not provide yet: they say so instead of "unknown command". */
@@ -49,7 +49,7 @@ function commandIn(args: readonly string[]): string | undefined {
 export async function buildProgram(argv: readonly string[] = process.argv): Promise<Command> {
   const program = new Command('pg-cdc')
     .description('PostgreSQL change data capture into governed Apache Iceberg tables, as durable Temporal workflows')
-    .version(versionInfo().version ?? 'unknown', '-V, --version')
+    .version(packageVersion(), '-V, --version')
     .option('--config <path>', 'configuration file (default: $PGCDC_CONFIG or ./pg-cdc.yml)')
     .option('--log-level <level>', 'trace | debug | info | warn | error (default: log.level from the config)')
     .showHelpAfterError()
@@ -83,10 +83,15 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-const exitCode = await main(process.argv);
-// The command is done. What would still run is teardown of the SDK's worker threads and native runtimes (a quarter
-// of a second after a worker has run), which holds nothing a command needs; what was written is flushed first.
-await Promise.all(
-  [process.stdout, process.stderr].map((stream) => new Promise((flushed) => stream.write('', flushed))),
-);
-process.exit(exitCode);
+// Not top-level await: the CLI runs from a CommonJS bundle (bin/launch.js).
+async function run(): Promise<void> {
+  const exitCode = await main(process.argv);
+  // The command is done. What would still run is teardown of the SDK's worker threads and native runtimes (a quarter
+  // of a second after a worker has run), which holds nothing a command needs; what was written is flushed first.
+  await Promise.all(
+    [process.stdout, process.stderr].map((stream) => new Promise((flushed) => stream.write('', flushed))),
+  );
+  process.exit(exitCode);
+}
+
+void run();
