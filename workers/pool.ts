@@ -43,12 +43,19 @@ export async function createWorkerPair(options: {
   taskQueue: string;
   deps: ActivityDeps;
   workflowBundle?: WorkflowBundleWithSourceMap;
+  /** See PgCdcWorkerOptions.workflowsOnMainThread. */
+  workflowsOnMainThread?: boolean;
 }): Promise<WorkerPair> {
   const { activities, loaded } = deferredActivities(options.deps);
   const base = { connection: options.connection, namespace: options.namespace, activities, log: options.deps.log };
   const hostQueue = hostTaskQueue(options.taskQueue);
   const created = Promise.all([
-    createWorker({ ...base, taskQueue: options.taskQueue, workflowBundle: options.workflowBundle }),
+    createWorker({
+      ...base,
+      taskQueue: options.taskQueue,
+      workflowBundle: options.workflowBundle,
+      workflowsOnMainThread: options.workflowsOnMainThread,
+    }),
     createWorker({ ...base, taskQueue: hostQueue, workflows: false }),
   ]);
   const [workers] = await Promise.all([created, loaded]);

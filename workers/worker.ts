@@ -57,6 +57,13 @@ export interface PgCdcWorkerOptions {
   readonly workflowBundle?: WorkflowBundleWithSourceMap;
   /** false: an activity-only worker (the host-pinned queue runs no workflows). */
   readonly workflows?: boolean;
+  /**
+   * Run workflow code on this thread instead of the SDK's worker thread. That thread loads the SDK and its protobuf
+   * definitions a second time before it takes the first task (about 0.3 s here), which a short-lived process like
+   * `init`, with one workflow and a handful of workflow tasks, pays on every run. A process that streams keeps the
+   * worker thread, so workflow tasks never wait behind decoding.
+   */
+  readonly workflowsOnMainThread?: boolean;
 }
 
 export async function createWorker(options: PgCdcWorkerOptions): Promise<Worker> {
@@ -73,6 +80,8 @@ export async function createWorker(options: PgCdcWorkerOptions): Promise<Worker>
     // the dead process's sticky queue for this long before it goes to a live worker (default 10 s). Actor histories
     // are short (continue-as-new), so losing stickiness to a slow worker costs little.
     stickyQueueScheduleToStartTimeout: '2 seconds',
+    // The SDK calls running on this thread its debug mode and lifts the deadlock limit there; the limit is kept.
+    ...(options.workflowsOnMainThread ? { debugMode: true, isolateExecutionTimeout: '5 seconds' } : {}),
     ...(options.workflows === false ? {} : { workflowBundle: options.workflowBundle ?? (await bundleWorkflows()) }),
   });
 }
