@@ -121,12 +121,11 @@ export function createSnapshotActivities(deps: SnapshotActivityDeps) {
      */
     async holdExportedSnapshot(): Promise<void> {
       const context = Context.current();
-      const version = await withClient(async (client) => {
-        const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
-        return Number(rows[0]?.v);
-      });
       const replication = await connectSource(source, { replication: true, log: deps.log });
       try {
+        // A walsender answers SHOW: the version (which CREATE_REPLICATION_SLOT syntax) needs no second connection.
+        const { rows } = await replication.query<{ server_version_num: string }>('SHOW server_version_num');
+        const version = Number(rows[0]?.server_version_num);
         const exported = await asActivity(() => createSlotWithSnapshot(replication, slot, version));
         const execution = context.info.workflowExecution;
         if (!execution) throw new Error('holdExportedSnapshot runs only as a workflow activity');

@@ -44,6 +44,8 @@ export interface SnapshotResult {
 const RELEASE_BY_ACTIVITY = 'release-export-by-activity';
 /** Workflows started before this change ran the setup steps as activities; the marker keeps them replayable. */
 const SETUP_BY_LOCAL_ACTIVITIES = 'setup-by-local-activities';
+/** Workflows started before this change ran the setup steps one after another. */
+const SETUP_SIDE_BY_SIDE = 'setup-side-by-side';
 
 const NON_RETRYABLE = [
   'CONFIG_INVALID',
@@ -90,7 +92,12 @@ export async function snapshotWorkflow(input: SnapshotInput): Promise<SnapshotRe
     log.warn('starting over after losing the exported snapshot', { reason: input.restartReason });
 
   const steps = patched(SETUP_BY_LOCAL_ACTIVITIES) ? setup : control;
-  const report = await steps.preflight();
+  // Every setup step is a round trip to the source; side by side, the setup takes two of them instead of four.
+  const sideBySide = patched(SETUP_SIDE_BY_SIDE);
+  const preflight = steps.preflight();
+  // Both only read. A slot or lake left by an earlier attempt is this workflow's own.
+  const reads = sideBySide ? quiet(describeAndCheckSlot(steps, attempt)) : undefined;
+  const report = await preflight;
   if (!report.ready) {
     throw ApplicationFailure.create({
       type: 'PREFLIGHT_FAILED',
@@ -102,11 +109,9 @@ export async function snapshotWorkflow(input: SnapshotInput): Promise<SnapshotRe
       details: [report],
     });
   }
-  // Both only read: run side by side. A slot or lake left by an earlier attempt is this workflow's own.
-  const [tables] = await Promise.all([
-    steps.describeSnapshotTables(),
-    attempt === 1 ? steps.assertSlotAbsent() : Promise.resolve(),
-  ]);
+  const tables = await (reads ?? describeAndCheckSlot(steps, attempt));
+  // Chunks are planned from page counts, not from the snapshot or the publication: planned meanwhile.
+  let planning = sideBySide ? quiet(steps.planChunks(tables)) : undefined;
   progress = { ...progress, phase: 'publication' };
   await steps.preparePublication(tables.map((t) => ({ schema: t.source.schema, name: t.source.name })));
 
@@ -132,9 +137,7 @@ export async function snapshotWorkflow(input: SnapshotInput): Promise<SnapshotRe
     .catch((error: unknown) => {
       if (!isCancellation(error)) holdFailure = error;
     });
-  // Chunks are planned from page counts, not from the snapshot: planned while the slot is being created.
-  const planning = steps.planChunks(tables);
-  planning.catch(() => undefined); // its failure is raised where it is awaited, below
+  planning ??= quiet(steps.planChunks(tables));
   await condition(() => exported !== undefined || holdFailure !== undefined);
   if (!exported) throw holdFailure;
   const snapshot = exported;
@@ -219,6 +222,22 @@ export async function snapshotWorkflow(input: SnapshotInput): Promise<SnapshotRe
   await hold;
   publish('done');
   return { slot: snapshot.slot, consistentPoint: snapshot.consistentPoint, attempt, tables: committed };
+}
+
+type SetupSteps = typeof setup;
+
+async function describeAndCheckSlot(steps: SetupSteps, attempt: number): Promise<SnapshotTable[]> {
+  const [tables] = await Promise.all([
+    steps.describeSnapshotTables(),
+    attempt === 1 ? steps.assertSlotAbsent() : Promise.resolve(),
+  ]);
+  return tables;
+}
+
+/** A step started now and awaited later: its failure is raised where it is awaited, not as an unhandled rejection. */
+function quiet<T>(step: Promise<T>): Promise<T> {
+  step.catch(() => undefined);
+  return step;
 }
 
 function isSnapshotGone(error: unknown): boolean {
