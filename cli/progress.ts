@@ -33,7 +33,17 @@ export class ProgressDisplay {
     private readonly log: Logger,
     private readonly unit = 'rows',
     private readonly logEveryMs = 5000,
+    private readonly redrawEveryMs = 500,
   ) {}
+
+  /**
+   * How long until an update would show anything new: a redraw on a terminal, the next log line elsewhere. Never
+   * less than the redraw interval, so an update that brought nothing to show is not retried in a tight loop.
+   */
+  nextUpdateInMs(now = Date.now()): number {
+    if (this.out.isTTY) return this.redrawEveryMs;
+    return Math.max(this.redrawEveryMs, this.lastLog + this.logEveryMs - now);
+  }
 
   update(items: readonly ProgressItem[], now = Date.now()): void {
     const lines = items.map((item) => this.describe(item, now));

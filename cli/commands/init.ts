@@ -59,10 +59,11 @@ export function registerInit(program: Command): void {
           const outcome = handle.result().finally(() => (finished = true));
           // Handled here at once: a workflow can fail while the first progress query is still in flight.
           const settled = outcome.catch(() => undefined);
+          // Each query is a round trip through the server and a workflow task: asked only when it can be shown.
           while (!finished) {
             const progress = await handle.query(progressQuery).catch(() => undefined);
             if (progress) display.update(toItems(progress));
-            await Promise.race([settled, sleep(500)]);
+            await Promise.race([settled, sleep(display.nextUpdateInMs())]);
           }
           return outcome;
         });
