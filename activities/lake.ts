@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
+import type { DuckDBInstance } from '@duckdb/node-api';
 import type { PgCdcConfig } from '../core/config/index.js';
 import { PgCdcError } from '../core/errors/index.js';
 import type { Logger } from '../core/log/index.js';
@@ -13,6 +14,7 @@ import { appendFiles, createTable, loadTableMetadata, type DataFile } from '../l
 import { ManifestStore, emptyManifest } from '../lake/manifest.js';
 import {
   openDuckDB,
+  prepareStreamWrites,
   writeParquetFromStream,
   type WrittenParquet,
   type WriteParquetRequest,
@@ -75,6 +77,11 @@ export interface LakeAccess {
   listTableIdentifiers(): Promise<string[]>;
   newDataFile(location: string, name: string): Promise<NewDataFile>;
   writeParquet(rows: Readable, request: Omit<WriteParquetRequest, 'input'>): Promise<WrittenParquet>;
+  /**
+   * Open what writeParquet needs (its DuckDB, its pipes) ahead of the first write, in the background; a failure is
+   * raised by the write that needs it.
+   */
+  prepareWrites(): void;
   deleteSnapshotFiles(namePrefix: string): Promise<number>;
   commitBase(commit: BaseCommit): Promise<string>;
   /** One flush epoch into the table's state and changelog tables; idempotent (see lake/state). */
@@ -85,12 +92,15 @@ export interface LakeAccess {
   prepareLocator(table: string, codec: ChangeCodec): Promise<void>;
 }
 
-export async function openLakeAccess(config: PgCdcConfig, log: Logger): Promise<LakeAccess> {
+export function openLakeAccess(config: PgCdcConfig, log: Logger): Promise<LakeAccess> {
   const store = createObjectStore(config.storage);
   const catalog = new LocalCatalog(store);
   const manifest = new ManifestStore(store);
   // Epoch commits share one bounded DuckDB, so the stream worker's memory stays bounded whatever an epoch holds.
-  const duck = await openDuckDB({ memoryLimit: process.env.PGCDC_DUCKDB_MEMORY_LIMIT ?? '256MB' });
+  // Opened on the first epoch: a process that only snapshots never needs it.
+  let epochDuck: ReturnType<typeof openDuckDB> | undefined;
+  const epochDuckDB = async (): Promise<DuckDBInstance> =>
+    (await (epochDuck ??= openDuckDB({ memoryLimit: process.env.PGCDC_DUCKDB_MEMORY_LIMIT ?? '256MB' }))).instance;
   // Snapshot chunks get their own, opened on the first chunk: each of init.parallel_workers concurrent Parquet
   // writers holds a row group in memory, which a limit sized for epochs cannot fit (out of memory at 4 writers).
   let snapshotDuck: ReturnType<typeof openDuckDB> | undefined;
@@ -100,16 +110,16 @@ export async function openLakeAccess(config: PgCdcConfig, log: Logger): Promise<
     }));
   // A cache next to the worker: losing it costs a rebuild from the lake, never data.
   const locatorDir = join(resolve(config.state_dir), 'locators');
-  return {
+  return Promise.resolve({
     async committedEpoch(table) {
       const loaded = await loadTableMetadata(store, catalog, table);
       const epoch = currentSnapshot(loaded.metadata)?.summary['pgcdc.epoch'];
       return epoch === undefined ? 0 : Number(epoch);
     },
-    commitEpoch: (batch, codec) =>
-      commitEpoch({ store, catalog, duckdb: duck.instance, locatorDir, log, manifest }, batch, codec),
-    prepareLocator: (table, codec) =>
-      prepareLocator({ store, catalog, duckdb: duck.instance, locatorDir, log, manifest }, table, codec),
+    commitEpoch: async (batch, codec) =>
+      commitEpoch({ store, catalog, duckdb: await epochDuckDB(), locatorDir, log, manifest }, batch, codec),
+    prepareLocator: async (table, codec) =>
+      prepareLocator({ store, catalog, duckdb: await epochDuckDB(), locatorDir, log, manifest }, table, codec),
 
     store,
     listTableIdentifiers: () => catalog.listTables(),
@@ -129,6 +139,11 @@ export async function openLakeAccess(config: PgCdcConfig, log: Logger): Promise<
             fileSizeInBytes: written.fileSizeInBytes,
           }),
       });
+    },
+
+    prepareWrites() {
+      snapshotWriters().catch(() => undefined);
+      prepareStreamWrites();
     },
 
     async writeParquet(rows, request) {
@@ -197,5 +212,5 @@ export async function openLakeAccess(config: PgCdcConfig, log: Logger): Promise<
       );
       return snapshotId;
     },
-  };
+  });
 }

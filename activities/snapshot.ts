@@ -164,8 +164,10 @@ export function createSnapshotActivities(deps: SnapshotActivityDeps) {
     },
 
     async planChunks(tables: SnapshotTable[]): Promise<ChunkPlan[]> {
-      return asActivity(() =>
-        withClient((client) =>
+      return asActivity(async () => {
+        // The chunks are copied next: their Parquet writers get ready while the slot is being created.
+        (await deps.lake()).prepareWrites();
+        return withClient((client) =>
           planChunks(
             client,
             tables.map((t) => ({
@@ -177,8 +179,8 @@ export function createSnapshotActivities(deps: SnapshotActivityDeps) {
             deps.config.init.chunk_target_bytes,
             deps.config.init.parallel_workers,
           ),
-        ),
-      );
+        );
+      });
     },
 
     /** COPY one chunk under the exported snapshot, streamed through a FIFO into DuckDB, which writes its Parquet file. */

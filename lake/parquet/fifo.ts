@@ -33,6 +33,16 @@ async function makeBatch(): Promise<void> {
   spare.push(...paths);
 }
 
+/**
+ * Make a batch of pipes now, if none is spare, so the first writes do not wait for the `mkfifo` process. Failures
+ * are left to takeFifo, which tries again and raises them where a pipe is needed.
+ */
+export function prepareFifos(): void {
+  if (spare.length > 0 || making) return;
+  making = makeBatch().finally(() => (making = undefined));
+  making.catch(() => undefined);
+}
+
 /** A new named pipe no one has opened yet; remove it with discardFifo once both ends are closed. */
 export async function takeFifo(): Promise<string> {
   for (;;) {

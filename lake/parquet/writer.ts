@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { PgCdcError } from '../../core/errors/index.js';
 import { READ_CSV_OPTIONS } from '../../core/types/index.js';
-import { discardFifo, takeFifo } from './fifo.js';
+import { discardFifo, prepareFifos, takeFifo } from './fifo.js';
 
 export interface WriteParquetRequest {
   /** A CSV file or FIFO in the dialect of core/types/csv.ts (no header; NULL an unquoted empty field). */
@@ -108,6 +108,11 @@ async function openWriteEnd(fifo: string, gaveUp: () => boolean): Promise<Socket
       await sleep(delay);
     }
   }
+}
+
+/** Make what writeParquetFromStream needs before its first call, while nothing waits on it (the pipes). */
+export function prepareStreamWrites(): void {
+  prepareFifos();
 }
 
 /**

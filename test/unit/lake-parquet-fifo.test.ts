@@ -39,4 +39,33 @@ describe('named pipes for the Parquet writer', () => {
     assert.ok(path.endsWith('.csv'), path);
     assert.ok(!existsSync(dirname(path)), `${dirname(path)} is gone`);
   });
+
+  it('makes a batch ahead of the first take when asked to prepare', () => {
+    const module = join(import.meta.dirname, '..', '..', 'lake', 'parquet', 'fifo.ts');
+    // Prepared pipes exist before anything is taken; the first take hands out one of them.
+    const script = `
+      import { readdirSync, statSync } from 'node:fs';
+      import { tmpdir } from 'node:os';
+      import { join } from 'node:path';
+      import { setTimeout as sleep } from 'node:timers/promises';
+      const fifo = await import(${JSON.stringify(module)});
+      const before = new Set(readdirSync(tmpdir()));
+      fifo.prepareFifos();
+      fifo.prepareFifos();
+      let dir;
+      for (let i = 0; i < 500 && !dir; i++) {
+        await sleep(10);
+        const made = readdirSync(tmpdir()).find((d) => d.startsWith('pg-cdc-fifo-') && !before.has(d));
+        if (made && readdirSync(join(tmpdir(), made)).length >= 8) dir = join(tmpdir(), made);
+      }
+      await sleep(200); // a second batch, if one were made, would show up meanwhile
+      const ready = dir ? readdirSync(dir).filter((f) => statSync(join(dir, f)).isFIFO()) : [];
+      const taken = await fifo.takeFifo();
+      console.log(JSON.stringify({ ready: ready.length, fromBatch: ready.some((f) => join(dir, f) === taken) }));
+    `;
+    const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+    });
+    assert.deepEqual(JSON.parse(out), { ready: 8, fromBatch: true }, 'one batch of 8, made once, taken from');
+  });
 });
