@@ -1,9 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { TEST_ENV } from './env-names.js';
+import { tempDir } from './temp.js';
 
 /** The shared stack the test command started (see scripts/run-tests.ts). */
 function required(name: string): string {
@@ -71,7 +71,7 @@ export async function freshDatabase(prefix = 'test'): Promise<{
   };
 }
 
-export const tempDir = (prefix = 'pg-cdc-t-'): string => mkdtempSync(join(tmpdir(), prefix));
+export { tempDir };
 
 /** Write a pg-cdc.yml into a fresh directory and return its path. */
 export function writeConfig(yaml: string): string {

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseConfig, type PgCdcConfig } from '../../core/config/index.js';
@@ -10,11 +8,12 @@ import { assertPublishable, checkPublishable } from '../../governance/publishabl
 import { Registry, registryPath } from '../../governance/registry.js';
 import { parseResource as r } from '../../governance/resource.js';
 import type { AccessDecision } from '../../governance/types.js';
+import { tempDir } from '../support/temp.js';
 
 const who = { actor: 'alice', reason: 'test' };
 
 function setup(extraYaml = '') {
-  const dir = mkdtempSync(join(tmpdir(), 'pg-cdc-gov-'));
+  const dir = tempDir('pg-cdc-gov-');
   const config = parseConfig(
     [
       `state_dir: ${dir}`,

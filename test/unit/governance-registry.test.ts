@@ -1,18 +1,17 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Registry } from '../../governance/registry.js';
 import { formatResource, parseResource } from '../../governance/resource.js';
 import { parseTagAssignment } from '../../governance/tags.js';
+import { tempDir } from '../support/temp.js';
 
 const who = { actor: 'alice', reason: 'classification review' };
 const r = parseResource;
 
 /** A registry in a fresh file with a clock the test moves. */
 function freshRegistry(start = '2025-01-01T00:00:00.000Z') {
-  const path = join(mkdtempSync(join(tmpdir(), 'pg-cdc-gov-')), 'governance.sqlite');
+  const path = join(tempDir('pg-cdc-gov-'), 'governance.sqlite');
   const clock = { now: new Date(start) };
   const registry = Registry.open(path, { now: () => clock.now });
   const advance = (ms: number): void => void (clock.now = new Date(clock.now.getTime() + ms));

@@ -1,7 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { planTable } from '../../core/types/index.js';
 import type { SourceTable, SourceType } from '../../core/types/source.js';
@@ -11,6 +9,7 @@ import { TransactionAssembler } from '../../stream/assembler.js';
 import { Checkpoint } from '../../stream/checkpoint.js';
 import { identityOf, type TableRoute } from '../../stream/routes.js';
 import { TableSpool } from '../../stream/spool.js';
+import { tempDir } from '../support/temp.js';
 
 const type = (name: string, oid: number, element?: SourceType): SourceType => ({
   oid,
@@ -46,7 +45,7 @@ const table: SourceTable = {
 };
 
 function setup(skipThrough = 0n) {
-  const dir = mkdtempSync(join(tmpdir(), 'pg-cdc-spool-'));
+  const dir = tempDir('pg-cdc-spool-');
   const spool = new TableSpool('public.things', dir, 0);
   const route: TableRoute = {
     table: 'public.things',
