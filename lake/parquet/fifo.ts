@@ -33,14 +33,18 @@ async function makeBatch(): Promise<void> {
   spare.push(...paths);
 }
 
+/** The batch being made, or a new one: never two at once. */
+function batch(): Promise<void> {
+  making ??= makeBatch().finally(() => (making = undefined));
+  return making;
+}
+
 /**
  * Make a batch of pipes now, if none is spare, so the first writes do not wait for the `mkfifo` process. Failures
  * are left to takeFifo, which tries again and raises them where a pipe is needed.
  */
 export function prepareFifos(): void {
-  if (spare.length > 0 || making) return;
-  making = makeBatch().finally(() => (making = undefined));
-  making.catch(() => undefined);
+  if (spare.length === 0) batch().catch(() => undefined);
 }
 
 /** A new named pipe no one has opened yet; remove it with discardFifo once both ends are closed. */
@@ -48,8 +52,7 @@ export async function takeFifo(): Promise<string> {
   for (;;) {
     const path = spare.pop();
     if (path) return path;
-    making ??= makeBatch().finally(() => (making = undefined));
-    await making;
+    await batch();
   }
 }
 
