@@ -69,7 +69,12 @@ const control = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', 
 
 // The steps before the first row moves are short reads and one idempotent DDL: as local activities they run inside
 // the workflow task, without a round trip through the server for each (their results are markers in the history).
-const setup = proxyLocalActivities<Activities>({ startToCloseTimeout: '1 minute', retry: CONTROL_RETRY });
+// A source that cannot be reached before anything has started is a wrong URL, port or password far more often than
+// a passing fault: `init` says so at once, with the hint, instead of retrying for minutes. Later steps still retry.
+const setup = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { ...CONTROL_RETRY, nonRetryableErrorTypes: [...NON_RETRYABLE, 'SOURCE_UNREACHABLE'] },
+});
 
 const copying = proxyActivities<Activities>({
   startToCloseTimeout: '6 hours',

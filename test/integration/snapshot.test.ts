@@ -201,6 +201,19 @@ describe('pg-cdc init: a consistent snapshot into Iceberg v2', () => {
     }
   });
 
+  it('fails at once, with the hint, when the source cannot be reached', async () => {
+    const unreachable = writeConfig(
+      readFileSync(config, 'utf8').replace(/url: postgresql:\/\/([^@]+)@[^/]+\//, 'url: postgresql://$1@127.0.0.1:1/'),
+    );
+    const started = Date.now();
+    const result = await runCli(['--config', unreachable, 'init']);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /SOURCE_UNREACHABLE: cannot connect to PostgreSQL at 127\.0\.0\.1:1\//);
+    assert.match(result.stderr, /hint: nothing accepted the connection at 127\.0\.0\.1:1/);
+    // Retried, the setup would take minutes (ten attempts, backing off up to 30 s).
+    assert.ok(Date.now() - started < 60_000, `init gave up after ${Date.now() - started} ms`);
+  });
+
   it('refuses a second init while the slot exists, and says how to start over', async () => {
     const again = await runCli(['--config', config, 'init']);
     assert.equal(again.code, 2);
