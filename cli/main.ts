@@ -83,7 +83,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-// Not top-level await: the CLI runs from a CommonJS bundle (bin/launch.js).
+// Not top-level await: the CLI runs from a CommonJS bundle (bin/launch.mjs).
 async function run(): Promise<void> {
   const exitCode = await main(process.argv);
   // The command is done. What would still run is teardown of the SDK's worker threads and native runtimes (a quarter

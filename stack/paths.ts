@@ -22,7 +22,7 @@ let root: string | undefined;
 /**
  * The pg-cdc checkout or installed package: the nearest directory above this module whose package.json is
  * pg-cdc's. Found by walking up rather than by a fixed `../..`, because the same module runs from its source
- * folder and from the CLI's prebuilt bundle (bin/launch.js), which sit at different depths.
+ * folder and from the CLI's prebuilt bundle (bin/launch.mjs), which sit at different depths.
  */
 export function projectRoot(): string {
   if (root) return root;

@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { bundledEntry, sourceFingerprint } from '../../bin/launch.js';
+import { bundledEntry, sourceFingerprint } from '../../bin/launch.mjs';
 
 describe('CLI launcher: a bundle per state of the sources', () => {
   const root = mkdtempSync(join(tmpdir(), 'pg-cdc-launch-'));
