@@ -11,11 +11,11 @@ import { listTables } from '../source/catalog.js';
 import { readTableColumns, type SourceTable } from '../source/columns.js';
 import { connectSource, describeTarget, withSource } from '../source/connection.js';
 import { chunkPredicate, planChunks, type ChunkPlan } from '../source/snapshot/chunks.js';
-import { CopyRowTooLongError } from '../source/snapshot/copy-out.js';
+import { CopyRowTooLongError, type CopyOutStream } from '../source/snapshot/copy-out.js';
 import { copyUnderSnapshot, SnapshotGoneError } from '../source/snapshot/copy.js';
 import { ensurePublication, type QualifiedTable } from '../source/snapshot/publication.js';
 import { createSlotWithSnapshot, dropSlot, SlotExistsError, slotExists } from '../source/snapshot/slot.js';
-import type { SnapshotExported } from '../workflows/snapshot-messages.js';
+import type { ChunkHeartbeat, SnapshotExported } from '../workflows/snapshot-messages.js';
 import { asActivity } from './failures.js';
 import type { LakeAccess } from './lake.js';
 import { LakeNotEmptyError, tableLocation } from './lake.js';
@@ -43,7 +43,9 @@ export interface SnapshotActivityDeps {
   readonly lake: () => Promise<LakeAccess>;
 }
 
-const HEARTBEAT_MS = 5_000;
+// A chunk's heartbeat carries its progress, which `init` shows: often enough for a progress bar to move. The SDK
+// sends at most one heartbeat a second to the server (the worker's maxHeartbeatThrottleInterval).
+const HEARTBEAT_MS = 1_000;
 // The Parquet writer's CSV buffers are sized to the longest row they accept, and small buffers write faster (about
 // 10% here, 4 MiB against 64 MiB). A chunk holding a longer row is copied again with the large ones; a row longer
 // than those fails the chunk.
@@ -197,22 +199,32 @@ export function createSnapshotActivities(deps: SnapshotActivityDeps) {
         const name = `snapshot-${lsnSlug(snapshot.consistentPoint)}-${String(chunk.index).padStart(5, '0')}.parquet`;
         const output = await lake.newDataFile(table.location, name);
         const client = await connectSource(source, { log: deps.log });
-        const beat = setInterval(() => context.heartbeat({ chunk: chunk.index }), HEARTBEAT_MS);
+        let rows: CopyOutStream | undefined;
+        const beat = setInterval(() => {
+          const details: ChunkHeartbeat = {
+            table: table.identifier,
+            chunk: chunk.index,
+            rowsCopied: rows?.rowsReceived ?? 0,
+          };
+          context.heartbeat(details);
+        }, HEARTBEAT_MS);
         try {
           const query = `SELECT ${plan.selectList()} FROM ${quoteQualified(table.source.schema, table.source.name)} WHERE ${chunkPredicate(chunk)}`;
           const copy = (maxRowBytes: number): Promise<WrittenParquet> =>
             copyUnderSnapshot<WrittenParquet>(
               client,
               { snapshotName: snapshot.snapshotName, query, maxRowBytes },
-              (rows) =>
-                lake.writeParquet(rows, {
+              (stream) => {
+                rows = stream;
+                return lake.writeParquet(stream, {
                   csvColumns: plan.csvColumns(),
                   select: plan.duckdbSelect(),
                   fieldIds: plan.fieldIds(),
                   output: output.localPath,
                   maxLineSize: maxRowBytes,
                   zstdLevel: deps.config.init.zstd_level,
-                }),
+                });
+              },
             );
           const copyWithin = async (maxRowBytes: number, larger: readonly number[]): Promise<WrittenParquet> => {
             try {

@@ -2,7 +2,7 @@
  * npm run bench:snapshot — raw `COPY … TO STDOUT` versus `pg-cdc init` into committed Iceberg, same table, same run.
  * The two alternate for BENCH_ROUNDS rounds (default 3); prints each round, then the medians' rates and their ratio
  * (target >= 0.6 on 2 cores). BENCH_ROWS overrides the 2 M rows; BENCH_PARALLEL and BENCH_CHUNK_BYTES set
- * init.parallel_workers and init.chunk_target_bytes (defaults 4 and 64 MiB); BENCH_NODE_ARGS adds Node options to the
+ * init.parallel_workers and init.chunk_target_bytes (unset, pg-cdc's defaults); BENCH_NODE_ARGS adds Node options to the
  * CLI processes (e.g. --cpu-prof); BENCH_LOG=<file> keeps the last init's debug log.
  */
 import { execFileSync, spawn } from 'node:child_process';
@@ -63,6 +63,14 @@ try {
     }
     return last;
   };
+  // Without the variables, pg-cdc's defaults: the figure is what a user gets.
+  const initSettings = (): string[] => {
+    const settings = [
+      ...(process.env.BENCH_PARALLEL ? [`  parallel_workers: ${process.env.BENCH_PARALLEL}`] : []),
+      ...(process.env.BENCH_CHUNK_BYTES ? [`  chunk_target_bytes: ${process.env.BENCH_CHUNK_BYTES}`] : []),
+    ];
+    return settings.length > 0 ? ['init:', ...settings] : [];
+  };
   const config = join(work, 'pg-cdc.yml');
   writeFileSync(
     config,
@@ -71,7 +79,7 @@ try {
       `source:\n  postgres:\n    url: ${url}`,
       `temporal:\n  address: ${temporal.address}\n  task_queue: bench`,
       'log:\n  level: warn',
-      `init:\n  parallel_workers: ${process.env.BENCH_PARALLEL ?? 4}\n  chunk_target_bytes: ${process.env.BENCH_CHUNK_BYTES ?? 67108864}`,
+      ...initSettings(),
     ].join('\n'),
   );
   const cli = (args: string[], env: NodeJS.ProcessEnv, stderr: 'inherit' | number) =>

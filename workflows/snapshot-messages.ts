@@ -15,6 +15,16 @@ export interface TableProgress {
   readonly estimatedRows: number;
 }
 
+/**
+ * A copyChunk activity's heartbeat details: how far its copy has got. `init` adds them to the finished chunks' rows
+ * for its progress, and the Temporal UI shows them on the pending activity.
+ */
+export interface ChunkHeartbeat {
+  readonly table: string;
+  readonly chunk: number;
+  readonly rowsCopied: number;
+}
+
 export interface SnapshotProgress {
   readonly phase: 'preflight' | 'publication' | 'exporting' | 'copying' | 'committing' | 'done' | 'restarting';
   readonly attempt: number;

@@ -3,19 +3,11 @@ import type { Command } from 'commander';
 import { workflowIds } from '../../core/temporal/index.js';
 import { clientOver, connectWorker, resolveTemporal } from '../../workers/connection.js';
 import { createWorkerPair } from '../../workers/pool.js';
-import { progressQuery, type SnapshotProgress } from '../../workflows/snapshot-messages.js';
+import { progressQuery } from '../../workflows/snapshot-messages.js';
 import type { snapshotWorkflow } from '../../workflows/snapshot.js';
 import { loadContext, resolveSourceUrl, type GlobalOptions } from '../context.js';
 import { ProgressDisplay } from '../progress.js';
-
-const toItems = (progress: SnapshotProgress) =>
-  progress.tables.map((table) => ({
-    label: table.table,
-    done: table.rowsDone,
-    total: table.estimatedRows,
-    finished: table.chunksTotal > 0 && table.chunksDone === table.chunksTotal,
-    detail: `chunks ${table.chunksDone}/${table.chunksTotal}`,
-  }));
+import { rowsInFlight, toItems } from '../snapshot-progress.js';
 
 export function registerInit(program: Command): void {
   program
@@ -60,9 +52,17 @@ export function registerInit(program: Command): void {
           // Handled here at once: a workflow can fail while the first progress query is still in flight.
           const settled = outcome.catch(() => undefined);
           // Each query is a round trip through the server and a workflow task: asked only when it can be shown.
+          // Finished chunks are counted by the workflow, running ones by their heartbeats: a table copied in one
+          // round of chunks would otherwise show no progress until it is done.
           while (!finished) {
-            const progress = await handle.query(progressQuery).catch(() => undefined);
-            if (progress) display.update(toItems(progress));
+            const [progress, inFlight] = await Promise.all([
+              handle.query(progressQuery).catch(() => undefined),
+              handle.describe().then(
+                ({ raw }) => rowsInFlight(raw.pendingActivities ?? []),
+                () => new Map<string, number>(),
+              ),
+            ]);
+            if (progress) display.update(toItems(progress, inFlight));
             await Promise.race([settled, sleep(display.nextUpdateInMs())]);
           }
           return outcome;

@@ -141,7 +141,7 @@ const guardrailSchema = z.strictObject({
 
 const initSchema = z.strictObject({
   parallel_workers: num({ int: true, min: 1, max: 64 }, 4),
-  chunk_target_bytes: num({ int: true, min: 1 }, 67_108_864),
+  chunk_target_bytes: num({ int: true, min: 1 }, 268_435_456),
   zstd_level: num({ int: true, min: 1, max: 22 }, 1),
 });
 

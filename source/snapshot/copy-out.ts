@@ -50,6 +50,8 @@ interface PgConnection extends PgSocketOwner {
 export class CopyOutStream extends Readable implements pg.Submittable {
   /** Rows the server reports having copied, set once the copy has completed. */
   rowCount = 0;
+  /** Rows received so far (one CopyData message each), for progress while the copy runs. */
+  rowsReceived = 0;
   private socket: SocketReader | undefined;
   // Protocol state: the bytes of a header split across socket reads, then the current message's code and the bytes
   // of its body still to come.
@@ -151,8 +153,11 @@ export class CopyOutStream extends Readable implements pg.Submittable {
         if (this.failure && !this.destroyed) this.destroy(this.failure);
         return;
       }
-      if (this.code === COPY_DATA && this.remaining > this.maxRowBytes && !this.failure) {
-        this.failure = new CopyRowTooLongError(this.remaining, this.maxRowBytes);
+      if (this.code === COPY_DATA) {
+        this.rowsReceived++;
+        if (this.remaining > this.maxRowBytes && !this.failure) {
+          this.failure = new CopyRowTooLongError(this.remaining, this.maxRowBytes);
+        }
       }
     }
     this.keep(chunk, kept);

@@ -1,8 +1,7 @@
-import type { Readable } from 'node:stream';
 import type pg from 'pg';
 import { PgCdcError } from '../../core/errors/index.js';
 import { COPY_CSV_OPTIONS, sourceSessionSql } from '../../core/types/index.js';
-import { copyOut } from './copy-out.js';
+import { copyOut, type CopyOutStream } from './copy-out.js';
 
 export class SnapshotGoneError extends PgCdcError {
   constructor(snapshotName: string, cause: unknown) {
@@ -34,7 +33,7 @@ export interface CopyRequest {
 export async function copyUnderSnapshot<T>(
   client: pg.ClientBase,
   request: CopyRequest,
-  consume: (rows: Readable) => Promise<T>,
+  consume: (rows: CopyOutStream) => Promise<T>,
 ): Promise<T> {
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   try {

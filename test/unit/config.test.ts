@@ -62,7 +62,7 @@ describe('defaults', () => {
     assert.deepEqual(config.flush, { interval_sec: 10, max_rows: 1000, max_bytes: 134217728 });
     assert.deepEqual(config.spool, { dir: '/srv/cdc/.pg-cdc/spool', max_bytes: 1073741824 });
     assert.equal(config.guardrail.max_retained_wal_bytes, 10737418240);
-    assert.deepEqual(config.init, { parallel_workers: 4, chunk_target_bytes: 67108864, zstd_level: 1 });
+    assert.deepEqual(config.init, { parallel_workers: 4, chunk_target_bytes: 268435456, zstd_level: 1 });
     assert.deepEqual(config.compaction, { schedule: '1h', retain_snapshots: 100, tombstone_ttl_hours: 168 });
     assert.equal(config.promotion.mode, 'auto');
     assert.deepEqual(config.serve.http, {

@@ -27,6 +27,7 @@ describe('CopyOutStream reads CopyData off the socket', () => {
       feed(con, wire, split);
       await ended;
       assert.ok(Buffer.concat(out).equals(Buffer.concat(rows)), 'the rows, without headers, in order');
+      assert.equal(stream.rowsReceived, rows.length, 'every CopyData message counted as a row');
       assert.ok(Buffer.concat(toPg).equals(Buffer.concat(end.slice(1))), 'pg reads what follows CopyDone');
       assert.equal(con.stream.listeners('data').length, 1, 'the socket is pg’s again');
     });
