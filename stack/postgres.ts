@@ -12,7 +12,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import pg from 'pg';
 import { EnvironmentError } from '../core/errors/index.js';
 import { silentLogger, type Logger } from '../core/log/index.js';
@@ -140,6 +140,10 @@ function runningPort(dataDir: string): number | undefined {
   }
 }
 
+// The directory of a cluster in the OS temp dir: made when no data directory is given, or when the postgres user
+// cannot reach the one given.
+const TEMPORARY_PREFIX = 'pg-cdc-pg-';
+
 export async function startPostgres(options: PostgresClusterOptions = {}): Promise<RunningPostgres> {
   const log = options.log ?? silentLogger;
   const binaries = findPostgresBinaries();
@@ -154,7 +158,7 @@ export async function startPostgres(options: PostgresClusterOptions = {}): Promi
   }
   const dataDir =
     temporary || options.dataDir === undefined
-      ? join(mkdtempSync(join(tmpdir(), 'pg-cdc-pg-')), 'data')
+      ? join(mkdtempSync(join(tmpdir(), TEMPORARY_PREFIX)), 'data')
       : options.dataDir;
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   if (identity) chownTree(dirname(dataDir), identity.uid, identity.gid);
@@ -238,14 +242,22 @@ export async function startPostgres(options: PostgresClusterOptions = {}): Promi
   });
 }
 
-/** Fast shutdown of whatever server runs on `dataDir`. Returns false when none was running. */
+/**
+ * Fast shutdown of whatever server runs on `dataDir`. Returns false when none was running. A temporary cluster (one
+ * startPostgres made in the OS temp directory) is removed once stopped: nothing else would ever find it again.
+ */
 export async function stopPostgresAt(dataDir: string): Promise<boolean> {
   const port = runningPort(dataDir);
   if (port === undefined) return false;
   const pid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
   // SIGINT is PostgreSQL's fast shutdown.
-  return stopPid(pid, 'SIGINT', 30_000);
+  const stopped = await stopPid(pid, 'SIGINT', 30_000);
+  if (stopped && isTemporaryCluster(dataDir)) rmSync(dirname(dataDir), { recursive: true, force: true });
+  return stopped;
 }
+
+const isTemporaryCluster = (dataDir: string): boolean =>
+  dirname(dirname(dataDir)) === tmpdir() && basename(dirname(dataDir)).startsWith(TEMPORARY_PREFIX);
 
 function handle(
   server: { host: string; port: number; dataDir: string; version: number; url: RunningPostgres['url'] },
