@@ -1,4 +1,4 @@
-import { lsnToBigInt } from '../engine/index.js';
+import { tryParseLsn } from '../core/lsn/index.js';
 import type { ResultValue } from '../engine/types.js';
 import type { Logger } from '../core/log/index.js';
 import type { QueryWire } from './schemas/outputs.js';
@@ -42,7 +42,7 @@ function lsnValue(value: ResultValue | undefined): bigint | undefined {
   if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt(value);
   if (typeof value !== 'string') return undefined;
   if (/^\d+$/.test(value)) return BigInt(value);
-  return lsnToBigInt(value);
+  return tryParseLsn(value);
 }
 
 export class ChangeFeed {

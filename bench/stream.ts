@@ -7,11 +7,11 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parseLsn } from '../core/lsn/index.js';
 import { LocalCatalog } from '../lake/catalog/local.js';
 import { currentSnapshot } from '../lake/iceberg/metadata.js';
 import { loadTableMetadata } from '../lake/iceberg/table.js';
 import { FilesystemObjectStore } from '../lake/storage/filesystem.js';
-import { parseLsn } from '../source/replication/lsn.js';
 import { findPostgresBinaries } from '../stack/postgres-binaries.js';
 import { startPostgres } from '../stack/postgres.js';
 import { startTemporalDevServer } from '../stack/temporal.js';

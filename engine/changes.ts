@@ -4,20 +4,14 @@
  * changelog row its `_commit_lsn` as a 64-bit number; "since epoch E" is "after the LSN epoch E ended at".
  */
 import { BIGINT } from '@duckdb/node-api';
+import { tryParseLsn } from '../core/lsn/index.js';
 import type { VisibleTable } from './access.js';
 import { EngineError, invalid, notAvailable, tableNotFound } from './errors.js';
 import { CHANGES_SUFFIX } from './lake.js';
 import type { StructuredPlan } from './structured.js';
 import type { ChangesRequest } from './types.js';
 
-const LSN = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/;
 const AFTER_EVERYTHING = 0x7fff_ffff_ffff_ffffn;
-
-/** `X/Y` → the 64-bit LSN. */
-export function lsnToBigInt(text: string): bigint | undefined {
-  const match = LSN.exec(text);
-  return match ? (BigInt(`0x${match[1]}`) << 32n) | BigInt(`0x${match[2]}`) : undefined;
-}
 
 /** Epoch → the LSN it ended at, from the summaries of both tables' snapshots. */
 function epochLsns(tables: readonly VisibleTable[]): Map<number, string> {
@@ -41,7 +35,7 @@ function since(request: ChangesRequest, tables: readonly VisibleTable[], changel
     );
   }
   if (sinceLsn !== undefined) {
-    const lsn = typeof sinceLsn === 'string' ? lsnToBigInt(sinceLsn) : undefined;
+    const lsn = typeof sinceLsn === 'string' ? tryParseLsn(sinceLsn) : undefined;
     if (lsn === undefined) {
       throw invalid(`${JSON.stringify(sinceLsn)} is not an LSN`, 'an LSN is two hexadecimal numbers, e.g. 0/16B3748');
     }
@@ -53,7 +47,7 @@ function since(request: ChangesRequest, tables: readonly VisibleTable[], changel
   const lsns = epochLsns(tables);
   const found = lsns.get(sinceEpoch);
   if (found !== undefined) {
-    const lsn = lsnToBigInt(found);
+    const lsn = tryParseLsn(found);
     if (lsn === undefined)
       throw notAvailable(`epoch ${sinceEpoch} of ${changelog} has no readable LSN`, 'see pg-cdc status');
     return lsn;

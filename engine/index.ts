@@ -2,5 +2,4 @@
 export * from './types.js';
 export { createQueryEngine, type CreateQueryEngineOptions } from './engine.js';
 export { FILTER_SYNTAX, parseWhere } from './structured.js';
-export { lsnToBigInt } from './changes.js';
 export { CHANGE_METADATA_COLUMNS } from './access.js';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LSN_TEXT_PATTERN } from '../core/lsn/index.js';
 import { stringifyJson, type JsonValue } from './json.js';
 import type { ObjectStore } from './storage/index.js';
 import { VersionedDocument, type UpdateOptions, type Versioned } from './versioned.js';
@@ -9,7 +10,7 @@ import { VersionedDocument, type UpdateOptions, type Versioned } from './version
  * are committed with compare-and-swap; `manifest.json` at the warehouse root is a convenience copy of the latest
  * for people and tools, rewritten after every commit (briefly behind when commits race, never ahead).
  */
-const lsn = z.string().regex(/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/, 'an LSN like 0/16B3748');
+const lsn = z.string().regex(LSN_TEXT_PATTERN, 'an LSN like 0/16B3748');
 
 const icebergTableRef = z.object({
   /** Absolute location of the table's current metadata file. */

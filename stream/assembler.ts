@@ -1,5 +1,5 @@
 import { PgCdcError } from '../core/errors/index.js';
-import { asLsn, type Lsn } from '../source/replication/lsn.js';
+import { asLsn, type Lsn } from '../core/lsn/index.js';
 import type { PgoutputMessage, Tuple } from '../source/replication/messages.js';
 import type { CsvBytes } from './csv.js';
 import { checkRelation, wireValue, type TableRoute } from './routes.js';

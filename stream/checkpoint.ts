@@ -1,4 +1,4 @@
-import type { Lsn } from '../source/replication/lsn.js';
+import type { Lsn } from '../core/lsn/index.js';
 import type { TableRoute } from './routes.js';
 
 /**

@@ -2,7 +2,7 @@ import type { PgCdcConfig } from '../core/config/index.js';
 import { PgCdcError } from '../core/errors/index.js';
 import type { Logger } from '../core/log/index.js';
 import type { SourceSettings } from '../source/connection.js';
-import { ZERO_LSN, formatLsn, type Lsn } from '../source/replication/lsn.js';
+import { ZERO_LSN, formatLsn } from '../core/lsn/index.js';
 import { ReplicationStream } from '../source/replication/stream.js';
 
 type StreamItem = ReplicationStream extends AsyncIterable<infer T> ? T : never;
@@ -329,5 +329,3 @@ export class StreamRunner {
     });
   }
 }
-
-export { type Lsn };

@@ -1,7 +1,7 @@
 import { closeSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChangeBatch, CommittedTransaction } from '../lake/state/types.js';
-import { formatLsn, parseLsn, type Lsn } from '../source/replication/lsn.js';
+import { formatLsn, parseLsn, type Lsn } from '../core/lsn/index.js';
 import { CsvBytes } from './csv.js';
 import { epochDir, readSavedBatch, saveBatch, toChangeBatch, type SavedBatch } from './spool-files.js';
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { LSN_TEXT_PATTERN } from '../../core/lsn/index.js';
 import { FILTER_OPS } from '../../engine/types.js';
 
 /**
@@ -34,7 +35,7 @@ export const refName = z
   .describe('`latest` (also `staging`, `main`), `v<N>` (manifest version N) or `raw@<ISO timestamp>`');
 const lsn = z
   .string()
-  .regex(/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/, 'an LSN like 0/16B3748')
+  .regex(LSN_TEXT_PATTERN, 'an LSN like 0/16B3748')
   .describe('a commit LSN: changes committed after it');
 
 export const filterSchema = z

@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { PgCdcError } from '../../core/errors/index.js';
+import { tryParseLsn } from '../../core/lsn/index.js';
 import {
   createQueryEngine,
   FILTER_SYNTAX,
@@ -106,7 +107,7 @@ function readAt(options: QueryOptions): ReadAt {
 
 function changesSince(text: string): { sinceEpoch: number } | { sinceLsn: string } {
   if (/^\d{1,15}$/.test(text)) return { sinceEpoch: Number(text) };
-  if (text.includes('/')) return { sinceLsn: text };
+  if (tryParseLsn(text) !== undefined) return { sinceLsn: text };
   throw usage(
     `--changes-since ${JSON.stringify(text)} is neither an epoch nor an LSN`,
     'e.g. --changes-since 0 (the snapshot) or --changes-since 0/16B3748',

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import type { Logger } from '../../core/log/index.js';
+import { formatLsn, tryParseLsn } from '../../core/lsn/index.js';
 import type { Catalog } from '../catalog/index.js';
 import { TableNotFoundError } from '../errors.js';
 import { currentSchema, currentSnapshot, type Snapshot } from '../iceberg/metadata.js';
@@ -11,7 +12,6 @@ import { commitChanges, type ChangesCommit } from './changes.js';
 import { ChangeBatchError, EpochGapError, EpochMismatchError, EpochStateError } from './errors.js';
 import { dropEvents, loadEvents, useEvents, type LoadedEvents } from './events.js';
 import { identityKey } from './keys.js';
-import { lsnText, lsnValue } from './lsn.js';
 import { recordEpochInManifest } from './manifest-entry.js';
 import { changelogIdentifier, epochSnapshotId } from './naming.js';
 import { locatorUpdated, startLocatorUpdate } from './locator-updates.js';
@@ -48,7 +48,7 @@ function checkBatch(batch: ChangeBatch, committedLsn: bigint | undefined): void 
   let previous = committedLsn;
   const xids = new Set<string>();
   batch.transactions.forEach((tx, index) => {
-    const lsn = lsnValue(tx.commitLsn);
+    const lsn = tryParseLsn(tx.commitLsn);
     if (lsn === undefined || lsn > MAX_LONG)
       fail(`transaction ${index} has an invalid commit LSN`, { lsn: tx.commitLsn });
     if (!/^\d{1,10}$/.test(tx.xid)) fail(`transaction ${index} has an invalid xid`, { xid: tx.xid });
@@ -56,7 +56,7 @@ function checkBatch(batch: ChangeBatch, committedLsn: bigint | undefined): void 
     xids.add(tx.xid);
     if (!ISO_TIME.test(tx.commitTime)) fail(`transaction ${index} has an invalid commit time`, { time: tx.commitTime });
     if (previous !== undefined && lsn! <= previous) {
-      fail(`commit LSN ${tx.commitLsn} of transaction ${index} is not above ${lsnText(previous)}`, { index });
+      fail(`commit LSN ${tx.commitLsn} of transaction ${index} is not above ${formatLsn(previous)}`, { index });
     }
     previous = lsn;
   });
@@ -141,7 +141,7 @@ export async function commitEpoch(ctx: EpochContext, batch: ChangeBatch, codec: 
   if (tableEpoch >= batch.epoch) return committedEpoch(ctx, batch, state, codec);
   if (tableEpoch < batch.epoch - 1) throw new EpochGapError(batch.table, batch.epoch, tableEpoch);
   const parentLsn = parent.summary['pgcdc.lsn'];
-  checkBatch(batch, parentLsn === undefined ? undefined : lsnValue(parentLsn));
+  checkBatch(batch, parentLsn === undefined ? undefined : tryParseLsn(parentLsn));
 
   const schema = currentSchema(state.metadata);
   const key = identityKey(schema, codec);

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { parseLsn } from '../../core/lsn/index.js';
 import type { IdentityKey } from './keys.js';
-import { lsnValue } from './lsn.js';
 import type { ChangeBatch, ChangeCodec } from './types.js';
 import { quoteIdentifier, quoteString } from './duck.js';
 
@@ -44,7 +44,7 @@ function rawSql(batch: ChangeBatch, codec: ChangeCodec): string {
   const transactions = batch.transactions
     .map(
       (tx, index) =>
-        `(${index}, CAST(${tx.xid} AS BIGINT), CAST(${lsnValue(tx.commitLsn)!} AS BIGINT), ` +
+        `(${index}, CAST(${tx.xid} AS BIGINT), CAST(${parseLsn(tx.commitLsn)} AS BIGINT), ` +
         `CAST(${quoteString(tx.commitTime)} AS TIMESTAMPTZ))`,
     )
     .join(', ');

@@ -3,7 +3,7 @@
  * offset, and a tuple is one copy of its values' bytes with their bounds; no value becomes a string here.
  */
 import { PgoutputDecodeError } from './errors.js';
-import type { Lsn } from './lsn.js';
+import type { Lsn } from '../../core/lsn/index.js';
 import { readTimestamp, readUint64 } from './wire.js';
 import {
   NULL_START,

@@ -3,7 +3,7 @@
  * REPLICATION_CONNECTION_LOST, stops and tells the operator on the others.
  */
 import { PgCdcError, type ErrorContext } from '../../core/errors/index.js';
-import { formatLsn, type Lsn } from './lsn.js';
+import { formatLsn, type Lsn } from '../../core/lsn/index.js';
 
 /** The bytes the server sent are not pgoutput as we know it: a newer protocol, binary values, or a cut message. */
 export class PgoutputDecodeError extends PgCdcError {

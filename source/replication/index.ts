@@ -1,5 +1,4 @@
 /** The logical replication reader: pgoutput decoding and the replication stream. */
-export { asLsn, formatLsn, maxLsn, parseLsn, ZERO_LSN, type Lsn } from './lsn.js';
 export * from './messages.js';
 export { PgoutputDecoder } from './decoder.js';
 export { PG_EPOCH_OFFSET_MICROS, readTimestamp, readUint64 } from './wire.js';

@@ -3,7 +3,7 @@
  * stay PostgreSQL's text output: the type mapping that parses the snapshot's COPY text parses these too, so the
  * replication connection carries the same session settings as the snapshot (core/types/session.ts).
  */
-import type { Lsn } from './lsn.js';
+import type { Lsn } from '../../core/lsn/index.js';
 
 /** A TOASTed column an UPDATE did not change: pgoutput sends no value for it, the old value still holds. */
 export const UNCHANGED_TOAST: unique symbol = Symbol('unchanged-toast');

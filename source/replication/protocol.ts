@@ -4,7 +4,7 @@
  */
 import { quoteIdent } from '../../core/selection/index.js';
 import { PgCdcError } from '../../core/errors/index.js';
-import { formatLsn, type Lsn } from './lsn.js';
+import { formatLsn, type Lsn } from '../../core/lsn/index.js';
 import { PG_EPOCH_OFFSET_MICROS, readTimestamp, readUint64 } from './wire.js';
 
 export interface StartReplicationOptions {

@@ -12,7 +12,7 @@ import { copyBothConnection, CopyBothQuery, type CopyBothConnection } from './co
 import { PgoutputDecoder } from './decoder.js';
 import { readTimestamp, readUint64 } from './wire.js';
 import { classifyStreamError, PgoutputDecodeError } from './errors.js';
-import { formatLsn, ZERO_LSN, type Lsn } from './lsn.js';
+import { formatLsn, ZERO_LSN, type Lsn } from '../../core/lsn/index.js';
 import type { PgoutputMessage } from './messages.js';
 import {
   KEEPALIVE,

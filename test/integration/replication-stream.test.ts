@@ -9,9 +9,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { PgCdcError } from '../../core/errors/index.js';
 import type { SourceSettings } from '../../source/connection.js';
+import { formatLsn, parseLsn } from '../../core/lsn/index.js';
 import {
-  formatLsn,
-  parseLsn,
   ReplicationStream,
   UNCHANGED_TOAST,
   type PgoutputMessage,

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
+import { parseLsn } from '../../core/lsn/index.js';
 import { csvRecord, planTable, type TablePlan } from '../../core/types/index.js';
 import type { SourceColumn, SourceTable, SourceType } from '../../core/types/source.js';
 import type { Catalog } from '../../lake/catalog/index.js';
@@ -345,7 +346,7 @@ describe('commitEpoch: the state table', () => {
       `SELECT _op, _commit_lsn, strftime(_commit_ts AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M:%S.%f'), _xid, _seq, ` +
         `_unchanged_toast, id, name, note FROM read_parquet('${changelog.dataFiles[0]!.localPath!}') ORDER BY _commit_lsn, _seq`,
     );
-    const lsnOf = (i: number): string => String(BigInt(`0x${batch.transactions[i]!.commitLsn.split('/')[1]!}`));
+    const lsnOf = (i: number): string => String(parseLsn(batch.transactions[i]!.commitLsn));
     assert.deepEqual(reader.getRowsJson(), [
       ['update', lsnOf(0), '2026-03-01 10:00:00.123456', batch.transactions[0]!.xid, '0', ['note'], '1', 'one-b', null],
       ['delete', lsnOf(0), '2026-03-01 10:00:00.123456', batch.transactions[0]!.xid, '1', null, '2', 'item-2', null],

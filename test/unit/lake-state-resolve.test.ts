@@ -4,7 +4,6 @@ import type { IcebergSchema } from '../../lake/iceberg/schema.js';
 import { lastColumnId } from '../../lake/iceberg/schema.js';
 import { changelogSchema, UNCHANGED_TOAST_ELEMENT_ID } from '../../lake/state/changelog.js';
 import { identityKey } from '../../lake/state/keys.js';
-import { lsnText, lsnValue } from '../../lake/state/lsn.js';
 import { epochFileKey, epochSnapshotId } from '../../lake/state/naming.js';
 import { resolveFullRow, resolvePrimaryKey, type ThinChange } from '../../lake/state/resolve.js';
 
@@ -171,12 +170,6 @@ describe('epoch naming and keys', () => {
       epochFileKey('public/orders', 'uuid-a', 42, 'state'),
       epochFileKey('public/orders', 'uuid-b', 42, 'state'),
     );
-  });
-
-  it('LSN text and 64-bit values convert both ways', () => {
-    assert.equal(lsnValue('16/B374D848'), 0x16b374d848n);
-    assert.equal(lsnText(0x16b374d848n), '16/B374D848');
-    assert.equal(lsnValue('nope'), undefined);
   });
 
   it('identity keys: a single integer key is a number; others canonical text; full rows hashed', () => {

@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PG_EPOCH_OFFSET_MICROS, PgoutputDecoder, UNCHANGED_TOAST, type Lsn } from '../../source/replication/index.js';
+import type { Lsn } from '../../core/lsn/index.js';
+import { PG_EPOCH_OFFSET_MICROS, PgoutputDecoder, UNCHANGED_TOAST } from '../../source/replication/index.js';
 import { withTupleValues } from '../support/tuples.js';
 import { PgCdcError } from '../../core/errors/index.js';
 

@@ -1,46 +1,19 @@
 /**
- * The pieces of the replication reader that need no server: LSN text, the START_REPLICATION command, the status
+ * The pieces of the replication reader that need no server: the START_REPLICATION command, the status
  * update and keepalive layouts, and the bounded queue's pause/resume.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PgCdcError } from '../../core/errors/index.js';
+import { asLsn, parseLsn, ZERO_LSN } from '../../core/lsn/index.js';
 import {
-  asLsn,
-  formatLsn,
-  parseLsn,
   PG_EPOCH_OFFSET_MICROS,
   standbyStatusUpdate,
   startReplicationCommand,
-  ZERO_LSN,
 } from '../../source/replication/index.js';
 import { readTimestamp, readUint64 } from '../../source/replication/wire.js';
 import { readKeepalive } from '../../source/replication/protocol.js';
 import { BoundedQueue } from '../../source/replication/queue.js';
-
-describe('LSN', () => {
-  it('parses and prints PostgreSQL text form', () => {
-    assert.equal(parseLsn('16/B374D848'), 0x16_b374d848n);
-    assert.equal(parseLsn('0/0'), 0n);
-    assert.equal(parseLsn('ffffffff/ffffffff'), (1n << 64n) - 1n);
-    assert.equal(formatLsn(parseLsn('16/b374d848')), '16/B374D848');
-    assert.equal(formatLsn(asLsn(0x1_0000_0000n)), '1/0');
-    assert.equal(formatLsn(ZERO_LSN), '0/0');
-  });
-
-  it('rejects what is not an LSN with LSN_INVALID and a hint', () => {
-    for (const text of ['', '16', '16/', 'x/1', '1/2/3', '123456789/0', '-1/0']) {
-      assert.throws(
-        () => parseLsn(text),
-        (error: unknown) =>
-          error instanceof PgCdcError && error.code === 'LSN_INVALID' && /two hex numbers/.test(error.hint ?? ''),
-        text,
-      );
-    }
-    assert.throws(() => asLsn(-1n), { code: 'LSN_INVALID' });
-    assert.throws(() => asLsn(1n << 64n), { code: 'LSN_INVALID' });
-  });
-});
 
 describe('64-bit wire values', () => {
   it('reads unsigned LSNs exactly across the whole range', () => {

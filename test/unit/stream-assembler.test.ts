@@ -3,7 +3,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { planTable } from '../../core/types/index.js';
 import type { SourceTable, SourceType } from '../../core/types/source.js';
-import { asLsn, type Lsn } from '../../source/replication/lsn.js';
+import { asLsn, type Lsn } from '../../core/lsn/index.js';
 import { Tuple, UNCHANGED_TOAST, type PgoutputMessage, type TupleValue } from '../../source/replication/messages.js';
 import { TransactionAssembler } from '../../stream/assembler.js';
 import { Checkpoint } from '../../stream/checkpoint.js';
