@@ -40,12 +40,6 @@ export class LakeNotEmptyError extends PgCdcError {
   }
 }
 
-/** A table's place in the lake: `<schema>/<table>`, each part escaped so that no name can climb out or collide. */
-export function tableLocation(schema: string, name: string): string {
-  const segment = (part: string): string => encodeURIComponent(part).replace(/\./g, '%2E');
-  return `${segment(schema)}/${segment(name)}`;
-}
-
 /**
  * The snapshot id of a table's base snapshot, derived from the table and the slot's consistent point: a retried
  * commit finds its own snapshot instead of adding a second copy of the data.

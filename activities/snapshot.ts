@@ -5,6 +5,7 @@ import type { Logger } from '../core/log/index.js';
 import { qualifiedName, quoteQualified, selectTables } from '../core/selection/index.js';
 import { planTable } from '../core/types/index.js';
 import { assertPublishable } from '../governance/publishable.js';
+import { tableLocation } from '../lake/contract/index.js';
 import type { DataFile } from '../lake/iceberg/table.js';
 import type { WrittenParquet } from '../lake/parquet/writer.js';
 import { listTables } from '../source/catalog.js';
@@ -18,7 +19,7 @@ import { createSlotWithSnapshot, dropSlot, SlotExistsError, slotExists } from '.
 import type { ChunkHeartbeat, SnapshotExported } from '../workflows/snapshot-messages.js';
 import { asActivity } from './failures.js';
 import type { LakeAccess } from './lake.js';
-import { LakeNotEmptyError, tableLocation } from './lake.js';
+import { LakeNotEmptyError } from './lake.js';
 
 export interface SnapshotTable {
   readonly identifier: string;

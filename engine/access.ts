@@ -6,24 +6,9 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from '../core/log/index.js';
 import type { AccessDecision, AccessPolicy, LakeTableShape } from '../governance/types.js';
+import { visibleChangelogColumns } from '../lake/contract/index.js';
 import type { IcebergField } from '../lake/iceberg/schema.js';
 import type { LakeTable } from './lake.js';
-
-/**
- * Changelog columns that describe the change rather than the row: visible with the table. A changelog column that
- * is neither one of these nor a granted column of the state table is invisible, whatever it holds.
- */
-export const CHANGE_METADATA_COLUMNS: ReadonlySet<string> = new Set([
-  '_op',
-  '_commit_lsn',
-  '_commit_ts',
-  '_commit_time',
-  '_xid',
-  '_seq',
-  '_epoch',
-]);
-/** Names the unchanged-TOAST columns, hidden ones included: visible only to those who see every column. */
-const UNCHANGED_COLUMN = '_unchanged_toast';
 
 export interface VisibleTable {
   readonly table: LakeTable;
@@ -33,8 +18,8 @@ export interface VisibleTable {
 
 /**
  * The tables `decision` lets its principal see, by identifier. A changelog shows what governance grants on it,
- * narrowed to the state table's granted columns and the change metadata above: a column the engine cannot place
- * (`_old_email`, say) stays hidden even when its name looks like metadata.
+ * narrowed by the lake contract's rule to the state table's granted columns: a column that is neither metadata
+ * nor a granted column's row column (`_old_email`, say) stays hidden whatever governance said of it.
  */
 export function visibleTables(
   lake: ReadonlyMap<string, LakeTable>,
@@ -46,17 +31,20 @@ export function visibleTables(
     const state = lake.get(table.stateIdentifier);
     const stateGrant = decision.tables.get(table.stateIdentifier);
     if (!own || !state || !stateGrant) continue;
-    const ownColumns = new Set(own.columns);
     const granted = new Set(stateGrant.columns);
-    const stateColumns = new Set(state.fields.map((f) => f.name));
-    const seesAll = state.fields.every((f) => granted.has(f.name));
-    const fields = table.fields.filter((field) => {
-      if (!ownColumns.has(field.name)) return false;
-      if (stateColumns.has(field.name)) return granted.has(field.name);
-      if (table.kind === 'state') return false;
-      return CHANGE_METADATA_COLUMNS.has(field.name) || (field.name === UNCHANGED_COLUMN && seesAll);
-    });
-    if (fields.some((f) => stateColumns.has(f.name))) visible.set(table.identifier, { table, fields });
+    const names = table.fields.map((f) => f.name);
+    const allowed = new Set(
+      table.kind === 'state'
+        ? names.filter((name) => granted.has(name))
+        : visibleChangelogColumns(
+            names,
+            granted,
+            state.fields.map((f) => f.name),
+          ),
+    );
+    const ownColumns = new Set(own.columns);
+    const fields = table.fields.filter((f) => ownColumns.has(f.name) && allowed.has(f.name));
+    if (fields.length > 0) visible.set(table.identifier, { table, fields });
   }
   return visible;
 }

@@ -5,9 +5,9 @@
  */
 import { BIGINT } from '@duckdb/node-api';
 import { tryParseLsn } from '../core/lsn/index.js';
+import { changelogIdentifier, isChangelogIdentifier, stateIdentifierOf } from '../lake/contract/index.js';
 import type { VisibleTable } from './access.js';
 import { EngineError, invalid, notAvailable, tableNotFound } from './errors.js';
-import { CHANGES_SUFFIX } from './lake.js';
 import type { StructuredPlan } from './structured.js';
 import type { ChangesRequest } from './types.js';
 
@@ -69,9 +69,9 @@ export function changesPlan(
   limit: number,
 ): { target: VisibleTable; plan: StructuredPlan } {
   const asked = typeof request?.table === 'string' ? request.table : String(request?.table);
-  const name = asked.endsWith(CHANGES_SUFFIX) ? asked : `${asked}${CHANGES_SUFFIX}`;
+  const name = isChangelogIdentifier(asked) ? asked : changelogIdentifier(asked);
   const target = visible.get(name);
-  const state = visible.get(name.slice(0, -CHANGES_SUFFIX.length));
+  const state = visible.get(stateIdentifierOf(name));
   if (!target || target.table.kind !== 'changes') {
     if (state && state.table.kind === 'state') {
       throw notAvailable(

@@ -2,4 +2,3 @@
 export * from './types.js';
 export { createQueryEngine, type CreateQueryEngineOptions } from './engine.js';
 export { FILTER_SYNTAX, parseWhere } from './structured.js';
-export { CHANGE_METADATA_COLUMNS } from './access.js';

@@ -10,6 +10,7 @@ import type { PgCdcConfig } from '../core/config/index.js';
 import type { Logger } from '../core/log/index.js';
 import type { LakeTableShape } from '../governance/types.js';
 import { LocalCatalog } from '../lake/catalog/local.js';
+import { isChangelogIdentifier, stateIdentifierOf } from '../lake/contract/index.js';
 import {
   currentSchema,
   currentSnapshot,
@@ -22,8 +23,6 @@ import { currentDataFiles, type SnapshotFiles } from '../lake/reader.js';
 import { createObjectStore, decodeUtf8, type ObjectStore } from '../lake/storage/index.js';
 import { invalid, notAvailable, refNotFound, snapshotNotFound, EngineError } from './errors.js';
 import type { ReadAt } from './types.js';
-
-export const CHANGES_SUFFIX = '__changes';
 
 export interface LakeTable {
   /** `schema.table`, or `schema.table__changes` for a changelog. */
@@ -89,14 +88,14 @@ export class LakeIndex {
           return [];
         }
         const dot = identifier.indexOf('.');
-        const base = identifier.endsWith(CHANGES_SUFFIX) ? identifier.slice(0, -CHANGES_SUFFIX.length) : undefined;
-        const kind = base !== undefined && present.has(base) ? 'changes' : 'state';
+        const base = stateIdentifierOf(identifier);
+        const kind = isChangelogIdentifier(identifier) && present.has(base) ? 'changes' : 'state';
         const schema = currentSchema(metadata);
         const byId = new Map(schema.fields.map((f) => [f.id, f.name]));
         const table: LakeTable = {
           identifier,
           kind,
-          stateIdentifier: kind === 'changes' ? base! : identifier,
+          stateIdentifier: kind === 'changes' ? base : identifier,
           schema: identifier.slice(0, dot),
           name: identifier.slice(dot + 1),
           metadata,

@@ -3,17 +3,21 @@
  *
  * A column is visible to a role when its effective tags (its own over its table's over its database's) are not empty
  * and satisfy the role's grant, or when an active break-glass grant covers it. A table is visible when at least one
- * of its columns is. The changelog `<t>__changes` follows `<t>`: its data columns as `<t>`'s columns are decided,
- * its `_`-prefixed meta columns (`_op`, `_seq`, ...) whenever `<t>` is visible at all.
+ * of its columns is. The changelog `<t>__changes` follows `<t>` by the lake contract's rule
+ * (`visibleChangelogColumns`): its row columns as `<t>`'s columns are decided, its metadata columns with `<t>`.
  */
+import {
+  changelogSourceColumns,
+  isChangelogIdentifier,
+  stateIdentifierOf,
+  visibleChangelogColumns,
+} from '../lake/contract/index.js';
 import type { BreakGlassGrant } from './grants.js';
 import { evaluateTagExpression } from './expression.js';
 import { parseResource, splitLakeIdentifier, type Resource } from './resource.js';
 import type { CompiledRole } from './roles.js';
 import { isEmptyTags, mergeTags, type Tags } from './tags.js';
 import type { AccessDecision, LakeTableShape, TableGrant } from './types.js';
-
-export const CHANGES_SUFFIX = '__changes';
 
 /** The own tags of one database's resources, keyed by lake identifier (`schema.table`) and column. */
 export interface ClassificationIndex {
@@ -133,9 +137,8 @@ export function decideAccess(input: DecisionInput): AccessDecision {
   const baseColumns = (base: string, changelog?: LakeTableShape): string[] => {
     const shape = shapes.get(base);
     if (shape) return [...shape.columns];
-    // No state table in the request: its columns are the changelog's data columns (and registered `_` columns).
-    const registered = index.columnTags.get(base);
-    return (changelog?.columns ?? []).filter((c) => !c.startsWith('_') || registered?.has(c) === true);
+    // No state table in the request: its columns are the ones the changelog's row columns hold.
+    return changelogSourceColumns(changelog?.columns ?? []);
   };
   const decideBase = (base: string, changelog?: LakeTableShape): BaseDecision => {
     let decision = decided.get(base);
@@ -147,17 +150,13 @@ export function decideAccess(input: DecisionInput): AccessDecision {
   };
   for (const shape of input.lake) {
     if (!splitLakeIdentifier(shape.identifier)) continue;
-    const isChangelog = shape.identifier.endsWith(CHANGES_SUFFIX);
-    const base = isChangelog ? shape.identifier.slice(0, -CHANGES_SUFFIX.length) : shape.identifier;
+    const isChangelog = isChangelogIdentifier(shape.identifier);
+    const base = stateIdentifierOf(shape.identifier);
     const decision = decideBase(base, isChangelog ? shape : undefined);
     if (decision.visible.size === 0) continue;
-    let columns: string[];
-    if (isChangelog) {
-      const data = new Set(baseColumns(base, shape));
-      columns = shape.columns.filter((c) => (data.has(c) ? decision.visible.has(c) : c.startsWith('_')));
-    } else {
-      columns = shape.columns.filter((c) => decision.visible.has(c));
-    }
+    const columns = isChangelog
+      ? visibleChangelogColumns(shape.columns, decision.visible, baseColumns(base, shape))
+      : shape.columns.filter((c) => decision.visible.has(c));
     if (columns.length === 0) continue;
     tables.set(shape.identifier, {
       table: shape.identifier,

@@ -5,7 +5,7 @@
  */
 export type { AccessDecision, AccessPolicy, LakeTableShape, TableGrant } from './types.js';
 export { openAccessPolicy, LocalAccessPolicy, type AccessPolicyOptions } from './policy.js';
-export { decideAccess, CHANGES_SUFFIX } from './decide.js';
+export { decideAccess } from './decide.js';
 export { Registry, registryPath, type ResourceRecord, type EffectiveTags } from './registry.js';
 export { SYSTEM_ACTOR, LAPSED_REASON, type BreakGlassGrant } from './grants.js';
 export type { AuditEntry, AuditAction, Change } from './store.js';

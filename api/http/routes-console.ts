@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
+import { stateIdentifierOf } from '../../lake/contract/index.js';
 import { ChangeFeed } from '../events.js';
 import { auditSummaryOutput, catalogOutput, statusOutput, type AuditEntry } from '../schemas/console.js';
-import { baseTableOf } from '../service/visibility.js';
 import { addRoute, track, type ApiContext } from './routes.js';
 import { openSse, type SseStream } from './sse.js';
 import { parseRequest } from './validation.js';
@@ -18,7 +18,7 @@ const eventsQuery = z.strictObject({
 });
 
 const canSee = (visible: ReadonlySet<string>) => (entry: AuditEntry) =>
-  entry.tables.every((table) => visible.has(baseTableOf(table)));
+  entry.tables.every((table) => visible.has(stateIdentifierOf(table)));
 
 export function registerConsoleRoutes(app: FastifyInstance, context: ApiContext): void {
   const { service, instrumentation } = context;

@@ -1,10 +1,11 @@
+import { isChangelogIdentifier, stateIdentifierOf, visibleChangelogColumns } from '../../lake/contract/index.js';
 import { currentSchema, currentSnapshot } from '../../lake/iceberg/metadata.js';
 import { loadTableMetadata } from '../../lake/iceberg/table.js';
 import type { CatalogWire, StatusWire } from '../schemas/console.js';
 import { typeText } from './diff.js';
 import type { LakeView, ManifestAt } from './lake-view.js';
 import { visibleEntries } from './manifest.js';
-import { baseTableOf, CHANGES_SUFFIX, isChangesTable, type VisibleSet } from './visibility.js';
+import type { VisibleSet } from './visibility.js';
 
 /**
  * The console's views of the lake: what `pg-cdc status` shows of it, and the catalog with each table's schema,
@@ -62,33 +63,33 @@ export function lakeStatus(
 }
 
 export async function lakeCatalog(lake: LakeView, visible: VisibleSet, catalogType: string): Promise<CatalogWire> {
-  const identifiers = (await lake.catalog.listTables()).filter((id) => visible.tables.has(baseTableOf(id)));
-  const tables = await Promise.all(
-    identifiers.map(async (identifier) => {
-      const loaded = await loadTableMetadata(lake.store, lake.catalog, identifier);
-      const { metadata } = loaded;
-      const shown = new Set(visible.tables.get(baseTableOf(identifier)) ?? []);
-      // The changelog's own columns (_op, _commit_lsn, ...) start with an underscore; its row columns follow
-      // the table's visibility.
-      const isShown = (name: string): boolean =>
-        shown.has(name) || (isChangesTable(identifier) && name.startsWith('_'));
-      const schema = currentSchema(metadata);
-      const snapshot = currentSnapshot(metadata);
-      return {
-        identifier,
-        kind: identifier.endsWith(CHANGES_SUFFIX) ? ('changes' as const) : ('state' as const),
-        location: metadata.location,
-        metadata_location: loaded.metadataLocation,
-        format_version: metadata['format-version'],
-        current_snapshot_id: snapshot ? String(snapshot['snapshot-id']) : null,
-        snapshot_count: metadata.snapshots.length,
-        schema_id: schema['schema-id'],
-        last_updated_at: new Date(metadata['last-updated-ms']).toISOString(),
-        columns: schema.fields
-          .filter((f) => isShown(f.name))
-          .map((f) => ({ field_id: f.id, name: f.name, type: typeText(f.type), required: f.required })),
-      };
-    }),
-  );
+  const identifiers = (await lake.catalog.listTables()).filter((id) => visible.tables.has(stateIdentifierOf(id)));
+  const loaded = await Promise.all(identifiers.map((id) => loadTableMetadata(lake.store, lake.catalog, id)));
+  const columnsOf = new Map(loaded.map((t) => [t.identifier, currentSchema(t.metadata).fields.map((f) => f.name)]));
+  const tables = loaded.map(({ identifier, metadata, metadataLocation }) => {
+    const schema = currentSchema(metadata);
+    const snapshot = currentSnapshot(metadata);
+    const changelog = isChangelogIdentifier(identifier);
+    const state = stateIdentifierOf(identifier);
+    const source = new Set(visible.tables.get(state) ?? []);
+    const names = schema.fields.map((f) => f.name);
+    const shown = new Set(
+      changelog ? visibleChangelogColumns(names, source, columnsOf.get(state)) : names.filter((n) => source.has(n)),
+    );
+    return {
+      identifier,
+      kind: changelog ? ('changes' as const) : ('state' as const),
+      location: metadata.location,
+      metadata_location: metadataLocation,
+      format_version: metadata['format-version'],
+      current_snapshot_id: snapshot ? String(snapshot['snapshot-id']) : null,
+      snapshot_count: metadata.snapshots.length,
+      schema_id: schema['schema-id'],
+      last_updated_at: new Date(metadata['last-updated-ms']).toISOString(),
+      columns: schema.fields
+        .filter((f) => shown.has(f.name))
+        .map((f) => ({ field_id: f.id, name: f.name, type: typeText(f.type), required: f.required })),
+    };
+  });
   return { catalog: { type: catalogType, warehouse: lake.location }, tables };
 }

@@ -1,4 +1,5 @@
 import type { QueryEngine, ReadAt, SqlQuery, StructuredQuery } from '../../engine/types.js';
+import { isChangelogIdentifier, stateIdentifierOf } from '../../lake/contract/index.js';
 import { ApiError } from '../errors.js';
 import type {
   ChangesInput,
@@ -26,7 +27,7 @@ import { decideOn, manifestWire } from './manifest.js';
 import { tableNotFound } from './not-found.js';
 import { resolveRef, type ResolvedRef } from './refs.js';
 import { snapshotOf } from './snapshot.js';
-import { baseTableOf, isChangesTable, type Visibility } from './visibility.js';
+import type { Visibility } from './visibility.js';
 import { describeWire, queryWire, summaryWire } from './wire.js';
 
 export { LakeView } from './lake-view.js';
@@ -112,7 +113,7 @@ export class ServeService {
   async changes(principal: string, input: ChangesInput): Promise<QueryWire> {
     const result = await this.deadline(
       this.engine.changes(principal, {
-        table: baseTableOf(input.table),
+        table: stateIdentifierOf(input.table),
         ...(input.since_lsn === undefined ? { sinceEpoch: input.since_epoch ?? 0 } : { sinceLsn: input.since_lsn }),
         ...(input.columns ? { columns: input.columns } : {}),
         limit: this.limit(input.limit),
@@ -192,9 +193,9 @@ export class ServeService {
 
   private async snapshotAtRef(principal: string, table: string, ref: string): Promise<string> {
     const at = await resolveRef(this.lake, ref);
-    const base = baseTableOf(table);
+    const base = stateIdentifierOf(table);
     const entry = at.manifest.tables[base];
-    const id = isChangesTable(table) ? entry?.changes?.snapshot_id : entry?.state.snapshot_id;
+    const id = isChangelogIdentifier(table) ? entry?.changes?.snapshot_id : entry?.state.snapshot_id;
     const visible = await decideOn(this.options.visibility, principal, at.manifest);
     if (!visible.tables.has(base) || !id) throw tableNotFound(table);
     return id;

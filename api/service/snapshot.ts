@@ -1,10 +1,11 @@
+import { isChangelogIdentifier, stateIdentifierOf } from '../../lake/contract/index.js';
 import { loadTableMetadata } from '../../lake/iceberg/table.js';
 import type { LiveFile } from '../../lake/reader.js';
 import type { SnapshotInput } from '../schemas/inputs.js';
 import type { SnapshotWire } from '../schemas/outputs.js';
 import type { LakeView, ManifestAt } from './lake-view.js';
 import { tableNotFound } from './not-found.js';
-import { baseTableOf, isChangesTable, type VisibleSet } from './visibility.js';
+import type { VisibleSet } from './visibility.js';
 
 /**
  * Where a table's snapshot lives, so an agent can read the Parquet with its own storage identity instead of having
@@ -26,8 +27,8 @@ export async function snapshotOf(
   input: SnapshotInput,
 ): Promise<SnapshotWire> {
   const identifier = input.table;
-  const base = baseTableOf(identifier);
-  const kind = isChangesTable(identifier) ? 'changes' : 'state';
+  const base = stateIdentifierOf(identifier);
+  const kind = isChangelogIdentifier(identifier) ? 'changes' : 'state';
   const entry = at.manifest.tables[base];
   const ref = kind === 'state' ? entry?.state : entry?.changes;
   if (!visible.tables.has(base) || !ref) throw tableNotFound(identifier);

@@ -7,8 +7,8 @@ import { isPgCdcError } from '../../core/errors/index.js';
  * (manifest, freshness, snapshots, diffs, catalog, audit). Governance decides over the table shapes it is given,
  * so a diff can ask about a past shape of the lake as well as the current one.
  *
- * A changelog `schema.table__changes` is the same data as its table: visible exactly when the table is, with the
- * table's visible columns plus the change metadata columns.
+ * A changelog `schema.table__changes` is the same data as its table: visible exactly when the table is, its
+ * columns cut by the lake contract's rule (`visibleChangelogColumns`) from the table's visible ones.
  */
 export interface VisibleSet {
   /** The policy version the decision was made at; null when the server runs without governance. */
@@ -21,11 +21,6 @@ export interface Visibility {
   decide(principal: string, shapes: readonly LakeTableShape[]): Promise<VisibleSet>;
   policyVersion(): Promise<number | null>;
 }
-
-export const CHANGES_SUFFIX = '__changes';
-export const isChangesTable = (identifier: string): boolean => identifier.endsWith(CHANGES_SUFFIX);
-export const baseTableOf = (identifier: string): string =>
-  isChangesTable(identifier) ? identifier.slice(0, -CHANGES_SUFFIX.length) : identifier;
 
 /** Governance's decision, as is. */
 export function policyVisibility(policy: AccessPolicy): Visibility {

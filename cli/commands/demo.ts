@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { loadConfig, type PgCdcConfig } from '../../core/config/index.js';
 import { createLogger, type Logger } from '../../core/log/index.js';
 import { LocalCatalog } from '../../lake/catalog/local.js';
+import { changelogIdentifier } from '../../lake/contract/index.js';
 import { ManifestStore } from '../../lake/manifest.js';
 import { openDuckDB } from '../../lake/parquet/writer.js';
 import { currentDataFiles } from '../../lake/reader.js';
@@ -231,8 +232,9 @@ async function streamLive(options: {
     service.runner.stop();
     await running;
   }
-  const changes = await changelogSummary(config, 'public.orders__changes');
-  say(`8. changelog public.orders__changes: ${changes}`);
+  const changelog = changelogIdentifier('public.orders');
+  const changes = await changelogSummary(config, changelog);
+  say(`8. changelog ${changelog}: ${changes}`);
   if (temporal.uiUrl) {
     say(`   actor: ${temporal.uiUrl}/namespaces/${temporal.namespace}/workflows/${workflowIds.table('public.orders')}`);
   }

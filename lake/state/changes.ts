@@ -1,13 +1,14 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Catalog } from '../catalog/index.js';
+import { changelogIdentifier, changelogLocation, changelogSchema } from '../contract/index.js';
 import { TableExistsError, TableNotFoundError } from '../errors.js';
 import type { IcebergSchema } from '../iceberg/schema.js';
 import { appendFiles, createTable, loadTableMetadata, type LoadedTable } from '../iceberg/table.js';
 import type { ObjectStore } from '../storage/index.js';
-import { changelogCopy, changelogSchema } from './changelog.js';
+import { changelogCopy } from './changelog.js';
 import { copyToLake } from './duck.js';
 import { EpochMismatchError } from './errors.js';
-import { changelogIdentifier, changelogLocation, epochFileKey, epochSnapshotId } from './naming.js';
+import { epochFileKey, epochSnapshotId } from './naming.js';
 import type { ChangeCodec } from './types.js';
 
 /**

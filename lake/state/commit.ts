@@ -3,6 +3,7 @@ import type { DuckDBInstance } from '@duckdb/node-api';
 import type { Logger } from '../../core/log/index.js';
 import { formatLsn, tryParseLsn } from '../../core/lsn/index.js';
 import type { Catalog } from '../catalog/index.js';
+import { changelogIdentifier } from '../contract/index.js';
 import { TableNotFoundError } from '../errors.js';
 import { currentSchema, currentSnapshot, type Snapshot } from '../iceberg/metadata.js';
 import { findSnapshotByProperty, loadTableMetadata, type LoadedTable } from '../iceberg/table.js';
@@ -13,7 +14,7 @@ import { ChangeBatchError, EpochGapError, EpochMismatchError, EpochStateError } 
 import { dropEvents, loadEvents, useEvents, type LoadedEvents } from './events.js';
 import { identityKey } from './keys.js';
 import { recordEpochInManifest } from './manifest-entry.js';
-import { changelogIdentifier, epochSnapshotId } from './naming.js';
+import { epochSnapshotId } from './naming.js';
 import { locatorUpdated, startLocatorUpdate } from './locator-updates.js';
 import { commitState, keyOverRow, locatorPath, locatorTag, openLocator, type StateCommit } from './state.js';
 import { phaseTimer } from './timing.js';

@@ -4,14 +4,9 @@ import { joinKey } from '../storage/keys.js';
 /**
  * Names that make an epoch's commit repeatable: the snapshot ids and file names are functions of the table and
  * the epoch, so a retried commit finds its own snapshot, and a file rewritten before its commit replaces the
- * unreferenced leftover of the crashed attempt instead of adding a second one.
+ * unreferenced leftover of the crashed attempt instead of adding a second one. (The tables' own names are the
+ * lake's contract: lake/contract.)
  */
-export const CHANGELOG_SUFFIX = '__changes';
-
-export const changelogIdentifier = (stateIdentifier: string): string => `${stateIdentifier}${CHANGELOG_SUFFIX}`;
-
-/** `public/orders` → `public/orders__changes`. */
-export const changelogLocation = (stateLocation: string): string => `${stateLocation}${CHANGELOG_SUFFIX}`;
 
 /** A positive 63-bit snapshot id derived from (identifier, epoch); never 0. */
 export function epochSnapshotId(identifier: string, epoch: number): bigint {

@@ -26,6 +26,13 @@ import type {
 } from '../../engine/types.js';
 import type { AccessDecision, AccessPolicy, LakeTableShape, TableGrant } from '../../governance/types.js';
 import { LocalCatalog } from '../../lake/catalog/local.js';
+import {
+  changelogIdentifier,
+  changelogSourceColumns,
+  isChangelogIdentifier,
+  stateIdentifierOf,
+  visibleChangelogColumns,
+} from '../../lake/contract/index.js';
 import type { IcebergField, IcebergSchema } from '../../lake/iceberg/schema.js';
 import { appendFiles, createTable } from '../../lake/iceberg/table.js';
 import { ManifestStore, type ManifestTable, type PgCdcManifest } from '../../lake/manifest.js';
@@ -154,10 +161,12 @@ export class FixturePolicy implements AccessPolicy {
     }
     const tables = new Map<string, TableGrant>();
     for (const shape of lake) {
-      const base = shape.identifier.replace(/__changes$/, '');
-      const grant = grants[base];
+      const grant = grants[stateIdentifierOf(shape.identifier)];
       if (!grant) continue;
-      const columns = shape.columns.filter((c) => grant === 'all' || grant.includes(c) || c.startsWith('_'));
+      const sees = new Set(grant === 'all' ? changelogSourceColumns(shape.columns) : grant);
+      const columns = isChangelogIdentifier(shape.identifier)
+        ? visibleChangelogColumns(shape.columns, sees)
+        : shape.columns.filter((c) => grant === 'all' || grant.includes(c));
       if (columns.length) tables.set(shape.identifier, { table: shape.identifier, columns, via: 'tags' });
     }
     return Promise.resolve({ principal, policyVersion: this.version, tables });
@@ -249,7 +258,7 @@ export class FixtureEngine implements QueryEngine {
 
   async changes(principal: string, request: ChangesRequest): Promise<QueryResult> {
     this.calls.push({ method: 'changes', principal, args: [request] });
-    await this.describeTable(principal, request.table.replace(/__changes$/, ''));
+    await this.describeTable(principal, stateIdentifierOf(request.table));
     return {
       columns: [
         { name: '_op', type: 'VARCHAR' },
@@ -263,7 +272,7 @@ export class FixtureEngine implements QueryEngine {
       ],
       rowCount: 2,
       truncated: false,
-      snapshots: { [`${request.table}__changes`]: '2' },
+      snapshots: { [changelogIdentifier(request.table)]: '2' },
       elapsedMs: 1,
     };
   }

@@ -12,6 +12,7 @@ import { silentLogger } from '../../core/log/index.js';
 import { createQueryEngine, type QueryEngine, type QueryEngineTuning } from '../../engine/index.js';
 import type { AccessDecision, AccessPolicy, LakeTableShape, TableGrant } from '../../governance/types.js';
 import { LocalCatalog } from '../../lake/catalog/local.js';
+import { isChangelogIdentifier, stateIdentifierOf, visibleChangelogColumns } from '../../lake/contract/index.js';
 import { serializeTableMetadata } from '../../lake/iceberg/metadata.js';
 import type { IcebergSchema } from '../../lake/iceberg/schema.js';
 import { appendFiles, createTable, loadTableMetadata, type DataFile } from '../../lake/iceberg/table.js';
@@ -39,13 +40,16 @@ export class TestPolicy implements AccessPolicy {
       );
     }
     const tables = new Map<string, TableGrant>();
-    // Like governance: a changelog follows its state table, plus every `_` column (the engine narrows those).
+    // Like governance: a changelog follows its state table by the lake contract's rule.
     for (const shape of lake) {
-      const base = shape.identifier.replace(/__changes$/, '');
-      const grant = granted[base];
+      const grant = granted[stateIdentifierOf(shape.identifier)];
       if (!grant) continue;
-      const underscore = (c: string) => base !== shape.identifier && c.startsWith('_');
-      const columns = grant === '*' ? shape.columns : shape.columns.filter((c) => grant.includes(c) || underscore(c));
+      const columns =
+        grant === '*'
+          ? shape.columns
+          : isChangelogIdentifier(shape.identifier)
+            ? visibleChangelogColumns(shape.columns, new Set(grant))
+            : shape.columns.filter((c) => grant.includes(c));
       if (columns.length) tables.set(shape.identifier, { table: shape.identifier, columns, via: 'tags' });
     }
     return Promise.resolve({ principal, policyVersion: this.version, tables });

@@ -49,7 +49,7 @@ function setup(extraYaml = '') {
 
 const lake = [
   { identifier: 'public.customers', columns: ['id', 'name', 'email'] },
-  { identifier: 'public.customers__changes', columns: ['_op', '_seq', '_lsn', 'id', 'name', 'email'] },
+  { identifier: 'public.customers__changes', columns: ['_op', '_seq', '_commit_lsn', 'id', 'name', 'email'] },
   { identifier: 'public.orders', columns: ['id', 'customer_id', 'amount'] },
   { identifier: 'public.orders__changes', columns: ['_op', '_seq', 'id', 'customer_id', 'amount'] },
   { identifier: 'public.page_views', columns: ['url'] },
@@ -70,7 +70,7 @@ describe('AccessPolicy.decide', () => {
     });
     assert.deepEqual(shown(await policy.decide('support', lake)), {
       'public.customers': ['id', 'name', 'email'],
-      'public.customers__changes': ['_op', '_seq', '_lsn', 'id', 'name', 'email'],
+      'public.customers__changes': ['_op', '_seq', '_commit_lsn', 'id', 'name', 'email'],
     });
     assert.deepEqual(shown(await policy.decide('nobody', lake)), {});
     const decision = await policy.decide('analyst', lake);
@@ -142,7 +142,7 @@ describe('AccessPolicy.decide', () => {
     grant('g2', 'shop.public.orders', 20 * 60_000);
     const during = await policy.decide('analyst', lake);
     assert.deepEqual(shown(during)['public.customers'], ['email']);
-    assert.deepEqual(shown(during)['public.customers__changes'], ['_op', '_seq', '_lsn', 'email']);
+    assert.deepEqual(shown(during)['public.customers__changes'], ['_op', '_seq', '_commit_lsn', 'email']);
     assert.equal(during.tables.get('public.customers')?.via, 'break-glass');
     assert.equal(during.tables.get('public.customers')?.expiresAt, '2025-01-01T00:10:00.000Z');
     // orders was visible by tags already; the grant adds nothing there (all its columns are admitted).
