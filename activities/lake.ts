@@ -6,7 +6,9 @@ import type { DuckDBInstance } from '@duckdb/node-api';
 import type { PgCdcConfig } from '../core/config/index.js';
 import { PgCdcError } from '../core/errors/index.js';
 import type { Logger } from '../core/log/index.js';
+import type { LsnText } from '../core/lsn/index.js';
 import { LocalCatalog } from '../lake/catalog/local.js';
+import { pgcdcSummary, summaryEpoch, TABLE_PROPERTY } from '../lake/contract/index.js';
 import { TableExistsError } from '../lake/errors.js';
 import { currentSnapshot } from '../lake/iceberg/metadata.js';
 import type { IcebergSchema } from '../lake/iceberg/schema.js';
@@ -54,7 +56,7 @@ export interface BaseCommit {
   readonly location: string;
   readonly schema: IcebergSchema;
   readonly files: readonly DataFile[];
-  readonly lsn: string;
+  readonly lsn: LsnText;
   readonly slot: string;
   readonly primaryKey: readonly string[];
   readonly source: { readonly database: string; readonly host: string; readonly publication: string };
@@ -111,8 +113,7 @@ export function openLakeAccess(config: PgCdcConfig, log: Logger): Promise<LakeAc
   return Promise.resolve({
     async committedEpoch(table) {
       const loaded = await loadTableMetadata(store, catalog, table);
-      const epoch = currentSnapshot(loaded.metadata)?.summary['pgcdc.epoch'];
-      return epoch === undefined ? 0 : Number(epoch);
+      return summaryEpoch(currentSnapshot(loaded.metadata)?.summary) ?? 0;
     },
     commitEpoch: async (batch, codec) =>
       commitEpoch({ store, catalog, duckdb: await epochDuckDB(), locatorDir, log, manifest }, batch, codec),
@@ -168,7 +169,7 @@ export function openLakeAccess(config: PgCdcConfig, log: Logger): Promise<LakeAc
           identifier: commit.identifier,
           location: commit.location,
           schema: commit.schema,
-          properties: { 'pgcdc.source-table': commit.identifier, 'pgcdc.slot': commit.slot },
+          properties: { [TABLE_PROPERTY.sourceTable]: commit.identifier, [TABLE_PROPERTY.slot]: commit.slot },
         });
       } catch (error) {
         if (!(error instanceof TableExistsError)) throw error;
@@ -176,7 +177,7 @@ export function openLakeAccess(config: PgCdcConfig, log: Logger): Promise<LakeAc
       const result = await appendFiles(store, catalog, commit.identifier, {
         dataFiles: commit.files,
         snapshotId: baseSnapshotId(commit.identifier, commit.lsn),
-        summary: { 'pgcdc.kind': 'snapshot', 'pgcdc.lsn': commit.lsn, 'pgcdc.slot': commit.slot, 'pgcdc.epoch': '0' },
+        summary: pgcdcSummary({ kind: 'snapshot', epoch: 0, lsn: commit.lsn, slot: commit.slot }),
       });
       const snapshotId = String(result.snapshot['snapshot-id']);
       const table = await loadTableMetadata(store, catalog, commit.identifier);

@@ -10,9 +10,11 @@ import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pino } from 'pino';
+import { formatLsn } from '../core/lsn/index.js';
 import { planTable } from '../core/types/index.js';
 import type { SourceTable, SourceType } from '../core/types/source.js';
 import { LocalCatalog } from '../lake/catalog/local.js';
+import { pgcdcSummary } from '../lake/contract/index.js';
 import { appendFiles, createTable, type DataFile } from '../lake/iceberg/table.js';
 import { openDuckDB, type OpenDuckDB } from '../lake/parquet/writer.js';
 import { commitEpoch, type EpochContext } from '../lake/state/index.js';
@@ -126,7 +128,7 @@ async function benchTable(duck: OpenDuckDB, work: string, rows: number): Promise
   await appendFiles(store, catalog, identifier, {
     dataFiles: files,
     snapshotId: 1n,
-    summary: { 'pgcdc.kind': 'snapshot', 'pgcdc.lsn': '0/1000', 'pgcdc.epoch': '0' },
+    summary: pgcdcSummary({ kind: 'snapshot', epoch: 0, lsn: formatLsn(0x1000n) }),
   });
   say(
     `${count(rows)} rows: base of ${files.length} Parquet file(s) generated and committed in ${seconds(Date.now() - started)}`,
@@ -184,7 +186,7 @@ async function benchTable(duck: OpenDuckDB, work: string, rows: number): Promise
         lsn += 0x1000;
         transactions.push({
           xid,
-          commitLsn: `0/${lsn.toString(16).toUpperCase()}`,
+          commitLsn: formatLsn(BigInt(lsn)),
           commitTime: '2026-03-01T10:00:00.000000+00:00',
           rows: slice.length,
         });

@@ -16,9 +16,11 @@ import { queryOutput } from '../api/schemas/outputs.js';
 import { createServeRuntime, listenHttp } from '../api/serve.js';
 import { parseConfig } from '../core/config/index.js';
 import { createLogger } from '../core/log/index.js';
+import { formatLsn } from '../core/lsn/index.js';
 import { createQueryEngine } from '../engine/index.js';
 import { openAccessPolicy, readLakeInventory, registerLake, Registry } from '../governance/index.js';
 import { LocalCatalog } from '../lake/catalog/local.js';
+import { pgcdcSummary } from '../lake/contract/index.js';
 import { appendFiles, createTable } from '../lake/iceberg/table.js';
 import { ManifestStore } from '../lake/manifest.js';
 import { openDuckDB } from '../lake/parquet/writer.js';
@@ -94,7 +96,7 @@ async function buildLake(): Promise<string> {
   const size = statSync(path).size;
   const committed = await appendFiles(store, catalog, identifier, {
     dataFiles: [{ path: store.uri(key), recordCount: rows, fileSizeInBytes: size }],
-    summary: { 'pgcdc.kind': 'snapshot', 'pgcdc.lsn': '0/1000000', 'pgcdc.epoch': '0' },
+    summary: pgcdcSummary({ kind: 'snapshot', epoch: 0, lsn: formatLsn(0x1000000n) }),
   });
   await new ManifestStore(store).update(() => ({
     format_version: 1,

@@ -9,6 +9,7 @@ import { openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseLsn } from '../core/lsn/index.js';
 import { LocalCatalog } from '../lake/catalog/local.js';
+import { summaryLsn } from '../lake/contract/index.js';
 import { currentSnapshot } from '../lake/iceberg/metadata.js';
 import { loadTableMetadata } from '../lake/iceberg/table.js';
 import { FilesystemObjectStore } from '../lake/storage/filesystem.js';
@@ -133,7 +134,7 @@ try {
   const catalog = new LocalCatalog(store);
   const committedLsn = async (): Promise<bigint> => {
     const table = await loadTableMetadata(store, catalog, 'public.orders');
-    const lsn = currentSnapshot(table.metadata)?.summary['pgcdc.lsn'];
+    const lsn = summaryLsn(currentSnapshot(table.metadata)?.summary);
     return lsn ? parseLsn(lsn) : 0n;
   };
   const target = parseLsn(end);

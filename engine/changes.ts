@@ -1,11 +1,17 @@
 /**
  * Reading the changelog (`schema.table__changes`) since an epoch or a commit LSN. Every snapshot of the state and
- * changelog tables carries `pgcdc.epoch` and `pgcdc.lsn` (the committed LSN at the end of that epoch), and every
+ * changelog tables records its epoch and committed LSN (lake/contract's summary keys), and every
  * changelog row its `_commit_lsn` as a 64-bit number; "since epoch E" is "after the LSN epoch E ended at".
  */
 import { BIGINT } from '@duckdb/node-api';
-import { tryParseLsn } from '../core/lsn/index.js';
-import { changelogIdentifier, isChangelogIdentifier, stateIdentifierOf } from '../lake/contract/index.js';
+import { parseLsn, tryParseLsn, type Lsn } from '../core/lsn/index.js';
+import {
+  changelogIdentifier,
+  isChangelogIdentifier,
+  stateIdentifierOf,
+  summaryEpoch,
+  summaryLsn,
+} from '../lake/contract/index.js';
 import type { VisibleTable } from './access.js';
 import { EngineError, invalid, notAvailable, tableNotFound } from './errors.js';
 import type { StructuredPlan } from './structured.js';
@@ -13,14 +19,14 @@ import type { ChangesRequest } from './types.js';
 
 const AFTER_EVERYTHING = 0x7fff_ffff_ffff_ffffn;
 
-/** Epoch → the LSN it ended at, from the summaries of both tables' snapshots. */
-function epochLsns(tables: readonly VisibleTable[]): Map<number, string> {
-  const lsns = new Map<number, string>();
+/** Epoch → the LSN it ended at (undefined when unreadable), from the summaries of both tables' snapshots. */
+function epochLsns(tables: readonly VisibleTable[]): Map<number, Lsn | undefined> {
+  const lsns = new Map<number, Lsn | undefined>();
   for (const { table } of tables) {
     for (const snapshot of table.metadata.snapshots) {
-      const epoch = snapshot.summary['pgcdc.epoch'];
-      const lsn = snapshot.summary['pgcdc.lsn'];
-      if (epoch !== undefined && lsn !== undefined && /^\d+$/.test(epoch)) lsns.set(Number(epoch), lsn);
+      const epoch = summaryEpoch(snapshot.summary);
+      const lsn = summaryLsn(snapshot.summary);
+      if (epoch !== undefined) lsns.set(epoch, lsn === undefined ? undefined : parseLsn(lsn));
     }
   }
   return lsns;
@@ -45,9 +51,8 @@ function since(request: ChangesRequest, tables: readonly VisibleTable[], changel
     throw invalid(`epoch ${JSON.stringify(sinceEpoch)} is not a non-negative integer`, 'epochs count flushes from 0');
   }
   const lsns = epochLsns(tables);
-  const found = lsns.get(sinceEpoch);
-  if (found !== undefined) {
-    const lsn = tryParseLsn(found);
+  if (lsns.has(sinceEpoch)) {
+    const lsn = lsns.get(sinceEpoch);
     if (lsn === undefined)
       throw notAvailable(`epoch ${sinceEpoch} of ${changelog} has no readable LSN`, 'see pg-cdc status');
     return lsn;

@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import type { PgCdcConfig } from '../core/config/index.js';
 import type { Logger } from '../core/log/index.js';
 import type { AccessPolicy } from '../governance/types.js';
+import { summaryEpoch, summaryLsn } from '../lake/contract/index.js';
 import { currentSchema, currentSnapshot } from '../lake/iceberg/metadata.js';
 import { openDuckDB, type OpenDuckDB } from '../lake/parquet/writer.js';
 import { DecisionCache, visibleTables, type VisibleTable } from './access.js';
@@ -41,7 +42,6 @@ function summary(visible: VisibleTable): TableSummary {
   const snapshot = currentSnapshot(table.metadata);
   const facts = snapshot?.summary;
   const records = facts?.['total-records'];
-  const epoch = facts?.['pgcdc.epoch'];
   return {
     table: table.identifier,
     kind: table.kind,
@@ -52,8 +52,8 @@ function summary(visible: VisibleTable): TableSummary {
         ? null
         : Number(records) - Number(facts?.['total-position-deletes'] ?? 0),
     snapshotId: snapshot ? String(snapshot['snapshot-id']) : null,
-    committedLsn: facts?.['pgcdc.lsn'] ?? null,
-    epoch: epoch === undefined ? null : Number(epoch),
+    committedLsn: summaryLsn(facts) ?? null,
+    epoch: summaryEpoch(facts) ?? null,
   };
 }
 

@@ -2,9 +2,10 @@ import { join } from 'node:path';
 import type pg from 'pg';
 import type { PgCdcConfig } from '../core/config/index.js';
 import { PgCdcError } from '../core/errors/index.js';
-import { parseLsn } from '../core/lsn/index.js';
+import { maxLsn, parseLsn, parseLsnText, ZERO_LSN, type LsnText } from '../core/lsn/index.js';
 import { planTable } from '../core/types/index.js';
 import { parseIdentifier, type Catalog } from '../lake/catalog/index.js';
+import { summaryEpoch, summaryLsn } from '../lake/contract/index.js';
 import { currentSchema, currentSnapshot } from '../lake/iceberg/metadata.js';
 import { loadTableMetadata } from '../lake/iceberg/table.js';
 import type { ManifestStore } from '../lake/manifest.js';
@@ -25,7 +26,7 @@ export class NotInitializedError extends PgCdcError {
 export interface TableStart {
   readonly table: string;
   readonly epoch: number;
-  readonly committedLsn: string;
+  readonly committedLsn: LsnText;
   readonly schemaVersion: number;
   readonly spoolDir: string;
 }
@@ -58,16 +59,16 @@ export async function prepareRoutes(options: {
     if (lakeFields.join('|') !== planFields.join('|')) {
       throw new SchemaChangedError(identifier, `lake (${lakeFields.join(', ')}) vs source (${planFields.join(', ')})`);
     }
-    const summary: Readonly<Record<string, string>> = currentSnapshot(loaded.metadata)?.summary ?? {};
-    const epoch = Number(summary['pgcdc.epoch'] ?? 0);
-    const committedLsn = summary['pgcdc.lsn'] ?? current.value.tables[identifier]!.committed_lsn;
+    const summary = currentSnapshot(loaded.metadata)?.summary;
+    const epoch = summaryEpoch(summary) ?? 0;
+    const committedLsn = summaryLsn(summary) ?? parseLsnText(current.value.tables[identifier]!.committed_lsn);
     const spoolDir = join(spoolRoot(options.config), encodeURIComponent(identifier));
     const spool = new TableSpool(identifier, spoolDir, epoch);
     saveSpooledSource(spoolDir, source);
     const recovered = spool.recover(epoch);
     // Sealed epochs from before a crash are committed again as they are; their transactions must not be spooled a
     // second time when the server re-sends them.
-    const spooledThrough = recovered.at(-1)?.lastCommitLsn ?? 0n;
+    const spooledThrough = recovered.at(-1)?.lastCommitLsn ?? ZERO_LSN;
     const { identity, identityKind } = identityOf(source);
     routes.set(`${namespace}.${name}`, {
       table: identifier,
@@ -76,7 +77,7 @@ export async function prepareRoutes(options: {
       spool,
       identity,
       identityKind,
-      skipThrough: parseLsn(committedLsn) > spooledThrough ? parseLsn(committedLsn) : spooledThrough,
+      skipThrough: maxLsn(parseLsn(committedLsn), spooledThrough),
     });
     tables.push({
       table: identifier,

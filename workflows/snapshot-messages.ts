@@ -1,9 +1,10 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { LsnText } from '../core/lsn/index.js';
 
 /** What the snapshot-holding activity tells its workflow once the slot exists and its snapshot is exported. */
 export interface SnapshotExported {
   readonly slot: string;
-  readonly consistentPoint: string;
+  readonly consistentPoint: LsnText;
   readonly snapshotName: string;
 }
 
@@ -28,7 +29,7 @@ export interface ChunkHeartbeat {
 export interface SnapshotProgress {
   readonly phase: 'preflight' | 'publication' | 'exporting' | 'copying' | 'committing' | 'done' | 'restarting';
   readonly attempt: number;
-  readonly consistentPoint?: string;
+  readonly consistentPoint?: LsnText;
   readonly tables: readonly TableProgress[];
 }
 

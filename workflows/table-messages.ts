@@ -1,4 +1,5 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { LsnText } from '../core/lsn/index.js';
 import type { EpochCommit } from '../lake/state/types.js';
 
 /** One sealed epoch of one table, waiting in the spool of the host whose queue is named. */
@@ -14,7 +15,7 @@ export interface TableActorInput {
   readonly table: string;
   /** Where the table stands in the lake when this run starts. */
   readonly epoch: number;
-  readonly committedLsn: string;
+  readonly committedLsn: LsnText;
   readonly schemaVersion: number;
 }
 

@@ -1,4 +1,4 @@
-import { isChangelogIdentifier, stateIdentifierOf } from '../../lake/contract/index.js';
+import { isChangelogIdentifier, stateIdentifierOf, summaryEpoch, summaryLsn } from '../../lake/contract/index.js';
 import { loadTableMetadata } from '../../lake/iceberg/table.js';
 import type { LiveFile } from '../../lake/reader.js';
 import type { SnapshotInput } from '../schemas/inputs.js';
@@ -16,9 +16,6 @@ const file = (f: LiveFile): SnapshotWire['data_files'][number] => ({
   record_count: f.recordCount,
   file_size_in_bytes: f.fileSizeInBytes,
 });
-
-const numberOrNull = (text: string | undefined): number | null =>
-  text !== undefined && /^\d+$/.test(text) ? Number(text) : null;
 
 export async function snapshotOf(
   lake: LakeView,
@@ -54,8 +51,8 @@ export async function snapshotOf(
     parent_snapshot_id: snapshot?.['parent-snapshot-id'] === undefined ? null : String(snapshot['parent-snapshot-id']),
     committed_at: snapshot ? new Date(snapshot['timestamp-ms']).toISOString() : null,
     operation: snapshot?.summary.operation ?? null,
-    lsn: summary['pgcdc.lsn'] ?? null,
-    epoch: numberOrNull(summary['pgcdc.epoch']),
+    lsn: summaryLsn(summary) ?? null,
+    epoch: summaryEpoch(summary) ?? null,
     schema_id: snapshot?.['schema-id'] ?? ref.schema_id,
     table_location: location,
     data_location: `${location}/data`,

@@ -1,6 +1,12 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Catalog } from '../catalog/index.js';
-import { changelogIdentifier, changelogLocation, changelogSchema } from '../contract/index.js';
+import {
+  changelogIdentifier,
+  changelogLocation,
+  changelogSchema,
+  SUMMARY_KEY,
+  TABLE_PROPERTY,
+} from '../contract/index.js';
 import { TableExistsError, TableNotFoundError } from '../errors.js';
 import type { IcebergSchema } from '../iceberg/schema.js';
 import { appendFiles, createTable, loadTableMetadata, type LoadedTable } from '../iceberg/table.js';
@@ -40,7 +46,7 @@ export async function openChangelog(
       identifier,
       location: changelogLocation(state.location),
       schema: changelogSchema(stateSchema),
-      properties: { 'pgcdc.source-table': state.identifier, 'pgcdc.table-kind': 'changelog' },
+      properties: { [TABLE_PROPERTY.sourceTable]: state.identifier, [TABLE_PROPERTY.tableKind]: 'changelog' },
     });
   } catch (error) {
     // Another attempt created it between our look and our create: use theirs.
@@ -65,10 +71,10 @@ export async function commitChanges(
   const existing = table.metadata.snapshots.find((s) => s['snapshot-id'] === snapshotId);
   if (existing) {
     // Committed by an attempt that crashed before the state: it must have been this very batch.
-    if (existing.summary['pgcdc.lsn'] !== summary['pgcdc.lsn']) {
+    if (existing.summary[SUMMARY_KEY.lsn] !== summary[SUMMARY_KEY.lsn]) {
       throw new EpochMismatchError(state.identifier, epoch, 'the changelog holds this epoch up to another LSN', {
-        changelogLsn: existing.summary['pgcdc.lsn'] ?? '',
-        batchLsn: summary['pgcdc.lsn'] ?? '',
+        changelogLsn: existing.summary[SUMMARY_KEY.lsn] ?? '',
+        batchLsn: summary[SUMMARY_KEY.lsn] ?? '',
       });
     }
     return { table, snapshotId, committed: false };
@@ -84,7 +90,7 @@ export async function commitChanges(
   const result = await appendFiles(store, catalog, table.identifier, {
     dataFiles: files,
     snapshotId,
-    summary: { ...summary, 'pgcdc.changes': String(changeCount) },
+    summary: { ...summary, [SUMMARY_KEY.changes]: String(changeCount) },
   });
   return { table: result.table, snapshotId, committed: result.committed };
 }

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import type { Logger } from '../../core/log/index.js';
-import { formatLsn, tryParseLsn } from '../../core/lsn/index.js';
+import { formatLsn, parseLsn, tryParseLsn, ZERO_LSN, type LsnText } from '../../core/lsn/index.js';
 import type { Catalog } from '../catalog/index.js';
-import { changelogIdentifier } from '../contract/index.js';
+import { changelogIdentifier, pgcdcSummary, SUMMARY_KEY, summaryEpoch, summaryLsn } from '../contract/index.js';
 import { TableNotFoundError } from '../errors.js';
 import { currentSchema, currentSnapshot, type Snapshot } from '../iceberg/metadata.js';
 import { findSnapshotByProperty, loadTableMetadata, type LoadedTable } from '../iceberg/table.js';
@@ -23,8 +23,8 @@ import type { ChangeBatch, ChangeCodec, EpochCommit } from './types.js';
 /**
  * Committing one flush epoch of one table: the changelog snapshot, then the state snapshot, then the manifest.
  * Every step can be repeated: snapshot ids and file names derive from (table, epoch), a committed snapshot is found
- * instead of redone, and the state table's `pgcdc.epoch` says how far the table got. The caller (the table's
- * actor) is the table's only writer.
+ * instead of redone, and the epoch in the state table's snapshot summary says how far the table got. The caller (the
+ * table's actor) is the table's only writer.
  */
 export interface EpochContext {
   readonly store: ObjectStore;
@@ -63,10 +63,7 @@ function checkBatch(batch: ChangeBatch, committedLsn: bigint | undefined): void 
   });
 }
 
-const epochOf = (snapshot: Snapshot | undefined): number | undefined => {
-  const text = snapshot?.summary['pgcdc.epoch'];
-  return text === undefined || !/^\d+$/.test(text) ? undefined : Number(text);
-};
+const epochOf = (snapshot: Snapshot | undefined): number | undefined => summaryEpoch(snapshot?.summary);
 
 /** The EpochCommit of an epoch that is already in the table, from its snapshots' summaries. */
 async function committedEpoch(
@@ -76,7 +73,7 @@ async function committedEpoch(
   codec: ChangeCodec,
 ): Promise<EpochCommit> {
   const epoch = String(batch.epoch);
-  const snapshot = findSnapshotByProperty(state.metadata, 'pgcdc.epoch', epoch);
+  const snapshot = findSnapshotByProperty(state.metadata, SUMMARY_KEY.epoch, epoch);
   if (!snapshot) {
     throw new EpochStateError(
       batch.table,
@@ -85,10 +82,19 @@ async function committedEpoch(
       'nothing to redo: the table is past this epoch; continue with the next one',
     );
   }
+  const committedLsn = summaryLsn(snapshot.summary);
+  if (committedLsn === undefined) {
+    throw new EpochStateError(
+      batch.table,
+      batch.epoch,
+      'the committed epoch records no LSN',
+      `the snapshot was not written by pg-cdc: its summary lacks ${SUMMARY_KEY.lsn}`,
+    );
+  }
   const last = batch.transactions.at(-1);
-  if (last && last.commitLsn !== snapshot.summary['pgcdc.lsn']) {
+  if (last && last.commitLsn !== committedLsn) {
     throw new EpochMismatchError(batch.table, batch.epoch, 'the committed epoch ends at another LSN than this batch', {
-      committedLsn: snapshot.summary['pgcdc.lsn'] ?? '',
+      committedLsn,
       batchLsn: last.commitLsn,
     });
   }
@@ -98,28 +104,28 @@ async function committedEpoch(
   } catch (error) {
     if (!(error instanceof TableNotFoundError)) throw error;
   }
-  const changesSnapshot = changes && findSnapshotByProperty(changes.metadata, 'pgcdc.epoch', epoch);
+  const changesSnapshot = changes && findSnapshotByProperty(changes.metadata, SUMMARY_KEY.epoch, epoch);
   if (changes && epochOf(currentSnapshot(state.metadata)) === batch.epoch) {
     await recordEpochInManifest(ctx.manifest ?? new ManifestStore(ctx.store), ctx.log, {
       state,
       changes,
       codec,
       epoch: batch.epoch,
-      committedLsn: snapshot.summary['pgcdc.lsn'] ?? '',
+      committedLsn,
     });
   }
   const count = (key: string): number => Number(snapshot.summary[key] ?? 0);
   return {
     table: batch.table,
     epoch: batch.epoch,
-    committedLsn: snapshot.summary['pgcdc.lsn'] ?? '',
+    committedLsn,
     stateSnapshotId: String(snapshot['snapshot-id']),
     changesSnapshotId: String(
       changesSnapshot?.['snapshot-id'] ?? epochSnapshotId(changelogIdentifier(batch.table), batch.epoch),
     ),
-    rowsInserted: count('pgcdc.rows-inserted'),
-    rowsDeleted: count('pgcdc.rows-deleted'),
-    changes: Number(changesSnapshot?.summary['pgcdc.changes'] ?? count('pgcdc.changes')),
+    rowsInserted: count(SUMMARY_KEY.rowsInserted),
+    rowsDeleted: count(SUMMARY_KEY.rowsDeleted),
+    changes: Number(changesSnapshot?.summary[SUMMARY_KEY.changes] ?? count(SUMMARY_KEY.changes)),
     committed: false,
   };
 }
@@ -136,18 +142,18 @@ export async function commitEpoch(ctx: EpochContext, batch: ChangeBatch, codec: 
       batch.table,
       batch.epoch,
       'the table has no pg-cdc snapshot to build on',
-      'commit the snapshot base first (pg-cdc init); epochs build on its pgcdc.epoch',
+      `commit the snapshot base first (pg-cdc init); epochs build on its ${SUMMARY_KEY.epoch}`,
     );
   }
   if (tableEpoch >= batch.epoch) return committedEpoch(ctx, batch, state, codec);
   if (tableEpoch < batch.epoch - 1) throw new EpochGapError(batch.table, batch.epoch, tableEpoch);
-  const parentLsn = parent.summary['pgcdc.lsn'];
-  checkBatch(batch, parentLsn === undefined ? undefined : tryParseLsn(parentLsn));
+  const parentLsn = summaryLsn(parent.summary);
+  checkBatch(batch, parentLsn === undefined ? undefined : parseLsn(parentLsn));
 
   const schema = currentSchema(state.metadata);
   const key = identityKey(schema, codec);
-  const committedLsn = batch.transactions.at(-1)?.commitLsn ?? parentLsn ?? '0/0';
-  const summary = { 'pgcdc.kind': 'epoch', 'pgcdc.epoch': String(batch.epoch), 'pgcdc.lsn': committedLsn };
+  const committedLsn: LsnText = batch.transactions.at(-1)?.commitLsn ?? parentLsn ?? formatLsn(ZERO_LSN);
+  const summary = pgcdcSummary({ kind: 'epoch', epoch: batch.epoch, lsn: committedLsn });
   const phase = phaseTimer();
   const connection = await ctx.duckdb.connect();
   const changelogConnection = await ctx.duckdb.connect();
@@ -195,7 +201,7 @@ export async function commitEpoch(ctx: EpochContext, batch: ChangeBatch, codec: 
       codec,
       key,
       batch.epoch,
-      { ...summary, 'pgcdc.changes': String(events.count) },
+      { ...summary, [SUMMARY_KEY.changes]: String(events.count) },
     );
     const changes = await changelog();
     await recordEpochInManifest(ctx.manifest ?? new ManifestStore(ctx.store), ctx.log, {

@@ -14,6 +14,7 @@ import type { IdentityKey, KeyKind } from './keys.js';
 import { Locator, type LakeRow, type LocatorKey, type LocatorTag } from './locator.js';
 import { locatorUpdated, startLocatorUpdate } from './locator-updates.js';
 import { epochSnapshotId } from './naming.js';
+import { SUMMARY_KEY } from '../contract/index.js';
 import { resolveFullRow, resolvePrimaryKey, type ChangeOp, type Resolution, type ThinChange } from './resolve.js';
 import {
   readWrittenRows,
@@ -326,9 +327,9 @@ export async function commitState(
       replaceAll: resolution.truncated,
       summary: {
         ...summary,
-        'pgcdc.rows-inserted': String(data?.recordCount ?? 0),
-        'pgcdc.rows-deleted': String(lake.deleted.length),
-        ...(resolution.truncated ? { 'pgcdc.truncated': 'true' } : {}),
+        [SUMMARY_KEY.rowsInserted]: String(data?.recordCount ?? 0),
+        [SUMMARY_KEY.rowsDeleted]: String(lake.deleted.length),
+        ...(resolution.truncated ? { [SUMMARY_KEY.truncated]: 'true' } : {}),
       },
     });
     ctx.phase('state-commit');

@@ -1,3 +1,5 @@
+import type { LsnText } from '../../core/lsn/index.js';
+
 /**
  * The contract between the stream side (which knows PostgreSQL) and the lake side (which knows Iceberg) for one
  * flush epoch of one table: CSV files of changes, and the epoch's transactions in commit order.
@@ -43,8 +45,8 @@ export interface ChangeCodec {
 export interface CommittedTransaction {
   /** Decimal text of the 32-bit xid: unique within a batch. */
   readonly xid: string;
-  /** The commit record's LSN, as `X/Y`. */
-  readonly commitLsn: string;
+  /** The commit record's LSN. */
+  readonly commitLsn: LsnText;
   /** Commit time, ISO 8601 with microseconds and offset. */
   readonly commitTime: string;
   /** Changes of this transaction to the table; the files hold exactly the sum over `transactions`, or the epoch is refused. */
@@ -66,7 +68,7 @@ export interface EpochCommit {
   readonly table: string;
   readonly epoch: number;
   /** Commit LSN of the last transaction in the epoch: the table's committed LSN from now on. */
-  readonly committedLsn: string;
+  readonly committedLsn: LsnText;
   readonly stateSnapshotId: string;
   readonly changesSnapshotId: string;
   readonly rowsInserted: number;

@@ -1,12 +1,13 @@
 import type pg from 'pg';
 import { PgCdcError } from '../../core/errors/index.js';
+import { parseLsnText, type LsnText } from '../../core/lsn/index.js';
 import { quoteIdent } from '../../core/selection/index.js';
 
 /** What CREATE_REPLICATION_SLOT … (SNAPSHOT 'export') answers: the slot starts exactly where the snapshot is. */
 export interface ExportedSnapshot {
   readonly slot: string;
   /** The LSN the slot's changes start after; every row in the snapshot is at or before it. */
-  readonly consistentPoint: string;
+  readonly consistentPoint: LsnText;
   /** Valid for `SET TRANSACTION SNAPSHOT` only while the exporting connection stays open and idle. */
   readonly snapshotName: string;
 }
@@ -41,7 +42,11 @@ export async function createSlotWithSnapshot(
     }>(command);
     const row = rows[0];
     if (!row?.snapshot_name) throw new Error('the server returned no snapshot name');
-    return { slot: row.slot_name, consistentPoint: row.consistent_point, snapshotName: row.snapshot_name };
+    return {
+      slot: row.slot_name,
+      consistentPoint: parseLsnText(row.consistent_point),
+      snapshotName: row.snapshot_name,
+    };
   } catch (error) {
     if ((error as { code?: string }).code === '42710') {
       throw new SlotExistsError(slot, replicationClient.database ?? '');

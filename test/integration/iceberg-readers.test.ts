@@ -12,6 +12,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { icebergRead } from 'icebird';
 import { pythonOrSkip, withFileFetch } from '../support/readers.js';
 import { LocalCatalog } from '../../lake/catalog/local.js';
+import { SUMMARY_KEY } from '../../lake/contract/index.js';
 import type { IcebergSchema } from '../../lake/iceberg/schema.js';
 import { appendFiles, createTable, findSnapshotByProperty, loadTableMetadata } from '../../lake/iceberg/table.js';
 import { FilesystemObjectStore } from '../../lake/storage/filesystem.js';
@@ -121,13 +122,13 @@ describe('Iceberg tables written by lake/ read back in independent readers', () 
         dataFiles: [
           { path: store.uri(key), recordCount: count.getRows()[0]![0] as number, fileSizeInBytes: statSync(path).size },
         ],
-        summary: { 'pgcdc.lsn': lsn },
+        summary: { [SUMMARY_KEY.lsn]: lsn },
       });
     }
     connection.closeSync();
     db.closeSync();
     const table = await loadTableMetadata(store, catalog, 'public.things');
-    assert.equal(findSnapshotByProperty(table.metadata, 'pgcdc.lsn', '0/16B3748')?.['sequence-number'], 1);
+    assert.equal(findSnapshotByProperty(table.metadata, SUMMARY_KEY.lsn, '0/16B3748')?.['sequence-number'], 1);
     metadataPath = store.localPath(table.metadataKey);
     metadataText = readFileSync(metadataPath, 'utf8');
   });
@@ -164,7 +165,7 @@ print(json.dumps({
     assert.deepEqual(byId(out.rows), expected);
     assert.equal(out.snapshots.length, 2);
     assert.deepEqual(
-      out.snapshots.map((s) => [s.seq, s.operation, s.summary['pgcdc.lsn'], s.summary['total-records']]),
+      out.snapshots.map((s) => [s.seq, s.operation, s.summary[SUMMARY_KEY.lsn], s.summary['total-records']]),
       [
         [1, 'append', '0/16B3748', '3'],
         [2, 'append', '0/16B3800', '4'],

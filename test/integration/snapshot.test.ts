@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { icebergRead } from 'icebird';
 import pg from 'pg';
+import { SUMMARY_KEY } from '../../lake/contract/index.js';
 import { runCli } from '../support/cli.js';
 import { pythonOrSkip, scanWithPyIceberg, withFileFetch } from '../support/readers.js';
 import { freshDatabase, sharedTemporal, tempDir, uniqueName, writeConfig } from '../support/stack.js';
@@ -124,7 +125,7 @@ describe('pg-cdc init: a consistent snapshot into Iceberg v2', () => {
     const rows = [...scan.rows].sort((a, b) => Number(a.id) - Number(b.id));
     assert.equal(rows.length, 6000);
     assert.deepEqual(rows, expected);
-    assert.equal(scan.summary['pgcdc.lsn'], manifest.source.consistent_point_lsn);
+    assert.equal(scan.summary[SUMMARY_KEY.lsn], manifest.source.consistent_point_lsn);
     assert.deepEqual(
       scan.fields.map(([id, name, type]) => [id, name, type]),
       [

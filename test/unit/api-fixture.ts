@@ -31,6 +31,7 @@ import {
   changelogSourceColumns,
   isChangelogIdentifier,
   stateIdentifierOf,
+  SUMMARY_KEY,
   visibleChangelogColumns,
 } from '../../lake/contract/index.js';
 import type { IcebergField, IcebergSchema } from '../../lake/iceberg/schema.js';
@@ -107,7 +108,7 @@ export async function buildFixture(): Promise<Fixture> {
       );
       const result = await appendFiles(store, catalog, identifier, {
         dataFiles: [{ path: store.uri(key), recordCount: rows, fileSizeInBytes: statSync(path).size }],
-        summary: { 'pgcdc.lsn': '0/1000', 'pgcdc.epoch': '0', ...summary },
+        summary: { [SUMMARY_KEY.lsn]: '0/1000', [SUMMARY_KEY.epoch]: '0', ...summary },
       });
       return {
         metadata_location: result.table.metadataLocation,

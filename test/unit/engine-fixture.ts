@@ -12,7 +12,12 @@ import { silentLogger } from '../../core/log/index.js';
 import { createQueryEngine, type QueryEngine, type QueryEngineTuning } from '../../engine/index.js';
 import type { AccessDecision, AccessPolicy, LakeTableShape, TableGrant } from '../../governance/types.js';
 import { LocalCatalog } from '../../lake/catalog/local.js';
-import { isChangelogIdentifier, stateIdentifierOf, visibleChangelogColumns } from '../../lake/contract/index.js';
+import {
+  isChangelogIdentifier,
+  stateIdentifierOf,
+  SUMMARY_KEY,
+  visibleChangelogColumns,
+} from '../../lake/contract/index.js';
 import { serializeTableMetadata } from '../../lake/iceberg/metadata.js';
 import type { IcebergSchema } from '../../lake/iceberg/schema.js';
 import { appendFiles, createTable, loadTableMetadata, type DataFile } from '../../lake/iceberg/table.js';
@@ -153,12 +158,12 @@ export async function buildLake(): Promise<FixtureLake> {
     const a = await parquet('public/people/data/a.parquet', people(1, 5), peopleIds);
     const first = await appendFiles(store, catalog, 'public.people', {
       dataFiles: [a],
-      summary: { 'pgcdc.epoch': '0', 'pgcdc.lsn': '0/100' },
+      summary: { [SUMMARY_KEY.epoch]: '0', [SUMMARY_KEY.lsn]: '0/100' },
     });
     const b = await parquet('public/people/data/b.parquet', people(6, 8), peopleIds);
     const second = await appendFiles(store, catalog, 'public.people', {
       dataFiles: [b],
-      summary: { 'pgcdc.epoch': '1', 'pgcdc.lsn': '0/200' },
+      summary: { [SUMMARY_KEY.epoch]: '1', [SUMMARY_KEY.lsn]: '0/200' },
     });
     // Positions are read back from the files: DuckDB may write rows in any order.
     const positions = async (file: DataFile, id: number): Promise<number> => {
@@ -175,7 +180,7 @@ export async function buildLake(): Promise<FixtureLake> {
     );
     const afterDeletes = await appendFiles(store, catalog, 'public.people', {
       dataFiles: [deletes],
-      summary: { 'pgcdc.epoch': '2', 'pgcdc.lsn': '0/300' },
+      summary: { [SUMMARY_KEY.epoch]: '2', [SUMMARY_KEY.lsn]: '0/300' },
     });
     await tag(store, catalog, 'public.people', 'before-deletes', second.snapshot['snapshot-id']);
 
@@ -192,7 +197,7 @@ export async function buildLake(): Promise<FixtureLake> {
     );
     await appendFiles(store, catalog, 'public.people__changes', {
       dataFiles: [e1],
-      summary: { 'pgcdc.epoch': '1', 'pgcdc.lsn': '0/200' },
+      summary: { [SUMMARY_KEY.epoch]: '1', [SUMMARY_KEY.lsn]: '0/200' },
     });
     const e2 = await parquet(
       'public/people__changes/data/e2.parquet',
@@ -201,7 +206,7 @@ export async function buildLake(): Promise<FixtureLake> {
     );
     await appendFiles(store, catalog, 'public.people__changes', {
       dataFiles: [e2],
-      summary: { 'pgcdc.epoch': '2', 'pgcdc.lsn': '0/300' },
+      summary: { [SUMMARY_KEY.epoch]: '2', [SUMMARY_KEY.lsn]: '0/300' },
     });
 
     const orders = await parquet(

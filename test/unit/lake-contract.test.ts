@@ -1,9 +1,10 @@
 /**
- * The lake's contract as readers outside pg-cdc meet it: the names (a change here breaks every lake already
- * written), the changelog's column roles and the one visibility rule built on them.
+ * The lake's contract as readers outside pg-cdc meet it: the names and the snapshot summary keys (a change here
+ * breaks every lake already written), the changelog's column roles and the one visibility rule built on them.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { parseLsnText } from '../../core/lsn/index.js';
 import {
   changelogIdentifier,
   changelogLocation,
@@ -11,8 +12,12 @@ import {
   changelogSourceColumns,
   isChangelogIdentifier,
   isChangelogMetadataColumn,
+  pgcdcSummary,
   sourceColumnOf,
   stateIdentifierOf,
+  SUMMARY_KEY,
+  summaryEpoch,
+  summaryLsn,
   tableLocation,
   visibleChangelogColumns,
 } from '../../lake/contract/index.js';
@@ -40,6 +45,21 @@ describe('lake contract', () => {
     assert.equal(stateIdentifierOf('public.orders__changes'), 'public.orders');
     assert.equal(stateIdentifierOf('public.orders'), 'public.orders');
     assert.equal(tableLocation('we.ird', '../x'), 'we%2Eird/%2E%2E%2Fx');
+  });
+
+  it('writes the summary keys readers already know, and reads them back', () => {
+    const summary = pgcdcSummary({ kind: 'snapshot', epoch: 0, lsn: parseLsnText('0/16b3748'), slot: 's' });
+    assert.deepEqual(summary, {
+      'pgcdc.kind': 'snapshot',
+      'pgcdc.epoch': '0',
+      'pgcdc.lsn': '0/16B3748',
+      'pgcdc.slot': 's',
+    });
+    assert.equal(summaryEpoch(summary), 0);
+    assert.equal(summaryLsn(summary), '0/16B3748');
+    assert.equal(summaryEpoch({ [SUMMARY_KEY.epoch]: '1.5' }), undefined);
+    assert.equal(summaryLsn({ [SUMMARY_KEY.lsn]: 'soon' }), undefined);
+    assert.equal(summaryEpoch(undefined), undefined);
   });
 
   it('tells metadata from row columns by the schema, never by a leading underscore', () => {

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { LocalCatalog } from '../../lake/catalog/local.js';
+import { SUMMARY_KEY } from '../../lake/contract/index.js';
 import { CommitConflictError } from '../../lake/errors.js';
 import { decodeManifest, decodeManifestList } from '../../lake/iceberg/avro.js';
 import { currentSnapshot, parseTableMetadata } from '../../lake/iceberg/metadata.js';
@@ -75,11 +76,11 @@ describe('Iceberg table writer', () => {
     const { store, catalog, file } = await freshTable();
     const first = await appendFiles(store, catalog, 'public.orders', {
       dataFiles: [file('a.parquet', 10), file('b.parquet', 5)],
-      summary: { 'pgcdc.lsn': '0/10', 'pgcdc.epoch': '1' },
+      summary: { [SUMMARY_KEY.lsn]: '0/10', [SUMMARY_KEY.epoch]: '1' },
     });
     const second = await appendFiles(store, catalog, 'public.orders', {
       dataFiles: [file('c.parquet', 7)],
-      summary: { 'pgcdc.lsn': '0/20', 'pgcdc.epoch': '2' },
+      summary: { [SUMMARY_KEY.lsn]: '0/20', [SUMMARY_KEY.epoch]: '2' },
     });
     const { metadata, metadataKey } = await loadTableMetadata(store, catalog, 'public.orders');
     assert.equal(metadataKey, second.table.metadataKey);
@@ -100,8 +101,8 @@ describe('Iceberg table writer', () => {
       { ...s2!.summary },
       {
         operation: 'append',
-        'pgcdc.lsn': '0/20',
-        'pgcdc.epoch': '2',
+        [SUMMARY_KEY.lsn]: '0/20',
+        [SUMMARY_KEY.epoch]: '2',
         'added-data-files': '1',
         'added-records': '7',
         'added-files-size': '1007',
@@ -131,9 +132,9 @@ describe('Iceberg table writer', () => {
         [1, s1!['snapshot-id'], 1n, file('b.parquet', 0).path, 5n],
       ],
     );
-    assert.equal(findSnapshotByProperty(metadata, 'pgcdc.lsn', '0/10')?.['snapshot-id'], s1!['snapshot-id']);
-    assert.equal(findSnapshotByProperty(metadata, 'pgcdc.epoch')?.['snapshot-id'], s2!['snapshot-id']);
-    assert.equal(findSnapshotByProperty(metadata, 'pgcdc.lsn', '0/30'), undefined);
+    assert.equal(findSnapshotByProperty(metadata, SUMMARY_KEY.lsn, '0/10')?.['snapshot-id'], s1!['snapshot-id']);
+    assert.equal(findSnapshotByProperty(metadata, SUMMARY_KEY.epoch)?.['snapshot-id'], s2!['snapshot-id']);
+    assert.equal(findSnapshotByProperty(metadata, SUMMARY_KEY.lsn, '0/30'), undefined);
   });
 
   it('keeps 63-bit snapshot ids exact through metadata JSON', async () => {

@@ -4,11 +4,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { parseLsn } from '../../core/lsn/index.js';
+import { formatLsn, parseLsn, parseLsnText } from '../../core/lsn/index.js';
 import { csvRecord, planTable, type TablePlan } from '../../core/types/index.js';
 import type { SourceColumn, SourceTable, SourceType } from '../../core/types/source.js';
 import type { Catalog } from '../../lake/catalog/index.js';
 import { LocalCatalog } from '../../lake/catalog/local.js';
+import { pgcdcSummary, SUMMARY_KEY } from '../../lake/contract/index.js';
 import { currentSnapshot } from '../../lake/iceberg/metadata.js';
 import { appendFiles, createTable, loadTableMetadata } from '../../lake/iceberg/table.js';
 import { ManifestStore, emptyManifest } from '../../lake/manifest.js';
@@ -154,7 +155,7 @@ async function freshLake(source: SourceTable, baseRows: Values[], options: { cat
   const base = await appendFiles(store, realCatalog, identifier, {
     dataFiles: [{ path: store.uri(key), ...written }],
     snapshotId: 7n,
-    summary: { 'pgcdc.kind': 'snapshot', 'pgcdc.lsn': '0/1000', 'pgcdc.epoch': '0' },
+    summary: pgcdcSummary({ kind: 'snapshot', epoch: 0, lsn: parseLsnText('0/1000') }),
   });
   await manifest.commit(undefined, {
     ...emptyManifest({ database: 'shop', slot: 'pg_cdc_slot', publication: 'pg_cdc_pub' }),
@@ -200,7 +201,7 @@ async function freshLake(source: SourceTable, baseRows: Values[], options: { cat
     return {
       tx: {
         xid,
-        commitLsn: `0/${lsn.toString(16).toUpperCase()}`,
+        commitLsn: formatLsn(BigInt(lsn)),
         commitTime: '2026-03-01T10:00:00.123456+00:00',
         rows: changes.length,
       },
@@ -290,9 +291,9 @@ describe('commitEpoch: the state table', () => {
 
     const state = await loadTableMetadata(lake.store, lake.catalog, 'public.items');
     const snapshot = currentSnapshot(state.metadata)!;
-    assert.equal(snapshot.summary['pgcdc.kind'], 'epoch');
-    assert.equal(snapshot.summary['pgcdc.epoch'], '1');
-    assert.equal(snapshot.summary['pgcdc.lsn'], result.committedLsn);
+    assert.equal(snapshot.summary[SUMMARY_KEY.kind], 'epoch');
+    assert.equal(snapshot.summary[SUMMARY_KEY.epoch], '1');
+    assert.equal(snapshot.summary[SUMMARY_KEY.lsn], result.committedLsn);
     assert.equal(snapshot.summary['total-records'], '8');
     assert.equal(snapshot.summary['total-position-deletes'], '3');
 
@@ -332,7 +333,7 @@ describe('commitEpoch: the state table', () => {
       const scan = scanWithPyIceberg(python, state.metadataLocation);
       const seen = scan.rows.map((r) => `${String(r.id)}|${String(r.name)}|${String(r.amount)}`).sort();
       assert.deepEqual(seen, ['1|one-c|9.50', '2|two-again|0.10', '30|thirty|1.00', '4|item-4|1.00', '5|item-5|1.00']);
-      assert.equal(scan.summary['pgcdc.epoch'], '1');
+      assert.equal(scan.summary[SUMMARY_KEY.epoch], '1');
     }
   });
 
@@ -424,7 +425,7 @@ describe('commitEpoch: the state table', () => {
     const summary = files.snapshot!.summary;
     assert.equal(summary['deleted-data-files'], '1');
     assert.equal(summary['total-records'], '2');
-    assert.equal(summary['pgcdc.truncated'], 'true');
+    assert.equal(summary[SUMMARY_KEY.truncated], 'true');
     const { python } = pythonOrSkip();
     if (python) {
       // The removed files are DELETED entries of the truncating snapshot: another reader sees only the new rows.
@@ -635,7 +636,7 @@ describe('commitEpoch: retries, crashes and the locator', () => {
     const batch = crashEpoch(lake);
     await assert.rejects(commitEpoch(lake.ctx, batch, lake.codec), /simulated crash before/);
     const state = await loadTableMetadata(lake.store, lake.catalog, 'public.items');
-    assert.equal(currentSnapshot(state.metadata)!.summary['pgcdc.epoch'], '0');
+    assert.equal(currentSnapshot(state.metadata)!.summary[SUMMARY_KEY.epoch], '0');
     // The epoch's events table, shared by its two connections, is gone with the failed attempt.
     const connection = await lake.ctx.duckdb.connect();
     try {
@@ -719,7 +720,7 @@ describe('commitEpoch: retries, crashes and the locator', () => {
     assert.equal(result.changes, 0);
     assert.equal((await lake.rows()).length, 5);
     const state = await loadTableMetadata(lake.store, lake.catalog, 'public.items');
-    assert.equal(currentSnapshot(state.metadata)!.summary['pgcdc.epoch'], '1');
+    assert.equal(currentSnapshot(state.metadata)!.summary[SUMMARY_KEY.epoch], '1');
     await commitEpoch(lake.ctx, lake.batch(2, [del({ id: '5' })]), lake.codec);
     assert.equal((await lake.rows()).length, 4);
   });
@@ -733,7 +734,7 @@ describe('commitEpoch: retries, crashes and the locator', () => {
       table: 'public.items',
       epoch: 1,
       files: ['/nonexistent.csv'],
-      transactions: [{ xid: '1', commitLsn: '0/1000', commitTime: '2026-03-01T10:00:00Z', rows: 1 }],
+      transactions: [{ xid: '1', commitLsn: parseLsnText('0/1000'), commitTime: '2026-03-01T10:00:00Z', rows: 1 }],
     };
     await assert.rejects(commitEpoch(lake.ctx, stale, lake.codec), { code: 'EPOCH_MISMATCH' });
     const state = await loadTableMetadata(lake.store, lake.catalog, 'public.items');
