@@ -1,5 +1,5 @@
 import type { PgCdcConfig } from '../core/config/index.js';
-import { PgCdcError } from '../core/errors/index.js';
+import { PgCdcError, type ErrorCode } from '../core/errors/index.js';
 import type { Logger } from '../core/log/index.js';
 import type { SourceSettings } from '../source/connection.js';
 import { ZERO_LSN, formatLsn, type Lsn } from '../source/replication/lsn.js';
@@ -44,10 +44,10 @@ const sleepMs = (ms: number): Promise<void> => new Promise((resolve) => setTimeo
 const ACK_EVERY_MS = 1_000;
 const HEARTBEAT_PREFIX = 'pg-cdc-heartbeat';
 
-const isConnectionLost = (error: unknown): boolean =>
-  error instanceof PgCdcError &&
-  // SLOT_IN_USE right after a crash: the old walsender has not noticed its reader died yet.
-  ['REPLICATION_CONNECTION_LOST', 'SOURCE_UNREACHABLE', 'SOURCE_CONNECTION', 'SLOT_IN_USE'].includes(error.code);
+// The failures of the replication connection that a reconnect cures; SLOT_IN_USE right after a crash: the old
+// walsender has not noticed its reader died yet.
+const RECONNECT_ON: readonly ErrorCode[] = ['REPLICATION_CONNECTION_LOST', 'SOURCE_UNREACHABLE', 'SLOT_IN_USE'];
+const isConnectionLost = (error: unknown): boolean => error instanceof PgCdcError && RECONNECT_ON.includes(error.code);
 
 /**
  * The stream worker: reads the slot, assembles transactions into each table's spool, seals epochs, hands them to

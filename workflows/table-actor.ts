@@ -7,6 +7,7 @@ import {
   setHandler,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import { NON_RETRYABLE_CODES } from '../core/errors/catalog.js';
 import type { EpochCommit } from '../lake/state/types.js';
 import {
   commitEpochUpdate,
@@ -19,21 +20,12 @@ import {
 /** Epochs per run before continuing as new: keeps the history small (one update and one activity per epoch). */
 const EPOCHS_PER_RUN = 200;
 
-const NON_RETRYABLE = [
-  'CONFIG_INVALID',
-  'EPOCH_GAP',
-  'EPOCH_MISMATCH',
-  'SCHEMA_CHANGED',
-  'TYPE_MAPPING',
-  'SPOOL_MISSING',
-];
-
 const epochActivities = (hostTaskQueue: string) =>
   proxyActivities<Activities>({
     taskQueue: hostTaskQueue,
     startToCloseTimeout: '1 hour',
     heartbeatTimeout: '20 seconds',
-    retry: { initialInterval: '1s', maximumInterval: '30s', nonRetryableErrorTypes: NON_RETRYABLE },
+    retry: { initialInterval: '1s', maximumInterval: '30s', nonRetryableErrorTypes: [...NON_RETRYABLE_CODES] },
   });
 
 /**

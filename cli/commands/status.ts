@@ -62,7 +62,7 @@ function failure(error: unknown): Failure {
       error: { code: error.code, message: error.message, ...(error.hint ? { hint: error.hint } : {}) },
     };
   }
-  return { ok: false, error: { code: 'UNEXPECTED', message: error instanceof Error ? error.message : String(error) } };
+  return { ok: false, error: { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) } };
 }
 
 const bytes = (value: string | null | undefined): number | null => (value == null ? null : Number(value));
