@@ -94,6 +94,7 @@ export class StreamRunner {
         this.fatal = error instanceof Error ? error : new Error(String(error));
         this.stop();
       },
+      (failure) => this.metrics.tableFailed(failure),
     );
     this.probe = new SourceProbe(options.source, options.config.replication.slot, options.log);
   }
@@ -261,7 +262,15 @@ export class StreamRunner {
     // Everything that matters is committed and acknowledged; a server slow to end the copy must not hold the exit.
     const closed = await Promise.race([stream.close().then(() => true), sleepMs(CLOSE_WAIT_MS).then(() => false)]);
     if (!closed) this.options.log.warn({ waitedMs: CLOSE_WAIT_MS }, 'the replication connection did not close in time');
-    this.options.log.info({ confirmed: formatLsn(confirm) }, 'stream stopped; every read change is committed');
+    const failed = this.committer.failures.map((f) => f.table);
+    if (failed.length > 0) {
+      this.options.log.warn(
+        { confirmed: formatLsn(confirm), failed },
+        'stream stopped; the failed tables keep their epochs in the spool, and the slot is held for them',
+      );
+    } else {
+      this.options.log.info({ confirmed: formatLsn(confirm) }, 'stream stopped; every read change is committed');
+    }
   }
 
   /** Seals each given table's open epoch that is due by time, rows or bytes, and starts its commit. */

@@ -121,9 +121,13 @@ export async function snapshotWorkflow(input: SnapshotInput): Promise<SnapshotRe
   await steps.preparePublication(tables.map((t) => ({ schema: t.source.schema, name: t.source.name })));
 
   progress = { ...progress, phase: 'exporting' };
+  // Host-pinned: if this host's worker is gone, nothing polls the queue. The hold fails if it is not picked up
+  // within two minutes (before the slot exists), and the whole of it is bounded like every host-pinned activity.
   const holding = proxyActivities<Activities>({
     taskQueue: input.hostTaskQueue,
+    scheduleToStartTimeout: '2 minutes',
     startToCloseTimeout: '7 days',
+    scheduleToCloseTimeout: '7 days',
     heartbeatTimeout: '30 seconds',
     cancellationType: 'WAIT_CANCELLATION_COMPLETED',
     // The slot exists once this activity has run: a retry could only fail on it, so the workflow decides instead.
