@@ -9,7 +9,7 @@ import {
   setHandler,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { isErrorCode, isRetryableCode, NON_RETRYABLE_CODES } from '../core/errors/catalog.js';
+import { isErrorCode, isRetryableCode, NON_RETRYABLE_CODES, type ErrorCode } from '../core/errors/catalog.js';
 import type { EpochCommit } from '../lake/state/types.js';
 import {
   commitEpochUpdate,
@@ -50,7 +50,7 @@ function epochFailure(request: EpochRequest, error: unknown): EpochFailure {
       break;
     }
   }
-  const code = failure?.type ?? 'EPOCH_COMMIT_FAILED';
+  const code: ErrorCode = failure?.type && isErrorCode(failure.type) ? failure.type : 'EPOCH_COMMIT_FAILED';
   const details = failure?.details?.[0] as { hint?: string } | undefined;
   const message =
     failure?.message ??

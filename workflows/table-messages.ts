@@ -1,4 +1,5 @@
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import type { ErrorCode } from '../core/errors/catalog.js';
 import type { EpochCommit } from '../lake/state/types.js';
 
 /** One sealed epoch of one table, waiting in the spool of the host whose queue is named. */
@@ -17,7 +18,7 @@ export interface EpochRequest {
 export interface EpochFailure {
   readonly epoch: number;
   /** The error code (core/errors/catalog.ts); EPOCH_COMMIT_FAILED when the activity ended without one (timeout). */
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly message: string;
   readonly hint?: string;
   /** false: a retry cannot help until the cause is fixed (the catalog's permanent and bad-input codes). */
