@@ -1,12 +1,10 @@
 import { ApplicationFailure } from '@temporalio/common';
-import { isPgCdcError } from '../core/errors/index.js';
-
-/** Codes that a retry cannot fix: the input or the environment must change first. */
-const NON_RETRYABLE = new Set(['CONFIG_INVALID', 'ENVIRONMENT']);
+import { isPgCdcError, isRetryableCode } from '../core/errors/index.js';
 
 /**
  * Run an activity body and turn a PgCdcError into an ApplicationFailure whose type is the error's code, so the
- * workflow history shows the code, context and hint, and the retry policy can tell bad input from a passing fault.
+ * workflow history shows the code, context and hint. Whether Temporal retries it is the failure catalog's call
+ * (core/errors/catalog.ts): permanent and bad-input codes are not retried, whatever the caller's retry policy.
  */
 export async function asActivity<T>(body: () => Promise<T>): Promise<T> {
   try {
@@ -16,7 +14,7 @@ export async function asActivity<T>(body: () => Promise<T>): Promise<T> {
     throw ApplicationFailure.create({
       type: error.code,
       message: error.message,
-      nonRetryable: NON_RETRYABLE.has(error.code),
+      nonRetryable: !isRetryableCode(error.code),
       details: [{ context: error.context, hint: error.hint }],
       cause: error,
     });

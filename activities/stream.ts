@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import { PgCdcError } from '../core/errors/index.js';
+import { isPgCdcError, isRetryableCode, PgCdcError } from '../core/errors/index.js';
 import type { Logger } from '../core/log/index.js';
 import { planTable } from '../core/types/index.js';
 import type { ChangeCodec, EpochCommit } from '../lake/state/types.js';
@@ -76,6 +76,22 @@ export function createStreamActivities(deps: StreamActivityDeps) {
         } finally {
           clearInterval(beat);
         }
+      }).catch((error: unknown) => {
+        // Temporal retries a passing fault with back-off and without a limit: each attempt says so here.
+        const cause = error instanceof Error && isPgCdcError(error.cause) ? error.cause : undefined;
+        const retrying = cause === undefined || isRetryableCode(cause.code);
+        deps.log[retrying ? 'warn' : 'error'](
+          {
+            table: request.table,
+            epoch: request.epoch,
+            attempt: Context.current().info.attempt,
+            code: cause?.code,
+            retrying,
+            err: error,
+          },
+          retrying ? 'epoch commit failed; Temporal retries it' : 'epoch commit failed; not retried',
+        );
+        throw error;
       });
     },
   };

@@ -1,35 +1,16 @@
-import { isPgCdcError, PgCdcError, type PgCdcErrorOptions } from '../core/errors/index.js';
-
 /**
- * One catalog of the error codes the front doors answer with, and the HTTP status of each. MCP shows the same
- * code, message and hint in an `isError` result. Anything that is not a PgCdcError (a driver or DuckDB error, a
- * bug) is never shown to a client: it becomes INTERNAL with a request id, and the details go to the log.
+ * The front doors answer every PgCdcError with the HTTP status its code has in the failure catalog (core/errors);
+ * MCP shows the same code, message and hint in an `isError` result. Anything that is not a PgCdcError (a driver or
+ * DuckDB error, a bug) is never shown to a client: it becomes INTERNAL with a request id, and the details go to
+ * the log.
  */
-export const ERROR_STATUS: Readonly<Record<string, number>> = {
-  BAD_REQUEST: 400,
-  QUERY_INVALID: 400,
-  /** The query ran and a value the caller gave did not convert (a word compared with a number column, ...). */
-  QUERY_FAILED: 400,
-  COLUMN_NOT_FOUND: 400,
-  INVALID_IDENTIFIER: 400,
-  REF_INVALID: 400,
-  UNAUTHORIZED: 401,
-  PRINCIPAL_UNKNOWN: 403,
-  HOST_NOT_ALLOWED: 403,
-  NOT_FOUND: 404,
-  TABLE_NOT_FOUND: 404,
-  SNAPSHOT_NOT_FOUND: 404,
-  REF_NOT_FOUND: 404,
-  EPOCH_NOT_FOUND: 404,
-  LAKE_EMPTY: 404,
-  METHOD_NOT_ALLOWED: 405,
-  BODY_TOO_LARGE: 413,
-  UNSUPPORTED_MEDIA_TYPE: 415,
-  RATE_LIMITED: 429,
-  INTERNAL: 500,
-  NOT_AVAILABLE: 501,
-  QUERY_TIMEOUT: 504,
-};
+import {
+  httpStatusOf,
+  isPgCdcError,
+  PgCdcError,
+  type ErrorCode,
+  type PgCdcErrorOptions,
+} from '../core/errors/index.js';
 
 /** The single error shape of every REST response that is not a success. */
 export interface ErrorBody {
@@ -42,17 +23,17 @@ export class ApiError extends PgCdcError {
   /** Seconds, for RATE_LIMITED. */
   readonly retryAfter: number | undefined;
 
-  constructor(code: string, message: string, options: PgCdcErrorOptions & { retryAfter?: number } = {}) {
+  constructor(code: ErrorCode, message: string, options: PgCdcErrorOptions & { retryAfter?: number } = {}) {
     super(code, message, options);
-    this.status = ERROR_STATUS[code] ?? 500;
+    this.status = httpStatusOf(code);
     this.retryAfter = options.retryAfter;
   }
 }
 
-/** Status for any error: ours by code; PgCdcErrors with codes outside the catalog are 500 but keep their text. */
+/** Status for any error: a PgCdcError's by its code in the catalog; anything else is 500. */
 export function statusOf(error: unknown): number {
   if (error instanceof ApiError) return error.status;
-  if (isPgCdcError(error)) return ERROR_STATUS[error.code] ?? 500;
+  if (isPgCdcError(error)) return httpStatusOf(error.code);
   return 500;
 }
 

@@ -1,5 +1,5 @@
 import type { TemporalFailure } from '@temporalio/common';
-import { isPgCdcError } from '../core/errors/index.js';
+import { isErrorCode, isPgCdcError } from '../core/errors/index.js';
 
 // The Temporal packages take about a quarter of a second to load: every command starts without them, and only a
 // failure that may have come from Temporal loads them to be described.
@@ -11,11 +11,9 @@ const temporalErrors = async () => {
   return { WorkflowFailedError, ApplicationFailure, TemporalFailure };
 };
 
-const ERROR_CODE = /^[A-Z][A-Z0-9_]+$/;
-
 /**
- * The failure to show for a failed workflow: the first ApplicationFailure in the chain whose type is one of our
- * error codes (an activity's PgCdcError), else the innermost failure.
+ * The failure to show for a failed workflow: the first ApplicationFailure in the chain whose type is a code of the
+ * failure catalog (an activity's PgCdcError), else the innermost failure.
  */
 function rootFailure(
   error: TemporalFailure,
@@ -23,7 +21,7 @@ function rootFailure(
 ): TemporalFailure {
   let current: TemporalFailure = error;
   for (;;) {
-    if (current instanceof ApplicationFailure && current.type && ERROR_CODE.test(current.type)) return current;
+    if (current instanceof ApplicationFailure && current.type && isErrorCode(current.type)) return current;
     if (!(current.cause instanceof TemporalFailure)) return current;
     current = current.cause;
   }

@@ -10,6 +10,8 @@
  * Messages never carry DuckDB's own text, file paths or names the principal may not see.
  */
 
+import type { ErrorCode } from '../core/errors/index.js';
+
 export const FILTER_OPS = ['eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'like', 'ilike', 'isnull', 'notnull'] as const;
 export type FilterOp = (typeof FILTER_OPS)[number];
 
@@ -25,7 +27,7 @@ export const ENGINE_ERROR_CODES = [
   'QUERY_TIMEOUT',
   'NOT_AVAILABLE',
   'PRINCIPAL_UNKNOWN',
-] as const;
+] as const satisfies readonly ErrorCode[];
 export type EngineErrorCode = (typeof ENGINE_ERROR_CODES)[number];
 
 export interface Filter {

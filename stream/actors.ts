@@ -1,4 +1,6 @@
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { hostname } from 'node:os';
+import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { formatLsn } from '../core/lsn/index.js';
 import { workflowIds } from '../core/temporal/index.js';
 import type { EpochCommit } from '../lake/state/types.js';
 import { commitEpochUpdate, stateQuery } from '../workflows/table-messages.js';
@@ -9,11 +11,17 @@ import type { TableStart } from './setup.js';
 import type { SealedEpoch } from './spool.js';
 
 /**
- * Sealed epochs go to each table's TableActor as a `commitEpoch` Update whose id is `flush:<table>:<epoch>`: a
- * resend after a crash or a lost reply attaches to the same update instead of committing twice.
+ * Sealed epochs go to each table's TableActor as a `commitEpoch` Update whose id is `flush:<table>:<epoch>:<sender>`:
+ * a resend after a lost reply attaches to the same update instead of committing twice. The sender is this process
+ * (host and start time), so a stream worker that starts again (after a crash, a fix, on another host) sends its
+ * own update, which waits for any earlier one of the same epoch in the actor and then finds it committed. A failed
+ * update keeps its outcome under its id: the next resend of that epoch takes a new one.
  */
 export class ActorSink implements EpochSink {
   private readonly spoolDirs = new Map<string, string>();
+  private readonly sender = `${hostname()}-${Date.now().toString(36)}`;
+  /** Per table and epoch: how many of its updates failed in this process. */
+  private readonly failedUpdates = new Map<string, number>();
 
   constructor(
     private readonly client: Client,
@@ -65,16 +73,28 @@ export class ActorSink implements EpochSink {
 
   async commit(route: TableRoute, sealed: SealedEpoch): Promise<EpochCommit> {
     const handle = this.client.workflow.getHandle(workflowIds.table(route.table));
-    return handle.executeUpdate(commitEpochUpdate, {
-      args: [
-        {
-          table: route.table,
-          epoch: sealed.batch.epoch,
-          spoolDir: this.spoolDirs.get(route.table)!,
-          hostTaskQueue: this.hostTaskQueue,
-        },
-      ],
-      updateId: workflowIds.flush(route.table, sealed.batch.epoch),
-    });
+    const { epoch } = sealed.batch;
+    const key = `${route.table}:${epoch}`;
+    const failed = this.failedUpdates.get(key) ?? 0;
+    try {
+      const result = await handle.executeUpdate(commitEpochUpdate, {
+        args: [
+          {
+            table: route.table,
+            epoch,
+            spoolDir: this.spoolDirs.get(route.table)!,
+            hostTaskQueue: this.hostTaskQueue,
+            firstLsn: formatLsn(sealed.firstCommitLsn),
+            lastLsn: formatLsn(sealed.lastCommitLsn),
+          },
+        ],
+        updateId: workflowIds.flush(route.table, epoch, failed === 0 ? this.sender : `${this.sender}.${failed}`),
+      });
+      this.failedUpdates.delete(key);
+      return result;
+    } catch (error) {
+      if (error instanceof WorkflowUpdateFailedError) this.failedUpdates.set(key, failed + 1);
+      throw error;
+    }
   }
 }

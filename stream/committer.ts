@@ -1,5 +1,7 @@
+import { isErrorCode, isRetryableCode, type ErrorCode } from '../core/errors/index.js';
 import type { Logger } from '../core/log/index.js';
 import type { EpochCommit } from '../lake/state/types.js';
+import { formatLsn, type LsnText } from '../core/lsn/index.js';
 import type { TableRoute } from './routes.js';
 import type { SealedEpoch } from './spool.js';
 
@@ -7,6 +9,23 @@ import type { SealedEpoch } from './spool.js';
 export interface EpochSink {
   commit(route: TableRoute, sealed: SealedEpoch): Promise<EpochCommit>;
 }
+
+/** A table whose epoch failed for good: its later epochs wait in the spool, and the slot waits for it. */
+export interface TableFailure {
+  readonly table: string;
+  readonly epoch: number;
+  /** Commit LSNs of the epoch's first and last transaction; the slot is not acknowledged past the first. */
+  readonly firstLsn: LsnText;
+  readonly lastLsn: LsnText;
+  readonly code: ErrorCode;
+  readonly message: string;
+  readonly hint: string;
+  readonly at: string;
+}
+
+/** Where every failed table's message sends the operator. */
+const RESTART_HINT =
+  'fix the cause, then restart `pg-cdc start`: the epoch is still in the spool and is committed from there; the other tables keep streaming meanwhile';
 
 export interface CommitterStats {
   epochs: number;
@@ -16,10 +35,13 @@ export interface CommitterStats {
 
 /**
  * Hands each table's sealed epochs to the sink one at a time, in order; tables proceed independently. A failed
- * hand-over is retried after a pause (the actor dedupes by epoch), so an epoch is never skipped.
+ * hand-over is retried after a pause (the actor commits an epoch once), so an epoch is never skipped. An epoch
+ * that fails with a code the catalog calls permanent (or bad input) stops its table only: it stays sealed in the
+ * spool, the table is reported failed, and the other tables go on.
  */
 export class EpochCommitter {
   private readonly inFlight = new Map<TableRoute, Promise<void>>();
+  private readonly failed = new Map<string, TableFailure>();
   readonly stats: CommitterStats = { epochs: 0, rows: 0, failures: 0 };
   private stopped = false;
 
@@ -28,6 +50,7 @@ export class EpochCommitter {
     private readonly log: Logger,
     private readonly onCommitted: (route: TableRoute, result: EpochCommit) => void,
     private readonly onFatal: (error: unknown) => void,
+    private readonly onTableFailed: (failure: TableFailure) => void,
     private readonly retryDelayMs = 2_000,
     private readonly maxAttempts = 10,
   ) {}
@@ -36,7 +59,7 @@ export class EpochCommitter {
   pump(routes: Iterable<TableRoute>): void {
     if (this.stopped) return;
     for (const route of routes) {
-      if (this.inFlight.has(route)) continue;
+      if (this.inFlight.has(route) || this.failed.has(route.table)) continue;
       const sealed = route.spool.peekSealed();
       if (!sealed) continue;
       const work = this.commitOne(route, sealed).finally(() => {
@@ -56,6 +79,11 @@ export class EpochCommitter {
       if (pending.length === 0) return;
       await Promise.all(pending);
     }
+  }
+
+  /** Tables stopped by a permanent failure of their next epoch. */
+  get failures(): readonly TableFailure[] {
+    return [...this.failed.values()];
   }
 
   get busy(): number {
@@ -83,33 +111,66 @@ export class EpochCommitter {
           this.log.warn(context, 'epoch commit failed while stopping; left in the spool for the next start');
           return;
         }
-        if (isPermanent(error) || attempt >= this.maxAttempts) {
+        const code = failureCode(error);
+        if (code !== undefined && !isRetryableCode(code)) {
+          this.tableFailed(route, sealed, code, error);
+          return;
+        }
+        if (attempt >= this.maxAttempts) {
           this.log.error(context, 'epoch commit failed for good; stopping the stream');
           this.onFatal(error);
           return;
         }
-        this.log.warn(context, 'epoch commit failed; retrying');
+        this.log.warn({ ...context, code }, 'epoch commit failed; retrying');
         await new Promise((resolve) => setTimeout(resolve, this.retryDelayMs));
       }
     }
   }
+
+  private tableFailed(route: TableRoute, sealed: SealedEpoch, code: ErrorCode, error: unknown): void {
+    const root = withCode(error, code);
+    const failure: TableFailure = {
+      table: route.table,
+      epoch: sealed.batch.epoch,
+      firstLsn: formatLsn(sealed.firstCommitLsn),
+      lastLsn: formatLsn(sealed.lastCommitLsn),
+      code,
+      message: root?.message ?? String(error),
+      hint: [hintOf(root), RESTART_HINT].filter(Boolean).join('; '),
+      at: new Date().toISOString(),
+    };
+    this.failed.set(route.table, failure);
+    this.log.error(
+      { ...failure, err: error },
+      `${route.table} epoch ${failure.epoch} (LSN ${failure.firstLsn}..${failure.lastLsn}) failed with ${code}: the table stops here, the slot is held at ${failure.firstLsn}`,
+    );
+    this.onTableFailed(failure);
+  }
 }
 
-const PERMANENT = new Set([
-  'EPOCH_GAP',
-  'EPOCH_MISMATCH',
-  'SCHEMA_CHANGED',
-  'TYPE_MAPPING',
-  'SPOOL_MISSING',
-  'CONFIG_INVALID',
-]);
-
-/** A failure the actor reports as non-retryable (its ApplicationFailure type is our error code). */
-function isPermanent(error: unknown): boolean {
+/** The first error code in the cause chain: a PgCdcError's `code`, or an ApplicationFailure's `type`. */
+function failureCode(error: unknown): ErrorCode | undefined {
   for (let e: unknown = error; e instanceof Error; e = e.cause) {
-    const type = (e as { type?: unknown }).type;
-    if (typeof type === 'string' && PERMANENT.has(type)) return true;
-    if ((e as { nonRetryable?: unknown }).nonRetryable === true) return true;
+    const { code, type } = e as { code?: unknown; type?: unknown };
+    if (typeof code === 'string' && isErrorCode(code)) return code;
+    if (typeof type === 'string' && isErrorCode(type)) return type;
   }
-  return false;
+  return undefined;
+}
+
+/** The error in the chain that carries `code`. */
+function withCode(error: unknown, code: ErrorCode): Error | undefined {
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    const { code: c, type } = e as { code?: unknown; type?: unknown };
+    if (c === code || type === code) return e;
+  }
+  return undefined;
+}
+
+/** A PgCdcError's hint, or the one an activity put in its ApplicationFailure's details. */
+function hintOf(error: Error | undefined): string | undefined {
+  const { hint, details } = (error ?? {}) as { hint?: unknown; details?: unknown };
+  if (typeof hint === 'string') return hint;
+  const first = Array.isArray(details) ? (details[0] as { hint?: unknown } | undefined) : undefined;
+  return typeof first?.hint === 'string' ? first.hint : undefined;
 }

@@ -1,4 +1,5 @@
 import type { EpochCommit } from '../lake/state/types.js';
+import type { TableFailure } from './committer.js';
 
 export interface TableStreamState {
   epoch: number;
@@ -25,6 +26,8 @@ export class StreamMetrics {
   /** Source commit time of the oldest change read but not yet in the lake; undefined when nothing waits. */
   oldestWaitingCommitTime: string | undefined;
   readonly tables: Record<string, TableStreamState> = {};
+  /** Tables stopped by a permanent failure of an epoch, until the next start. */
+  readonly failedTables: Record<string, TableFailure> = {};
 
   epochCommitted(table: string, result: EpochCommit): void {
     const previous = this.tables[table];
@@ -34,6 +37,10 @@ export class StreamMetrics {
       changes: (previous?.changes ?? 0) + result.changes,
       lastCommitAt: new Date().toISOString(),
     };
+  }
+
+  tableFailed(failure: TableFailure): void {
+    this.failedTables[failure.table] = failure;
   }
 
   snapshot(): Record<string, unknown> {
@@ -55,6 +62,7 @@ export class StreamMetrics {
       guardrail_exceeded: this.guardrailExceeded,
       oldest_waiting_commit_time: this.oldestWaitingCommitTime ?? null,
       tables: this.tables,
+      failed_tables: Object.values(this.failedTables),
     };
   }
 
@@ -101,6 +109,22 @@ export class StreamMetrics {
       const labels = `{table=${JSON.stringify(table)}}`;
       metric('pgcdc_table_epoch', 'gauge', 'Last committed epoch per table.', state.epoch, labels);
       metric('pgcdc_table_changes_total', 'counter', 'Changes committed per table.', state.changes, labels);
+    }
+    metric(
+      'pgcdc_tables_failed',
+      'gauge',
+      'Tables stopped by a permanent epoch failure.',
+      Object.keys(this.failedTables).length,
+    );
+    for (const failure of Object.values(this.failedTables)) {
+      const labels = `{table=${JSON.stringify(failure.table)},code=${JSON.stringify(failure.code)}}`;
+      metric(
+        'pgcdc_table_failed',
+        'gauge',
+        'The epoch at which a table failed, by table and error code.',
+        failure.epoch,
+        labels,
+      );
     }
     return `${lines.join('\n')}\n`;
   }

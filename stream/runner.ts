@@ -1,5 +1,5 @@
 import type { PgCdcConfig } from '../core/config/index.js';
-import { PgCdcError } from '../core/errors/index.js';
+import { PgCdcError, type ErrorCode } from '../core/errors/index.js';
 import type { Logger } from '../core/log/index.js';
 import type { SourceSettings } from '../source/connection.js';
 import { ZERO_LSN, formatLsn } from '../core/lsn/index.js';
@@ -44,10 +44,10 @@ const sleepMs = (ms: number): Promise<void> => new Promise((resolve) => setTimeo
 const ACK_EVERY_MS = 1_000;
 const HEARTBEAT_PREFIX = 'pg-cdc-heartbeat';
 
-const isConnectionLost = (error: unknown): boolean =>
-  error instanceof PgCdcError &&
-  // SLOT_IN_USE right after a crash: the old walsender has not noticed its reader died yet.
-  ['REPLICATION_CONNECTION_LOST', 'SOURCE_UNREACHABLE', 'SOURCE_CONNECTION', 'SLOT_IN_USE'].includes(error.code);
+// The failures of the replication connection that a reconnect cures; SLOT_IN_USE right after a crash: the old
+// walsender has not noticed its reader died yet.
+const RECONNECT_ON: readonly ErrorCode[] = ['REPLICATION_CONNECTION_LOST', 'SOURCE_UNREACHABLE', 'SLOT_IN_USE'];
+const isConnectionLost = (error: unknown): boolean => error instanceof PgCdcError && RECONNECT_ON.includes(error.code);
 
 /**
  * The stream worker: reads the slot, assembles transactions into each table's spool, seals epochs, hands them to
@@ -94,6 +94,7 @@ export class StreamRunner {
         this.fatal = error instanceof Error ? error : new Error(String(error));
         this.stop();
       },
+      (failure) => this.metrics.tableFailed(failure),
     );
     this.probe = new SourceProbe(options.source, options.config.replication.slot, options.log);
   }
@@ -261,7 +262,15 @@ export class StreamRunner {
     // Everything that matters is committed and acknowledged; a server slow to end the copy must not hold the exit.
     const closed = await Promise.race([stream.close().then(() => true), sleepMs(CLOSE_WAIT_MS).then(() => false)]);
     if (!closed) this.options.log.warn({ waitedMs: CLOSE_WAIT_MS }, 'the replication connection did not close in time');
-    this.options.log.info({ confirmed: formatLsn(confirm) }, 'stream stopped; every read change is committed');
+    const failed = this.committer.failures.map((f) => f.table);
+    if (failed.length > 0) {
+      this.options.log.warn(
+        { confirmed: formatLsn(confirm), failed },
+        'stream stopped; the failed tables keep their epochs in the spool, and the slot is held for them',
+      );
+    } else {
+      this.options.log.info({ confirmed: formatLsn(confirm) }, 'stream stopped; every read change is committed');
+    }
   }
 
   /** Seals each given table's open epoch that is due by time, rows or bytes, and starts its commit. */

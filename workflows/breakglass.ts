@@ -1,5 +1,6 @@
 import { ApplicationFailure, condition, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import { NON_RETRYABLE_CODES } from '../core/errors/catalog.js';
 import {
   extendSignal,
   MAX_BREAK_GLASS_TTL_MS,
@@ -13,17 +14,21 @@ import {
   type RevokeRequest,
 } from './breakglass-messages.js';
 
-const NON_RETRYABLE = ['CONFIG_INVALID', 'PRINCIPAL_UNKNOWN', 'RESOURCE_INVALID', 'NOT_AVAILABLE', 'REGISTRY_TOO_NEW'];
-
 const granting = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 10, nonRetryableErrorTypes: NON_RETRYABLE },
+  retry: {
+    initialInterval: '1s',
+    maximumInterval: '30s',
+    maximumAttempts: 10,
+    nonRetryableErrorTypes: [...NON_RETRYABLE_CODES],
+  },
 });
 
-// Ending a grant is never given up: it is retried until the registry takes it.
+// Ending a grant is retried without a limit until the registry takes it; only a failure no retry can fix (the
+// catalog's permanent codes, such as a registry written by a newer pg-cdc) stops it.
 const ending = proxyActivities<Activities>({
   startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1s', maximumInterval: '1 minute', nonRetryableErrorTypes: ['REGISTRY_TOO_NEW'] },
+  retry: { initialInterval: '1s', maximumInterval: '1 minute', nonRetryableErrorTypes: [...NON_RETRYABLE_CODES] },
 });
 
 const SYSTEM_ACTOR = 'pg-cdc';

@@ -1,5 +1,6 @@
 import { proxyActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import { NON_RETRYABLE_CODES } from '../core/errors/catalog.js';
 import type { PreflightReport } from '../source/preflight.js';
 
 const { preflight } = proxyActivities<Activities>({
@@ -8,7 +9,7 @@ const { preflight } = proxyActivities<Activities>({
     initialInterval: '1s',
     maximumInterval: '30s',
     maximumAttempts: 5,
-    nonRetryableErrorTypes: ['CONFIG_INVALID'],
+    nonRetryableErrorTypes: [...NON_RETRYABLE_CODES],
   },
 });
 

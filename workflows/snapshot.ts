@@ -10,8 +10,10 @@ import {
   proxyActivities,
   proxyLocalActivities,
   setHandler,
+  type RetryPolicy,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import { NON_RETRYABLE_CODES, type ErrorCode } from '../core/errors/catalog.js';
 import type { ChunkResult, SnapshotTable } from '../activities/snapshot.js';
 import { inPool } from './pool.js';
 import {
@@ -47,23 +49,13 @@ const SETUP_BY_LOCAL_ACTIVITIES = 'setup-by-local-activities';
 /** Workflows started before this change ran the setup steps one after another. */
 const SETUP_SIDE_BY_SIDE = 'setup-side-by-side';
 
-const NON_RETRYABLE = [
-  'CONFIG_INVALID',
-  'SLOT_EXISTS',
-  'PUBLICATION_MISMATCH',
-  'SNAPSHOT_GONE',
-  'PREFLIGHT_FAILED',
-  'UNTAGGED_TABLES',
-  'ROW_TOO_LONG',
-];
-
 // The short control steps, as activities or local ones: the same retries either way.
-const CONTROL_RETRY = {
+const CONTROL_RETRY: RetryPolicy = {
   initialInterval: '1s',
   maximumInterval: '30s',
   maximumAttempts: 10,
-  nonRetryableErrorTypes: NON_RETRYABLE,
-} as const;
+  nonRetryableErrorTypes: [...NON_RETRYABLE_CODES],
+};
 
 const control = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', retry: CONTROL_RETRY });
 
@@ -73,13 +65,21 @@ const control = proxyActivities<Activities>({ startToCloseTimeout: '5 minutes', 
 // a passing fault: `init` says so at once, with the hint, instead of retrying for minutes. Later steps still retry.
 const setup = proxyLocalActivities<Activities>({
   startToCloseTimeout: '1 minute',
-  retry: { ...CONTROL_RETRY, nonRetryableErrorTypes: [...NON_RETRYABLE, 'SOURCE_UNREACHABLE'] },
+  retry: {
+    ...CONTROL_RETRY,
+    nonRetryableErrorTypes: [...NON_RETRYABLE_CODES, 'SOURCE_UNREACHABLE' satisfies ErrorCode],
+  },
 });
 
 const copying = proxyActivities<Activities>({
   startToCloseTimeout: '6 hours',
   heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+  retry: {
+    initialInterval: '1s',
+    maximumInterval: '30s',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: [...NON_RETRYABLE_CODES],
+  },
 });
 
 /**
@@ -121,9 +121,13 @@ export async function snapshotWorkflow(input: SnapshotInput): Promise<SnapshotRe
   await steps.preparePublication(tables.map((t) => ({ schema: t.source.schema, name: t.source.name })));
 
   progress = { ...progress, phase: 'exporting' };
+  // Host-pinned: if this host's worker is gone, nothing polls the queue. The hold fails if it is not picked up
+  // within two minutes (before the slot exists), and the whole of it is bounded like every host-pinned activity.
   const holding = proxyActivities<Activities>({
     taskQueue: input.hostTaskQueue,
+    scheduleToStartTimeout: '2 minutes',
     startToCloseTimeout: '7 days',
+    scheduleToCloseTimeout: '7 days',
     heartbeatTimeout: '30 seconds',
     cancellationType: 'WAIT_CANCELLATION_COMPLETED',
     // The slot exists once this activity has run: a retry could only fail on it, so the workflow decides instead.

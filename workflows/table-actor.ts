@@ -1,16 +1,20 @@
 import {
+  ActivityFailure,
   ApplicationFailure,
   allHandlersFinished,
   condition,
   continueAsNew,
+  log,
   proxyActivities,
   setHandler,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import { isErrorCode, isRetryableCode, NON_RETRYABLE_CODES, type ErrorCode } from '../core/errors/catalog.js';
 import type { EpochCommit } from '../lake/state/types.js';
 import {
   commitEpochUpdate,
   stateQuery,
+  type EpochFailure,
   type EpochRequest,
   type TableActorInput,
   type TableActorState,
@@ -19,27 +23,55 @@ import {
 /** Epochs per run before continuing as new: keeps the history small (one update and one activity per epoch). */
 const EPOCHS_PER_RUN = 200;
 
-const NON_RETRYABLE = [
-  'CONFIG_INVALID',
-  'EPOCH_GAP',
-  'EPOCH_MISMATCH',
-  'SCHEMA_CHANGED',
-  'TYPE_MAPPING',
-  'SPOOL_MISSING',
-];
-
+/**
+ * The epoch runs on the queue of the host whose spool holds it. Passing faults are retried with back-off; a code the
+ * catalog calls permanent or bad input is not (the update fails and the actor's state shows it). If that host is
+ * gone (a container back under another hostname), nothing polls its queue: an attempt waiting there fails after
+ * the schedule-to-start timeout (never retried: it would wait in the same queue), the whole commit after the
+ * schedule-to-close timeout, and the stream worker on the new host commits the epoch through its own queue.
+ * Activity options are not part of the replayed commands: changing them needs no `patched()`.
+ */
 const epochActivities = (hostTaskQueue: string) =>
   proxyActivities<Activities>({
     taskQueue: hostTaskQueue,
+    scheduleToStartTimeout: '2 minutes',
     startToCloseTimeout: '1 hour',
+    scheduleToCloseTimeout: '2 hours',
     heartbeatTimeout: '20 seconds',
-    retry: { initialInterval: '1s', maximumInterval: '30s', nonRetryableErrorTypes: NON_RETRYABLE },
+    retry: { initialInterval: '1s', maximumInterval: '30s', nonRetryableErrorTypes: [...NON_RETRYABLE_CODES] },
   });
+
+/** What the state query shows of a failed commit: the activity's error code, message and hint, or its timeout. */
+function epochFailure(request: EpochRequest, error: unknown): EpochFailure {
+  let failure: ApplicationFailure | undefined;
+  for (let e: unknown = error; e instanceof Error; e = e.cause) {
+    if (e instanceof ApplicationFailure && e.type && isErrorCode(e.type)) {
+      failure = e;
+      break;
+    }
+  }
+  const code: ErrorCode = failure?.type && isErrorCode(failure.type) ? failure.type : 'EPOCH_COMMIT_FAILED';
+  const details = failure?.details?.[0] as { hint?: string } | undefined;
+  const message =
+    failure?.message ??
+    (error instanceof ActivityFailure && error.cause ? error.cause.message : String((error as Error).message));
+  return {
+    epoch: request.epoch,
+    code,
+    message,
+    ...(details?.hint ? { hint: details.hint } : {}),
+    retryable: isRetryableCode(code),
+    ...(request.firstLsn ? { firstLsn: request.firstLsn } : {}),
+    ...(request.lastLsn ? { lastLsn: request.lastLsn } : {}),
+    at: new Date().toISOString(),
+  };
+}
 
 /**
  * TableActor `table:<schema>.<table>`: the single writer of one table's Iceberg state and changelog. Epochs arrive
  * as `commitEpoch` Updates and commit strictly in order, one at a time; a resent epoch that is already in the lake
- * returns its result again without writing anything.
+ * returns its result again without writing anything. A failed commit fails its update and stays in the `state`
+ * query (`failure`) until the epoch commits.
  */
 export async function tableActorWorkflow(input: TableActorInput): Promise<void> {
   let state: TableActorState = { ...input, epochsThisRun: 0 };
@@ -59,8 +91,9 @@ export async function tableActorWorkflow(input: TableActorInput): Promise<void> 
         // reads the lake: nothing is written twice.
         const result = await epochActivities(request.hostTaskQueue).commitEpoch(request);
         if (result.epoch > state.epoch) {
+          const { failure: _cleared, ...rest } = state;
           state = {
-            ...state,
+            ...rest,
             epoch: result.epoch,
             committedLsn: result.committedLsn,
             epochsThisRun: state.epochsThisRun + 1,
@@ -68,6 +101,11 @@ export async function tableActorWorkflow(input: TableActorInput): Promise<void> 
           };
         }
         return result;
+      } catch (error) {
+        const failure = epochFailure(request, error);
+        state = { ...state, failure };
+        log.error('epoch commit failed', { table: input.table, ...failure });
+        throw error;
       } finally {
         committing = false;
       }
@@ -88,6 +126,6 @@ export async function tableActorWorkflow(input: TableActorInput): Promise<void> 
   );
 
   await condition(() => state.epochsThisRun >= EPOCHS_PER_RUN && !committing && allHandlersFinished());
-  const { epochsThisRun: _count, lastCommit: _last, ...next } = state;
+  const { epochsThisRun: _count, lastCommit: _last, failure: _failure, ...next } = state;
   await continueAsNew<typeof tableActorWorkflow>(next);
 }

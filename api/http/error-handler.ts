@@ -60,6 +60,6 @@ export function installErrorHandling(app: FastifyInstance, bodyLimit: number): v
     const error = new ApiError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`, {
       hint: 'GET /v1/openapi.json lists the routes',
     });
-    void reply.status(404).send(errorBody(error, request.id));
+    void reply.status(error.status).send(errorBody(error, request.id));
   });
 }

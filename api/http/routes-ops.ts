@@ -1,6 +1,7 @@
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { ApiError, errorBody } from '../errors.js';
 import { createMcpServer } from '../mcp/server.js';
 import { healthOutput } from '../schemas/console.js';
 import { openApiDocument } from './openapi.js';
@@ -91,17 +92,15 @@ export function registerOpsRoutes(app: FastifyInstance, context: ApiContext): vo
     app.route({
       method,
       url: '/mcp',
-      handler: (_request, reply) => {
-        void reply
-          .status(405)
-          .header('allow', 'POST')
-          .send({
-            error: {
-              code: 'METHOD_NOT_ALLOWED',
-              message: `${method} /mcp is not served: this MCP endpoint is stateless`,
-              hint: 'send each JSON-RPC message with POST /mcp',
-            },
-          });
+      handler: (request, reply) => {
+        const error = new ApiError(
+          'METHOD_NOT_ALLOWED',
+          `${method} /mcp is not served: this MCP endpoint is stateless`,
+          {
+            hint: 'send each JSON-RPC message with POST /mcp',
+          },
+        );
+        void reply.status(error.status).header('allow', 'POST').send(errorBody(error, request.id));
       },
     });
   }

@@ -62,7 +62,7 @@ function failure(error: unknown): Failure {
       error: { code: error.code, message: error.message, ...(error.hint ? { hint: error.hint } : {}) },
     };
   }
-  return { ok: false, error: { code: 'UNEXPECTED', message: error instanceof Error ? error.message : String(error) } };
+  return { ok: false, error: { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) } };
 }
 
 const bytes = (value: string | null | undefined): number | null => (value == null ? null : Number(value));
@@ -160,7 +160,24 @@ interface StreamStatus {
   readonly paused_ms?: number;
   readonly reconnects?: number;
   readonly guardrail_exceeded?: boolean;
+  /** Tables whose epoch failed for good in the last `pg-cdc start` (until it starts again). */
+  readonly failed_tables: readonly FailedTable[];
 }
+
+interface FailedTable {
+  readonly table: string;
+  readonly epoch: number;
+  readonly firstLsn: string;
+  readonly code: string;
+  readonly message: string;
+  readonly hint?: string;
+}
+
+const isFailedTable = (value: unknown): value is FailedTable =>
+  typeof value === 'object' &&
+  value !== null &&
+  typeof (value as FailedTable).table === 'string' &&
+  typeof (value as FailedTable).code === 'string';
 
 /** What the last `pg-cdc start` on this state directory reported (it rewrites its status file every second). */
 function streamStatus(stateDir: string): StreamStatus {
@@ -168,7 +185,7 @@ function streamStatus(stateDir: string): StreamStatus {
   try {
     raw = JSON.parse(readFileSync(streamStatusFile(stateDir), 'utf8')) as Record<string, unknown>;
   } catch {
-    return { running: false, lag_seconds: null };
+    return { running: false, lag_seconds: null, failed_tables: [] };
   }
   const pid = typeof raw.pid === 'number' ? raw.pid : undefined;
   const updated = typeof raw.updated_at === 'string' ? raw.updated_at : undefined;
@@ -186,17 +203,29 @@ function streamStatus(stateDir: string): StreamStatus {
     ...(typeof raw.paused_ms === 'number' ? { paused_ms: raw.paused_ms } : {}),
     ...(typeof raw.reconnects === 'number' ? { reconnects: raw.reconnects } : {}),
     ...(typeof raw.guardrail_exceeded === 'boolean' ? { guardrail_exceeded: raw.guardrail_exceeded } : {}),
+    failed_tables: Array.isArray(raw.failed_tables) ? raw.failed_tables.filter(isFailedTable) : [],
   };
+}
+
+function formatFailedTables(stream: StreamStatus): string[] {
+  return stream.failed_tables.flatMap((f) => [
+    `  FAILED ${f.table} at epoch ${f.epoch} (slot held at ${f.firstLsn}): ${f.code}: ${f.message}`,
+    ...(f.hint ? [`    hint: ${f.hint}`] : []),
+  ]);
 }
 
 function formatStream(stream: StreamStatus): string[] {
   if (!stream.running) {
-    return [`stream: not running${stream.updated_at ? ` (last report ${stream.updated_at})` : ''}`];
+    return [
+      `stream: not running${stream.updated_at ? ` (last report ${stream.updated_at})` : ''}`,
+      ...formatFailedTables(stream),
+    ];
   }
   const lag = stream.lag_seconds === null ? 'unknown' : `${stream.lag_seconds.toFixed(1)} s`;
   return [
     `stream: running (pid ${stream.pid}), lag ${lag}, confirmed ${stream.confirmed_lsn ?? '-'}, spool ${formatBytes(stream.spool_bytes)}` +
       `${stream.guardrail_exceeded ? ', RETAINED WAL ABOVE GUARDRAIL' : ''}`,
+    ...formatFailedTables(stream),
   ];
 }
 
@@ -270,5 +299,7 @@ export function registerStatus(program: Command): void {
         process.stdout.write(`${lines.join('\n')}\n`);
       }
       if (!source.ok && !lake.ok) process.exitCode = EXIT.error;
+      // A table the stream stopped on is an answer of "no": scripts watching the stream must see it.
+      else if (stream.failed_tables.length > 0) process.exitCode = EXIT.notReady;
     });
 }

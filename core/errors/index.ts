@@ -1,7 +1,12 @@
 /**
  * Every error pg-cdc raises on purpose is a PgCdcError: a stable `code` a script can match on, the context
- * that locates it (key path, table, LSN, epoch, file path ...) and a `hint` that says what to do next.
+ * that locates it (key path, table, LSN, epoch, file path ...) and a `hint` that says what to do next. Every
+ * code is declared once in the failure catalog (catalog.ts), which says whether a retry can help.
  */
+import type { ErrorCode } from './catalog.js';
+
+export * from './catalog.js';
+
 export type ErrorContext = Readonly<Record<string, string | number | bigint | boolean | undefined>>;
 
 export interface PgCdcErrorOptions {
@@ -11,11 +16,11 @@ export interface PgCdcErrorOptions {
 }
 
 export class PgCdcError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly hint: string | undefined;
   readonly context: ErrorContext;
 
-  constructor(code: string, message: string, options: PgCdcErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: PgCdcErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;

@@ -18,6 +18,11 @@ export const workflowIds = {
   preflight: (slot: string) => `preflight:${slot}`,
   snapshot: (slot: string) => `snapshot:${slot}`,
   table: (qualifiedName: string) => `table:${qualifiedName}`,
-  flush: (qualifiedName: string, epoch: number) => `flush:${qualifiedName}:${epoch}`,
+  /**
+   * The id of an epoch's `commitEpoch` Update, per sender (a stream worker's run, and its resends after a failed
+   * update): a failed update keeps its outcome under its id, so a sender that tries again needs a new one. The actor
+   * commits each epoch once whoever sends it.
+   */
+  flush: (qualifiedName: string, epoch: number, sender: string) => `flush:${qualifiedName}:${epoch}:${sender}`,
   breakGlass: (principal: string, resource: string) => `breakglass:${principal}:${resource}`,
 } as const;

@@ -126,10 +126,10 @@ describe('BoundedQueue', () => {
     assert.deepEqual(calls, ['pause', 'resume']);
     assert.equal(queue.stats.paused, false);
     assert.ok(queue.stats.pausedMs >= 0);
-    queue.end(new PgCdcError('X', 'boom'));
+    queue.end(new PgCdcError('REPLICATION_CONNECTION_LOST', 'boom'));
     got.push((await queue.next()).value!, (await queue.next()).value!);
     assert.deepEqual(got, [0, 1, 2, 3, 4, 5]);
-    await assert.rejects(queue.next(), { code: 'X' });
+    await assert.rejects(queue.next(), { code: 'REPLICATION_CONNECTION_LOST' });
   });
 
   it('hands an item straight to a waiting consumer and ends cleanly', async () => {

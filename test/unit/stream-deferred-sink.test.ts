@@ -81,6 +81,7 @@ describe('EpochCommitter once stopped', () => {
       silentLogger,
       () => assert.fail('nothing commits'),
       () => assert.fail('stopping is not a fatal error'),
+      () => assert.fail('stopping fails no table'),
       60_000,
     );
     committer.pump([{ ...route, spool } as unknown as TableRoute]);
