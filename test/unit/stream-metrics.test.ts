@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { parseLsnText } from '../../core/lsn/index.js';
 import type { TableFailure } from '../../stream/committer.js';
 import { StreamMetrics } from '../../stream/metrics.js';
 
 const failure: TableFailure = {
   table: 'public.bad',
   epoch: 7,
-  firstLsn: '0/16B3748',
-  lastLsn: '0/16B3900',
+  firstLsn: parseLsnText('0/16B3748'),
+  lastLsn: parseLsnText('0/16B3900'),
   code: 'LAKE_CORRUPT',
   message: 'table metadata is not valid JSON',
   hint: 'inspect it',
