@@ -6,12 +6,12 @@ import type { DuckDBInstance } from '@duckdb/node-api';
 import type { PgCdcConfig } from '../core/config/index.js';
 import { PgCdcError } from '../core/errors/index.js';
 import type { Logger } from '../core/log/index.js';
-import { LocalCatalog } from '../lake/catalog/local.js';
 import { TableExistsError } from '../lake/errors.js';
 import { currentSnapshot } from '../lake/iceberg/metadata.js';
 import type { IcebergSchema } from '../lake/iceberg/schema.js';
 import { appendFiles, createTable, loadTableMetadata, type DataFile } from '../lake/iceberg/table.js';
-import { ManifestStore, emptyManifest } from '../lake/manifest.js';
+import { emptyManifest } from '../lake/manifest.js';
+import { openLake } from '../lake/open.js';
 import {
   openDuckDB,
   prepareStreamWrites,
@@ -26,7 +26,7 @@ import {
   type ChangeCodec,
   type EpochCommit,
 } from '../lake/state/index.js';
-import { createObjectStore, type ObjectStore } from '../lake/storage/index.js';
+import type { ObjectStore } from '../lake/storage/index.js';
 
 export class LakeNotEmptyError extends PgCdcError {
   constructor(tables: readonly string[]) {
@@ -93,9 +93,7 @@ export interface LakeAccess {
 }
 
 export function openLakeAccess(config: PgCdcConfig, log: Logger): Promise<LakeAccess> {
-  const store = createObjectStore(config.storage);
-  const catalog = new LocalCatalog(store);
-  const manifest = new ManifestStore(store);
+  const { store, catalog, manifest } = openLake(config);
   // Epoch commits share one bounded DuckDB, so the stream worker's memory stays bounded whatever an epoch holds.
   // Opened on the first epoch: a process that only snapshots never needs it.
   let epochDuck: ReturnType<typeof openDuckDB> | undefined;
