@@ -7,6 +7,7 @@ import { planTable } from '../core/types/index.js';
 import { assertPublishable } from '../governance/publishable.js';
 import type { DataFile } from '../lake/iceberg/table.js';
 import type { WrittenParquet } from '../lake/parquet/writer.js';
+import { tableLocation } from '../lake/state/index.js';
 import { listTables } from '../source/catalog.js';
 import { readTableColumns, type SourceTable } from '../source/columns.js';
 import { connectSource, describeTarget, withSource } from '../source/connection.js';
@@ -18,7 +19,7 @@ import { createSlotWithSnapshot, dropSlot, SlotExistsError, slotExists } from '.
 import type { ChunkHeartbeat, SnapshotExported } from '../workflows/snapshot-messages.js';
 import { asActivity } from './failures.js';
 import type { LakeAccess } from './lake.js';
-import { LakeNotEmptyError, tableLocation } from './lake.js';
+import { LakeNotEmptyError } from './lake.js';
 
 export interface SnapshotTable {
   readonly identifier: string;

@@ -62,6 +62,13 @@ function checkBatch(batch: ChangeBatch, committedLsn: bigint | undefined): void 
   });
 }
 
+/** The primary key's column names, in key order; none for a table identified by its whole row. */
+function primaryKeyOf(state: LoadedTable, codec: ChangeCodec): string[] {
+  if (codec.identityKind !== 'primary-key') return [];
+  const names = new Map(currentSchema(state.metadata).fields.map((field) => [field.id, field.name]));
+  return codec.identity.map((id) => names.get(id) ?? String(id));
+}
+
 const epochOf = (snapshot: Snapshot | undefined): number | undefined => {
   const text = snapshot?.summary['pgcdc.epoch'];
   return text === undefined || !/^\d+$/.test(text) ? undefined : Number(text);
@@ -102,7 +109,7 @@ async function committedEpoch(
     await recordEpochInManifest(ctx.manifest ?? new ManifestStore(ctx.store), ctx.log, {
       state,
       changes,
-      codec,
+      primaryKey: primaryKeyOf(state, codec),
       epoch: batch.epoch,
       committedLsn: snapshot.summary['pgcdc.lsn'] ?? '',
     });
@@ -200,7 +207,7 @@ export async function commitEpoch(ctx: EpochContext, batch: ChangeBatch, codec: 
     await recordEpochInManifest(ctx.manifest ?? new ManifestStore(ctx.store), ctx.log, {
       state: stateCommit.result.table,
       changes: changes.table,
-      codec,
+      primaryKey: primaryKeyOf(stateCommit.result.table, codec),
       epoch: batch.epoch,
       committedLsn,
     });
