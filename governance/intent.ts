@@ -38,9 +38,9 @@ export interface LakeInventory {
 }
 
 export async function readLakeInventory(config: PgCdcConfig): Promise<LakeInventory | undefined> {
-  const { storage } = config;
-  const location = storage.type === 'filesystem' ? storage.path : `s3://${storage.bucket}/${storage.prefix}`;
-  const manifest = (await openLake(config).manifest.read())?.value;
+  const lake = openLake(config);
+  const location = lake.root ?? lake.location;
+  const manifest = (await lake.manifest.read())?.value;
   if (!manifest) return undefined;
   const tables = Object.entries(manifest.tables)
     .flatMap(([identifier, entry]) => {

@@ -133,7 +133,8 @@ async function runDemo(options: DemoOptions, globals: GlobalOptions): Promise<vo
         await dropSlot(pgClient, slot);
         await dropPublication(pgClient, publication);
       });
-      if (config.storage.type === 'filesystem') rmSync(config.storage.path, { recursive: true, force: true });
+      const lakeRoot = openLake(config).root;
+      if (lakeRoot) rmSync(lakeRoot, { recursive: true, force: true });
       rmSync(config.spool.dir, { recursive: true, force: true });
       rmSync(join(stateDir, 'locators'), { recursive: true, force: true });
       const snapshotId = workflowIds.snapshot(slot);

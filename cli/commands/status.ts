@@ -124,9 +124,10 @@ async function sourceStatus(context: CommandContext): Promise<SourceStatus> {
 }
 
 async function lakeStatus(context: CommandContext): Promise<LakeStatus> {
-  const { storage } = context.config;
-  const location = storage.type === 'filesystem' ? storage.path : `s3://${storage.bucket}/${storage.prefix}`;
-  const manifest: PgCdcManifest | undefined = (await openLake(context.config).manifest.read())?.value;
+  const lake = openLake(context.config);
+  // A local warehouse is shown as its directory, as pg-cdc.yml names it.
+  const location = lake.root ?? lake.location;
+  const manifest: PgCdcManifest | undefined = (await lake.manifest.read())?.value;
   if (!manifest) return { ok: true, location, snapshotted: false, tables: [] };
   return {
     ok: true,
