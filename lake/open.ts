@@ -12,7 +12,7 @@ import { decodeUtf8, type ObjectStore } from './storage/index.js';
 /**
  * The lake as every command, activity, engine and server sees it: the store, the catalog and pg-cdc's manifest,
  * opened from the configuration in one place. This is the only place that picks a storage (filesystem; S3 in a
- * later version) and a catalog (local; Glue later) behind their interfaces, and the only owner of the caches a
+ * later version) and a catalog (local; AWS Glue later) behind their interfaces, and the only owner of the caches a
  * process keeps of the lake: two readers of one lake in one process (the query engine and the API's views in
  * `pg-cdc serve`) share one lake and its caches.
  */
@@ -59,7 +59,7 @@ export function openLake(config: LakeConfig): Lake {
     throw new LakeKindNotAvailableError(
       'catalog.type',
       catalog.type,
-      'set catalog.type: local (the catalog kept in the lake itself) for now; Glue and REST catalogs come later',
+      'set catalog.type: local (the catalog kept in the warehouse) for now; the AWS Glue catalogs come later',
     );
   }
   const root = resolve(storage.path);
