@@ -1,5 +1,6 @@
 import type { PgCdcConfig } from '../core/config/index.js';
 import type { Logger } from '../core/log/index.js';
+import { openLake } from '../lake/open.js';
 import { createGovernanceActivities } from './governance.js';
 import { openLakeAccess, type LakeAccess } from './lake.js';
 import { createPreflightActivities, type PreflightActivityDeps } from './preflight.js';
@@ -12,8 +13,12 @@ export type ActivityDeps = PreflightActivityDeps & {
   readonly lake?: () => Promise<LakeAccess>;
 };
 
-/** The lake (storage, catalog, DuckDB), opened on first use and then shared by every caller. */
+/**
+ * The lake (storage, catalog, DuckDB), shared by every caller. Its storage and catalog are opened now, so that a
+ * kind this version cannot open fails the worker at start rather than every activity later; its DuckDB on first use.
+ */
 export function lazyLake(config: PgCdcConfig, log: Logger): () => Promise<LakeAccess> {
+  openLake(config);
   let lake: Promise<LakeAccess> | undefined;
   return () => (lake ??= openLakeAccess(config, log));
 }
@@ -23,12 +28,12 @@ export function lazyLake(config: PgCdcConfig, log: Logger): () => Promise<LakeAc
  * workflows see them only as the type `Activities`. The lake opens on first use.
  */
 export function createActivities(deps: ActivityDeps) {
-  const openLake = deps.lake ?? lazyLake(deps.config, deps.log);
+  const lake = deps.lake ?? lazyLake(deps.config, deps.log);
   return {
     ...createPreflightActivities(deps),
     ...createGovernanceActivities(deps),
-    ...createSnapshotActivities({ ...deps, lake: openLake }),
-    ...createStreamActivities({ ...deps, lake: openLake }),
+    ...createSnapshotActivities({ ...deps, lake }),
+    ...createStreamActivities({ ...deps, lake }),
   };
 }
 

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -6,14 +5,10 @@ import type { DuckDBInstance } from '@duckdb/node-api';
 import type { PgCdcConfig } from '../core/config/index.js';
 import { PgCdcError } from '../core/errors/index.js';
 import type { Logger } from '../core/log/index.js';
-import type { LsnText } from '../core/lsn/index.js';
-import { LocalCatalog } from '../lake/catalog/local.js';
-import { pgcdcSummary, summaryEpoch, TABLE_PROPERTY } from '../lake/contract/index.js';
-import { TableExistsError } from '../lake/errors.js';
 import { currentSnapshot } from '../lake/iceberg/metadata.js';
-import type { IcebergSchema } from '../lake/iceberg/schema.js';
-import { appendFiles, createTable, loadTableMetadata, type DataFile } from '../lake/iceberg/table.js';
-import { ManifestStore, emptyManifest } from '../lake/manifest.js';
+import { loadTableMetadata, type DataFile } from '../lake/iceberg/table.js';
+import { summaryEpoch } from '../lake/contract/index.js';
+import { openLake } from '../lake/open.js';
 import {
   openDuckDB,
   prepareStreamWrites,
@@ -22,13 +17,15 @@ import {
   type WriteParquetRequest,
 } from '../lake/parquet/writer.js';
 import {
+  commitBase,
   commitEpoch,
   prepareLocator,
+  type BaseCommit,
   type ChangeBatch,
   type ChangeCodec,
   type EpochCommit,
 } from '../lake/state/index.js';
-import { createObjectStore, type ObjectStore } from '../lake/storage/index.js';
+import type { ObjectStore } from '../lake/storage/index.js';
 
 export class LakeNotEmptyError extends PgCdcError {
   constructor(tables: readonly string[]) {
@@ -40,26 +37,6 @@ export class LakeNotEmptyError extends PgCdcError {
       },
     );
   }
-}
-
-/**
- * The snapshot id of a table's base snapshot, derived from the table and the slot's consistent point: a retried
- * commit finds its own snapshot instead of adding a second copy of the data.
- */
-function baseSnapshotId(identifier: string, lsn: string): bigint {
-  const digest = createHash('sha256').update(`${identifier}\u0000${lsn}`).digest();
-  return digest.readBigUInt64BE(0) & 0x7fff_ffff_ffff_ffffn;
-}
-
-export interface BaseCommit {
-  readonly identifier: string;
-  readonly location: string;
-  readonly schema: IcebergSchema;
-  readonly files: readonly DataFile[];
-  readonly lsn: LsnText;
-  readonly slot: string;
-  readonly primaryKey: readonly string[];
-  readonly source: { readonly database: string; readonly host: string; readonly publication: string };
 }
 
 export interface NewDataFile {
@@ -89,9 +66,7 @@ export interface LakeAccess {
 }
 
 export function openLakeAccess(config: PgCdcConfig, log: Logger): Promise<LakeAccess> {
-  const store = createObjectStore(config.storage);
-  const catalog = new LocalCatalog(store);
-  const manifest = new ManifestStore(store);
+  const { store, catalog, manifest } = openLake(config);
   // Epoch commits share one bounded DuckDB, so the stream worker's memory stays bounded whatever an epoch holds.
   // Opened on the first epoch: a process that only snapshots never needs it.
   let epochDuck: ReturnType<typeof openDuckDB> | undefined;
@@ -163,53 +138,6 @@ export function openLakeAccess(config: PgCdcConfig, log: Logger): Promise<LakeAc
       return keys.length;
     },
 
-    async commitBase(commit) {
-      try {
-        await createTable(store, catalog, {
-          identifier: commit.identifier,
-          location: commit.location,
-          schema: commit.schema,
-          properties: { [TABLE_PROPERTY.sourceTable]: commit.identifier, [TABLE_PROPERTY.slot]: commit.slot },
-        });
-      } catch (error) {
-        if (!(error instanceof TableExistsError)) throw error;
-      }
-      const result = await appendFiles(store, catalog, commit.identifier, {
-        dataFiles: commit.files,
-        snapshotId: baseSnapshotId(commit.identifier, commit.lsn),
-        summary: pgcdcSummary({ kind: 'snapshot', epoch: 0, lsn: commit.lsn, slot: commit.slot }),
-      });
-      const snapshotId = String(result.snapshot['snapshot-id']);
-      const table = await loadTableMetadata(store, catalog, commit.identifier);
-      await manifest.update((current) => {
-        const base =
-          current ?? emptyManifest({ ...commit.source, slot: commit.slot, consistent_point_lsn: commit.lsn });
-        return {
-          ...base,
-          source: { ...base.source, slot: commit.slot, consistent_point_lsn: commit.lsn },
-          tables: {
-            ...base.tables,
-            [commit.identifier]: {
-              state: {
-                metadata_location: table.metadataLocation,
-                snapshot_id: snapshotId,
-                schema_id: commit.schema['schema-id'],
-              },
-              columns: commit.schema.fields.map((field) => field.name),
-              primary_key: [...commit.primaryKey],
-              row_count: commit.files.reduce((sum, file) => sum + file.recordCount, 0),
-              epoch: 0,
-              committed_lsn: commit.lsn,
-              schema_version: commit.schema['schema-id'],
-            },
-          },
-        };
-      });
-      log.info(
-        { table: commit.identifier, snapshotId, files: commit.files.length, committed: result.committed },
-        'base snapshot committed',
-      );
-      return snapshotId;
-    },
+    commitBase: (commit) => commitBase({ store, catalog, manifest, log }, commit),
   });
 }

@@ -3,6 +3,7 @@ import type { PgCdcConfig } from '../core/config/index.js';
 import type { Logger } from '../core/log/index.js';
 import type { QueryEngine } from '../engine/types.js';
 import type { AccessPolicy } from '../governance/types.js';
+import { openLake } from '../lake/open.js';
 import { AuditLog } from './audit.js';
 import { buildApp } from './http/app.js';
 import { assertSafeBinding, TokenAuthenticator } from './http/auth.js';
@@ -36,9 +37,7 @@ export interface ServeRuntime {
 
 export function createServeRuntime(options: ServeRuntimeOptions): ServeRuntime {
   const { config, log } = options;
-  const storage =
-    config.storage.type === 'filesystem' ? { type: 'filesystem' as const, path: config.storage.path } : config.storage;
-  const lake = new LakeView(storage);
+  const lake = new LakeView(openLake(config));
   const service = new ServeService({
     engine: options.engine,
     visibility: options.policy ? policyVisibility(options.policy) : engineVisibility(options.engine),

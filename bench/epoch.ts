@@ -13,14 +13,13 @@ import { pino } from 'pino';
 import { formatLsn } from '../core/lsn/index.js';
 import { planTable } from '../core/types/index.js';
 import type { SourceTable, SourceType } from '../core/types/source.js';
-import { LocalCatalog } from '../lake/catalog/local.js';
 import { pgcdcSummary } from '../lake/contract/index.js';
 import { appendFiles, createTable, type DataFile } from '../lake/iceberg/table.js';
+import { openLake } from '../lake/open.js';
 import { openDuckDB, type OpenDuckDB } from '../lake/parquet/writer.js';
 import { commitEpoch, type EpochContext } from '../lake/state/index.js';
 import { settleLocatorUpdates } from '../lake/state/locator-updates.js';
 import type { ChangeBatch, ChangeCodec, CommittedTransaction } from '../lake/state/types.js';
-import { FilesystemObjectStore } from '../lake/storage/filesystem.js';
 import { changeCodec } from '../stream/codec.js';
 import { median } from './stats.js';
 
@@ -102,8 +101,8 @@ interface BenchTable {
 /** A state table of `rows` rows, generated straight to Parquet and committed as the snapshot base. */
 async function benchTable(duck: OpenDuckDB, work: string, rows: number): Promise<BenchTable> {
   const dir = join(work, String(rows));
-  const store = new FilesystemObjectStore(join(dir, 'warehouse'));
-  const catalog = new LocalCatalog(store);
+  const warehouse = join(dir, 'warehouse');
+  const { store, catalog } = openLake({ storage: { type: 'filesystem', path: warehouse }, catalog: { type: 'local' } });
   const plan = planTable(source);
   const identifier = `bench.orders_${rows}`;
   const location = `bench/orders_${rows}`;
@@ -112,7 +111,7 @@ async function benchTable(duck: OpenDuckDB, work: string, rows: number): Promise
   const files: DataFile[] = [];
   for (let from = 0; from < rows; from += ROWS_PER_FILE) {
     const key = `${location}/data/base-${from / ROWS_PER_FILE}.parquet`;
-    const path = store.localPath(key);
+    const path = store.localPath(key) ?? join(warehouse, key);
     mkdirSync(dirname(path), { recursive: true });
     const reader = await duck.connection.runAndReadAll(
       `COPY (SELECT range AS id, 'customer-' || (range % 50000) AS customer, ` +

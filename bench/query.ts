@@ -19,12 +19,10 @@ import { createLogger } from '../core/log/index.js';
 import { formatLsn } from '../core/lsn/index.js';
 import { createQueryEngine } from '../engine/index.js';
 import { openAccessPolicy, readLakeInventory, registerLake, Registry } from '../governance/index.js';
-import { LocalCatalog } from '../lake/catalog/local.js';
 import { pgcdcSummary } from '../lake/contract/index.js';
 import { appendFiles, createTable } from '../lake/iceberg/table.js';
-import { ManifestStore } from '../lake/manifest.js';
+import { openLake } from '../lake/open.js';
 import { openDuckDB } from '../lake/parquet/writer.js';
-import { FilesystemObjectStore } from '../lake/storage/filesystem.js';
 import { tempDir } from '../test/support/stack.js';
 
 const rows = Number(process.env.BENCH_ROWS ?? 10_000_000);
@@ -58,10 +56,10 @@ const log = createLogger({ level: 'warn' });
 
 /** The table: one zstd Parquet file written by DuckDB, one Iceberg snapshot, one manifest entry, registered tags. */
 async function buildLake(): Promise<string> {
-  const store = new FilesystemObjectStore(lakeDir);
-  const catalog = new LocalCatalog(store);
+  const { store, catalog, manifest } = openLake(config);
   const key = 'bench/sales/data/part-00000.parquet';
-  const path = store.localPath(key);
+  // The bench's lake is a filesystem one (storage.path above), where DuckDB writes the file in place.
+  const path = store.localPath(key) ?? join(lakeDir, key);
   mkdirSync(dirname(path), { recursive: true });
   const duck = await openDuckDB();
   const started = Date.now();
@@ -98,7 +96,7 @@ async function buildLake(): Promise<string> {
     dataFiles: [{ path: store.uri(key), recordCount: rows, fileSizeInBytes: size }],
     summary: pgcdcSummary({ kind: 'snapshot', epoch: 0, lsn: formatLsn(0x1000000n) }),
   });
-  await new ManifestStore(store).update(() => ({
+  await manifest.update(() => ({
     format_version: 1,
     updated_at: new Date().toISOString(),
     source: { database: 'bench', slot: 'bench_slot', publication: 'bench_pub', consistent_point_lsn: '0/1000000' },

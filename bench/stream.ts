@@ -8,11 +8,10 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseLsn } from '../core/lsn/index.js';
-import { LocalCatalog } from '../lake/catalog/local.js';
 import { summaryLsn } from '../lake/contract/index.js';
 import { currentSnapshot } from '../lake/iceberg/metadata.js';
 import { loadTableMetadata } from '../lake/iceberg/table.js';
-import { FilesystemObjectStore } from '../lake/storage/filesystem.js';
+import { openLake } from '../lake/open.js';
 import { findPostgresBinaries } from '../stack/postgres-binaries.js';
 import { startPostgres } from '../stack/postgres.js';
 import { startTemporalDevServer } from '../stack/temporal.js';
@@ -130,8 +129,10 @@ try {
   say(`pg_recvlogical (pgoutput → /dev/null):  ${(recvMs / 1000).toFixed(2)} s  ${perSecond(changes, recvMs)}`);
   say(`  CPU: pg_recvlogical ${recvCpu.toFixed(1)} s, its walsender ${describeCpu(recvWalsenderCpu)} (0.1 s samples)`);
 
-  const store = new FilesystemObjectStore(join(state, 'lake'));
-  const catalog = new LocalCatalog(store);
+  const { store, catalog } = openLake({
+    storage: { type: 'filesystem', path: join(state, 'lake') },
+    catalog: { type: 'local' },
+  });
   const committedLsn = async (): Promise<bigint> => {
     const table = await loadTableMetadata(store, catalog, 'public.orders');
     const lsn = summaryLsn(currentSnapshot(table.metadata)?.summary);

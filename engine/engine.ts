@@ -9,6 +9,7 @@ import type { Logger } from '../core/log/index.js';
 import type { AccessPolicy } from '../governance/types.js';
 import { summaryEpoch, summaryLsn } from '../lake/contract/index.js';
 import { currentSchema, currentSnapshot } from '../lake/iceberg/metadata.js';
+import { openLake } from '../lake/open.js';
 import { openDuckDB, type OpenDuckDB } from '../lake/parquet/writer.js';
 import { DecisionCache, visibleTables, type VisibleTable } from './access.js';
 import { changesPlan } from './changes.js';
@@ -31,8 +32,8 @@ import type {
 import { duckdbType, icebergTypeText } from './values.js';
 
 export interface CreateQueryEngineOptions extends QueryEngineTuning {
-  /** Reads `storage` (where the lake is) and `serve.query` (row cap, timeout). */
-  readonly config: Pick<PgCdcConfig, 'storage' | 'serve'>;
+  /** Reads `storage` and `catalog` (the lake, see openLake) and `serve.query` (row cap, timeout). */
+  readonly config: Pick<PgCdcConfig, 'storage' | 'catalog' | 'serve'>;
   readonly policy: AccessPolicy;
   readonly log: Logger;
 }
@@ -68,7 +69,7 @@ class GovernedQueryEngine implements QueryEngine {
   private closed = false;
 
   constructor(private readonly options: CreateQueryEngineOptions) {
-    this.lake = new LakeIndex(options.config.storage, options.log);
+    this.lake = new LakeIndex(openLake(options.config), options.log);
     this.decisions = new DecisionCache(options.policy, options.decisionTtlMs ?? 300_000, options.log);
     this.rowLimit = options.config.serve.query.row_limit;
     this.timeoutMs = options.config.serve.query.timeout_ms;

@@ -4,23 +4,16 @@
  * field id. Metadata files, snapshots and data files are immutable, so everything below a catalog pointer is
  * cached by the name that identifies it; only the catalog itself is read per request.
  */
-import { resolve } from 'node:path';
 import { LIST, VARCHAR, listValue, type DuckDBConnection } from '@duckdb/node-api';
-import type { PgCdcConfig } from '../core/config/index.js';
 import type { Logger } from '../core/log/index.js';
 import type { LakeTableShape } from '../governance/types.js';
-import { LocalCatalog } from '../lake/catalog/local.js';
 import { isChangelogIdentifier, stateIdentifierOf } from '../lake/contract/index.js';
-import {
-  currentSchema,
-  currentSnapshot,
-  parseTableMetadata,
-  type Snapshot,
-  type TableMetadata,
-} from '../lake/iceberg/metadata.js';
+import { BoundedCache } from '../lake/cache.js';
+import { currentSchema, currentSnapshot, type Snapshot, type TableMetadata } from '../lake/iceberg/metadata.js';
 import type { IcebergField } from '../lake/iceberg/schema.js';
+import type { Lake } from '../lake/open.js';
 import { currentDataFiles, type SnapshotFiles } from '../lake/reader.js';
-import { createObjectStore, decodeUtf8, type ObjectStore } from '../lake/storage/index.js';
+import type { ObjectStore } from '../lake/storage/index.js';
 import { invalid, notAvailable, refNotFound, snapshotNotFound, EngineError } from './errors.js';
 import type { ReadAt } from './types.js';
 
@@ -47,28 +40,21 @@ export interface ResolvedFiles {
   readonly parquetNames: ReadonlyMap<number, string>;
 }
 
-const CACHE_LIMIT = 512;
-function remember<K, V>(cache: Map<K, V>, key: K, value: V): V {
-  if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as K);
-  cache.set(key, value);
-  return value;
-}
+/** Resolved files of this many snapshots are kept (metadata files are cached by the lake itself). */
+const FILES_CACHE_LIMIT = 512;
 
 export class LakeIndex {
   readonly store: ObjectStore;
   /** The directory DuckDB may read: the lake root on a filesystem; none on object storage. */
   readonly root: string | undefined;
-  private readonly catalog: LocalCatalog;
-  private readonly metadata = new Map<string, TableMetadata>();
-  private readonly files = new Map<string, Promise<ResolvedFiles>>();
+  private readonly files = new BoundedCache<string, Promise<ResolvedFiles>>(FILES_CACHE_LIMIT);
 
   constructor(
-    storage: PgCdcConfig['storage'],
+    private readonly lake: Lake,
     private readonly log: Logger,
   ) {
-    this.store = createObjectStore(storage);
-    this.catalog = new LocalCatalog(this.store);
-    this.root = storage.type === 'filesystem' ? resolve(storage.path) : undefined;
+    this.store = lake.store;
+    this.root = lake.root;
   }
 
   /**
@@ -76,7 +62,7 @@ export class LakeIndex {
    * logged) rather than failing every request: for callers it does not exist until it is readable again.
    */
   async tables(): Promise<Map<string, LakeTable>> {
-    const identifiers = await this.catalog.listTables();
+    const identifiers = await this.lake.catalog.listTables();
     const present = new Set(identifiers);
     const tables = await Promise.all(
       identifiers.map(async (identifier): Promise<LakeTable[]> => {
@@ -114,12 +100,10 @@ export class LakeIndex {
   }
 
   private async loadMetadata(identifier: string): Promise<TableMetadata> {
-    const entry = await this.catalog.loadTable(identifier);
-    const cached = this.metadata.get(entry.metadataKey);
-    if (cached) return cached;
-    const body = await this.store.get(entry.metadataKey);
-    if (!body) throw notAvailable(`the metadata of ${identifier} is missing`, 'the lake is being rewritten; retry');
-    return remember(this.metadata, entry.metadataKey, parseTableMetadata(decodeUtf8(body), entry.metadataKey));
+    const entry = await this.lake.catalog.loadTable(identifier);
+    const metadata = await this.lake.metadataAt(entry.metadataKey);
+    if (!metadata) throw notAvailable(`the metadata of ${identifier} is missing`, 'the lake is being rewritten; retry');
+    return metadata;
   }
 
   /** The files of `snapshot` (none for a table without one), with the Parquet name of each field id. */
@@ -132,13 +116,13 @@ export class LakeIndex {
     const cached = this.files.get(key);
     if (cached) return cached;
     const loading = (async () => {
-      const files = await currentDataFiles(this.store, this.catalog, table.identifier, {
+      const files = await currentDataFiles(this.store, this.lake.catalog, table.identifier, {
         snapshotId: snapshot['snapshot-id'],
       });
       return { files, parquetNames: await duck((connection) => parquetNames(connection, table.identifier, files)) };
     })();
     loading.catch(() => this.files.delete(key));
-    return remember(this.files, key, loading);
+    return this.files.remember(key, loading);
   }
 }
 

@@ -7,8 +7,7 @@
 import type { PgCdcConfig } from '../core/config/index.js';
 import { didYouMean } from '../core/config/index.js';
 import { resolveTags } from '../core/selection/index.js';
-import { ManifestStore } from '../lake/manifest.js';
-import { createObjectStore } from '../lake/storage/index.js';
+import { openLake } from '../lake/open.js';
 import { LakeEmptyError, ResourceNotInLakeError } from './errors.js';
 import type { Registry } from './registry.js';
 import {
@@ -39,9 +38,9 @@ export interface LakeInventory {
 }
 
 export async function readLakeInventory(config: PgCdcConfig): Promise<LakeInventory | undefined> {
-  const { storage } = config;
-  const location = storage.type === 'filesystem' ? storage.path : `s3://${storage.bucket}/${storage.prefix}`;
-  const manifest = (await new ManifestStore(createObjectStore(storage)).read())?.value;
+  const lake = openLake(config);
+  const location = lake.root ?? lake.location;
+  const manifest = (await lake.manifest.read())?.value;
   if (!manifest) return undefined;
   const tables = Object.entries(manifest.tables)
     .flatMap(([identifier, entry]) => {

@@ -42,6 +42,16 @@ export class NotAvailableError extends PgCdcError {
   }
 }
 
+/**
+ * A storage or catalog kind the configuration accepts but this build cannot open yet. Raised when the lake is opened
+ * (never later, half-way through a command), naming the setting and what to set instead.
+ */
+export class LakeKindNotAvailableError extends NotAvailableError {
+  constructor(field: 'storage.type' | 'catalog.type', value: string, hint: string) {
+    super(`${field} ${value} is not available in this version`, { context: { field, value }, hint });
+  }
+}
+
 export class TableNotFoundError extends PgCdcError {
   constructor(table: string) {
     super('TABLE_NOT_FOUND', `table ${table} is not in the catalog`, {

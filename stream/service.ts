@@ -1,8 +1,6 @@
 import type { PgCdcConfig } from '../core/config/index.js';
 import type { Logger } from '../core/log/index.js';
-import { LocalCatalog } from '../lake/catalog/local.js';
-import { ManifestStore } from '../lake/manifest.js';
-import { createObjectStore } from '../lake/storage/index.js';
+import { openLake } from '../lake/open.js';
 import { readServerFacts } from '../source/catalog.js';
 import { describeTarget, withSource } from '../source/connection.js';
 import { assertPublishable } from '../governance/publishable.js';
@@ -45,9 +43,7 @@ export async function openStreamService(options: {
 }): Promise<StreamService> {
   const { config, log } = options;
   const source = { ...config.source.postgres, url: options.sourceUrl };
-  const store = createObjectStore(config.storage);
-  const catalog = new LocalCatalog(store);
-  const manifest = new ManifestStore(store);
+  const { store, catalog, manifest } = openLake(config);
   const { routes, tables, serverVersion } = await withSource(
     source,
     async (client) => ({

@@ -1,19 +1,20 @@
-import { resolve } from 'node:path';
 import { z } from 'zod';
+import { BoundedCache } from '../../lake/cache.js';
 import type { Catalog } from '../../lake/catalog/index.js';
-import { LocalCatalog } from '../../lake/catalog/local.js';
-import { parseTableMetadata, type TableMetadata } from '../../lake/iceberg/metadata.js';
+import type { TableMetadata } from '../../lake/iceberg/metadata.js';
 import type { JsonValue } from '../../lake/json.js';
 import { pgCdcManifestSchema, type PgCdcManifest } from '../../lake/manifest.js';
+import type { Lake } from '../../lake/open.js';
 import { currentDataFiles, type SnapshotFiles } from '../../lake/reader.js';
-import { createObjectStore, decodeUtf8, type ObjectStore, type StorageSettings } from '../../lake/storage/index.js';
+import type { ObjectStore } from '../../lake/storage/index.js';
 import { VersionedDocument } from '../../lake/versioned.js';
 import { ApiError } from '../errors.js';
 
 /**
  * Read-only access to what the front doors show besides query results: the versions of pg-cdc's manifest, the
  * catalog and Iceberg metadata. Every versioned manifest is immutable, and so is every metadata file, so both are
- * cached by version / location; only "which version is the latest" is asked of the store each time.
+ * cached (manifest versions here, metadata files by the lake, shared with the query engine); only "which version is
+ * the latest" is asked of the store each time.
  */
 export interface ManifestAt {
   readonly version: number;
@@ -22,30 +23,20 @@ export interface ManifestAt {
   readonly policyVersion: number | null;
 }
 
-const CACHE_LIMIT = 256;
+const VERSIONS_CACHE_LIMIT = 256;
 const stamped = z.object({ policy_version: z.number().int().nonnegative() });
-
-function remember<K, V>(cache: Map<K, V>, key: K, value: V): V {
-  if (cache.size >= CACHE_LIMIT) cache.delete(cache.keys().next().value as K);
-  cache.set(key, value);
-  return value;
-}
 
 export class LakeView {
   readonly store: ObjectStore;
   readonly catalog: Catalog;
   private readonly manifests: VersionedDocument<ManifestAt>;
-  private readonly versions = new Map<number, ManifestAt>();
-  private readonly metadata = new Map<string, TableMetadata>();
+  private readonly versions = new BoundedCache<number, ManifestAt>(VERSIONS_CACHE_LIMIT);
   private newest: number | undefined;
 
-  constructor(storage: StorageSettings) {
-    this.store = createObjectStore(storage);
-    this.catalog = new LocalCatalog(this.store);
-    this.location =
-      storage.type === 'filesystem'
-        ? `file://${resolve(storage.path)}`
-        : `s3://${storage.bucket}/${(storage.prefix ?? '').replace(/^\/+|\/+$/g, '')}`.replace(/\/$/, '');
+  constructor(private readonly lake: Lake) {
+    this.store = lake.store;
+    this.catalog = lake.catalog;
+    this.location = lake.location;
     this.manifests = new VersionedDocument(this.store, '_pgcdc/manifest', (raw: JsonValue) => ({
       version: 0,
       manifest: pgCdcManifestSchema.parse(raw),
@@ -67,7 +58,7 @@ export class LakeView {
     if (!read) return undefined;
     this.newest = Math.max(this.newest ?? 0, read.version);
     const cached = this.versions.get(read.version);
-    return cached ?? remember(this.versions, read.version, { ...read.value, version: read.version });
+    return cached ?? this.versions.remember(read.version, { ...read.value, version: read.version });
   }
 
   async latestOrFail(): Promise<ManifestAt> {
@@ -92,22 +83,20 @@ export class LakeView {
       });
     }
     const value = await this.manifests.readVersion(version);
-    return remember(this.versions, version, { ...value, version });
+    return this.versions.remember(version, { ...value, version });
   }
 
   /** A table's metadata as written in the file at `location` (a manifest's metadata_location). */
   async metadataAt(location: string): Promise<TableMetadata> {
-    const cached = this.metadata.get(location);
-    if (cached) return cached;
     const key = this.store.keyOf(location);
-    const body = key === undefined ? undefined : await this.store.get(key);
-    if (!body) {
+    const metadata = key === undefined ? undefined : await this.lake.metadataAt(key);
+    if (!metadata) {
       throw new ApiError('NOT_AVAILABLE', 'a table metadata file named by the manifest is not readable here', {
         context: { file: location },
         hint: 'the server reads the lake its pg-cdc.yml points at: check storage in pg-cdc.yml',
       });
     }
-    return remember(this.metadata, location, parseTableMetadata(decodeUtf8(body), location));
+    return metadata;
   }
 
   /**

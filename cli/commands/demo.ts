@@ -6,13 +6,11 @@ import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { loadConfig, type PgCdcConfig } from '../../core/config/index.js';
 import { createLogger, type Logger } from '../../core/log/index.js';
-import { LocalCatalog } from '../../lake/catalog/local.js';
 import { changelogIdentifier } from '../../lake/contract/index.js';
-import { ManifestStore } from '../../lake/manifest.js';
+import { openLake } from '../../lake/open.js';
 import { openDuckDB } from '../../lake/parquet/writer.js';
 import { currentDataFiles } from '../../lake/reader.js';
 import { liveRowsSql } from '../../lake/scan.js';
-import { createObjectStore } from '../../lake/storage/index.js';
 import { ActorSink } from '../../stream/actors.js';
 import { DeferredSink } from '../../stream/deferred-sink.js';
 import { openStreamService } from '../../stream/service.js';
@@ -136,7 +134,8 @@ async function runDemo(options: DemoOptions, globals: GlobalOptions): Promise<vo
         await dropSlot(pgClient, slot);
         await dropPublication(pgClient, publication);
       });
-      if (config.storage.type === 'filesystem') rmSync(config.storage.path, { recursive: true, force: true });
+      const lakeRoot = openLake(config).root;
+      if (lakeRoot) rmSync(lakeRoot, { recursive: true, force: true });
       rmSync(config.spool.dir, { recursive: true, force: true });
       rmSync(join(stateDir, 'locators'), { recursive: true, force: true });
       const snapshotId = workflowIds.snapshot(slot);
@@ -214,7 +213,7 @@ async function streamLive(options: {
     '7. pg-cdc start: streaming the WAL while a live workload writes (3 new orders, 2 paid, 1 cancelled order deleted per second)',
   );
   const running = service.run(sink.attachWhen(actors.ensureActors(service.tables).then(() => actors)));
-  const manifest = new ManifestStore(createObjectStore(config.storage));
+  const { manifest } = openLake(config);
   let previous = (await manifest.read())?.value.tables['public.orders']?.row_count ?? 0;
   try {
     for (let second = 1; second <= 6; second++) {
@@ -241,8 +240,8 @@ async function streamLive(options: {
 }
 
 async function changelogSummary(config: PgCdcConfig, table: string): Promise<string> {
-  const store = createObjectStore(config.storage);
-  const files = await currentDataFiles(store, new LocalCatalog(store), table);
+  const { store, catalog } = openLake(config);
+  const files = await currentDataFiles(store, catalog, table);
   const sql = liveRowsSql(files, { select: 'd._op AS op, count(*) AS n' });
   if (!sql) return 'no changes yet';
   const duck = await openDuckDB({ threads: 1 });

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { isPgCdcError } from '../../core/errors/index.js';
-import { ManifestStore, type PgCdcManifest } from '../../lake/manifest.js';
-import { createObjectStore } from '../../lake/storage/index.js';
+import type { PgCdcManifest } from '../../lake/manifest.js';
+import { openLake } from '../../lake/open.js';
 import { describeTarget, withSource } from '../../source/connection.js';
 import { processAlive } from '../../stack/process.js';
 import { streamStatusFile } from '../../stream/status-file.js';
@@ -124,10 +124,10 @@ async function sourceStatus(context: CommandContext): Promise<SourceStatus> {
 }
 
 async function lakeStatus(context: CommandContext): Promise<LakeStatus> {
-  const { storage } = context.config;
-  const store = createObjectStore(storage);
-  const location = storage.type === 'filesystem' ? storage.path : `s3://${storage.bucket}/${storage.prefix}`;
-  const manifest: PgCdcManifest | undefined = (await new ManifestStore(store).read())?.value;
+  const lake = openLake(context.config);
+  // A local warehouse is shown as its directory, as pg-cdc.yml names it.
+  const location = lake.root ?? lake.location;
+  const manifest: PgCdcManifest | undefined = (await lake.manifest.read())?.value;
   if (!manifest) return { ok: true, location, snapshotted: false, tables: [] };
   return {
     ok: true,

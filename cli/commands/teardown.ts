@@ -2,6 +2,7 @@ import { rmSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { PgCdcError } from '../../core/errors/index.js';
+import { openLake } from '../../lake/open.js';
 import { withSource } from '../../source/connection.js';
 import { dropPublication } from '../../source/snapshot/publication.js';
 import { dropSlot } from '../../source/snapshot/slot.js';
@@ -26,14 +27,14 @@ export function registerTeardown(program: Command): void {
     .action(async (options: { purgeStorage?: boolean; yes?: boolean }) => {
       const context = await loadContext(program.opts<GlobalOptions>());
       const { config } = context;
-      const { storage } = config;
       // Decide about the lake before touching anything: a refused purge must not leave a half-done teardown.
-      if (options.purgeStorage && storage.type !== 'filesystem') {
+      const lake = options.purgeStorage ? openLake(config) : undefined;
+      if (lake && lake.root === undefined) {
         throw new PgCdcError('NOT_AVAILABLE', 'purging object storage is not available yet', {
           hint: 'delete the bucket prefix with your storage tools',
         });
       }
-      const lakePath = storage.type === 'filesystem' ? storage.path : '';
+      const lakePath = lake?.root ?? '';
       if (options.purgeStorage && !options.yes) {
         if (!process.stdin.isTTY) {
           throw new PgCdcError('CONFIRMATION_REQUIRED', `refusing to delete ${lakePath} without confirmation`, {

@@ -63,6 +63,13 @@ function checkBatch(batch: ChangeBatch, committedLsn: bigint | undefined): void 
   });
 }
 
+/** The primary key's column names, in key order; none for a table identified by its whole row. */
+function primaryKeyOf(state: LoadedTable, codec: ChangeCodec): string[] {
+  if (codec.identityKind !== 'primary-key') return [];
+  const names = new Map(currentSchema(state.metadata).fields.map((field) => [field.id, field.name]));
+  return codec.identity.map((id) => names.get(id) ?? String(id));
+}
+
 const epochOf = (snapshot: Snapshot | undefined): number | undefined => summaryEpoch(snapshot?.summary);
 
 /** The EpochCommit of an epoch that is already in the table, from its snapshots' summaries. */
@@ -109,7 +116,7 @@ async function committedEpoch(
     await recordEpochInManifest(ctx.manifest ?? new ManifestStore(ctx.store), ctx.log, {
       state,
       changes,
-      codec,
+      primaryKey: primaryKeyOf(state, codec),
       epoch: batch.epoch,
       committedLsn,
     });
@@ -207,7 +214,7 @@ export async function commitEpoch(ctx: EpochContext, batch: ChangeBatch, codec: 
     await recordEpochInManifest(ctx.manifest ?? new ManifestStore(ctx.store), ctx.log, {
       state: stateCommit.result.table,
       changes: changes.table,
-      codec,
+      primaryKey: primaryKeyOf(stateCommit.result.table, codec),
       epoch: batch.epoch,
       committedLsn,
     });

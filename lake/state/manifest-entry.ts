@@ -1,14 +1,30 @@
 import type { Logger } from '../../core/log/index.js';
 import { currentSchema, currentSnapshot } from '../iceberg/metadata.js';
 import type { LoadedTable } from '../iceberg/table.js';
-import type { ManifestStore, ManifestTable, IcebergTableRef } from '../manifest.js';
-import type { ChangeCodec } from './types.js';
+import {
+  emptyManifest,
+  type IcebergTableRef,
+  type ManifestSource,
+  type ManifestStore,
+  type ManifestTable,
+} from '../manifest.js';
 
 /**
- * After an epoch, pg-cdc's manifest.json names the new state and changelog snapshots, the epoch and the committed
- * LSN. Idempotent: an entry already at this epoch or beyond is left alone, so a retry only catches up a manifest
- * that a crash left behind the lake.
+ * A table's entry in pg-cdc's manifest.json, written after its base snapshot (epoch 0) and after every epoch: the
+ * state and changelog snapshots, the epoch and the committed LSN. The one writer of entries, so the base and the
+ * epochs derive every field the same way, from the committed tables themselves.
  */
+export interface ManifestEntryInput {
+  /** The state table as committed. */
+  readonly state: LoadedTable;
+  /** The changelog table as committed; none before the first epoch. */
+  readonly changes?: LoadedTable;
+  /** The source table's primary key, in key order; empty for a table identified by its whole row. */
+  readonly primaryKey: readonly string[];
+  readonly epoch: number;
+  readonly committedLsn: string;
+}
+
 function tableRef(table: LoadedTable): IcebergTableRef {
   const snapshot = currentSnapshot(table.metadata);
   return {
@@ -18,23 +34,71 @@ function tableRef(table: LoadedTable): IcebergTableRef {
   };
 }
 
-/** Live rows of the current snapshot: pg-cdc's position deletes each remove exactly one live row. */
+/**
+ * Live rows of the current snapshot: pg-cdc's position deletes each remove exactly one live row. Taken from the
+ * snapshot's summary rather than from the files a commit added, so that it counts what a reader sees.
+ */
 function liveRows(table: LoadedTable): number {
   const summary = currentSnapshot(table.metadata)?.summary;
   const total = Number(summary?.['total-records'] ?? 0) - Number(summary?.['total-position-deletes'] ?? 0);
   return Math.max(0, total);
 }
 
+/** The entry of a table committed as `input` says. */
+export function manifestEntry(input: ManifestEntryInput): ManifestTable {
+  const schema = currentSchema(input.state.metadata);
+  return {
+    state: tableRef(input.state),
+    ...(input.changes ? { changes: tableRef(input.changes) } : {}),
+    columns: schema.fields.map((field) => field.name),
+    primary_key: [...input.primaryKey],
+    row_count: liveRows(input.state),
+    epoch: input.epoch,
+    committed_lsn: input.committedLsn,
+    schema_version: schema['schema-id'],
+  };
+}
+
+/** An entry that already names this state snapshot, or a later epoch, is not written again (nor moved back). */
+function isCurrent(previous: ManifestTable | undefined, entry: ManifestTable): boolean {
+  if (!previous) return false;
+  return (
+    previous.epoch > entry.epoch ||
+    (previous.epoch === entry.epoch && previous.state.snapshot_id === entry.state.snapshot_id)
+  );
+}
+
+/**
+ * Records a table's base snapshot: the manifest is created when this is the first table, and its source names the
+ * slot and the consistent point the snapshot was taken at. A retried commit changes nothing.
+ */
+export async function recordBaseInManifest(
+  manifest: ManifestStore,
+  input: ManifestEntryInput & { readonly source: Omit<ManifestSource, 'consistent_point_lsn'> },
+): Promise<void> {
+  const entry = manifestEntry(input);
+  const identifier = input.state.identifier;
+  if (isCurrent((await manifest.read())?.value.tables[identifier], entry)) return;
+  await manifest.update((current) => {
+    const base = current ?? emptyManifest({ ...input.source, consistent_point_lsn: input.committedLsn });
+    if (isCurrent(base.tables[identifier], entry)) return base;
+    return {
+      ...base,
+      source: { ...base.source, slot: input.source.slot, consistent_point_lsn: input.committedLsn },
+      tables: { ...base.tables, [identifier]: entry },
+    };
+  });
+}
+
+/**
+ * Records an epoch. Idempotent: an entry already at this epoch or beyond is left alone, so a retry only catches up
+ * a manifest that a crash left behind the lake. A lake without a manifest (no snapshot recorded one) is logged and
+ * left without.
+ */
 export async function recordEpochInManifest(
   manifest: ManifestStore,
   log: Logger,
-  input: {
-    readonly state: LoadedTable;
-    readonly changes: LoadedTable;
-    readonly codec: ChangeCodec;
-    readonly epoch: number;
-    readonly committedLsn: string;
-  },
+  input: ManifestEntryInput,
 ): Promise<void> {
   const identifier = input.state.identifier;
   const existing = await manifest.read();
@@ -42,27 +106,11 @@ export async function recordEpochInManifest(
     log.warn({ table: identifier, epoch: input.epoch }, 'no pg-cdc manifest in the lake: epoch not recorded there');
     return;
   }
-  if ((existing.value.tables[identifier]?.epoch ?? -1) >= input.epoch) return;
-  const schema = currentSchema(input.state.metadata);
+  const entry = manifestEntry(input);
+  if (isCurrent(existing.value.tables[identifier], entry)) return;
   await manifest.update((current) => {
     const base = current ?? existing.value;
-    const previous = base.tables[identifier];
-    if (previous && previous.epoch >= input.epoch) return base;
-    const names = new Map(schema.fields.map((f) => [f.id, f.name]));
-    const entry: ManifestTable = {
-      columns: previous?.columns ?? schema.fields.map((f) => f.name),
-      primary_key:
-        previous?.primary_key ??
-        (input.codec.identityKind === 'primary-key'
-          ? input.codec.identity.map((id) => names.get(id) ?? String(id))
-          : []),
-      schema_version: previous?.schema_version ?? schema['schema-id'],
-      state: tableRef(input.state),
-      changes: tableRef(input.changes),
-      row_count: liveRows(input.state),
-      epoch: input.epoch,
-      committed_lsn: input.committedLsn,
-    };
+    if (isCurrent(base.tables[identifier], entry)) return base;
     return { ...base, tables: { ...base.tables, [identifier]: entry } };
   });
 }

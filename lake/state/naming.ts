@@ -25,3 +25,12 @@ export function epochFileKey(location: string, tableUuid: string, epoch: number,
   const tableHash = createHash('sha256').update(tableUuid).digest('hex').slice(0, 12);
   return joinKey(location, 'data', `e${String(epoch).padStart(6, '0')}-${tableHash}-${part}.parquet`);
 }
+
+/**
+ * The snapshot id of a table's base snapshot, derived from the table and the slot's consistent point: a retried
+ * commit finds its own snapshot instead of adding a second copy of the data.
+ */
+export function baseSnapshotId(identifier: string, lsn: string): bigint {
+  const digest = createHash('sha256').update(`${identifier}\u0000${lsn}`).digest();
+  return digest.readBigUInt64BE(0) & 0x7fff_ffff_ffff_ffffn;
+}

@@ -1,11 +1,8 @@
-import { NotAvailableError } from '../errors.js';
-import { FilesystemObjectStore } from './filesystem.js';
-
 /**
  * Where the warehouse lives. Everything above this interface (versioned documents, the catalog, the Iceberg
  * writer) is the same on a local disk and on S3; the two differences that matter are made explicit:
  * `putIfAbsent` is the one compare-and-swap primitive, and `localPath` tells a local writer (DuckDB) that it may
- * write a file in place instead of handing bytes over.
+ * write a file in place instead of handing bytes over. Which store a process uses is decided by `openLake`.
  */
 export interface ObjectStore {
   readonly kind: 'filesystem' | 's3';
@@ -28,26 +25,3 @@ export interface ObjectStore {
 }
 
 export * from './keys.js';
-
-/** What `createObjectStore` needs: the `storage` section of pg-cdc.yml, with paths already resolved. */
-export type StorageSettings =
-  | { readonly type: 'filesystem'; readonly path: string }
-  | {
-      readonly type: 's3';
-      readonly bucket: string;
-      readonly prefix?: string;
-      readonly region?: string;
-      readonly endpoint?: string;
-    };
-
-export function createObjectStore(settings: StorageSettings): ObjectStore {
-  switch (settings.type) {
-    case 'filesystem':
-      return new FilesystemObjectStore(settings.path);
-    case 's3':
-      throw new NotAvailableError('S3 storage is not available in this build yet', {
-        hint: 'use storage.type: filesystem for now',
-        context: { bucket: settings.bucket },
-      });
-  }
-}

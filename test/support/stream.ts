@@ -1,10 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { openLake, type Lake } from '../../lake/open.js';
 import { openDuckDB } from '../../lake/parquet/writer.js';
-import { LocalCatalog } from '../../lake/catalog/local.js';
 import { currentDataFiles } from '../../lake/reader.js';
 import { liveRowsSql } from '../../lake/scan.js';
-import { FilesystemObjectStore } from '../../lake/storage/filesystem.js';
 import { PG_CDC_BIN } from './cli.js';
 import { sharedTemporal, tempDir, uniqueName, writeConfig } from './stack.js';
 
@@ -91,16 +90,20 @@ export function startStream(configPath: string, env: NodeJS.ProcessEnv = {}): Ru
   };
 }
 
+/** The lake at `lakePath` (a filesystem warehouse with its local catalog), opened as pg-cdc opens it. */
+export const lakeAt = (lakePath: string): Lake =>
+  openLake({ storage: { type: 'filesystem', path: lakePath }, catalog: { type: 'local' } });
+
 /** The path of a lake table's current metadata file, for readers that open it themselves (PyIceberg). */
 export async function lakeMetadataPath(lakePath: string, table: string): Promise<string> {
-  const { metadataKey } = await new LocalCatalog(new FilesystemObjectStore(lakePath)).loadTable(table);
+  const { metadataKey } = await lakeAt(lakePath).catalog.loadTable(table);
   return join(lakePath, metadataKey);
 }
 
 /** Rows of a lake table's current snapshot (deletes applied), as DuckDB returns `select` over alias d. */
 export async function lakeRows(lakePath: string, table: string, select: string): Promise<Record<string, unknown>[]> {
-  const store = new FilesystemObjectStore(lakePath);
-  const files = await currentDataFiles(store, new LocalCatalog(store), table);
+  const { store, catalog } = lakeAt(lakePath);
+  const files = await currentDataFiles(store, catalog, table);
   const sql = liveRowsSql(files, { select });
   if (!sql) return [];
   const duck = await openDuckDB({ threads: 1 });

@@ -25,7 +25,6 @@ import type {
   TableSummary,
 } from '../../engine/types.js';
 import type { AccessDecision, AccessPolicy, LakeTableShape, TableGrant } from '../../governance/types.js';
-import { LocalCatalog } from '../../lake/catalog/local.js';
 import {
   changelogIdentifier,
   changelogSourceColumns,
@@ -36,9 +35,10 @@ import {
 } from '../../lake/contract/index.js';
 import type { IcebergField, IcebergSchema } from '../../lake/iceberg/schema.js';
 import { appendFiles, createTable } from '../../lake/iceberg/table.js';
-import { ManifestStore, type ManifestTable, type PgCdcManifest } from '../../lake/manifest.js';
+import type { ManifestStore, ManifestTable, PgCdcManifest } from '../../lake/manifest.js';
+import { openLake } from '../../lake/open.js';
+import type { ObjectStore } from '../../lake/storage/index.js';
 import { openDuckDB } from '../../lake/parquet/writer.js';
-import { FilesystemObjectStore } from '../../lake/storage/filesystem.js';
 
 const field = (id: number, name: string, type: IcebergField['type'], required = false): IcebergField => ({
   id,
@@ -53,7 +53,7 @@ const CHANGE_FIELDS = [field(100, '_op', 'string'), field(101, '_commit_lsn', 's
 
 export interface Fixture {
   readonly root: string;
-  readonly store: FilesystemObjectStore;
+  readonly store: ObjectStore;
   readonly manifests: ManifestStore;
   /** Creates an Iceberg table (under `location`) with one Parquet file of `rows` rows; returns its manifest ref. */
   table(
@@ -69,9 +69,8 @@ export interface Fixture {
 
 export async function buildFixture(): Promise<Fixture> {
   const root = mkdtempSync(join(tmpdir(), 'pg-cdc-api-'));
-  const store = new FilesystemObjectStore(root);
-  const catalog = new LocalCatalog(store);
-  const manifests = new ManifestStore(store);
+  // The lake the service under test opens from configFor(root): the same one, caches included.
+  const { store, catalog, manifest: manifests } = openLake(configFor(root));
   const duck = await openDuckDB({ threads: 1 });
   let manifest: PgCdcManifest = {
     format_version: 1,
@@ -99,7 +98,7 @@ export async function buildFixture(): Promise<Fixture> {
       };
       await createTable(store, catalog, { identifier, location, schema });
       const key = `${location}/data/part-0.parquet`;
-      const path = store.localPath(key);
+      const path = store.localPath(key)!;
       mkdirSync(dirname(path), { recursive: true });
       const select = fields.map((f) => (f.type === 'string' ? `'v' || range AS "${f.name}"` : `range AS "${f.name}"`));
       const ids = fields.map((f) => `"${f.name}": ${f.id}`).join(', ');

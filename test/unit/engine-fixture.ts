@@ -11,18 +11,19 @@ import { PgCdcError } from '../../core/errors/index.js';
 import { silentLogger } from '../../core/log/index.js';
 import { createQueryEngine, type QueryEngine, type QueryEngineTuning } from '../../engine/index.js';
 import type { AccessDecision, AccessPolicy, LakeTableShape, TableGrant } from '../../governance/types.js';
-import { LocalCatalog } from '../../lake/catalog/local.js';
 import {
   isChangelogIdentifier,
   stateIdentifierOf,
   SUMMARY_KEY,
   visibleChangelogColumns,
 } from '../../lake/contract/index.js';
+import type { Catalog } from '../../lake/catalog/index.js';
 import { serializeTableMetadata } from '../../lake/iceberg/metadata.js';
 import type { IcebergSchema } from '../../lake/iceberg/schema.js';
 import { appendFiles, createTable, loadTableMetadata, type DataFile } from '../../lake/iceberg/table.js';
+import { openLake } from '../../lake/open.js';
 import { openDuckDB } from '../../lake/parquet/writer.js';
-import { FilesystemObjectStore } from '../../lake/storage/filesystem.js';
+import type { ObjectStore } from '../../lake/storage/index.js';
 
 /** principal → table → visible columns ('*' for all). */
 export type Grants = Record<string, Record<string, readonly string[] | '*'>>;
@@ -118,8 +119,8 @@ const KEYS: IcebergSchema = { type: 'struct', 'schema-id': 0, fields: [long(1, '
 
 export interface FixtureLake {
   readonly root: string;
-  readonly store: FilesystemObjectStore;
-  readonly catalog: LocalCatalog;
+  readonly store: ObjectStore;
+  readonly catalog: Catalog;
   /** Snapshot ids of public.people: the first append, after the second append, after the deletes. */
   readonly people: { first: string; second: string; afterDeletes: string };
   cleanup(): void;
@@ -128,11 +129,14 @@ export interface FixtureLake {
 /** people: 5 rows then 3 more, rows id 2 and 7 deleted by position; orders 4 rows; changes in epochs 1 and 2. */
 export async function buildLake(): Promise<FixtureLake> {
   const root = mkdtempSync(join(tmpdir(), 'pg-cdc-engine-'));
-  const store = new FilesystemObjectStore(join(root, 'lake'));
-  const catalog = new LocalCatalog(store);
+  // The lake engineFor's engine opens: the same one, caches included.
+  const { store, catalog } = openLake({
+    storage: { type: 'filesystem', path: join(root, 'lake') },
+    catalog: { type: 'local' },
+  });
   const duck = await openDuckDB({ threads: 1 });
   const parquet = async (key: string, select: string, fieldIds: string, content?: 1): Promise<DataFile> => {
-    const path = store.localPath(key);
+    const path = store.localPath(key)!;
     mkdirSync(dirname(path), { recursive: true });
     const reader = await duck.connection.runAndReadAll(
       `COPY (${select}) TO '${path}' (FORMAT parquet, FIELD_IDS ${fieldIds})`,
@@ -239,13 +243,7 @@ export async function buildLake(): Promise<FixtureLake> {
 }
 
 /** Adds a tag ref the way another Iceberg writer would: a new metadata file, swapped in through the catalog. */
-async function tag(
-  store: FilesystemObjectStore,
-  catalog: LocalCatalog,
-  identifier: string,
-  name: string,
-  snapshotId: bigint,
-) {
+async function tag(store: ObjectStore, catalog: Catalog, identifier: string, name: string, snapshotId: bigint) {
   const table = await loadTableMetadata(store, catalog, identifier);
   const next = {
     ...table.metadata,

@@ -3,11 +3,10 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import type { StorageConfig } from '../../core/config/index.js';
 import { isPgCdcError } from '../../core/errors/index.js';
 import { parseJson, stringifyJson } from '../../lake/json.js';
 import { FilesystemObjectStore } from '../../lake/storage/filesystem.js';
-import { createObjectStore, decodeUtf8, joinKey } from '../../lake/storage/index.js';
+import { decodeUtf8, joinKey } from '../../lake/storage/index.js';
 
 const root = mkdtempSync(join(tmpdir(), 'pg-cdc-lake-storage-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -87,16 +86,6 @@ describe('filesystem object store', () => {
     assert.equal(store.keyOf('file:///elsewhere/x'), undefined);
     assert.equal(store.localPath('a/b'), join(store.root, 'a', 'b'));
     assert.equal(joinKey('a/', '/b', '', 'c/'), 'a/b/c');
-  });
-
-  it('createObjectStore takes the storage config: filesystem stores; S3 is not available yet', () => {
-    const filesystem: StorageConfig = { type: 'filesystem', path: join(root, 'factory') };
-    const s3: StorageConfig = { type: 's3', bucket: 'b', prefix: '', force_path_style: false };
-    assert.equal(createObjectStore(filesystem).kind, 'filesystem');
-    assert.throws(
-      () => createObjectStore(s3),
-      (error: unknown) => isPgCdcError(error) && error.code === 'NOT_AVAILABLE',
-    );
   });
 });
 

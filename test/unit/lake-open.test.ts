@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { after, describe, it } from 'node:test';
+import type { LakeConfig } from '../../lake/open.js';
+import { isPgCdcError } from '../../core/errors/index.js';
+import { LakeKindNotAvailableError } from '../../lake/errors.js';
+import { createTable } from '../../lake/iceberg/table.js';
+import { openLake } from '../../lake/open.js';
+
+const root = mkdtempSync(join(tmpdir(), 'pg-cdc-lake-open-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+const local = (path: string): LakeConfig => ({ storage: { type: 'filesystem', path }, catalog: { type: 'local' } });
+
+describe('openLake', () => {
+  it('opens a filesystem warehouse with the local catalog, once per process per lake', async () => {
+    const path = join(root, 'one');
+    const lake = openLake(local(path));
+    assert.equal(lake.store.kind, 'filesystem');
+    assert.equal(lake.root, path);
+    assert.equal(lake.location, `file://${path}`);
+    assert.deepEqual(await lake.catalog.listTables(), []);
+    assert.equal(await lake.manifest.read(), undefined);
+    // The same warehouse, however its path is spelled, is the same lake with the same caches.
+    assert.equal(openLake(local(relative(process.cwd(), path))), lake);
+    assert.notEqual(openLake(local(join(root, 'two'))), lake);
+  });
+
+  it('reads a metadata file once: every opener of the lake shares the cache', async () => {
+    const lake = openLake(local(join(root, 'cached')));
+    const schema = { type: 'struct' as const, 'schema-id': 0, fields: [] };
+    const table = await createTable(lake.store, lake.catalog, { identifier: 'public.t', location: 'public/t', schema });
+    assert.equal(await lake.metadataAt('public/t/metadata/absent.metadata.json'), undefined);
+    const first = await lake.metadataAt(table.metadataKey);
+    assert.equal(first?.['table-uuid'], table.metadata['table-uuid']);
+    // Gone from the store, still known to the process: it was read once, by whichever opener came first.
+    await lake.store.delete(table.metadataKey);
+    assert.equal(await openLake(local(join(root, 'cached'))).metadataAt(table.metadataKey), first);
+  });
+
+  it('fails at open on S3 storage, naming storage.type and what to set instead', () => {
+    const s3: LakeConfig = {
+      storage: { type: 's3', bucket: 'warehouse', prefix: '', force_path_style: false },
+      catalog: { type: 'iceberg' },
+    };
+    assert.throws(
+      () => openLake(s3),
+      (error: unknown) =>
+        error instanceof LakeKindNotAvailableError &&
+        error.code === 'NOT_AVAILABLE' &&
+        error.context.field === 'storage.type' &&
+        error.context.value === 's3' &&
+        /storage\.type: filesystem/.test(error.hint ?? ''),
+    );
+  });
+
+  it('fails at open on a catalog other than local, naming catalog.type', () => {
+    for (const type of ['glue', 'iceberg'] as const) {
+      assert.throws(
+        () => openLake({ ...local(join(root, type)), catalog: { type } }),
+        (error: unknown) =>
+          isPgCdcError(error) &&
+          error.code === 'NOT_AVAILABLE' &&
+          error.context.field === 'catalog.type' &&
+          error.context.value === type &&
+          /catalog\.type: local/.test(error.hint ?? ''),
+      );
+    }
+  });
+});
