@@ -84,6 +84,12 @@ const ttlMs = (text: string): number => {
   return parsed.ms;
 };
 
+/** The workflow's own refusals, as the CLI explains them; any other Update failure is shown as it came. */
+const FAILURE_HINTS: Readonly<Record<string, string>> = {
+  [BREAK_GLASS_FAILURES.ttlInvalid]: TTL_HINT,
+  [BREAK_GLASS_FAILURES.ended]: 'grant a new one with `pg-cdc acl break-glass grant`',
+};
+
 const notApplied = (target: BreakGlassTarget, what: string, taskQueue: string): BreakGlassError =>
   new BreakGlassError('BREAK_GLASS_NOT_APPLIED', `${what} was not applied in time`, {
     context: { workflow: target.workflowId, taskQueue },
@@ -112,11 +118,11 @@ async function updateGrant(
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) return 'gone';
     if (error instanceof WorkflowUpdateRPCTimeoutOrCancelledError) throw notApplied(target, what, temporal.taskQueue);
-    if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure && error.cause.type) {
-      const ended = error.cause.type === BREAK_GLASS_FAILURES.ended;
-      throw new BreakGlassError(error.cause.type, error.cause.message, {
+    const refusal = error instanceof WorkflowUpdateFailedError ? error.cause : undefined;
+    if (refusal instanceof ApplicationFailure && refusal.type && Object.hasOwn(FAILURE_HINTS, refusal.type)) {
+      throw new BreakGlassError(refusal.type, refusal.message, {
         context: { workflow: target.workflowId },
-        hint: ended ? 'grant a new one with `pg-cdc acl break-glass grant`' : TTL_HINT,
+        hint: FAILURE_HINTS[refusal.type],
         cause: error,
       });
     }
