@@ -353,6 +353,21 @@ describe('break-glass grants', () => {
     const revoke = await cli('revoke', ...target('public.customers.id'), '--wait', '2s', '--reason', 'x');
     assert.equal(revoke.code, 2, revoke.stdout + revoke.stderr);
     assert.match(revoke.stderr, /BREAK_GLASS_NOT_APPLIED[\s\S]*is a worker running\?/);
+    // A grant no worker took is stopped, so nothing is granted later behind the caller's back.
+    const late = await cli(
+      'grant',
+      ...target('public.customers.email'),
+      '--ttl',
+      '1h',
+      '--reason',
+      'x',
+      '--wait',
+      '2s',
+    );
+    assert.equal(late.code, 2, late.stdout + late.stderr);
+    assert.match(late.stderr, /BREAK_GLASS_NOT_APPLIED/);
+    const stopped = await client.workflow.getHandle('breakglass:support:shop.public.customers.email').describe();
+    assert.equal(stopped.status.name, 'TERMINATED');
     const second = await startWorker();
     try {
       // However it ends (the late revocation or the TTL), it ends, once.
