@@ -180,7 +180,9 @@ export function registerBreakGlass(acl: Command, program: Command): void {
           } catch (error) {
             if (!(error instanceof BreakGlassError && error.code === 'BREAK_GLASS_NOT_APPLIED')) throw error;
             // Nothing may be granted later behind the caller's back: stop the workflow, withdraw a late write.
-            await handle.terminate('the grant was not applied in time').catch(() => undefined);
+            await handle.terminate('the grant was not applied in time').catch((gone: unknown) => {
+              if (!(gone instanceof WorkflowNotFoundError)) throw gone;
+            });
             registry.grants.end(runId, { actor: actorOf(options), reason: 'not applied in time' }, 'revoke');
             throw error;
           }
