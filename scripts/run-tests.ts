@@ -1,12 +1,13 @@
 /**
  * The test command. Unit tests need no server. Integration tests share one embedded stack started here, the way a
  * global setup would: a `wal_level=logical` PostgreSQL, a Temporal dev server and, when setup provided it, moto.
- * Each test file then makes its own database, namespace-scoped task queue or bucket. Usage:
+ * Each test file then makes its own database, namespace-scoped task queue or bucket, so files run side by side:
+ * `PGCDC_TEST_CONCURRENCY` of them at once, one per core by default. Usage:
  *   node --import tsx scripts/run-tests.ts [--unit | --integration] [file-filter ...]
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { createLogger } from '../core/log/index.js';
 import { motoServerPath, startMoto, type RunningMoto } from '../stack/moto.js';
@@ -34,6 +35,9 @@ const files = suites
   .flatMap((suite) => testFiles(join(root, 'test', suite)))
   .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)));
 const needsStack = files.some((file) => file.includes(`${join('test', 'integration')}`));
+
+const concurrency = Number.parseInt(process.env[TEST_ENV.concurrency] ?? String(availableParallelism()), 10);
+if (!(concurrency >= 1)) throw new Error(`${TEST_ENV.concurrency} must be a whole number from 1`);
 
 const log = createLogger({ name: 'test-stack', level: 'warn' });
 const env: NodeJS.ProcessEnv = { ...process.env };
@@ -72,11 +76,13 @@ try {
         `(${((Date.now() - started) / 1000).toFixed(1)} s)`,
     );
   }
-  console.log(`running ${files.length} test files: ${files.map((f) => relative(root, f)).join(', ')}`);
+  console.log(
+    `running ${files.length} test files, ${concurrency} at a time: ${files.map((f) => relative(root, f)).join(', ')}`,
+  );
   exitCode = await new Promise<number>((resolve) => {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=1', ...files],
+      ['--import', 'tsx', '--test', '--test-reporter=spec', `--test-concurrency=${concurrency}`, ...files],
       { cwd: root, env, stdio: 'inherit' },
     );
     const forward = (signal: NodeJS.Signals): void => void child.kill(signal);

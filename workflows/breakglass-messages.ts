@@ -1,8 +1,8 @@
 /**
- * The messages of BreakGlassWorkflow, shared by the workflow, the CLI and anyone signalling it by hand
- * (`temporal workflow signal --name extend --input '{"ttl":"30m","reason":"..."}'`).
+ * The messages of BreakGlassWorkflow, shared by the workflow, the CLI and anyone driving it by hand
+ * (`temporal workflow update execute --name extend --input '{"ttl":"30m","reason":"..."}'`).
  */
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { tryParseDuration } from '../core/config/duration.js';
 
 export interface BreakGlassInput {
@@ -65,6 +65,23 @@ export function parseTtl(text: unknown): { ms: number } | { error: string } {
   return { ms };
 }
 
+/** Failure types the Updates reject or fail with; the CLI turns them into BreakGlassErrors of the same code. */
+export const BREAK_GLASS_FAILURES = {
+  ttlInvalid: 'BREAK_GLASS_TTL_INVALID',
+  ended: 'BREAK_GLASS_ENDED',
+} as const;
+
+/** Returns the state once the grant is in the registry (phase `active`), so the caller can rely on it at once. */
+export const grantedUpdate = defineUpdate<BreakGlassState>('granted');
+/** Ends the grant now; returns its final state once the revocation is in the registry. */
+export const revokeUpdate = defineUpdate<BreakGlassState, [RevokeRequest]>('revoke');
+/** Adds a TTL to the expiry; a bad TTL is refused by the validator, so it never reaches history. */
+export const extendUpdate = defineUpdate<BreakGlassState, [ExtendRequest]>('extend');
+export const stateQuery = defineQuery<BreakGlassState>('state');
+
+/**
+ * The signals of the same names that drove grants before the Updates. Executions started then may hold them in
+ * their history, and anyone may still send one by hand: the workflow keeps handling them (see breakglass.ts).
+ */
 export const revokeSignal = defineSignal<[RevokeRequest]>('revoke');
 export const extendSignal = defineSignal<[ExtendRequest]>('extend');
-export const stateQuery = defineQuery<BreakGlassState>('state');

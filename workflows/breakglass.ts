@@ -1,11 +1,23 @@
-import { ApplicationFailure, condition, log, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import {
+  allHandlersFinished,
+  ApplicationFailure,
+  condition,
+  log,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { NON_RETRYABLE_CODES } from '../core/errors/catalog.js';
 import {
+  BREAK_GLASS_FAILURES,
   extendSignal,
+  extendUpdate,
+  grantedUpdate,
   MAX_BREAK_GLASS_TTL_MS,
   parseTtl,
   revokeSignal,
+  revokeUpdate,
   stateQuery,
   type BreakGlassInput,
   type BreakGlassResult,
@@ -34,17 +46,27 @@ const ending = proxyActivities<Activities>({
 const SYSTEM_ACTOR = 'pg-cdc';
 const iso = (ms: number): string => new Date(ms).toISOString();
 
+/** An extension waiting for the main loop; `settle` answers the Update that asked for it (signals have none). */
+interface PendingExtension {
+  readonly request: ExtendRequest;
+  readonly settle?: { resolve: (state: BreakGlassState) => void; reject: (error: unknown) => void };
+}
+
+const ttlInvalid = (message: string): ApplicationFailure =>
+  ApplicationFailure.create({ type: BREAK_GLASS_FAILURES.ttlInvalid, message, nonRetryable: true });
+const grantEnded = (message: string): ApplicationFailure =>
+  ApplicationFailure.create({ type: BREAK_GLASS_FAILURES.ended, message, nonRetryable: true });
+
 /**
  * A time-boxed emergency grant, `breakglass:<principal>:<resource>`: grant (audited), a durable timer until the
- * TTL, then revoke (audited). Signals: `revoke` ends it now, `extend` adds a TTL to the expiry; the `state` query
- * tells where it is. The timer is Temporal's, so the grant ends on time across restarts of workers and servers.
+ * TTL, then revoke (audited). Updates: `revoke` ends it now, `extend` adds a TTL to the expiry; each returns the
+ * state it left. The `state` query tells where it is. The timer is Temporal's, so the grant ends on time across
+ * restarts of workers and servers.
  */
 export async function breakGlassWorkflow(input: BreakGlassInput): Promise<BreakGlassResult> {
   const { workflowId, runId } = workflowInfo();
   const ttl = parseTtl(input.ttl);
-  if ('error' in ttl) {
-    throw ApplicationFailure.create({ type: 'BREAK_GLASS_TTL_INVALID', message: ttl.error, nonRetryable: true });
-  }
+  if ('error' in ttl) throw ttlInvalid(ttl.error);
   let expiresAt = Date.now() + ttl.ms;
   let state: BreakGlassState = {
     principal: input.principal,
@@ -57,14 +79,43 @@ export async function breakGlassWorkflow(input: BreakGlassInput): Promise<BreakG
     extensions: [],
   };
   let revoke: RevokeRequest | undefined;
-  const extensions: ExtendRequest[] = [];
+  const extensions: PendingExtension[] = [];
   setHandler(stateQuery, () => state);
+
+  // The signals stay, without a patched() branch: executions started while grants were signalled replay their
+  // signals through these handlers, which feed the same loop as the Updates, so their commands come out as before.
+  // The Updates add no command of their own (only the loop schedules activities), so no marker is needed either.
   setHandler(revokeSignal, (request) => void (revoke ??= request ?? {}));
   setHandler(extendSignal, (request) => {
     const parsed = parseTtl(request?.ttl);
     if ('error' in parsed) log.warn('extend ignored', { reason: parsed.error });
-    else extensions.push(request);
+    else extensions.push({ request });
   });
+
+  setHandler(grantedUpdate, async () => {
+    await condition(() => state.phase !== 'granting');
+    return state;
+  });
+  setHandler(revokeUpdate, async (request) => {
+    revoke ??= request ?? {};
+    await condition(() => state.phase === 'ended');
+    return state;
+  });
+  setHandler(
+    extendUpdate,
+    (request) =>
+      new Promise<BreakGlassState>((resolve, reject) => extensions.push({ request, settle: { resolve, reject } })),
+    {
+      // Refused here, a bad request leaves no trace in the history; the caller gets the reason.
+      validator: (request: ExtendRequest | undefined) => {
+        const parsed = parseTtl(request?.ttl);
+        if ('error' in parsed) throw ttlInvalid(parsed.error);
+        if (revoke !== undefined || state.phase === 'ending' || state.phase === 'ended') {
+          throw grantEnded(`the grant is ${state.phase === 'ended' ? 'over' : 'ending'}: it cannot be extended`);
+        }
+      },
+    },
+  );
 
   const granted = await granting.grantBreakGlass({
     grantId: runId,
@@ -83,7 +134,7 @@ export async function breakGlassWorkflow(input: BreakGlassInput): Promise<BreakG
   while (revoke === undefined && !endedElsewhere && expiresAt > Date.now()) {
     await condition(() => revoke !== undefined || extensions.length > 0, expiresAt - Date.now());
     while (revoke === undefined && extensions.length > 0) {
-      const request = extensions.shift()!;
+      const { request, settle } = extensions.shift()!;
       const added = (parseTtl(request.ttl) as { ms: number }).ms;
       const next = Math.min(expiresAt + added, Date.now() + MAX_BREAK_GLASS_TTL_MS);
       const by = request.actor ?? 'unknown';
@@ -92,13 +143,17 @@ export async function breakGlassWorkflow(input: BreakGlassInput): Promise<BreakG
       if (!result.extended) {
         // The grant lapsed in the registry (no worker ran at its expiry): it is over, an extension cannot revive it.
         endedElsewhere = true;
+        settle?.reject(grantEnded('the grant lapsed in the registry before the extension reached it'));
         break;
       }
       expiresAt = next;
       const extension = { at: iso(Date.now()), ttl: request.ttl, by, reason, expiresAt: iso(next) };
       state = { ...state, expiresAt: iso(next), extensions: [...state.extensions, extension] };
+      settle?.resolve(state);
     }
   }
+  // Extensions still queued came too late (revoked, expired or lapsed meanwhile): their callers hear so.
+  for (const { settle } of extensions.splice(0)) settle?.reject(grantEnded('the grant ended before the extension'));
 
   state = { ...state, phase: 'ending' };
   const ended = revoke
@@ -107,5 +162,7 @@ export async function breakGlassWorkflow(input: BreakGlassInput): Promise<BreakG
   await ending.endBreakGlass({ grantId: runId, how: ended.how, actor: ended.by, reason: ended.reason });
   const result: BreakGlassResult = { ...state, phase: 'ended', ended };
   state = result;
+  // A revoke Update returns this final state: let it finish before the run closes.
+  await condition(allHandlersFinished);
   return result;
 }

@@ -4,6 +4,7 @@ import {
   CancellationScope,
   condition,
   continueAsNew,
+  deprecatePatch,
   isCancellation,
   log,
   patched,
@@ -42,7 +43,13 @@ export interface SnapshotResult {
   readonly tables: ReadonlyArray<{ table: string; rows: number; files: number; snapshotId: string }>;
 }
 
-/** Workflows started before this change cancel the hold instead; the marker keeps their histories replayable. */
+/**
+ * Retired with deprecatePatch(): its old branch (cancel the hold instead of releasing it) served only runs started
+ * before 39c90f6, and those cannot replay anyway: that change also moved `assertSlotAbsent` beside
+ * `describeSnapshotTables` without a marker (test/unit/replay.test.ts showed the nondeterminism). Runs since then
+ * hold the marker, which deprecatePatch() accepts; new runs write it marked deprecated, so the call itself can go
+ * once no running snapshot holds the old marker.
+ */
 const RELEASE_BY_ACTIVITY = 'release-export-by-activity';
 /** Workflows started before this change ran the setup steps as activities; the marker keeps them replayable. */
 const SETUP_BY_LOCAL_ACTIVITIES = 'setup-by-local-activities';
@@ -208,16 +215,16 @@ export async function snapshotWorkflow(input: SnapshotInput): Promise<SnapshotRe
   publish('committing');
   // Every chunk is copied: the exported snapshot has done its work, so it is released while the tables commit.
   // A release reaches the hold at once; a cancellation only with the hold's next heartbeat, up to a second later.
-  const released = (
-    patched(RELEASE_BY_ACTIVITY)
-      ? releasing.releaseExportedSnapshot(snapshot.snapshotName).catch((error: unknown) => {
-          log.warn('releasing the exported snapshot failed; cancelling its hold instead', { error });
-          return false;
-        })
-      : Promise.resolve(false)
-  ).then((done) => {
-    if (!done) holdScope.cancel();
-  });
+  deprecatePatch(RELEASE_BY_ACTIVITY);
+  const released = releasing
+    .releaseExportedSnapshot(snapshot.snapshotName)
+    .catch((error: unknown) => {
+      log.warn('releasing the exported snapshot failed; cancelling its hold instead', { error });
+      return false;
+    })
+    .then((done) => {
+      if (!done) holdScope.cancel();
+    });
   const committed = await Promise.all(
     tables.map((table) =>
       control.commitSnapshotTable({

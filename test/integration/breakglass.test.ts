@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { NativeConnection, Worker, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from '../../activities/index.js';
 import { loadConfig, type PgCdcConfig } from '../../core/config/index.js';
@@ -18,7 +19,13 @@ import { ManifestStore, emptyManifest } from '../../lake/manifest.js';
 import { FilesystemObjectStore } from '../../lake/storage/filesystem.js';
 import { connectWorker } from '../../workers/connection.js';
 import { bundleWorkflows, createWorker } from '../../workers/worker.js';
-import type { BreakGlassResult } from '../../workflows/breakglass-messages.js';
+import {
+  extendSignal,
+  extendUpdate,
+  revokeSignal,
+  stateQuery,
+  type BreakGlassResult,
+} from '../../workflows/breakglass-messages.js';
 import { runCli, type CliResult } from '../support/cli.js';
 import { sharedTemporal, tempDir, uniqueName, writeConfig } from '../support/stack.js';
 
@@ -223,7 +230,7 @@ describe('break-glass grants', () => {
     }
   });
 
-  it('extends and revokes through signals, audited with who and why', async () => {
+  it('extends and revokes through Updates, audited with who and why', async () => {
     const worker = await startWorker();
     try {
       const grant = await cli('grant', ...target('public.customers'), '--ttl', '1h', '--reason', 'INC-4', '--json');
@@ -254,6 +261,33 @@ describe('break-glass grants', () => {
       assert.equal(tooLong.code, 2);
       assert.match(tooLong.stderr, /7-day maximum/);
 
+      // The workflow refuses a bad TTL itself (whoever sends it): the validator rejects it before it reaches history.
+      const handle = client.workflow.getHandle('breakglass:support:shop.public.customers');
+      const refused = await handle
+        .executeUpdate(extendUpdate, { args: [{ ttl: 'soon', reason: 'by hand' }], updateId: 'bad-ttl' })
+        .then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+      assert.ok(refused instanceof WorkflowUpdateFailedError, String(refused));
+      assert.ok(refused.cause instanceof ApplicationFailure);
+      assert.equal(refused.cause.type, 'BREAK_GLASS_TTL_INVALID');
+      assert.match(refused.cause.message, /"soon" is not a duration/);
+      const events = (await handle.fetchHistory()).events ?? [];
+      assert.ok(events.length > 0);
+      assert.equal(
+        events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.protocolInstanceId === 'bad-ttl').length,
+        0,
+        'the refused Update is not in the history',
+      );
+      // An Update returns the state it left.
+      const state = await handle.executeUpdate(extendUpdate, {
+        args: [{ ttl: '1m', reason: 'by hand', actor: 'ops' }],
+      });
+      assert.equal(Date.parse(state.expiresAt) - Date.parse(extended.expiresAt), 60_000);
+      assert.equal(state.extensions.at(-1)?.by, 'ops');
+      assert.deepEqual(await handle.query(stateQuery), state);
+
       const revoke = await cli('revoke', ...target('public.customers'), '--reason', 'fixed', '--actor', 'lead');
       assert.equal(revoke.code, 0, revoke.stderr);
       assert.equal((await visible())['public.customers'], undefined);
@@ -261,13 +295,14 @@ describe('break-glass grants', () => {
         .getHandle('breakglass:support:shop.public.customers')
         .result()) as BreakGlassResult;
       assert.deepEqual(result.ended, { how: 'revoked', by: 'lead', reason: 'fixed' });
-      assert.equal(result.extensions.length, 1);
-      const last = registry.audit({ principal: 'support' }).slice(-3);
+      assert.equal(result.extensions.length, 2);
+      const last = registry.audit({ principal: 'support' }).slice(-4);
       assert.deepEqual(
         last.map((e) => [e.action, e.actor, e.reason]),
         [
           ['grant', 'oncall', 'INC-4'],
           ['extend', 'oncall', 'still on it'],
+          ['extend', 'ops', 'by hand'],
           ['revoke', 'lead', 'fixed'],
         ],
       );
@@ -289,6 +324,58 @@ describe('break-glass grants', () => {
       assert.match(unknown.stderr, /PRINCIPAL_UNKNOWN[\s\S]*the roles in pg-cdc.yml are: support/);
     } finally {
       await worker.stop();
+    }
+  });
+  it('still takes the signals that executions started before the Updates were driven by', async () => {
+    const worker = await startWorker();
+    try {
+      const grant = await cli('grant', ...target('public.orders'), '--ttl', '1h', '--reason', 'INC-5');
+      assert.equal(grant.code, 0, grant.stderr);
+      const handle = client.workflow.getHandle('breakglass:support:shop.public.orders');
+      await handle.signal(extendSignal, { ttl: '10m', reason: 'signalled', actor: 'old-cli' });
+      await handle.signal(revokeSignal, { reason: 'signalled', actor: 'old-cli' });
+      const result = (await handle.result()) as BreakGlassResult;
+      assert.deepEqual(
+        result.extensions.map((e) => [e.ttl, e.by]),
+        [['10m', 'old-cli']],
+      );
+      assert.deepEqual(result.ended, { how: 'revoked', by: 'old-cli', reason: 'signalled' });
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  it('fails with BREAK_GLASS_NOT_APPLIED when no worker takes an Update within --wait', async () => {
+    const first = await startWorker();
+    const grant = await cli('grant', ...target('public.customers.id'), '--ttl', '5s', '--reason', 'INC-6');
+    assert.equal(grant.code, 0, grant.stderr);
+    await first.stop();
+    const revoke = await cli('revoke', ...target('public.customers.id'), '--wait', '2s', '--reason', 'x');
+    assert.equal(revoke.code, 2, revoke.stdout + revoke.stderr);
+    assert.match(revoke.stderr, /BREAK_GLASS_NOT_APPLIED[\s\S]*is a worker running\?/);
+    // A grant no worker took is stopped, so nothing is granted later behind the caller's back.
+    const late = await cli(
+      'grant',
+      ...target('public.customers.email'),
+      '--ttl',
+      '1h',
+      '--reason',
+      'x',
+      '--wait',
+      '2s',
+    );
+    assert.equal(late.code, 2, late.stdout + late.stderr);
+    assert.match(late.stderr, /BREAK_GLASS_NOT_APPLIED/);
+    const stopped = await client.workflow.getHandle('breakglass:support:shop.public.customers.email').describe();
+    assert.equal(stopped.status.name, 'TERMINATED');
+    const second = await startWorker();
+    try {
+      // However it ends (the late revocation or the TTL), it ends, once.
+      await client.workflow.getHandle('breakglass:support:shop.public.customers.id').result();
+      const ended = registry.grants.latestFor('breakglass:support:shop.public.customers.id')!;
+      assert.notEqual(ended.endedAt, null);
+    } finally {
+      await second.stop();
     }
   });
 });

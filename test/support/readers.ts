@@ -2,15 +2,13 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { venvBin } from '../../stack/paths.js';
+import { skipLoudlyOrFail } from './skip.js';
 
 /** The virtualenv's python, or the reason reader tests skip (loudly; in CI the absence is a failure). */
 export function pythonOrSkip(): { python?: string; skip?: string } {
   const python = venvBin('python');
   if (existsSync(python)) return { python };
-  const reason = 'SKIPPED LOUDLY: the Python virtualenv with pyiceberg is missing (run `npm run setup`)';
-  if (process.env.CI === 'true') throw new Error(`${reason}; CI must have it`);
-  process.stderr.write(`\n*** ${reason} ***\n`);
-  return { skip: reason };
+  return { skip: skipLoudlyOrFail('the Python virtualenv with pyiceberg is missing (run `npm run setup`)') };
 }
 
 const PYICEBERG_SCAN = `

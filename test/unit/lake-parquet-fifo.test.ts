@@ -4,6 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { discardFifo, takeFifo } from '../../lake/parquet/fifo.js';
+import { tempDir } from '../support/temp.js';
 
 describe('named pipes for the Parquet writer', () => {
   it('hands out fresh, private FIFOs, more at once than one batch makes', async () => {
@@ -63,8 +64,10 @@ describe('named pipes for the Parquet writer', () => {
       const taken = await fifo.takeFifo();
       console.log(JSON.stringify({ ready: ready.length, fromBatch: ready.some((f) => join(dir, f) === taken) }));
     `;
+    // Its own temp directory: test files running alongside make pg-cdc-fifo- directories of their own.
     const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
       encoding: 'utf8',
+      env: { ...process.env, TMPDIR: tempDir('pg-cdc-fifo-test-') },
     });
     assert.deepEqual(JSON.parse(out), { ready: 8, fromBatch: true }, 'one batch of 8, made once, taken from');
   });
