@@ -4,6 +4,7 @@
  */
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { tryParseDuration } from '../core/config/duration.js';
+import type { ErrorCode } from '../core/errors/catalog.js';
 
 export interface BreakGlassInput {
   readonly principal: string;
@@ -69,7 +70,7 @@ export function parseTtl(text: unknown): { ms: number } | { error: string } {
 export const BREAK_GLASS_FAILURES = {
   ttlInvalid: 'BREAK_GLASS_TTL_INVALID',
   ended: 'BREAK_GLASS_ENDED',
-} as const;
+} as const satisfies Readonly<Record<string, ErrorCode>>;
 
 /** Returns the state once the grant is in the registry (phase `active`), so the caller can rely on it at once. */
 export const grantedUpdate = defineUpdate<BreakGlassState>('granted');

@@ -12,6 +12,7 @@ import {
 import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/common';
 import type { Command } from 'commander';
 import { parseDuration } from '../../core/config/index.js';
+import { isErrorCode, type ErrorCode } from '../../core/errors/catalog.js';
 import { workflowIds } from '../../core/temporal/index.js';
 import { BreakGlassError, GovernanceError } from '../../governance/errors.js';
 import { formatGrants } from '../../governance/format.js';
@@ -85,7 +86,7 @@ const ttlMs = (text: string): number => {
 };
 
 /** The workflow's own refusals, as the CLI explains them; any other Update failure is shown as it came. */
-const FAILURE_HINTS: Readonly<Record<string, string>> = {
+const FAILURE_HINTS: Readonly<Partial<Record<ErrorCode, string>>> = {
   [BREAK_GLASS_FAILURES.ttlInvalid]: TTL_HINT,
   [BREAK_GLASS_FAILURES.ended]: 'grant a new one with `pg-cdc acl break-glass grant`',
 };
@@ -119,10 +120,11 @@ async function updateGrant(
     if (error instanceof WorkflowNotFoundError) return 'gone';
     if (error instanceof WorkflowUpdateRPCTimeoutOrCancelledError) throw notApplied(target, what, temporal.taskQueue);
     const refusal = error instanceof WorkflowUpdateFailedError ? error.cause : undefined;
-    if (refusal instanceof ApplicationFailure && refusal.type && Object.hasOwn(FAILURE_HINTS, refusal.type)) {
-      throw new BreakGlassError(refusal.type, refusal.message, {
+    const code = refusal instanceof ApplicationFailure ? refusal.type : undefined;
+    if (refusal && code && isErrorCode(code) && Object.hasOwn(FAILURE_HINTS, code)) {
+      throw new BreakGlassError(code, refusal.message, {
         context: { workflow: target.workflowId },
-        hint: FAILURE_HINTS[refusal.type],
+        hint: FAILURE_HINTS[code],
         cause: error,
       });
     }

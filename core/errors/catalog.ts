@@ -97,6 +97,7 @@ export const FAILURES = {
   BREAK_GLASS_TTL_INVALID: badInput('a break-glass TTL is not a duration within the maximum'),
   BREAK_GLASS_ACTIVE: badInput('a break-glass grant for that principal and resource is running already', 409),
   BREAK_GLASS_NOT_FOUND: badInput('no running break-glass grant for that principal and resource', 404),
+  BREAK_GLASS_ENDED: badInput('the break-glass grant is already ending: it can no longer be extended', 409),
   BREAK_GLASS_NOT_APPLIED: retryable('a break-glass change did not reach the registry in time'),
 
   // The query engine and the front doors
