@@ -9,7 +9,7 @@ import type { Logger } from '../core/log/index.js';
 import { LocalCatalog } from '../lake/catalog/local.js';
 import { TableExistsError } from '../lake/errors.js';
 import { currentSnapshot } from '../lake/iceberg/metadata.js';
-import type { IcebergSchema } from '../lake/iceberg/schema.js';
+import type { IcebergSchema } from '../core/types/iceberg.js';
 import { appendFiles, createTable, loadTableMetadata, type DataFile } from '../lake/iceberg/table.js';
 import { ManifestStore, emptyManifest } from '../lake/manifest.js';
 import {

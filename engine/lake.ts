@@ -17,7 +17,7 @@ import {
   type Snapshot,
   type TableMetadata,
 } from '../lake/iceberg/metadata.js';
-import type { IcebergField } from '../lake/iceberg/schema.js';
+import type { IcebergField } from '../core/types/iceberg.js';
 import { currentDataFiles, type SnapshotFiles } from '../lake/reader.js';
 import { createObjectStore, decodeUtf8, type ObjectStore } from '../lake/storage/index.js';
 import { invalid, notAvailable, refNotFound, snapshotNotFound, EngineError } from './errors.js';

@@ -1,4 +1,4 @@
-import type { IcebergField, IcebergSchema, IcebergType } from '../iceberg/schema.js';
+import type { IcebergField, IcebergSchema, IcebergType } from '../../core/types/iceberg.js';
 import type { ChangeCodec, ChangeColumn } from './types.js';
 import { quoteIdentifier, quoteString } from './duck.js';
 import { fieldIdsEntry } from './state-sql.js';

@@ -1,7 +1,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Catalog } from '../catalog/index.js';
 import { TableExistsError, TableNotFoundError } from '../errors.js';
-import type { IcebergSchema } from '../iceberg/schema.js';
+import type { IcebergSchema } from '../../core/types/iceberg.js';
 import { appendFiles, createTable, loadTableMetadata, type LoadedTable } from '../iceberg/table.js';
 import type { ObjectStore } from '../storage/index.js';
 import { changelogCopy, changelogSchema } from './changelog.js';

@@ -26,7 +26,7 @@ import type {
 } from '../../engine/types.js';
 import type { AccessDecision, AccessPolicy, LakeTableShape, TableGrant } from '../../governance/types.js';
 import { LocalCatalog } from '../../lake/catalog/local.js';
-import type { IcebergField, IcebergSchema } from '../../lake/iceberg/schema.js';
+import type { IcebergField, IcebergSchema } from '../../core/types/iceberg.js';
 import { appendFiles, createTable } from '../../lake/iceberg/table.js';
 import { ManifestStore, type ManifestTable, type PgCdcManifest } from '../../lake/manifest.js';
 import { openDuckDB } from '../../lake/parquet/writer.js';

@@ -13,7 +13,7 @@ import { createQueryEngine, type QueryEngine, type QueryEngineTuning } from '../
 import type { AccessDecision, AccessPolicy, LakeTableShape, TableGrant } from '../../governance/types.js';
 import { LocalCatalog } from '../../lake/catalog/local.js';
 import { serializeTableMetadata } from '../../lake/iceberg/metadata.js';
-import type { IcebergSchema } from '../../lake/iceberg/schema.js';
+import type { IcebergSchema } from '../../core/types/iceberg.js';
 import { appendFiles, createTable, loadTableMetadata, type DataFile } from '../../lake/iceberg/table.js';
 import { openDuckDB } from '../../lake/parquet/writer.js';
 import { FilesystemObjectStore } from '../../lake/storage/filesystem.js';
