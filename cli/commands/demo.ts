@@ -2,7 +2,6 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { loadConfig, type PgCdcConfig } from '../../core/config/index.js';
 import { createLogger, type Logger } from '../../core/log/index.js';
@@ -12,9 +11,6 @@ import { openDuckDB } from '../../lake/parquet/writer.js';
 import { currentDataFiles } from '../../lake/reader.js';
 import { liveRowsSql } from '../../lake/scan.js';
 import { createObjectStore } from '../../lake/storage/index.js';
-import { ActorSink } from '../../stream/actors.js';
-import { DeferredSink } from '../../stream/deferred-sink.js';
-import { openStreamService } from '../../stream/service.js';
 import { workflowIds } from '../../core/temporal/index.js';
 import { formatPreflightReport, runPreflight } from '../../source/preflight.js';
 import { startDemoSource } from '../../stack/demo-source.js';
@@ -25,11 +21,12 @@ import { withSource } from '../../source/connection.js';
 import { dropPublication } from '../../source/snapshot/publication.js';
 import { dropSlot } from '../../source/snapshot/slot.js';
 import { clientOver, connectWorker, resolveTemporal } from '../../workers/connection.js';
-import { createWorkerPair, type WorkerPair } from '../../workers/pool.js';
+import { createWorkerPair } from '../../workers/pool.js';
 import type { snapshotWorkflow } from '../../workflows/snapshot.js';
 import { queryLake } from './query.js';
 import type { preflightWorkflow } from '../../workflows/index.js';
 import type { GlobalOptions } from '../context.js';
+import { openStreamProcess } from '../stream-process.js';
 
 const DEMO_CONFIG = `# Written by \`pg-cdc demo\`: the embedded default. Use it with: pg-cdc --config <this file> <command>
 state_dir: .
@@ -180,15 +177,15 @@ async function runDemo(options: DemoOptions, globals: GlobalOptions): Promise<vo
       say(`   pg-cdc query --role analyst -t public.customers → ${refused}`);
 
       if (temporal.uiUrl) say(`   history: ${temporal.uiUrl}/namespaces/${temporal.namespace}/workflows/${snapshotId}`);
-
-      await streamLive({ config, sourceUrl: source.url, log, client, workers, temporal });
-      say(`\nTemporal UI: ${temporal.uiUrl ?? '(disabled)'}`);
-      say(`Try: node bin/pg-cdc.js --config ${configFile} query --role analyst -t public.orders__changes -n 5`);
-      if (hold > 0) {
-        say(hold === Number.POSITIVE_INFINITY ? 'Running; Ctrl-C stops the demo.' : `Holding for ${hold / 1000} s.`);
-        await Promise.race([interrupted, hold === Number.POSITIVE_INFINITY ? new Promise(() => {}) : sleep(hold)]);
-      }
     });
+
+    await streamLive({ config, stateDir, sourceUrl: source.url, log, temporal });
+    say(`\nTemporal UI: ${temporal.uiUrl ?? '(disabled)'}`);
+    say(`Try: node bin/pg-cdc.js --config ${configFile} query --role analyst -t public.orders__changes -n 5`);
+    if (hold > 0) {
+      say(hold === Number.POSITIVE_INFINITY ? 'Running; Ctrl-C stops the demo.' : `Holding for ${hold / 1000} s.`);
+      await Promise.race([interrupted, hold === Number.POSITIVE_INFINITY ? new Promise(() => {}) : sleep(hold)]);
+    }
   } finally {
     const cleanups = options.keep ? connections : [...servers, ...connections];
     for (const step of cleanups.reverse()) await step().catch((error: unknown) => log.warn({ err: error }, 'cleanup'));
@@ -196,23 +193,19 @@ async function runDemo(options: DemoOptions, globals: GlobalOptions): Promise<vo
   }
 }
 
-/** Step 7: the stream worker of `pg-cdc start`, in this process, while a small workload writes to the source. */
+/** Steps 7 and 8: `pg-cdc start`'s stream worker, in this process, while a small workload writes to the source. */
 async function streamLive(options: {
   config: PgCdcConfig;
+  stateDir: string;
   sourceUrl: string;
   log: Logger;
-  client: Client;
-  workers: WorkerPair;
-  temporal: { taskQueue: string; namespace: string; uiUrl?: string | undefined };
+  temporal: { namespace: string; uiUrl?: string | undefined };
 }): Promise<void> {
-  const { config, sourceUrl, log, client, workers, temporal } = options;
-  const actors = new ActorSink(client, temporal.taskQueue, workers.hostTaskQueue);
-  const sink = new DeferredSink();
-  const service = await openStreamService({ config, sourceUrl, log, sink });
+  const { config, stateDir, sourceUrl, log, temporal } = options;
+  const stream = await openStreamProcess({ config, stateDir, sourceUrl, log });
   say(
     '7. pg-cdc start: streaming the WAL while a live workload writes (3 new orders, 2 paid, 1 cancelled order deleted per second)',
   );
-  const running = service.run(sink.attachWhen(actors.ensureActors(service.tables).then(() => actors)));
   const manifest = new ManifestStore(createObjectStore(config.storage));
   let previous = (await manifest.read())?.value.tables['public.orders']?.row_count ?? 0;
   try {
@@ -228,8 +221,12 @@ async function streamLive(options: {
       );
     }
   } finally {
-    service.runner.stop();
-    await running;
+    stream.stop();
+    try {
+      await stream.streaming;
+    } finally {
+      await stream.close();
+    }
   }
   const changes = await changelogSummary(config, 'public.orders__changes');
   say(`8. changelog public.orders__changes: ${changes}`);
