@@ -184,7 +184,13 @@ async function runDemo(options: DemoOptions, globals: GlobalOptions): Promise<vo
     say(`Try: node bin/pg-cdc.js --config ${configFile} query --role analyst -t public.orders__changes -n 5`);
     if (hold > 0) {
       say(hold === Number.POSITIVE_INFINITY ? 'Running; Ctrl-C stops the demo.' : `Holding for ${hold / 1000} s.`);
-      await Promise.race([interrupted, hold === Number.POSITIVE_INFINITY ? new Promise(() => {}) : sleep(hold)]);
+      // The workers have stopped by now, and an idle Temporal connection does not keep Node's event loop alive.
+      const keepAlive = setInterval(() => undefined, 2 ** 30);
+      try {
+        await Promise.race([interrupted, hold === Number.POSITIVE_INFINITY ? new Promise(() => {}) : sleep(hold)]);
+      } finally {
+        clearInterval(keepAlive);
+      }
     }
   } finally {
     const cleanups = options.keep ? connections : [...servers, ...connections];
@@ -207,8 +213,8 @@ async function streamLive(options: {
     '7. pg-cdc start: streaming the WAL while a live workload writes (3 new orders, 2 paid, 1 cancelled order deleted per second)',
   );
   const manifest = new ManifestStore(createObjectStore(config.storage));
-  let previous = (await manifest.read())?.value.tables['public.orders']?.row_count ?? 0;
   try {
+    let previous = (await manifest.read())?.value.tables['public.orders']?.row_count ?? 0;
     for (let second = 1; second <= 6; second++) {
       await withSource({ ...config.source.postgres, url: sourceUrl }, (pg) => pg.query(LIVE_WORKLOAD), { log });
       await sleep(1000);
