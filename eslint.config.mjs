@@ -4,10 +4,11 @@ import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 
 /**
- * The folder table of docs/architecture.md ("may touch"), as imports: each folder may import from itself and from
+ * The "imports from" column of docs/architecture.md's folder table: each folder may import from itself and from
  * the folders listed here, nothing else (types included). bench/, test/ and scripts/ may import anything; nothing
- * may import them, nor cli/ (the composition roots) from outside it. workflows/ also reaches activities/, lake/ and
- * source/, as types only: the workflow block below allows exactly that.
+ * may import them, nor cli/ (the composition roots) from outside it. workflows/ takes activities/, lake/ and
+ * source/ as types only: the workflow block below holds it to that. test/unit/lint-boundaries.test.ts fails when
+ * this table and the document's differ.
  */
 const layers = {
   core: [],
