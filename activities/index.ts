@@ -1,6 +1,7 @@
 import type { PgCdcConfig } from '../core/config/index.js';
 import type { Logger } from '../core/log/index.js';
 import { openLake } from '../lake/open.js';
+import { settleLocatorUpdates } from '../lake/state/index.js';
 import { createGovernanceActivities } from './governance.js';
 import { openLakeAccess, type LakeAccess } from './lake.js';
 import { createPreflightActivities, type PreflightActivityDeps } from './preflight.js';
@@ -38,3 +39,10 @@ export function createActivities(deps: ActivityDeps) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/**
+ * Settles once the work that activities leave running after they return has finished: an epoch returns before its
+ * locator is moved to the new snapshot (lake/state/locator-updates.ts). A worker awaits this before its process
+ * ends, so that the next start finds the locators current.
+ */
+export const settleActivities = (): Promise<void> => settleLocatorUpdates();

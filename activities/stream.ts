@@ -1,10 +1,9 @@
 import { Context } from '@temporalio/activity';
 import { isPgCdcError, isRetryableCode, PgCdcError } from '../core/errors/index.js';
 import type { Logger } from '../core/log/index.js';
-import { planTable } from '../core/types/index.js';
-import type { ChangeCodec, EpochCommit } from '../lake/state/types.js';
-import { changeCodec } from '../stream/codec.js';
-import { loadSealedEpoch, loadSpooledSource } from '../stream/spool-files.js';
+import type { EpochCommit } from '../lake/state/types.js';
+import { spooledCodec } from '../stream/codec.js';
+import { loadSealedEpoch } from '../stream/spool-files.js';
 import type { EpochRequest } from '../workflows/table-messages.js';
 import { asActivity } from './failures.js';
 import type { LakeAccess } from './lake.js';
@@ -15,33 +14,6 @@ export interface StreamActivityDeps {
 }
 
 const HEARTBEAT_MS = 5_000;
-
-/** The change codec of a table as its spool describes it (the columns the stream writes). */
-function spooledCodec(spoolDir: string): ChangeCodec {
-  const source = loadSpooledSource(spoolDir);
-  return changeCodec(source, planTable(source));
-}
-
-/**
- * Brings the streamed tables' locators up to date while the stream starts, one table after another, so that no
- * table's first epoch has to build its locator; stops between tables once `signal` aborts. Never rejects: a table
- * whose locator could not be prepared builds it in its first epoch, as it would have anyway.
- */
-export async function prepareStreamLocators(
-  lake: () => Promise<LakeAccess>,
-  tables: readonly { readonly table: string; readonly spoolDir: string }[],
-  log: Logger,
-  signal: AbortSignal,
-): Promise<void> {
-  for (const { table, spoolDir } of tables) {
-    if (signal.aborted) return;
-    try {
-      await (await lake()).prepareLocator(table, spooledCodec(spoolDir));
-    } catch (error) {
-      log.warn({ err: error, table }, 'could not prepare the locator; the first epoch builds it');
-    }
-  }
-}
 
 export function createStreamActivities(deps: StreamActivityDeps) {
   return {

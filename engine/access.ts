@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from '../core/log/index.js';
 import type { AccessDecision, AccessPolicy, LakeTableShape } from '../governance/types.js';
 import { visibleChangelogColumns } from '../lake/contract/index.js';
-import type { IcebergField } from '../lake/iceberg/schema.js';
+import type { IcebergField } from '../core/types/iceberg.js';
 import type { LakeTable } from './lake.js';
 
 export interface VisibleTable {

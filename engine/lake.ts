@@ -10,7 +10,7 @@ import type { LakeTableShape } from '../governance/types.js';
 import { isChangelogIdentifier, stateIdentifierOf } from '../lake/contract/index.js';
 import { BoundedCache } from '../lake/cache.js';
 import { currentSchema, currentSnapshot, type Snapshot, type TableMetadata } from '../lake/iceberg/metadata.js';
-import type { IcebergField } from '../lake/iceberg/schema.js';
+import type { IcebergField } from '../core/types/iceberg.js';
 import type { Lake } from '../lake/open.js';
 import { currentDataFiles, type SnapshotFiles } from '../lake/reader.js';
 import type { ObjectStore } from '../lake/storage/index.js';

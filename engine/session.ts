@@ -6,7 +6,7 @@
 import { StatementType, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
 import { openDuckDB, type OpenDuckDB } from '../lake/parquet/writer.js';
 import { liveRowsSql } from '../lake/scan.js';
-import type { IcebergField } from '../lake/iceberg/schema.js';
+import type { IcebergField } from '../core/types/iceberg.js';
 import { isPgCdcError } from '../core/errors/index.js';
 import { EngineError, notAvailable, queryFailed } from './errors.js';
 import type { ResolvedFiles } from './lake.js';

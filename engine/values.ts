@@ -3,7 +3,7 @@
  * with, and what describe shows), and result rows turned into JSON-safe values.
  */
 import { DuckDBBlobValue, DuckDBTypeId, type DuckDBResultReader } from '@duckdb/node-api';
-import type { IcebergType } from '../lake/iceberg/schema.js';
+import type { IcebergType } from '../core/types/iceberg.js';
 import type { ResultColumn, ResultValue } from './types.js';
 
 const PRIMITIVES: Readonly<Record<string, string>> = {

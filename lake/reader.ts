@@ -3,7 +3,7 @@ import type { Catalog } from './catalog/index.js';
 import { LakeFormatError } from './errors.js';
 import { decodeManifest, decodeManifestList, type ManifestFileRecord } from './iceberg/avro.js';
 import { currentSchema, currentSnapshot, type Snapshot } from './iceberg/metadata.js';
-import type { IcebergSchema } from './iceberg/schema.js';
+import type { IcebergSchema } from '../core/types/iceberg.js';
 import { loadTableMetadata } from './iceberg/table.js';
 import type { ObjectStore } from './storage/index.js';
 

@@ -129,15 +129,6 @@ export interface ServerFacts {
   can_create: boolean;
 }
 
-export interface SlotInfo {
-  plugin: string | null;
-  slot_type: string;
-  database: string | null;
-  active: boolean;
-  active_pid: number | null;
-  retained: string | null;
-}
-
 export interface PublicationInfo {
   owner: string;
   owned: boolean;
@@ -168,12 +159,6 @@ SELECT current_setting('server_version_num')::int4 AS version_num, current_setti
        has_database_privilege(current_database(), 'CREATE') AS can_create
   FROM pg_roles r WHERE r.rolname = current_user`;
 
-const SLOT_SQL = `
-SELECT plugin, slot_type, database, active, active_pid,
-       CASE WHEN pg_is_in_recovery() OR restart_lsn IS NULL THEN NULL
-            ELSE pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)) END AS retained
-  FROM pg_replication_slots WHERE slot_name = $1`;
-
 const PUBLICATION_SQL = `
 SELECT pg_get_userbyid(p.pubowner) AS owner, pg_has_role(p.pubowner, 'USAGE') AS owned, p.puballtables,
        p.pubinsert, p.pubupdate, p.pubdelete,
@@ -188,10 +173,6 @@ SELECT c.oid, has_table_privilege(c.oid, 'SELECT') AS can_select, pg_has_role(c.
 
 export async function readServerFacts(client: pg.ClientBase): Promise<ServerFacts> {
   return (await client.query<ServerFacts>(SERVER_SQL, ['rds_replication'])).rows[0]!;
-}
-
-export async function readSlot(client: pg.ClientBase, slot: string): Promise<SlotInfo | undefined> {
-  return (await client.query<SlotInfo>(SLOT_SQL, [slot])).rows[0];
 }
 
 export async function readPublication(

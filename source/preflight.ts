@@ -15,12 +15,10 @@ import {
 import {
   readPublication,
   readServerFacts,
-  readSlot,
   readTablePrivileges,
   type CatalogTable,
   type PublicationInfo,
   type ServerFacts,
-  type SlotInfo,
 } from './catalog.js';
 import {
   describeTarget,
@@ -31,6 +29,7 @@ import {
 } from './connection.js';
 import { discoverWithClient } from './discover.js';
 import { detectProvider, isAws, PROVIDER_LABELS, type Provider, type ProviderDetection } from './provider.js';
+import { readSlotPosition, type SlotState } from './slot-position.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -94,7 +93,7 @@ function headroom(id: string, what: string, used: number, max: number, fix: stri
   return check(id, 'ok', `${base}, ${free} free`);
 }
 
-function serverChecks(s: ServerFacts, major: number, p: Provider, r: ReplicationSettings, slot?: SlotInfo) {
+function serverChecks(s: ServerFacts, major: number, p: Provider, r: ReplicationSettings, slot?: SlotState) {
   const protocols = pgoutputProtocolVersions(major).join(', ');
   const detail = '1 from 10; 2 (streaming of large in-progress transactions) from 14; 3 (two-phase) from 15; 4 from 16';
   const checks = [
@@ -155,11 +154,14 @@ function accessChecks(s: ServerFacts, p: Provider, r: ReplicationSettings, pub?:
   return checks;
 }
 
-function slotAndPublicationChecks(s: ServerFacts, r: ReplicationSettings, slot?: SlotInfo, pub?: PublicationInfo) {
+const retainedWal = ({ retainedBytes }: SlotState): string =>
+  retainedBytes === null ? '' : ` and retains ${(retainedBytes / 2 ** 20).toFixed(1)} MiB of WAL`;
+
+function slotAndPublicationChecks(s: ServerFacts, r: ReplicationSettings, slot?: SlotState, pub?: PublicationInfo) {
   const checks: PreflightCheck[] = [];
   if (!slot) checks.push(check('slot', 'ok', `slot ${r.slot} does not exist yet; pg-cdc creates it`));
-  else if (slot.slot_type !== 'logical' || slot.plugin !== 'pgoutput' || slot.database !== s.database) {
-    const what = `${slot.slot_type}, plugin ${slot.plugin ?? 'none'}, database ${slot.database ?? 'none'}`;
+  else if (slot.slotType !== 'logical' || slot.plugin !== 'pgoutput' || slot.database !== s.database) {
+    const what = `${slot.slotType}, plugin ${slot.plugin ?? 'none'}, database ${slot.database ?? 'none'}`;
     checks.push(
       check('slot', 'fail', `slot ${r.slot} exists but is not a pgoutput slot on ${s.database} (${what})`, {
         remediation: `choose another replication.slot, or drop it if nothing needs it: SELECT pg_drop_replication_slot('${r.slot}');`,
@@ -167,8 +169,8 @@ function slotAndPublicationChecks(s: ServerFacts, r: ReplicationSettings, slot?:
     );
   } else {
     const summary = slot.active
-      ? `slot ${r.slot} exists and process ${slot.active_pid ?? '?'} is streaming from it`
-      : `slot ${r.slot} already exists${slot.retained ? ` and retains ${slot.retained} of WAL` : ''}: pg-cdc resumes from it`;
+      ? `slot ${r.slot} exists and process ${slot.activePid ?? '?'} is streaming from it`
+      : `slot ${r.slot} already exists${retainedWal(slot)}: pg-cdc resumes from it`;
     const remediation =
       'if it is left over from an earlier run, remove it (and the publication) with `pg-cdc teardown`';
     checks.push(check('slot', 'warn', summary, { remediation }));
@@ -289,7 +291,7 @@ export async function preflightWithClient(
     return report();
   }
 
-  const slot = await readSlot(client, replication.slot);
+  const { slot } = await readSlotPosition(client, replication.slot);
   const pub = await readPublication(client, replication.publication);
   checks.push(...serverChecks(s, major, provider.provider, replication, slot));
   checks.push(...accessChecks(s, provider.provider, replication, pub));

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { Logger } from '../core/log/index.js';
 import { connectSource, type SourceSettings } from '../source/connection.js';
+import { readSlotPosition } from '../source/slot-position.js';
 import type { StreamMetrics } from './metrics.js';
 
 const REFRESH_MS = 5_000;
@@ -33,18 +34,11 @@ export class SourceProbe {
     this.lastRefresh = now;
     this.busy = true;
     void this.use(async (client) => {
-      const { rows } = await client.query<{ current: string; retained: string | null; lag: string | null }>(
-        `SELECT pg_current_wal_lsn()::text AS current,
-                pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint::text AS retained,
-                pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint::text AS lag
-           FROM pg_replication_slots WHERE slot_name = $1`,
-        [this.slot],
-      );
-      const row = rows[0];
-      if (!row) return;
-      metrics.currentWalLsn = row.current;
-      metrics.retainedWalBytes = row.retained === null ? undefined : Number(row.retained);
-      metrics.lagBytes = row.lag === null ? undefined : Number(row.lag);
+      const { walEnd, slot } = await readSlotPosition(client, this.slot);
+      if (!slot) return;
+      metrics.currentWalLsn = walEnd ?? undefined;
+      metrics.retainedWalBytes = slot.retainedBytes ?? undefined;
+      metrics.lagBytes = slot.lagBytes ?? undefined;
       const exceeded = maxRetainedBytes > 0 && (metrics.retainedWalBytes ?? 0) > maxRetainedBytes;
       if (exceeded && !metrics.guardrailExceeded) {
         this.log.warn(

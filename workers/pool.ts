@@ -1,7 +1,6 @@
 import type { NativeConnection, WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import type { Activities, ActivityDeps } from '../activities/index.js';
 import { ACTIVITY_NAMES } from '../activities/names.js';
-import { settleLocatorUpdates } from '../lake/state/locator-updates.js';
 import { hostTaskQueue } from './host-queue.js';
 import { createWorker } from './worker.js';
 
@@ -11,17 +10,20 @@ import { createWorker } from './worker.js';
  * load, and the workflow thread takes longer than that to load the SDK and the workflow bundle on the other core:
  * the two overlap instead of following each other. An activity called before the load has finished waits for it.
  */
-function deferredActivities(deps: ActivityDeps): { activities: Activities; loaded: Promise<Activities> } {
-  const loaded = new Promise<void>((resolve) => setImmediate(resolve))
-    .then(() => import('../activities/index.js'))
-    .then(({ createActivities }) => createActivities(deps));
+function deferredActivities(deps: ActivityDeps): {
+  activities: Activities;
+  loaded: Promise<Activities>;
+  settle: () => Promise<void>;
+} {
+  const module = new Promise<void>((resolve) => setImmediate(resolve)).then(() => import('../activities/index.js'));
+  const loaded = module.then(({ createActivities }) => createActivities(deps));
   const activities = Object.fromEntries(
     ACTIVITY_NAMES.map((name) => [
       name,
       async (...args: unknown[]) => ((await loaded)[name] as (...a: unknown[]) => Promise<unknown>)(...args),
     ]),
   ) as unknown as Activities;
-  return { activities, loaded };
+  return { activities, loaded, settle: async () => (await module).settleActivities() };
 }
 
 export interface WorkerPair {
@@ -46,7 +48,7 @@ export async function createWorkerPair(options: {
   /** See PgCdcWorkerOptions.workflowsOnMainThread. */
   workflowsOnMainThread?: boolean;
 }): Promise<WorkerPair> {
-  const { activities, loaded } = deferredActivities(options.deps);
+  const { activities, loaded, settle } = deferredActivities(options.deps);
   const base = { connection: options.connection, namespace: options.namespace, activities, log: options.deps.log };
   const hostQueue = hostTaskQueue(options.taskQueue);
   const created = Promise.all([
@@ -72,7 +74,7 @@ export async function createWorkerPair(options: {
       } finally {
         shutdown();
         await running;
-        await settleLocatorUpdates();
+        await settle();
       }
     },
     async run() {
@@ -80,7 +82,7 @@ export async function createWorkerPair(options: {
         await Promise.all(workers.map((worker) => worker.run()));
       } finally {
         // Epochs return before their locator update finished: the next start should find the locators current.
-        await settleLocatorUpdates();
+        await settle();
       }
     },
     shutdown,

@@ -1,4 +1,4 @@
-import type { IcebergField, IcebergSchema, IcebergType } from '../../lake/iceberg/schema.js';
+import type { IcebergField, IcebergSchema, IcebergType } from '../../core/types/iceberg.js';
 import type { ManifestTable } from '../../lake/manifest.js';
 import { DIFF_SEVERITY, type DiffClass, type DiffWire, type TableDiffWire } from '../schemas/outputs.js';
 import type { LakeView } from './lake-view.js';

@@ -2,7 +2,6 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { loadConfig, type PgCdcConfig } from '../../core/config/index.js';
 import { createLogger, type Logger } from '../../core/log/index.js';
@@ -11,9 +10,6 @@ import { openLake } from '../../lake/open.js';
 import { openDuckDB } from '../../lake/parquet/writer.js';
 import { currentDataFiles } from '../../lake/reader.js';
 import { liveRowsSql } from '../../lake/scan.js';
-import { ActorSink } from '../../stream/actors.js';
-import { DeferredSink } from '../../stream/deferred-sink.js';
-import { openStreamService } from '../../stream/service.js';
 import { workflowIds } from '../../core/temporal/index.js';
 import { formatPreflightReport, runPreflight } from '../../source/preflight.js';
 import { startDemoSource } from '../../stack/demo-source.js';
@@ -24,11 +20,12 @@ import { withSource } from '../../source/connection.js';
 import { dropPublication } from '../../source/snapshot/publication.js';
 import { dropSlot } from '../../source/snapshot/slot.js';
 import { clientOver, connectWorker, resolveTemporal } from '../../workers/connection.js';
-import { createWorkerPair, type WorkerPair } from '../../workers/pool.js';
+import { createWorkerPair } from '../../workers/pool.js';
 import type { snapshotWorkflow } from '../../workflows/snapshot.js';
 import { queryLake } from './query.js';
 import type { preflightWorkflow } from '../../workflows/index.js';
 import type { GlobalOptions } from '../context.js';
+import { openStreamProcess } from '../stream-process.js';
 
 const DEMO_CONFIG = `# Written by \`pg-cdc demo\`: the embedded default. Use it with: pg-cdc --config <this file> <command>
 state_dir: .
@@ -180,15 +177,21 @@ async function runDemo(options: DemoOptions, globals: GlobalOptions): Promise<vo
       say(`   pg-cdc query --role analyst -t public.customers → ${refused}`);
 
       if (temporal.uiUrl) say(`   history: ${temporal.uiUrl}/namespaces/${temporal.namespace}/workflows/${snapshotId}`);
-
-      await streamLive({ config, sourceUrl: source.url, log, client, workers, temporal });
-      say(`\nTemporal UI: ${temporal.uiUrl ?? '(disabled)'}`);
-      say(`Try: node bin/pg-cdc.js --config ${configFile} query --role analyst -t public.orders__changes -n 5`);
-      if (hold > 0) {
-        say(hold === Number.POSITIVE_INFINITY ? 'Running; Ctrl-C stops the demo.' : `Holding for ${hold / 1000} s.`);
-        await Promise.race([interrupted, hold === Number.POSITIVE_INFINITY ? new Promise(() => {}) : sleep(hold)]);
-      }
     });
+
+    await streamLive({ config, stateDir, sourceUrl: source.url, log, temporal });
+    say(`\nTemporal UI: ${temporal.uiUrl ?? '(disabled)'}`);
+    say(`Try: node bin/pg-cdc.js --config ${configFile} query --role analyst -t public.orders__changes -n 5`);
+    if (hold > 0) {
+      say(hold === Number.POSITIVE_INFINITY ? 'Running; Ctrl-C stops the demo.' : `Holding for ${hold / 1000} s.`);
+      // The workers have stopped by now, and an idle Temporal connection does not keep Node's event loop alive.
+      const keepAlive = setInterval(() => undefined, 2 ** 30);
+      try {
+        await Promise.race([interrupted, hold === Number.POSITIVE_INFINITY ? new Promise(() => {}) : sleep(hold)]);
+      } finally {
+        clearInterval(keepAlive);
+      }
+    }
   } finally {
     const cleanups = options.keep ? connections : [...servers, ...connections];
     for (const step of cleanups.reverse()) await step().catch((error: unknown) => log.warn({ err: error }, 'cleanup'));
@@ -196,26 +199,22 @@ async function runDemo(options: DemoOptions, globals: GlobalOptions): Promise<vo
   }
 }
 
-/** Step 7: the stream worker of `pg-cdc start`, in this process, while a small workload writes to the source. */
+/** Steps 7 and 8: `pg-cdc start`'s stream worker, in this process, while a small workload writes to the source. */
 async function streamLive(options: {
   config: PgCdcConfig;
+  stateDir: string;
   sourceUrl: string;
   log: Logger;
-  client: Client;
-  workers: WorkerPair;
-  temporal: { taskQueue: string; namespace: string; uiUrl?: string | undefined };
+  temporal: { namespace: string; uiUrl?: string | undefined };
 }): Promise<void> {
-  const { config, sourceUrl, log, client, workers, temporal } = options;
-  const actors = new ActorSink(client, temporal.taskQueue, workers.hostTaskQueue);
-  const sink = new DeferredSink();
-  const service = await openStreamService({ config, sourceUrl, log, sink });
+  const { config, stateDir, sourceUrl, log, temporal } = options;
+  const stream = await openStreamProcess({ config, stateDir, sourceUrl, log });
   say(
     '7. pg-cdc start: streaming the WAL while a live workload writes (3 new orders, 2 paid, 1 cancelled order deleted per second)',
   );
-  const running = service.run(sink.attachWhen(actors.ensureActors(service.tables).then(() => actors)));
   const { manifest } = openLake(config);
-  let previous = (await manifest.read())?.value.tables['public.orders']?.row_count ?? 0;
   try {
+    let previous = (await manifest.read())?.value.tables['public.orders']?.row_count ?? 0;
     for (let second = 1; second <= 6; second++) {
       await withSource({ ...config.source.postgres, url: sourceUrl }, (pg) => pg.query(LIVE_WORKLOAD), { log });
       await sleep(1000);
@@ -228,8 +227,12 @@ async function streamLive(options: {
       );
     }
   } finally {
-    service.runner.stop();
-    await running;
+    stream.stop();
+    try {
+      await stream.streaming;
+    } finally {
+      await stream.close();
+    }
   }
   const changelog = changelogIdentifier('public.orders');
   const changes = await changelogSummary(config, changelog);

@@ -4,6 +4,7 @@ import { isPgCdcError } from '../../core/errors/index.js';
 import type { PgCdcManifest } from '../../lake/manifest.js';
 import { openLake } from '../../lake/open.js';
 import { describeTarget, withSource } from '../../source/connection.js';
+import { readSlotPosition } from '../../source/slot-position.js';
 import { processAlive } from '../../stack/process.js';
 import { streamStatusFile } from '../../stream/status-file.js';
 import { loadContext, resolveSourceUrl, type CommandContext, type GlobalOptions } from '../context.js';
@@ -23,7 +24,7 @@ interface SlotStatus {
   readonly wal_status?: string | null;
   readonly confirmed_flush_lsn?: string | null;
   readonly restart_lsn?: string | null;
-  /** WAL the server keeps for the slot: current LSN − restart_lsn. */
+  /** WAL the server keeps for the slot: current LSN − restart_lsn (see source/slot-position.ts). */
   readonly retained_wal_bytes?: number | null;
   /** How far the slot's reader is behind: current LSN − confirmed_flush_lsn. */
   readonly lag_bytes?: number | null;
@@ -65,55 +66,34 @@ function failure(error: unknown): Failure {
   return { ok: false, error: { code: 'INTERNAL', message: error instanceof Error ? error.message : String(error) } };
 }
 
-const bytes = (value: string | null | undefined): number | null => (value == null ? null : Number(value));
-
 async function sourceStatus(context: CommandContext): Promise<SourceStatus> {
   const { config } = context;
   const url = await resolveSourceUrl(context);
   const target = describeTarget(url);
   const { slot, publication } = config.replication;
   return withSource({ ...config.source.postgres, url }, async (client) => {
-    // A standby has no current insert position: its replay position is where its WAL ends.
-    const current = 'CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END';
-    const { rows: at } = await client.query<{ lsn: string }>(`SELECT (${current})::text AS lsn`);
-    const { rows: slots } = await client.query<{
-      active: boolean;
-      active_pid: number | null;
-      wal_status: string | null;
-      confirmed_flush_lsn: string | null;
-      restart_lsn: string | null;
-      retained: string | null;
-      lag: string | null;
-    }>(
-      `SELECT s.active, s.active_pid, to_jsonb(s) ->> 'wal_status' AS wal_status,
-              s.confirmed_flush_lsn::text AS confirmed_flush_lsn, s.restart_lsn::text AS restart_lsn,
-              pg_wal_lsn_diff(${current}, s.restart_lsn)::text AS retained,
-              pg_wal_lsn_diff(${current}, s.confirmed_flush_lsn)::text AS lag
-         FROM pg_replication_slots s WHERE s.slot_name = $1`,
-      [slot],
-    );
+    const { walEnd, slot: found } = await readSlotPosition(client, slot);
     const { rows: pubs } = await client.query<{ puballtables: boolean; tables: number }>(
       `SELECT p.puballtables, (SELECT count(*)::int FROM pg_publication_tables t WHERE t.pubname = p.pubname) AS tables
          FROM pg_publication p WHERE p.pubname = $1`,
       [publication],
     );
-    const found = slots[0];
     const pub = pubs[0];
     return {
       ok: true,
       target: `${target.host}:${target.port}/${target.database}`,
-      current_lsn: at[0]?.lsn ?? '',
+      current_lsn: walEnd ?? '',
       slot: found
         ? {
             name: slot,
             exists: true,
             active: found.active,
-            active_pid: found.active_pid,
-            wal_status: found.wal_status,
-            confirmed_flush_lsn: found.confirmed_flush_lsn,
-            restart_lsn: found.restart_lsn,
-            retained_wal_bytes: bytes(found.retained),
-            lag_bytes: bytes(found.lag),
+            active_pid: found.activePid,
+            wal_status: found.walStatus,
+            confirmed_flush_lsn: found.confirmedFlushLsn,
+            restart_lsn: found.restartLsn,
+            retained_wal_bytes: found.retainedBytes,
+            lag_bytes: found.lagBytes,
           }
         : { name: slot, exists: false },
       publication: pub

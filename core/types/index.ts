@@ -1,6 +1,15 @@
 /** The PostgreSQL → Iceberg type mapping: pure planning, no I/O (see docs/types.md). */
 export type { SourceColumn, SourceTable, SourceType } from './source.js';
 export {
+  lastColumnId,
+  type IcebergField,
+  type IcebergListType,
+  type IcebergPrimitive,
+  type IcebergSchema,
+  type IcebergStructType,
+  type IcebergType,
+} from './iceberg.js';
+export {
   INFINITY_SENTINELS,
   TEXT_FORM,
   mapScalar,

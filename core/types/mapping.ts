@@ -4,7 +4,7 @@
  * over that). Conversions exist only where PostgreSQL's text needs help: special values DuckDB would misread or
  * Iceberg cannot hold. Each such case is named in `lossy` and in docs/types.md.
  */
-import type { IcebergPrimitive } from '../../lake/iceberg/schema.js';
+import type { IcebergPrimitive } from './iceberg.js';
 import type { SourceType } from './source.js';
 
 export interface PlanOptions {

@@ -4,7 +4,7 @@
  * FIELD_IDS that turn that text into typed Parquet. Pure: the same table always gives the same plan.
  */
 import { PgCdcError } from '../errors/index.js';
-import type { IcebergField, IcebergSchema, IcebergType } from '../../lake/iceberg/schema.js';
+import type { IcebergField, IcebergSchema, IcebergType } from './iceberg.js';
 import { elementConversion, mapScalar, quoteIdentifier, quoteString, TEXT_FORM, type PlanOptions } from './mapping.js';
 import type { SourceColumn, SourceTable, SourceType } from './source.js';
 

@@ -1,4 +1,4 @@
-import type { IcebergField, IcebergSchema, IcebergType } from '../iceberg/schema.js';
+import type { IcebergField, IcebergSchema, IcebergType } from '../../core/types/iceberg.js';
 
 /**
  * The changelog table `<schema>.<table>__changes`: one row per change as received, in commit order. Six metadata

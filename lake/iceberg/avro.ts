@@ -1,7 +1,7 @@
 import type { Schema } from 'avsc';
 import { stringifyJson } from '../json.js';
 import { readAvroContainer, writeAvroContainer } from './avro-container.js';
-import type { IcebergSchema } from './schema.js';
+import type { IcebergSchema } from '../../core/types/iceberg.js';
 
 /**
  * Iceberg v2 manifests and manifest lists as Avro, with the field ids the spec assigns ("Manifests", "Manifest

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { LakeFormatError } from '../errors.js';
 import { parseJson, stringifyJson, toBigInt } from '../json.js';
-import { lastColumnId, type IcebergSchema } from './schema.js';
+import { lastColumnId, type IcebergSchema } from '../../core/types/iceberg.js';
 
 /**
  * Iceberg v2 table metadata (the spec's "Table Metadata" JSON). Snapshot ids are bigint: they are random

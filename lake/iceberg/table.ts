@@ -25,7 +25,7 @@ import {
   type SnapshotOperation,
   type TableMetadata,
 } from './metadata.js';
-import type { IcebergSchema } from './schema.js';
+import type { IcebergSchema } from '../../core/types/iceberg.js';
 
 /**
  * Creating Iceberg tables and committing snapshots to them. A commit writes only new, uniquely named files

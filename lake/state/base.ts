@@ -3,7 +3,7 @@ import type { LsnText } from '../../core/lsn/index.js';
 import type { Catalog } from '../catalog/index.js';
 import { pgcdcSummary, TABLE_PROPERTY } from '../contract/index.js';
 import { TableExistsError } from '../errors.js';
-import type { IcebergSchema } from '../iceberg/schema.js';
+import type { IcebergSchema } from '../../core/types/iceberg.js';
 import { appendFiles, createTable, type DataFile } from '../iceberg/table.js';
 import type { ManifestStore } from '../manifest.js';
 import type { ObjectStore } from '../storage/index.js';

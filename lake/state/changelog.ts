@@ -5,7 +5,7 @@ import {
   UNCHANGED_TOAST_COLUMN,
   UNCHANGED_TOAST_ELEMENT_ID,
 } from '../contract/index.js';
-import type { IcebergSchema } from '../iceberg/schema.js';
+import type { IcebergSchema } from '../../core/types/iceberg.js';
 import type { ChangeCodec, ChangeColumn } from './types.js';
 import { quoteIdentifier, quoteString } from './duck.js';
 import { fieldIdsEntry } from './state-sql.js';

@@ -8,7 +8,7 @@ import {
   TABLE_PROPERTY,
 } from '../contract/index.js';
 import { TableExistsError, TableNotFoundError } from '../errors.js';
-import type { IcebergSchema } from '../iceberg/schema.js';
+import type { IcebergSchema } from '../../core/types/iceberg.js';
 import { appendFiles, createTable, loadTableMetadata, type LoadedTable } from '../iceberg/table.js';
 import type { ObjectStore } from '../storage/index.js';
 import { changelogCopy } from './changelog.js';

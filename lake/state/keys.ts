@@ -1,4 +1,4 @@
-import type { IcebergSchema, IcebergType } from '../iceberg/schema.js';
+import type { IcebergSchema, IcebergType } from '../../core/types/iceberg.js';
 import type { ChangeCodec } from './types.js';
 
 /**

@@ -13,7 +13,7 @@ import { icebergRead } from 'icebird';
 import { pythonOrSkip, withFileFetch } from '../support/readers.js';
 import { LocalCatalog } from '../../lake/catalog/local.js';
 import { SUMMARY_KEY } from '../../lake/contract/index.js';
-import type { IcebergSchema } from '../../lake/iceberg/schema.js';
+import type { IcebergSchema } from '../../core/types/iceberg.js';
 import { appendFiles, createTable, findSnapshotByProperty, loadTableMetadata } from '../../lake/iceberg/table.js';
 import { FilesystemObjectStore } from '../../lake/storage/filesystem.js';
 

@@ -14,7 +14,7 @@ import { copyOut } from '../../source/snapshot/copy-out.js';
 import { copyStatement } from '../../source/snapshot/copy.js';
 import { pythonOrSkip } from '../support/readers.js';
 import { planTable, quoteIdentifier, sourceSessionSql, type TablePlan } from '../../core/types/index.js';
-import type { IcebergType } from '../../lake/iceberg/schema.js';
+import type { IcebergType } from '../../core/types/iceberg.js';
 import { openDuckDB, writeParquetFromCsv, writeParquetFromStream, type OpenDuckDB } from '../../lake/parquet/writer.js';
 import { readTableColumns } from '../../source/columns.js';
 import { freshDatabase, tempDir, uniqueName } from '../support/stack.js';

@@ -12,7 +12,7 @@ import { silentLogger } from '../../core/log/index.js';
 import { openAccessPolicy, type LocalAccessPolicy } from '../../governance/policy.js';
 import { Registry } from '../../governance/registry.js';
 import { parseResource as r } from '../../governance/resource.js';
-import type { IcebergField } from '../../lake/iceberg/schema.js';
+import type { IcebergField } from '../../core/types/iceberg.js';
 import { changelogSchema } from '../../lake/contract/index.js';
 import { buildFixture, configFor, FixtureEngine, FixturePolicy, TOKENS, type Fixture } from './api-fixture.js';
 

@@ -33,7 +33,7 @@ import {
   SUMMARY_KEY,
   visibleChangelogColumns,
 } from '../../lake/contract/index.js';
-import type { IcebergField, IcebergSchema } from '../../lake/iceberg/schema.js';
+import type { IcebergField, IcebergSchema } from '../../core/types/iceberg.js';
 import { appendFiles, createTable } from '../../lake/iceberg/table.js';
 import type { ManifestStore, ManifestTable, PgCdcManifest } from '../../lake/manifest.js';
 import { openLake } from '../../lake/open.js';

@@ -19,7 +19,7 @@ import {
 } from '../../lake/contract/index.js';
 import type { Catalog } from '../../lake/catalog/index.js';
 import { serializeTableMetadata } from '../../lake/iceberg/metadata.js';
-import type { IcebergSchema } from '../../lake/iceberg/schema.js';
+import type { IcebergSchema } from '../../core/types/iceberg.js';
 import { appendFiles, createTable, loadTableMetadata, type DataFile } from '../../lake/iceberg/table.js';
 import { openLake } from '../../lake/open.js';
 import { openDuckDB } from '../../lake/parquet/writer.js';

@@ -11,7 +11,7 @@ import {
   type ManifestFileRecord,
 } from '../../lake/iceberg/avro.js';
 import { readAvroContainer, writeAvroContainer } from '../../lake/iceberg/avro-container.js';
-import type { IcebergSchema } from '../../lake/iceberg/schema.js';
+import type { IcebergSchema } from '../../core/types/iceberg.js';
 
 const schema: IcebergSchema = {
   type: 'struct',

@@ -21,7 +21,7 @@ import {
   tableLocation,
   visibleChangelogColumns,
 } from '../../lake/contract/index.js';
-import type { IcebergSchema } from '../../lake/iceberg/schema.js';
+import type { IcebergSchema } from '../../core/types/iceberg.js';
 
 const STATE: IcebergSchema = {
   type: 'struct',

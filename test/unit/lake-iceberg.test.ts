@@ -8,7 +8,7 @@ import { SUMMARY_KEY } from '../../lake/contract/index.js';
 import { CommitConflictError } from '../../lake/errors.js';
 import { decodeManifest, decodeManifestList } from '../../lake/iceberg/avro.js';
 import { currentSnapshot, parseTableMetadata } from '../../lake/iceberg/metadata.js';
-import type { IcebergSchema } from '../../lake/iceberg/schema.js';
+import type { IcebergSchema } from '../../core/types/iceberg.js';
 import {
   appendFiles,
   createTable,

@@ -7,7 +7,7 @@ import { LocalCatalog } from '../../lake/catalog/local.js';
 import { LakeFormatError } from '../../lake/errors.js';
 import { encodeManifest, encodeManifestList } from '../../lake/iceberg/avro.js';
 import { serializeTableMetadata, withSnapshot, type Snapshot } from '../../lake/iceberg/metadata.js';
-import type { IcebergSchema } from '../../lake/iceberg/schema.js';
+import type { IcebergSchema } from '../../core/types/iceberg.js';
 import { appendFiles, createTable, loadTableMetadata, type DataFile } from '../../lake/iceberg/table.js';
 import { openDuckDB, type OpenDuckDB } from '../../lake/parquet/writer.js';
 import { currentDataFiles, SnapshotNotFoundError } from '../../lake/reader.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { IcebergSchema } from '../../lake/iceberg/schema.js';
-import { lastColumnId } from '../../lake/iceberg/schema.js';
+import type { IcebergSchema } from '../../core/types/iceberg.js';
+import { lastColumnId } from '../../core/types/iceberg.js';
 import { changelogSchema, UNCHANGED_TOAST_ELEMENT_ID } from '../../lake/contract/index.js';
 import { identityKey } from '../../lake/state/keys.js';
 import { epochFileKey, epochSnapshotId } from '../../lake/state/naming.js';

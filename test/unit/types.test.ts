@@ -10,7 +10,7 @@ import {
   type SourceTable,
   type SourceType,
 } from '../../core/types/index.js';
-import { lastColumnId, type IcebergType } from '../../lake/iceberg/schema.js';
+import { lastColumnId, type IcebergType } from '../../core/types/iceberg.js';
 
 const numericMod = (precision: number, scale: number): number => ((precision << 16) | (scale & 0x7ff)) + 4;
 

@@ -1,6 +1,7 @@
 /**
- * Iceberg table schemas as the spec's JSON form (Appendix C), which is also what metadata.json stores. Shared by
- * the type mapping (which builds them) and the Iceberg writer (which persists them); neither needs the other.
+ * Iceberg table schemas as the spec's JSON form (Appendix C), which is also what metadata.json stores. The type
+ * mapping builds them and the lake's Iceberg writer persists them; they live here, with the mapping, because core/
+ * imports nothing outside itself and the lake may import core/.
  */
 export type IcebergPrimitive =
   | 'boolean'

@@ -1,13 +1,16 @@
 import type { PgCdcConfig } from '../core/config/index.js';
 import type { Logger } from '../core/log/index.js';
 import { lazyLake } from '../activities/index.js';
-import { prepareStreamLocators } from '../activities/stream.js';
 import { ActorSink } from '../stream/actors.js';
+import { prepareStreamLocators } from '../stream/locators.js';
 import type { TableStart } from '../stream/setup.js';
-import { clientOver, connectWorker, resolveTemporal, type TemporalEndpoint } from './connection.js';
-import { createWorkerPair, type WorkerPair } from './pool.js';
+import { clientOver, connectWorker, resolveTemporal, type TemporalEndpoint } from '../workers/connection.js';
+import { createWorkerPair, type WorkerPair } from '../workers/pool.js';
 
-/** The Temporal side of `pg-cdc start`: its connections, the running worker pair and the running table actors. */
+/**
+ * The Temporal side of the stream worker (`pg-cdc start`, the demo's stream): its connections, the running worker
+ * pair and the running table actors.
+ */
 export interface StreamHost {
   readonly temporal: TemporalEndpoint;
   /** Hands sealed epochs to the table actors. */
