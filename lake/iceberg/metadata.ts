@@ -49,8 +49,26 @@ export interface TableMetadata {
   readonly refs: Readonly<Record<string, SnapshotRef>>;
 }
 
-/** The spec's default for `write.metadata.previous-versions-max`. */
+/** The table property that bounds the metadata log, and the spec's default for it. */
+export const METADATA_LOG_MAX_PROPERTY = 'write.metadata.previous-versions-max';
 const METADATA_LOG_MAX = 100;
+
+/** How many earlier metadata files the table keeps in its log: its own property, else the spec's default. */
+export function metadataLogMax(metadata: TableMetadata): number {
+  const configured = Number(metadata.properties[METADATA_LOG_MAX_PROPERTY]);
+  return Number.isSafeInteger(configured) && configured >= 1 ? configured : METADATA_LOG_MAX;
+}
+
+/** The metadata log with `previous` (the file being replaced) appended, trimmed to the table's bound. */
+export function appendMetadataLog(
+  metadata: TableMetadata,
+  previous: string,
+  previousUpdatedMs: number,
+): TableMetadata['metadata-log'] {
+  return [...metadata['metadata-log'], { 'metadata-file': previous, 'timestamp-ms': previousUpdatedMs }].slice(
+    -metadataLogMax(metadata),
+  );
+}
 
 export interface NewTableMetadataInput {
   /** The table location URI (store.uri of the table's key). */
@@ -108,10 +126,7 @@ export function withSnapshot(
   previousMetadataLocation: string,
   nowMs: number = Date.now(),
 ): TableMetadata {
-  const metadataLog = [
-    ...metadata['metadata-log'],
-    { 'metadata-file': previousMetadataLocation, 'timestamp-ms': metadata['last-updated-ms'] },
-  ].slice(-METADATA_LOG_MAX);
+  const metadataLog = appendMetadataLog(metadata, previousMetadataLocation, metadata['last-updated-ms']);
   return {
     ...metadata,
     'last-sequence-number': snapshot['sequence-number'],

@@ -16,6 +16,7 @@ import {
 import {
   currentSchema,
   currentSnapshot,
+  appendMetadataLog,
   newTableMetadata,
   parseTableMetadata,
   serializeTableMetadata,
@@ -270,6 +271,36 @@ export async function appendFiles(
   }
 }
 
+/**
+ * Commits table metadata that adds no snapshot (snapshot expiry, later a schema change): `next` is written as the
+ * following metadata version, with the file it replaces recorded in the metadata log, and the catalog pointer is
+ * swapped. A lost swap deletes the new file and throws CommitConflictError, as a lost append does.
+ */
+export async function commitMetadata(
+  store: ObjectStore,
+  catalog: Catalog,
+  table: LoadedTable,
+  next: TableMetadata,
+  nowMs: number = Date.now(),
+): Promise<LoadedTable> {
+  const metadata: TableMetadata = {
+    ...next,
+    'last-updated-ms': Math.max(nowMs, table.metadata['last-updated-ms']),
+    'metadata-log': appendMetadataLog(next, table.metadataLocation, table.metadata['last-updated-ms']),
+  };
+  const metadataKey = metadataFileKey(table.location, metadataVersion(table.metadataKey) + 1);
+  if (!(await store.putIfAbsent(metadataKey, serializeTableMetadata(metadata)))) {
+    throw new LakeFormatError('file name collision', { key: metadataKey });
+  }
+  try {
+    await catalog.commitTable(table.identifier, table.metadataKey, metadataKey);
+  } catch (error) {
+    if (error instanceof CommitConflictError) await store.delete(metadataKey);
+    throw error;
+  }
+  return { ...table, metadataKey, metadataLocation: store.uri(metadataKey), metadata };
+}
+
 /** Random positive 63-bit id, as Java and PyIceberg make them; never 0. */
 export function randomSnapshotId(): bigint {
   for (;;) {
@@ -363,7 +394,7 @@ function metadataFileKey(location: string, version: number): string {
   return joinKey(location, 'metadata', `${String(version).padStart(5, '0')}-${randomUUID()}.metadata.json`);
 }
 
-function metadataVersion(metadataKey: string): number {
+export function metadataVersion(metadataKey: string): number {
   const match = /(?:^|\/)v?(\d+)[-.][^/]*$/.exec(metadataKey);
   return match ? Number(match[1]) : 0;
 }
