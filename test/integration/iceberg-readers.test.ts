@@ -1,6 +1,6 @@
 /**
  * Tables written by lake/ must read back exactly in readers we did not write: PyIceberg (the reference Python
- * implementation) and icebird (a JavaScript reader). DuckDB writes the Parquet files, as in production.
+ * implementation), DuckDB's iceberg extension (`iceberg_scan`) and icebird (a JavaScript reader). DuckDB writes the Parquet files, as in production.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { icebergRead } from 'icebird';
-import { pythonOrSkip, withFileFetch } from '../support/readers.js';
+import { pythonOrSkip, scanWithDuckDbIceberg, withFileFetch } from '../support/readers.js';
 import { LocalCatalog } from '../../lake/catalog/local.js';
 import { SUMMARY_KEY } from '../../lake/contract/index.js';
 import type { IcebergSchema } from '../../core/types/iceberg.js';
@@ -185,6 +185,16 @@ print(json.dumps({
       [10, 'payload', 'binary', false],
     ]);
     assert.equal(out.element_id, 9);
+  });
+
+  it('DuckDB iceberg_scan reads the same rows', { skip: noPython }, () => {
+    const { rows } = scanWithDuckDbIceberg(python!, metadataPath);
+    // The shared normalizer writes UTC timestamps without the zone letter.
+    const withZone = rows.map((row) => ({
+      ...row,
+      created_at: row.created_at === null ? null : `${row.created_at as string}Z`,
+    }));
+    assert.deepEqual(byId(withZone), expected);
   });
 
   it('icebird reads the same rows', async () => {

@@ -50,6 +50,40 @@ export function scanWithPyIceberg(python: string, metadataLocation: string): PyI
   return JSON.parse(out) as PyIcebergScan;
 }
 
+const DUCKDB_ICEBERG_SCAN = `
+import datetime, decimal, glob, json, os, sys, uuid
+import duckdb, duckdb_extension_avro, duckdb_extension_iceberg
+def extension(module):
+    return glob.glob(os.path.join(os.path.dirname(module.__file__), 'extensions', '*', '*.duckdb_extension'))[0]
+con = duckdb.connect()
+for module in (duckdb_extension_avro, duckdb_extension_iceberg):
+    con.execute(f"LOAD '{extension(module)}'")
+def norm(v):
+    if isinstance(v, decimal.Decimal): return str(v)
+    if isinstance(v, datetime.datetime):
+        if v.tzinfo is not None: v = v.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        return v.strftime('%Y-%m-%dT%H:%M:%S.%f')
+    if isinstance(v, (datetime.date, datetime.time)): return v.isoformat()
+    if isinstance(v, uuid.UUID): return str(v)
+    if isinstance(v, bytes): return v.hex()
+    raise TypeError(repr(v))
+rows = con.execute('SELECT * FROM iceberg_scan(?)', [sys.argv[1]]).fetch_arrow_table().to_pylist()
+print(json.dumps({'rows': rows}, default=norm))
+`;
+
+/**
+ * Read a table with DuckDB's own Iceberg reader (`iceberg_scan`, the 1.5.5 extension from PyPI), which applies
+ * position deletes itself: the second independent reader beside PyIceberg. Values are normalized as there.
+ */
+export function scanWithDuckDbIceberg(python: string, metadataLocation: string): { rows: Record<string, unknown>[] } {
+  const path = metadataLocation.startsWith('file:') ? fileURLToPath(metadataLocation) : metadataLocation;
+  const out = execFileSync(python, ['-c', DUCKDB_ICEBERG_SCAN, path], {
+    encoding: 'utf8',
+    maxBuffer: 512 * 1024 * 1024,
+  });
+  return JSON.parse(out) as { rows: Record<string, unknown>[] };
+}
+
 /**
  * icebird fetches every location in the metadata with `fetch`, which in Node has no file: scheme. For the
  * duration of `fn`, file: URLs are served from disk (with the Range requests Parquet reads make).
