@@ -47,7 +47,7 @@ export async function openStreamService(options: {
   const { routes, tables, serverVersion } = await withSource(
     source,
     async (client) => ({
-      ...(await prepareRoutes({ config, client, store, catalog, manifest })),
+      ...(await prepareRoutes({ config, client, store, catalog, manifest, log })),
       serverVersion: (await readServerFacts(client)).version_num,
     }),
     { log },

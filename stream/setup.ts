@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type pg from 'pg';
 import type { PgCdcConfig } from '../core/config/index.js';
+import type { Logger } from '../core/log/index.js';
 import { PgCdcError } from '../core/errors/index.js';
 import { maxLsn, parseLsn, parseLsnText, ZERO_LSN, type LsnText } from '../core/lsn/index.js';
 import { planTable } from '../core/types/index.js';
@@ -12,7 +13,7 @@ import type { ManifestStore } from '../lake/manifest.js';
 import type { ObjectStore } from '../lake/storage/index.js';
 import { readTableColumns } from '../source/columns.js';
 import { identityOf, SchemaChangedError, type TableRoute } from './routes.js';
-import { saveSpooledSource } from './spool-files.js';
+import { bindSpoolToLakeTable, saveSpooledSource } from './spool-files.js';
 import { TableSpool } from './spool.js';
 
 export class NotInitializedError extends PgCdcError {
@@ -44,6 +45,7 @@ export async function prepareRoutes(options: {
   store: ObjectStore;
   catalog: Catalog;
   manifest: ManifestStore;
+  log?: Logger;
 }): Promise<{ routes: Map<string, TableRoute>; tables: TableStart[] }> {
   const current = await options.manifest.read();
   if (!current || Object.keys(current.value.tables).length === 0) throw new NotInitializedError();
@@ -63,6 +65,9 @@ export async function prepareRoutes(options: {
     const epoch = summaryEpoch(summary) ?? 0;
     const committedLsn = summaryLsn(summary) ?? parseLsnText(current.value.tables[identifier]!.committed_lsn);
     const spoolDir = join(spoolRoot(options.config), encodeURIComponent(identifier));
+    if (bindSpoolToLakeTable(spoolDir, loaded.metadata['table-uuid'])) {
+      options.log?.warn({ table: identifier, path: spoolDir }, 'emptied a spool left for another lake table');
+    }
     const spool = new TableSpool(identifier, spoolDir, epoch);
     saveSpooledSource(spoolDir, source);
     const recovered = spool.recover(epoch);

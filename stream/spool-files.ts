@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PgCdcError } from '../core/errors/index.js';
 import type { SourceTable } from '../core/types/source.js';
@@ -10,6 +10,7 @@ import type { ChangeBatch, CommittedTransaction } from '../lake/state/types.js';
  */
 export const BATCH_FILE = 'batch.json';
 const SOURCE_FILE = 'source.json';
+const LAKE_TABLE_FILE = 'lake-table.json';
 
 export interface SavedBatch {
   readonly table: string;
@@ -20,6 +21,26 @@ export interface SavedBatch {
 }
 
 export const epochDir = (tableDir: string, epoch: number): string => join(tableDir, `e${epoch}`);
+
+/**
+ * Binds a table's spool to the lake table it feeds (its Iceberg `table-uuid`). A spool bound to another table, or
+ * to none (written before spools were bound), is emptied first: after `teardown --purge-storage` and a new `init`
+ * under the same slot name, sealed epochs of the old slot must never be committed into the new table. Emptying is
+ * always safe: a spooled transaction is acknowledged to the server only once the lake holds it, so the slot still
+ * has whatever the new table needs. Returns whether a spool was emptied.
+ */
+export function bindSpoolToLakeTable(tableDir: string, tableUuid: string): boolean {
+  const path = join(tableDir, LAKE_TABLE_FILE);
+  const bound = existsSync(path)
+    ? (JSON.parse(readFileSync(path, 'utf8')) as { tableUuid?: unknown }).tableUuid
+    : undefined;
+  if (bound === tableUuid) return false;
+  const emptied = existsSync(tableDir);
+  rmSync(tableDir, { recursive: true, force: true });
+  mkdirSync(tableDir, { recursive: true });
+  writeFileSync(path, JSON.stringify({ tableUuid }));
+  return emptied;
+}
 
 export function saveSpooledSource(tableDir: string, source: SourceTable): void {
   writeFileSync(join(tableDir, SOURCE_FILE), JSON.stringify(source));

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { PgCdcError } from '../../core/errors/index.js';
 import { openLake } from '../../lake/open.js';
 import { withSource } from '../../source/connection.js';
+import { spoolRoot } from '../../stream/setup.js';
 import { dropPublication } from '../../source/snapshot/publication.js';
 import { dropSlot } from '../../source/snapshot/slot.js';
 import { loadContext, resolveSourceUrl, type GlobalOptions } from '../context.js';
@@ -55,6 +56,11 @@ export function registerTeardown(program: Command): void {
       }));
       process.stdout.write(`slot ${slot}: ${dropped.slot ? 'dropped' : 'did not exist'}\n`);
       process.stdout.write(`publication ${publication}: ${dropped.publication ? 'dropped' : 'did not exist'}\n`);
+      // The slot is gone, and with it any reason to keep what its stream spooled: a later `init` under the same
+      // slot name must start from an empty spool.
+      const spool = spoolRoot(config);
+      rmSync(spool, { recursive: true, force: true });
+      process.stdout.write(`spool ${spool}: cleared\n`);
       if (options.purgeStorage) {
         rmSync(lakePath, { recursive: true, force: true });
         process.stdout.write(`lake ${lakePath}: deleted\n`);

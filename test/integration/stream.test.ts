@@ -4,6 +4,8 @@
  * commits what was read and exits 0; a restart resumes without losing or repeating anything.
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../support/cli.js';
 import { pythonOrSkip, scanWithPyIceberg } from '../support/readers.js';
@@ -184,5 +186,14 @@ describe('pg-cdc start', () => {
     // The last stop waited for the locators' updates, so this start found them current and built none.
     assert.doesNotMatch(stream.logs(), /locator rebuilt|locator update failed/);
     stream = undefined;
+  });
+
+  it('teardown clears the spool of the slot, so a later init under the same slot name starts from an empty one', async () => {
+    const spool = join(config.stateDir, 'spool', config.slot);
+    assert.ok(existsSync(join(spool, encodeURIComponent('public.accounts'), 'lake-table.json')), 'spool bound');
+    const teardown = await cli('teardown', '--yes');
+    assert.equal(teardown.code, 0, teardown.stderr);
+    assert.match(teardown.stdout, /spool .*: cleared/);
+    assert.equal(existsSync(spool), false);
   });
 });
