@@ -151,16 +151,25 @@ export interface FileTotals {
 }
 
 /**
- * A snapshot summary with the keys Java's SnapshotSummary writes. Totals carry over from the parent: readers
- * (and PyIceberg when it appends after us) take row and file counts from here without opening a manifest.
+ * A snapshot summary with the keys Java's SnapshotSummary writes. Totals carry over from the parent, less what the
+ * snapshot removed: readers (and PyIceberg when it appends after us) take row and file counts from here without
+ * opening a manifest.
  */
 export function snapshotSummary(
   operation: SnapshotOperation,
   added: FileTotals,
   previous: Snapshot['summary'] | undefined,
   extra: Readonly<Record<string, string>> = {},
+  removed?: FileTotals,
 ): Snapshot['summary'] {
-  const total = (key: string, add: number): string => String(Number(previous?.[key] ?? '0') + add);
+  const minus: Record<string, number> = {
+    'total-records': removed?.dataRecords ?? 0,
+    'total-files-size': removed?.filesSize ?? 0,
+    'total-data-files': removed?.dataFiles ?? 0,
+    'total-delete-files': removed?.deleteFiles ?? 0,
+    'total-position-deletes': removed?.positionDeletes ?? 0,
+  };
+  const total = (key: string, add: number): string => String(Number(previous?.[key] ?? '0') + add - (minus[key] ?? 0));
   const summary: Record<string, string> = { ...extra };
   if (added.dataFiles > 0) {
     summary['added-data-files'] = String(added.dataFiles);

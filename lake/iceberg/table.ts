@@ -22,6 +22,7 @@ import {
   serializeTableMetadata,
   snapshotSummary,
   withSnapshot,
+  type FileTotals,
   type Snapshot,
   type SnapshotOperation,
   type TableMetadata,
@@ -314,16 +315,10 @@ function defaultOperation(dataFiles: number, deleteFiles: number, replaceAll: bo
   return deleteFiles > 0 ? 'overwrite' : 'append';
 }
 
-interface RemovedTotals {
-  readonly dataFiles: number;
-  readonly dataRecords: number;
-  readonly deleteFiles: number;
-  readonly positionDeletes: number;
-  readonly filesSize: number;
-}
+type RemovedTotals = FileTotals;
 
 /** The summary keys Java's SnapshotSummary writes for removed files. */
-function removedSummary(removed: RemovedTotals): Record<string, string> {
+export function removedSummary(removed: RemovedTotals): Record<string, string> {
   const summary: Record<string, string> = {};
   if (removed.dataFiles > 0) {
     summary['deleted-data-files'] = String(removed.dataFiles);
@@ -382,7 +377,7 @@ async function removedEntries(
   };
 }
 
-async function readManifestList(store: ObjectStore, location: string): Promise<ManifestFileRecord[]> {
+export async function readManifestList(store: ObjectStore, location: string): Promise<ManifestFileRecord[]> {
   const key = store.keyOf(location);
   const body = key === undefined ? undefined : await store.get(key);
   if (!body) throw new LakeFormatError('manifest list of the current snapshot is unreadable', { file: location });
@@ -390,7 +385,7 @@ async function readManifestList(store: ObjectStore, location: string): Promise<M
 }
 
 /** `<location>/metadata/00001-<uuid>.metadata.json`: unique, and sortable by version like Java's names. */
-function metadataFileKey(location: string, version: number): string {
+export function metadataFileKey(location: string, version: number): string {
   return joinKey(location, 'metadata', `${String(version).padStart(5, '0')}-${randomUUID()}.metadata.json`);
 }
 
@@ -411,7 +406,7 @@ const asBuffer = ({ key, value }: IntMapEntry<Uint8Array>): IntMapEntry<Uint8Arr
   value: Buffer.from(value.buffer, value.byteOffset, value.byteLength),
 });
 
-function dataFileRecord(file: DataFile): DataFileRecord {
+export function dataFileRecord(file: DataFile): DataFileRecord {
   if (!file.path) throw new LakeFormatError('data file without a path', {});
   return {
     content: file.content ?? 0,

@@ -1,0 +1,251 @@
+import { randomUUID } from 'node:crypto';
+import type { Catalog } from '../catalog/index.js';
+import { CommitConflictError, LakeFormatError } from '../errors.js';
+import type { ObjectStore } from '../storage/index.js';
+import { joinKey } from '../storage/keys.js';
+import {
+  decodeManifest,
+  encodeManifest,
+  encodeManifestList,
+  type ManifestEntryRecord,
+  type ManifestFileRecord,
+} from './avro.js';
+import {
+  currentSchema,
+  currentSnapshot,
+  serializeTableMetadata,
+  snapshotSummary,
+  withSnapshot,
+  type FileTotals,
+  type Snapshot,
+} from './metadata.js';
+import type { IcebergSchema } from './schema.js';
+import {
+  dataFileRecord,
+  loadTableMetadata,
+  metadataFileKey,
+  metadataVersion,
+  randomSnapshotId,
+  readManifestList,
+  removedSummary,
+  type AppendResult,
+  type DataFile,
+} from './table.js';
+
+/**
+ * Rewriting files: one snapshot that removes some live files and adds others, as Iceberg's RewriteFiles does it.
+ * Manifests that hold no removed file are carried over as they are; a manifest that does is written again with
+ * the removed entries DELETED (by this snapshot) and the rest EXISTING, their sequence numbers kept, so every
+ * position delete still applies to exactly the files it applied to before. The operation is `replace` unless
+ * the caller says otherwise: the table's rows are the same before and after.
+ */
+export interface RewriteFilesInput {
+  /** Locations (as the manifests write them) of live data and delete files to remove. */
+  readonly remove: ReadonlySet<string>;
+  readonly add: readonly DataFile[];
+  /** The snapshot the rewrite was planned on; CommitConflictError if the table has moved past it. */
+  readonly expectedSnapshotId?: bigint;
+  readonly summary?: Readonly<Record<string, string>>;
+  readonly snapshotId?: bigint;
+}
+
+export async function rewriteFiles(
+  store: ObjectStore,
+  catalog: Catalog,
+  identifier: string,
+  input: RewriteFilesInput,
+): Promise<AppendResult> {
+  const table = await loadTableMetadata(store, catalog, identifier);
+  const { metadata } = table;
+  const existing = metadata.snapshots.find((s) => s['snapshot-id'] === input.snapshotId);
+  if (existing) return { committed: false, snapshot: existing, table };
+  const parent = currentSnapshot(metadata);
+  if (!parent) throw new LakeFormatError(`${identifier} has no snapshot to rewrite`, { table: identifier });
+  if (input.expectedSnapshotId !== undefined && parent['snapshot-id'] !== input.expectedSnapshotId) {
+    throw new CommitConflictError(`${identifier} moved on while its rewrite was prepared`, {
+      table: identifier,
+      expected: String(input.expectedSnapshotId),
+      actual: String(parent['snapshot-id']),
+    });
+  }
+
+  const snapshotId = input.snapshotId ?? randomSnapshotId();
+  const sequenceNumber = metadata['last-sequence-number'] + 1;
+  const schema = currentSchema(metadata);
+  const written: string[] = [];
+  const put = async (key: string, body: Uint8Array | string): Promise<string> => {
+    if (!(await store.putIfAbsent(key, body))) throw new LakeFormatError('file name collision', { key });
+    written.push(key);
+    return store.uri(key);
+  };
+  try {
+    const writer: ManifestWriter = { schema, location: table.location, snapshotId, sequenceNumber, put };
+    const carried = await carryManifests(store, parent, input.remove, writer);
+    const notLive = [...input.remove].filter((path) => !carried.removedPaths.has(path));
+    if (notLive.length > 0) {
+      throw new CommitConflictError(`${identifier}: files to rewrite are no longer live`, {
+        table: identifier,
+        expected: notLive[0],
+        actual: undefined,
+      });
+    }
+    const added = await addedManifests(input.add, writer);
+    const manifests = [...added, ...carried.manifests];
+    const manifestList = encodeManifestList({
+      snapshotId,
+      parentSnapshotId: parent['snapshot-id'],
+      sequenceNumber,
+      manifests,
+    });
+    const listKey = joinKey(table.location, 'metadata', `snap-${snapshotId}-1-${randomUUID()}.avro`);
+    const snapshot: Snapshot = {
+      'snapshot-id': snapshotId,
+      'parent-snapshot-id': parent['snapshot-id'],
+      'sequence-number': sequenceNumber,
+      'timestamp-ms': Math.max(Date.now(), metadata['last-updated-ms']),
+      'manifest-list': await put(listKey, manifestList),
+      summary: snapshotSummary(
+        'replace',
+        totalsOf(input.add),
+        parent.summary,
+        {
+          ...removedSummary(carried.removed),
+          ...input.summary,
+        },
+        carried.removed,
+      ),
+      'schema-id': schema['schema-id'],
+    };
+    const next = withSnapshot(metadata, snapshot, table.metadataLocation);
+    const metadataKey = metadataFileKey(table.location, metadataVersion(table.metadataKey) + 1);
+    const metadataLocation = await put(metadataKey, serializeTableMetadata(next));
+    await catalog.commitTable(identifier, table.metadataKey, metadataKey);
+    return { committed: true, snapshot, table: { ...table, metadataKey, metadataLocation, metadata: next } };
+  } catch (error) {
+    if (error instanceof CommitConflictError) await Promise.all(written.map((key) => store.delete(key)));
+    throw error;
+  }
+}
+
+interface ManifestWriter {
+  readonly schema: IcebergSchema;
+  /** Storage key of the table root: new manifests go to its metadata directory. */
+  readonly location: string;
+  readonly snapshotId: bigint;
+  readonly sequenceNumber: number;
+  put(key: string, body: Uint8Array): Promise<string>;
+}
+
+const ZERO: FileTotals = { dataFiles: 0, dataRecords: 0, deleteFiles: 0, positionDeletes: 0, filesSize: 0 };
+
+function totalsOf(files: readonly DataFile[]): FileTotals {
+  const data = files.filter((f) => (f.content ?? 0) === 0);
+  const deletes = files.filter((f) => f.content === 1);
+  return {
+    dataFiles: data.length,
+    dataRecords: data.reduce((n, f) => n + f.recordCount, 0),
+    deleteFiles: deletes.length,
+    positionDeletes: deletes.reduce((n, f) => n + f.recordCount, 0),
+    filesSize: files.reduce((n, f) => n + f.fileSizeInBytes, 0),
+  };
+}
+
+/** The parent's manifests, those with removed files written again; what was removed, and its totals. */
+async function carryManifests(
+  store: ObjectStore,
+  parent: Snapshot,
+  remove: ReadonlySet<string>,
+  writer: ManifestWriter,
+): Promise<{ manifests: ManifestFileRecord[]; removedPaths: Set<string>; removed: FileTotals }> {
+  const manifests: ManifestFileRecord[] = [];
+  const removedPaths = new Set<string>();
+  let removed = ZERO;
+  for (const manifest of await readManifestList(store, parent['manifest-list'])) {
+    const key = store.keyOf(manifest.manifest_path);
+    const body = key === undefined ? undefined : await store.get(key);
+    if (!body)
+      throw new LakeFormatError('a manifest of the current snapshot is unreadable', { file: manifest.manifest_path });
+    const entries = decodeManifest(body);
+    if (!entries.some((e) => e.status !== 2 && remove.has(e.data_file.file_path))) {
+      manifests.push(manifest);
+      continue;
+    }
+    const kept: ManifestEntryRecord[] = [];
+    for (const entry of entries) {
+      // DELETED entries of earlier snapshots are dropped from a rewritten manifest, as Java does.
+      if (entry.status === 2) continue;
+      const sequences = {
+        sequence_number: entry.sequence_number ?? manifest.sequence_number,
+        file_sequence_number: entry.file_sequence_number ?? manifest.sequence_number,
+      };
+      if (remove.has(entry.data_file.file_path)) {
+        removedPaths.add(entry.data_file.file_path);
+        removed = plus(removed, entry);
+        kept.push({ ...entry, ...sequences, status: 2, snapshot_id: writer.snapshotId });
+      } else {
+        kept.push({ ...entry, ...sequences, status: 0 });
+      }
+    }
+    manifests.push(await writeManifest(writer, manifest.content, kept));
+  }
+  return { manifests, removedPaths, removed };
+}
+
+function plus(totals: FileTotals, entry: ManifestEntryRecord): FileTotals {
+  const records = Number(entry.data_file.record_count);
+  const isData = entry.data_file.content === 0;
+  return {
+    dataFiles: totals.dataFiles + (isData ? 1 : 0),
+    dataRecords: totals.dataRecords + (isData ? records : 0),
+    deleteFiles: totals.deleteFiles + (isData ? 0 : 1),
+    positionDeletes: totals.positionDeletes + (isData ? 0 : records),
+    filesSize: totals.filesSize + Number(entry.data_file.file_size_in_bytes),
+  };
+}
+
+async function writeManifest(
+  writer: ManifestWriter,
+  content: number,
+  entries: readonly ManifestEntryRecord[],
+): Promise<ManifestFileRecord> {
+  const bytes = encodeManifest({ schema: writer.schema, content: content === 0 ? 'data' : 'deletes', entries });
+  const key = joinKey(writer.location, 'metadata', `${randomUUID()}-m${content}w.avro`);
+  const count = (status: number): number => entries.filter((e) => e.status === status).length;
+  const rows = (status: number): number =>
+    entries.filter((e) => e.status === status).reduce((n, e) => n + Number(e.data_file.record_count), 0);
+  const sequences = entries.map((e) => Number(e.sequence_number ?? writer.sequenceNumber));
+  return {
+    manifest_path: await writer.put(key, bytes),
+    manifest_length: bytes.byteLength,
+    partition_spec_id: 0,
+    content,
+    sequence_number: writer.sequenceNumber,
+    min_sequence_number: sequences.length > 0 ? Math.min(...sequences) : writer.sequenceNumber,
+    added_snapshot_id: writer.snapshotId,
+    added_files_count: count(1),
+    existing_files_count: count(0),
+    deleted_files_count: count(2),
+    added_rows_count: rows(1),
+    existing_rows_count: rows(0),
+    deleted_rows_count: rows(2),
+    partitions: [],
+    key_metadata: null,
+  };
+}
+
+async function addedManifests(files: readonly DataFile[], writer: ManifestWriter): Promise<ManifestFileRecord[]> {
+  const manifests: ManifestFileRecord[] = [];
+  for (const content of [0, 1] as const) {
+    const group = files.filter((f) => (f.content ?? 0) === content);
+    if (group.length === 0) continue;
+    const entries = group.map((file) => ({
+      status: 1 as const,
+      snapshot_id: writer.snapshotId,
+      sequence_number: writer.sequenceNumber,
+      file_sequence_number: writer.sequenceNumber,
+      data_file: dataFileRecord(file),
+    }));
+    manifests.push(await writeManifest(writer, content, entries));
+  }
+  return manifests;
+}
