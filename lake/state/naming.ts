@@ -8,12 +8,20 @@ import { joinKey } from '../storage/keys.js';
  * lake's contract: lake/contract.)
  */
 
-/** A positive 63-bit snapshot id derived from (identifier, epoch); never 0. */
-export function epochSnapshotId(identifier: string, epoch: number): bigint {
-  const digest = createHash('sha256').update(`${identifier}\u0000epoch\u0000${epoch}`).digest();
+/** A positive 63-bit snapshot id derived from the identifier, what made the snapshot and its number; never 0. */
+function derivedSnapshotId(identifier: string, kind: 'epoch' | 'compaction', n: number | bigint): bigint {
+  const digest = createHash('sha256').update(`${identifier}\u0000${kind}\u0000${n}`).digest();
   const id = digest.readBigUInt64BE(0) & 0x7fff_ffff_ffff_ffffn;
   return id === 0n ? 1n : id;
 }
+
+/** The snapshot id of an epoch's commit: (identifier, epoch). */
+export const epochSnapshotId = (identifier: string, epoch: number): bigint =>
+  derivedSnapshotId(identifier, 'epoch', epoch);
+
+/** The snapshot id of a compaction's commit: (identifier, the snapshot it rewrote). */
+export const compactionSnapshotId = (identifier: string, baseSnapshotId: bigint): bigint =>
+  derivedSnapshotId(identifier, 'compaction', baseSnapshotId);
 
 export type EpochFilePart = 'state' | 'deletes' | 'changes';
 

@@ -1,0 +1,104 @@
+import type { DuckDBInstance } from '@duckdb/node-api';
+import type { Catalog } from '../catalog/index.js';
+import { currentSchema } from '../iceberg/metadata.js';
+import type { DataFile } from '../iceberg/table.js';
+import { loadTableMetadata } from '../iceberg/table.js';
+import { currentDataFiles, type SnapshotFiles } from '../reader.js';
+import type { ObjectStore } from '../storage/index.js';
+import { joinKey } from '../storage/keys.js';
+import { copyToLake, quoteIdentifier } from '../state/duck.js';
+import { CompactionInputError, fieldIdsOf, identifierColumns, numberedRowsSql, ROW_NUMBER } from './order.js';
+
+/**
+ * The heavy half of a compaction: the live rows of a table's current snapshot (data files minus position deletes)
+ * written again into files of about `targetFileSizeBytes`, in the order of order.ts. Nothing is committed: the
+ * files are new and unreferenced until commit.ts swaps them in, so this runs beside the table's epochs, on any
+ * worker that reaches the lake, and a retry simply writes the same files again (their names derive from the base).
+ */
+export interface RewriteContext {
+  readonly store: ObjectStore;
+  readonly catalog: Catalog;
+  readonly duckdb: DuckDBInstance;
+}
+
+export interface RewriteOptions {
+  readonly targetFileSizeBytes: number;
+  /** Called after each file written: the activity heartbeats with it. */
+  readonly onFile?: (written: number, planned: number) => void;
+}
+
+export interface TableRewrite {
+  readonly table: string;
+  /** The snapshot whose rows were rewritten (text: it crosses the Temporal boundary). */
+  readonly baseSnapshotId: string;
+  readonly rowsPerFile: number;
+  /** The new files, in numbering order: row `n` is at position `n % rowsPerFile` of file `n / rowsPerFile`. */
+  readonly files: readonly DataFile[];
+  /** Locations of the base's data and delete files: what the commit removes. */
+  readonly replaced: readonly string[];
+  readonly rows: number;
+  readonly bytesBefore: number;
+  readonly bytesAfter: number;
+}
+
+/** Rows per file, from the base's bytes per row: Parquet's compression makes bytes per row the best guess. */
+export function rowsPerFileFor(base: SnapshotFiles, targetFileSizeBytes: number): number {
+  const rows = base.dataFiles.reduce((n, f) => n + f.recordCount, 0);
+  const bytes = base.dataFiles.reduce((n, f) => n + f.fileSizeInBytes, 0);
+  if (rows === 0 || bytes === 0) return 1_000_000;
+  return Math.max(1, Math.floor(targetFileSizeBytes / (bytes / rows)));
+}
+
+/** File k of a rewrite of `baseSnapshotId`: a name that a retry of the same rewrite writes again. */
+export function rewrittenFileKey(tableLocation: string, baseSnapshotId: string, index: number): string {
+  return joinKey(tableLocation, 'data', `compacted-${baseSnapshotId}-${String(index).padStart(5, '0')}.parquet`);
+}
+
+export async function rewriteTable(
+  ctx: RewriteContext,
+  identifier: string,
+  options: RewriteOptions,
+): Promise<TableRewrite | undefined> {
+  const table = await loadTableMetadata(ctx.store, ctx.catalog, identifier);
+  const base = await currentDataFiles(ctx.store, ctx.catalog, identifier);
+  if (!base.snapshot) return undefined;
+  const schema = currentSchema(table.metadata);
+  if (base.schema['schema-id'] !== schema['schema-id']) {
+    throw new CompactionInputError(identifier, 'the current snapshot was written with an older schema');
+  }
+  const columns = schema.fields.map((field) => field.name);
+  const baseSnapshotId = String(base.snapshot['snapshot-id']);
+  const rowsPerFile = rowsPerFileFor(base, options.targetFileSizeBytes);
+  const replaced = [...base.dataFiles, ...base.deleteFiles].map((file) => file.path);
+  const bytesBefore = [...base.dataFiles, ...base.deleteFiles].reduce((n, f) => n + f.fileSizeInBytes, 0);
+  const numbered = numberedRowsSql(base, columns, identifierColumns(schema));
+  if (numbered === undefined) {
+    return { table: identifier, baseSnapshotId, rowsPerFile, files: [], replaced, rows: 0, bytesBefore, bytesAfter: 0 };
+  }
+
+  const connection = await ctx.duckdb.connect();
+  try {
+    await connection.run(`CREATE OR REPLACE TEMP TABLE compacted AS ${numbered}`);
+    const count = await connection.runAndReadAll('SELECT count(*)::BIGINT FROM compacted');
+    const rows = Number(count.getRows()[0]![0]);
+    const planned = Math.ceil(rows / rowsPerFile);
+    const select = columns.map(quoteIdentifier).join(', ');
+    const fieldIds = fieldIdsOf(schema);
+    const files: DataFile[] = [];
+    for (let index = 0; index < planned; index++) {
+      const from = index * rowsPerFile;
+      const query =
+        `SELECT ${select} FROM compacted WHERE ${ROW_NUMBER} >= ${from} AND ${ROW_NUMBER} < ${from + rowsPerFile} ` +
+        `ORDER BY ${ROW_NUMBER}`;
+      const key = rewrittenFileKey(table.location, baseSnapshotId, index);
+      const { localPath: _local, ...file } = await copyToLake(connection, ctx.store, key, query, fieldIds);
+      files.push(file);
+      options.onFile?.(index + 1, planned);
+    }
+    const bytesAfter = files.reduce((n, f) => n + f.fileSizeInBytes, 0);
+    return { table: identifier, baseSnapshotId, rowsPerFile, files, replaced, rows, bytesBefore, bytesAfter };
+  } finally {
+    // The temp table goes with the connection.
+    connection.closeSync();
+  }
+}
