@@ -7,7 +7,7 @@ import { joinKey } from '../storage/keys.js';
 import { copyToLake, quoteString } from '../state/duck.js';
 import { compactionSnapshotId } from '../state/naming.js';
 import { POSITION_DELETE_FIELD_IDS } from '../state/state-sql.js';
-import { identifierColumns, numberedRowsSql, ROW_NUMBER } from './order.js';
+import { numberedRowsSql, ROW_NUMBER } from './order.js';
 import type { RewriteContext, TableRewrite } from './rewrite.js';
 
 /**
@@ -97,8 +97,7 @@ async function carryDeletes(
   deletes: readonly LiveFile[],
   tableLocation: string,
 ): Promise<{ file: DataFile; rows: number }> {
-  const schema = base.schema;
-  const numbered = numberedRowsSql(base, [], identifierColumns(schema));
+  const numbered = numberedRowsSql(base, [], rewrite.order, rewrite.where);
   const locals = deletes.map((file) => {
     if (file.localPath === undefined)
       throw new CompactionStaleError(rewrite.table, rewrite.baseSnapshotId, `${file.path} is not local`);

@@ -30,19 +30,21 @@ export function orderedDataFiles(files: SnapshotFiles): SnapshotFiles {
 
 /**
  * `SELECT <columns>, location, pos, __rn FROM <live rows of the base>`; undefined for a base without data files.
- * `columns` are selected by Parquet name from the live rows; `keys` order them first.
+ * `columns` are selected by Parquet name from the live rows; `keys` order them first; rows that fail `where` (a
+ * predicate over the columns) are left out before they are numbered.
  */
 export function numberedRowsSql(
   base: SnapshotFiles,
   columns: readonly string[],
   keys: readonly string[],
+  where?: string,
 ): string | undefined {
   const files = orderedDataFiles(base);
   const locals = files.dataFiles.map((file) => file.localPath ?? '');
+  // Only the columns needed are read, unless a filter may name any of them.
   const read = new Set([...columns, ...keys]);
-  const live = liveRowsSql(files, {
-    select: [...[...read].map((c) => `d.${quoteIdentifier(c)}`), 'd.filename', 'd.file_row_number'].join(', '),
-  });
+  const select = [...[...read].map((c) => `d.${quoteIdentifier(c)}`), 'd.filename', 'd.file_row_number'].join(', ');
+  const live = liveRowsSql(files, where === undefined ? { select } : {});
   if (live === undefined) return undefined;
   const index = `list_position([${locals.map(quoteString).join(', ')}], filename)`;
   const order = [...keys.map(quoteIdentifier), index, 'file_row_number'].join(', ');
@@ -50,7 +52,8 @@ export function numberedRowsSql(
   const selected = columns.map((column) => `${quoteIdentifier(column)}, `).join('');
   return (
     `SELECT ${selected}[${locations}][${index}] AS location, ` +
-    `file_row_number AS pos, row_number() OVER (ORDER BY ${order}) - 1 AS ${ROW_NUMBER} FROM (${live})`
+    `file_row_number AS pos, row_number() OVER (ORDER BY ${order}) - 1 AS ${ROW_NUMBER} FROM (${live})` +
+    (where === undefined ? '' : ` WHERE ${where}`)
   );
 }
 

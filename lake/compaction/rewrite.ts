@@ -23,6 +23,10 @@ export interface RewriteContext {
 
 export interface RewriteOptions {
   readonly targetFileSizeBytes: number;
+  /** Columns the new files are ordered by; default the table's identifier fields (its primary key). */
+  readonly order?: readonly string[];
+  /** Rows to keep, as a predicate over the columns (the changelog's retention); default all. */
+  readonly where?: string;
   /** Called after each file written: the activity heartbeats with it. */
   readonly onFile?: (written: number, planned: number) => void;
 }
@@ -32,6 +36,9 @@ export interface TableRewrite {
   /** The snapshot whose rows were rewritten (text: it crosses the Temporal boundary). */
   readonly baseSnapshotId: string;
   readonly rowsPerFile: number;
+  /** The numbering's order and filter (order.ts), for the commit to number the base the same way. */
+  readonly order: readonly string[];
+  readonly where?: string;
   /** The new files, in numbering order: row `n` is at position `n % rowsPerFile` of file `n / rowsPerFile`. */
   readonly files: readonly DataFile[];
   /** Locations of the base's data and delete files: what the commit removes. */
@@ -71,10 +78,11 @@ export async function rewriteTable(
   const rowsPerFile = rowsPerFileFor(base, options.targetFileSizeBytes);
   const replaced = [...base.dataFiles, ...base.deleteFiles].map((file) => file.path);
   const bytesBefore = [...base.dataFiles, ...base.deleteFiles].reduce((n, f) => n + f.fileSizeInBytes, 0);
-  const numbered = numberedRowsSql(base, columns, identifierColumns(schema));
-  if (numbered === undefined) {
-    return { table: identifier, baseSnapshotId, rowsPerFile, files: [], replaced, rows: 0, bytesBefore, bytesAfter: 0 };
-  }
+  const order = options.order ?? identifierColumns(schema);
+  const numbering = { order, ...(options.where === undefined ? {} : { where: options.where }) };
+  const numbered = numberedRowsSql(base, columns, order, options.where);
+  const empty = { table: identifier, baseSnapshotId, rowsPerFile, ...numbering, files: [], replaced, bytesBefore };
+  if (numbered === undefined) return { ...empty, rows: 0, bytesAfter: 0 };
 
   const connection = await ctx.duckdb.connect();
   try {
@@ -96,7 +104,7 @@ export async function rewriteTable(
       options.onFile?.(index + 1, planned);
     }
     const bytesAfter = files.reduce((n, f) => n + f.fileSizeInBytes, 0);
-    return { table: identifier, baseSnapshotId, rowsPerFile, files, replaced, rows, bytesBefore, bytesAfter };
+    return { ...empty, files, rows, bytesAfter };
   } finally {
     // The temp table goes with the connection.
     connection.closeSync();

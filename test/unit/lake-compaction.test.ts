@@ -176,4 +176,58 @@ describe('compaction of a state table', () => {
     const after = currentSnapshot((await loadTableMetadata(t.store, t.catalog, 'public.t')).metadata);
     assert.equal(after?.['snapshot-id'], head?.['snapshot-id']);
   });
+
+  it('merges a changelog in commit order and drops changes past its retention', async () => {
+    const store = new FilesystemObjectStore(join(tempDir('pg-cdc-compaction-'), 'lake'));
+    const catalog = new LocalCatalog(store);
+    const changelog: IcebergSchema = {
+      type: 'struct',
+      'schema-id': 0,
+      fields: [
+        { id: 1, name: '_commit_lsn', required: true, type: 'long' },
+        { id: 2, name: '_seq', required: true, type: 'long' },
+        { id: 3, name: '_commit_ts', required: true, type: 'timestamptz' },
+      ],
+    };
+    await createTable(store, catalog, {
+      identifier: 'public.t__changes',
+      location: 'public/t__changes',
+      schema: changelog,
+    });
+    const connection = await duckdb.connect();
+    // Files named against commit order: the numbering must follow the columns, not the file names.
+    for (const [name, lsn, day] of [
+      ['z', 1, 1],
+      ['a', 2, 5],
+      ['m', 3, 9],
+    ] as const) {
+      const query = `SELECT ${lsn}::BIGINT AS _commit_lsn, i::BIGINT AS _seq, TIMESTAMPTZ '2026-01-0${day} 00:00:00+00' AS _commit_ts FROM range(3) AS r(i)`;
+      const { localPath: _l, ...file } = await copyToLake(
+        connection,
+        store,
+        `public/t__changes/data/${name}.parquet`,
+        query,
+        '{_commit_lsn: 1, _seq: 2, _commit_ts: 3}',
+      );
+      await appendFiles(store, catalog, 'public.t__changes', { dataFiles: [file] });
+    }
+    const ctx = { store, catalog, duckdb };
+    const rewrite = (await rewriteTable(ctx, 'public.t__changes', {
+      targetFileSizeBytes: 1 << 20,
+      order: ['_commit_lsn', '_seq'],
+      where: `_commit_ts >= TIMESTAMPTZ '2026-01-04 00:00:00+00'`,
+    }))!;
+    assert.equal(rewrite.rows, 6);
+    await commitRewrite(ctx, rewrite);
+    const files = await currentDataFiles(store, catalog, 'public.t__changes');
+    assert.equal(files.dataFiles.length, 1);
+    const reader = await connection.runAndReadAll(
+      `SELECT _commit_lsn, _seq FROM read_parquet('${files.dataFiles[0]!.localPath!}', file_row_number = true) ORDER BY file_row_number`,
+    );
+    assert.deepEqual(
+      reader.getRows().map((r) => `${String(r[0])}/${String(r[1])}`),
+      ['2/0', '2/1', '2/2', '3/0', '3/1', '3/2'],
+    );
+    connection.closeSync();
+  });
 });
