@@ -44,10 +44,27 @@ export function refNotFound(ref: string, table: string, refs: readonly string[])
   });
 }
 
-export function snapshotNotFound(snapshotId: string, table: string, recent: readonly string[]): EngineError {
+/**
+ * A snapshot id the table does not have: never written, or expired by compaction (which keeps the newest
+ * `compaction.retain_snapshots` and every ref). The hint names the oldest snapshot that can still be read.
+ */
+export function snapshotNotFound(
+  snapshotId: string,
+  table: string,
+  snapshots: readonly { readonly 'snapshot-id': bigint; readonly 'timestamp-ms': number }[],
+): EngineError {
+  const oldest = snapshots.reduce<(typeof snapshots)[number] | undefined>(
+    (found, s) => (found === undefined || s['timestamp-ms'] < found['timestamp-ms'] ? s : found),
+    undefined,
+  );
+  const recent = snapshots.slice(-5).map((s) => String(s['snapshot-id']));
   return new EngineError('SNAPSHOT_NOT_FOUND', `${table} has no snapshot ${snapshotId}`, {
     context: { table, snapshot: snapshotId },
-    hint: recent.length ? `its latest snapshots are: ${list(recent, 5)}` : 'the table has no snapshot yet',
+    hint: oldest
+      ? `it may have expired (compaction keeps the newest compaction.retain_snapshots and every ref): the oldest ` +
+        `readable snapshot is ${oldest['snapshot-id']} of ${new Date(oldest['timestamp-ms']).toISOString()}; the ` +
+        `latest are: ${list(recent, 5)}`
+      : 'the table has no snapshot yet',
   });
 }
 

@@ -148,12 +148,13 @@ export function resolveSnapshot(table: LakeTable, at: ReadAt = {}): Snapshot | u
     const ref = Object.hasOwn(metadata.refs, at.ref) ? metadata.refs[at.ref] : undefined;
     if (ref) {
       const snapshot = byId(String(ref['snapshot-id']));
-      if (!snapshot) throw snapshotNotFound(String(ref['snapshot-id']), table.identifier, []);
+      if (!snapshot) throw snapshotNotFound(String(ref['snapshot-id']), table.identifier, metadata.snapshots);
       return snapshot;
     }
     if (at.ref === 'main' && metadata.snapshots.length === 0) return undefined;
-    const snapshot = /^\d{1,19}$/.test(at.ref) ? byId(at.ref) : undefined;
-    if (!snapshot) throw refNotFound(at.ref, table.identifier, Object.keys(metadata.refs));
+    if (!/^\d{1,19}$/.test(at.ref)) throw refNotFound(at.ref, table.identifier, Object.keys(metadata.refs));
+    const snapshot = byId(at.ref);
+    if (!snapshot) throw snapshotNotFound(at.ref, table.identifier, metadata.snapshots);
     return snapshot;
   }
   if (at.snapshotId !== undefined) {
@@ -163,10 +164,7 @@ export function resolveSnapshot(table: LakeTable, at: ReadAt = {}): Snapshot | u
       });
     }
     const snapshot = byId(at.snapshotId);
-    if (!snapshot) {
-      const recent = metadata.snapshots.slice(-5).map((s) => String(s['snapshot-id']));
-      throw snapshotNotFound(at.snapshotId, table.identifier, recent);
-    }
+    if (!snapshot) throw snapshotNotFound(at.snapshotId, table.identifier, metadata.snapshots);
     return snapshot;
   }
   return currentSnapshot(metadata);

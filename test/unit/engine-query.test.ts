@@ -48,6 +48,20 @@ describe('governed engine: reading', () => {
     assert.deepEqual(ids(main), ids(now));
   });
 
+  it('refuses a snapshot the table no longer has (expired), naming the oldest readable one', async () => {
+    for (const at of [{ snapshotId: '42' }, { ref: '42' }]) {
+      await assert.rejects(
+        run({ kind: 'structured', table: 'public.people', columns: ['id'] }, at),
+        (error: unknown) => {
+          const e = error as { code?: string; hint?: string };
+          assert.equal(e.code, 'SNAPSHOT_NOT_FOUND');
+          assert.match(e.hint ?? '', new RegExp(`oldest readable snapshot is ${lake.people.first} of \\d{4}-`));
+          return true;
+        },
+      );
+    }
+  });
+
   it('returns JSON-safe values with DuckDB types, visible columns only, in table order', async () => {
     const result = await run({ kind: 'structured', table: 'public.people', where: ['id:eq:1'] });
     assert.deepEqual(result.columns, [
