@@ -97,3 +97,15 @@ export function checkConfig(config: Section, ctx: IssueSink): void {
     );
   }
 }
+
+/** `changelog_retention` and the reference's `tombstone_ttl_hours` say the same thing: one of them, at most. */
+export function checkCompaction(compaction: Section, ctx: IssueSink): void {
+  if (compaction.changelog_retention !== undefined && compaction.tombstone_ttl_hours !== undefined) {
+    fail(
+      ctx,
+      'give changelog_retention or tombstone_ttl_hours (its name in the reference), not both',
+      'keep changelog_retention, e.g. changelog_retention: 7d',
+      ['tombstone_ttl_hours'],
+    );
+  }
+}

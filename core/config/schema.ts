@@ -5,7 +5,7 @@
  * final transform; relative paths are resolved against the config file's directory by load.ts.
  */
 import { z } from 'zod';
-import { always, checkConfig, checkPostgres, checkReconnect, checkTables, checkTls } from './rules.js';
+import { always, checkCompaction, checkConfig, checkPostgres, checkReconnect, checkTables, checkTls } from './rules.js';
 import {
   bool,
   duration,
@@ -145,11 +145,28 @@ const initSchema = z.strictObject({
   zstd_level: num({ int: true, min: 1, max: 22 }, 1),
 });
 
-const compactionSchema = z.strictObject({
-  schedule: duration().default('1h'),
-  retain_snapshots: num({ int: true, min: 1 }, 100),
-  tombstone_ttl_hours: num({ min: 0, unit: 'hours' }, 168),
-});
+/** `0` (keep everything) or a duration. */
+const retention = () =>
+  z.union([z.preprocess(toNumber, z.literal(0)), duration()], {
+    error: 'must be 0 (keep everything) or a duration such as 7d',
+  });
+
+const compactionSchema = z
+  .strictObject({
+    schedule: duration().default('1h'),
+    retain_snapshots: num({ int: true, min: 1 }, 100),
+    target_file_size_bytes: num({ int: true, min: 1_048_576 }, 536_870_912),
+    min_small_files: num({ int: true, min: 2 }, 10),
+    min_delete_ratio: num({ above: 0, max: 1 }, 0.1),
+    changelog_retention: retention().optional(),
+    /** The reference's name for the changelog's retention, in hours; accepted for drop-in configs. */
+    tombstone_ttl_hours: z.preprocess(toNumber, z.number().min(0, { error: 'must be a number >= 0 (hours)' })).optional(),
+  })
+  .superRefine(checkCompaction, always)
+  .transform(({ tombstone_ttl_hours: hours, changelog_retention, ...compaction }) => ({
+    ...compaction,
+    changelog_retention: changelog_retention ?? (hours ? `${hours}h` : 0),
+  }));
 
 const promotionSchema = z.strictObject({ mode: z.enum(['auto', 'manual']).default('auto') });
 

@@ -63,7 +63,14 @@ describe('defaults', () => {
     assert.deepEqual(config.spool, { dir: '/srv/cdc/.pg-cdc/spool', max_bytes: 1073741824 });
     assert.equal(config.guardrail.max_retained_wal_bytes, 10737418240);
     assert.deepEqual(config.init, { parallel_workers: 4, chunk_target_bytes: 268435456, zstd_level: 1 });
-    assert.deepEqual(config.compaction, { schedule: '1h', retain_snapshots: 100, tombstone_ttl_hours: 168 });
+    assert.deepEqual(config.compaction, {
+      schedule: '1h',
+      retain_snapshots: 100,
+      target_file_size_bytes: 536_870_912,
+      min_small_files: 10,
+      min_delete_ratio: 0.1,
+      changelog_retention: 0,
+    });
     assert.equal(config.promotion.mode, 'auto');
     assert.deepEqual(config.serve.http, {
       host: '127.0.0.1',
@@ -223,7 +230,18 @@ describe('errors', () => {
     assert.match(issueAt(`${MINIMAL}tables: { exclude: [audit] }\n`, 'tables.exclude[0]').hint ?? '', /public\.audit/);
     issueAt(`${MINIMAL}tables: { tags: { orders: { pii: "true" } } }\n`, 'tables.tags.orders');
     issueAt(`${MINIMAL}compaction: { schedule: hourly }\n`, 'compaction.schedule');
+    issueAt(`${MINIMAL}compaction: { changelog_retention: forever }\n`, 'compaction.changelog_retention');
+    issueAt(`${MINIMAL}compaction: { min_delete_ratio: 0 }\n`, 'compaction.min_delete_ratio');
     assert.equal(parse(`${MINIMAL}metrics: { listen: ":9100" }\n`).metrics.listen, ':9100');
+  });
+
+  it("takes the reference's tombstone_ttl_hours as the changelog's retention, but not beside changelog_retention", () => {
+    assert.equal(parse(`${MINIMAL}compaction: { tombstone_ttl_hours: 168 }\n`).compaction.changelog_retention, '168h');
+    assert.equal(parse(`${MINIMAL}compaction: { changelog_retention: 7d }\n`).compaction.changelog_retention, '7d');
+    issueAt(
+      `${MINIMAL}compaction: { changelog_retention: 7d, tombstone_ttl_hours: 1 }\n`,
+      'compaction.tombstone_ttl_hours',
+    );
   });
 
   it('rejects impossible combinations', () => {
