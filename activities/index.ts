@@ -2,6 +2,7 @@ import type { PgCdcConfig } from '../core/config/index.js';
 import type { Logger } from '../core/log/index.js';
 import { openLake } from '../lake/open.js';
 import { settleLocatorUpdates } from '../lake/state/index.js';
+import { createCompactionActivities } from './compaction.js';
 import { createGovernanceActivities } from './governance.js';
 import { openLakeAccess, type LakeAccess } from './lake.js';
 import { createPreflightActivities, type PreflightActivityDeps } from './preflight.js';
@@ -35,6 +36,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createGovernanceActivities(deps),
     ...createSnapshotActivities({ ...deps, lake }),
     ...createStreamActivities({ ...deps, lake }),
+    ...createCompactionActivities({ ...deps, lake }),
   };
 }
 

@@ -5,6 +5,7 @@ import type { DuckDBInstance } from '@duckdb/node-api';
 import type { PgCdcConfig } from '../core/config/index.js';
 import { PgCdcError } from '../core/errors/index.js';
 import type { Logger } from '../core/log/index.js';
+import type { RewriteContext } from '../lake/compaction/rewrite.js';
 import { currentSnapshot } from '../lake/iceberg/metadata.js';
 import { loadTableMetadata, type DataFile } from '../lake/iceberg/table.js';
 import { summaryEpoch } from '../lake/contract/index.js';
@@ -61,6 +62,8 @@ export interface LakeAccess {
   commitEpoch(batch: ChangeBatch, codec: ChangeCodec): Promise<EpochCommit>;
   /** The table's last committed epoch (0: only the snapshot base), from its current Iceberg snapshot. */
   committedEpoch(table: string): Promise<number>;
+  /** What compaction reads and writes with: the store, the catalog and the epochs' bounded DuckDB. */
+  compaction(): Promise<RewriteContext & { readonly log: Logger }>;
   /** Builds the table's locator now if it is not current, so its next epoch need not (see lake/state). */
   prepareLocator(table: string, codec: ChangeCodec): Promise<void>;
 }
@@ -92,6 +95,7 @@ export function openLakeAccess(config: PgCdcConfig, log: Logger): Promise<LakeAc
     },
     commitEpoch: async (batch, codec) =>
       commitEpoch({ store, catalog, duckdb: await epochDuckDB(), locatorDir, log, manifest }, batch, codec),
+    compaction: async () => ({ store, catalog, duckdb: await epochDuckDB(), log }),
     prepareLocator: async (table, codec) =>
       prepareLocator({ store, catalog, duckdb: await epochDuckDB(), locatorDir, log, manifest }, table, codec),
 

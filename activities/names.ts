@@ -20,4 +20,8 @@ export const ACTIVITY_NAMES = Object.keys({
   abandonSnapshotAttempt: true,
   commitSnapshotTable: true,
   commitEpoch: true,
+  planCompaction: true,
+  rewriteForCompaction: true,
+  requestMaintenance: true,
+  commitMaintenance: true,
 } satisfies Record<keyof Activities, true>) as ReadonlyArray<keyof Activities>;

@@ -4,3 +4,4 @@ export { preflightWorkflow } from './preflight.js';
 export { snapshotWorkflow } from './snapshot.js';
 export { tableActorWorkflow } from './table-actor.js';
 export { breakGlassWorkflow } from './breakglass.js';
+export { compactionWorkflow } from './compaction.js';

@@ -10,7 +10,9 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { isErrorCode, isRetryableCode, NON_RETRYABLE_CODES, type ErrorCode } from '../core/errors/catalog.js';
+import type { MaintenanceRequest, MaintenanceResult } from '../lake/compaction/maintain.js';
 import type { EpochCommit } from '../lake/state/types.js';
+import { maintainUpdate } from './compaction-messages.js';
 import {
   commitEpochUpdate,
   stateQuery,
@@ -67,6 +69,13 @@ function epochFailure(request: EpochRequest, error: unknown): EpochFailure {
   };
 }
 
+// A compaction's commit: rewritten files swapped in, old snapshots expired. Any worker that reaches the lake.
+const maintenanceActivities = proxyActivities<Activities>({
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 10, nonRetryableErrorTypes: [...NON_RETRYABLE_CODES] },
+});
+
 /**
  * TableActor `table:<schema>.<table>`: the single writer of one table's Iceberg state and changelog. Epochs arrive
  * as `commitEpoch` Updates and commit strictly in order, one at a time; a resent epoch that is already in the lake
@@ -120,6 +129,32 @@ export async function tableActorWorkflow(input: TableActorInput): Promise<void> 
         }
         if (request.epoch > state.epoch + 1 + EPOCHS_PER_RUN) {
           throw ApplicationFailure.nonRetryable(`epoch ${request.epoch} is far ahead of committed ${state.epoch}`);
+        }
+      },
+    },
+  );
+
+  // A compaction commits here, between two epochs: an epoch waits for at most one compaction commit.
+  setHandler(
+    maintainUpdate,
+    async (request: MaintenanceRequest): Promise<MaintenanceResult> => {
+      await condition(() => !committing);
+      committing = true;
+      try {
+        return await maintenanceActivities.commitMaintenance(request);
+      } finally {
+        committing = false;
+      }
+    },
+    {
+      validator: (request: MaintenanceRequest) => {
+        if (request.table !== input.table) {
+          throw ApplicationFailure.nonRetryable(`maintenance of ${request.table} sent to the actor of ${input.table}`);
+        }
+        if (!Number.isSafeInteger(request.retainSnapshots) || request.retainSnapshots < 1) {
+          throw ApplicationFailure.nonRetryable(
+            `retainSnapshots must be an integer >= 1, got ${request.retainSnapshots}`,
+          );
         }
       },
     },

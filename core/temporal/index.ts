@@ -12,6 +12,11 @@ export const SEARCH_ATTRIBUTES = {
   PgCdcEpoch: 'Int',
 } as const;
 
+/** Temporal Schedule ids: one compaction schedule per table, whose runs are `compact:<table>-<time>`. */
+export const scheduleIds = {
+  compaction: (qualifiedName: string) => `compact:${qualifiedName}`,
+} as const;
+
 export type SearchAttributeName = keyof typeof SEARCH_ATTRIBUTES;
 
 export const workflowIds = {
@@ -25,4 +30,5 @@ export const workflowIds = {
    */
   flush: (qualifiedName: string, epoch: number, sender: string) => `flush:${qualifiedName}:${epoch}:${sender}`,
   breakGlass: (principal: string, resource: string) => `breakglass:${principal}:${resource}`,
+  compaction: (qualifiedName: string) => `compact:${qualifiedName}`,
 } as const;

@@ -1,0 +1,142 @@
+import type { Logger } from '../../core/log/index.js';
+import { TableNotFoundError } from '../errors.js';
+import { expireSnapshots, type ExpiryResult } from '../iceberg/expire.js';
+import { currentDataFiles } from '../reader.js';
+import { quoteString } from '../state/duck.js';
+import { changelogIdentifier } from '../state/naming.js';
+import { commitRewrite, CompactionStaleError } from './commit.js';
+import { assessTable, type CompactionThresholds, type TableAssessment } from './policy.js';
+import { rewriteTable, type RewriteContext, type TableRewrite } from './rewrite.js';
+
+/**
+ * A table's maintenance, as the compaction workflow runs it: assess the state table and its changelog, rewrite
+ * what is due, then (in the table's single writer) commit the rewrites and expire old snapshots of both.
+ */
+export type TablePart = 'state' | 'changes';
+
+export interface TablePlan {
+  readonly table: string;
+  readonly state: TableAssessment;
+  /** undefined: the table has no changelog yet (no epoch has committed). */
+  readonly changes: TableAssessment | undefined;
+}
+
+const identifierOf = (table: string, part: TablePart): string =>
+  part === 'state' ? table : changelogIdentifier(table);
+
+async function assessPart(
+  ctx: RewriteContext,
+  identifier: string,
+  thresholds: CompactionThresholds,
+): Promise<TableAssessment | undefined> {
+  try {
+    return assessTable(await currentDataFiles(ctx.store, ctx.catalog, identifier), thresholds);
+  } catch (error) {
+    if (error instanceof TableNotFoundError) return undefined;
+    throw error;
+  }
+}
+
+export async function planTableMaintenance(
+  ctx: RewriteContext,
+  table: string,
+  thresholds: CompactionThresholds,
+): Promise<TablePlan> {
+  const state = await assessPart(ctx, table, thresholds);
+  if (!state) throw new TableNotFoundError(table);
+  return { table, state, changes: await assessPart(ctx, changelogIdentifier(table), thresholds) };
+}
+
+export interface PartRewriteOptions {
+  readonly targetFileSizeBytes: number;
+  /** The changelog keeps the changes committed at or after this instant (ISO 8601); unset keeps all. */
+  readonly changesSince?: string;
+  readonly onFile?: (written: number, planned: number) => void;
+}
+
+/** The changelog in commit order, the state table by primary key (rewrite.ts's default). */
+export async function rewritePart(
+  ctx: RewriteContext,
+  table: string,
+  part: TablePart,
+  options: PartRewriteOptions,
+): Promise<TableRewrite | undefined> {
+  const { targetFileSizeBytes, onFile } = options;
+  if (part === 'state') return rewriteTable(ctx, table, { targetFileSizeBytes, ...(onFile ? { onFile } : {}) });
+  return rewriteTable(ctx, identifierOf(table, part), {
+    targetFileSizeBytes,
+    order: ['_commit_lsn', '_seq'],
+    ...(options.changesSince === undefined
+      ? {}
+      : { where: `_commit_ts >= CAST(${quoteString(options.changesSince)} AS TIMESTAMPTZ)` }),
+    ...(onFile ? { onFile } : {}),
+  });
+}
+
+export interface MaintenanceRequest {
+  /** Who asks (the compaction workflow's id and run): the actor's Update id, so a resend commits nothing twice. */
+  readonly requestId: string;
+  readonly table: string;
+  readonly rewrites: readonly TableRewrite[];
+  readonly retainSnapshots: number;
+}
+
+export interface PartCommit {
+  readonly identifier: string;
+  readonly snapshotId: string;
+  readonly committed: boolean;
+  readonly rows: number;
+  readonly filesAdded: number;
+  readonly filesRemoved: number;
+  readonly carriedDeletes: number;
+  readonly bytesBefore: number;
+  readonly bytesAfter: number;
+}
+
+export interface MaintenanceResult {
+  readonly table: string;
+  readonly commits: readonly PartCommit[];
+  /** Rewrites that no longer applied (a truncate landed meanwhile): dropped, retried by the next run. */
+  readonly stale: readonly string[];
+  readonly expired: Readonly<Record<string, ExpiryResult>>;
+}
+
+export async function commitMaintenance(
+  ctx: RewriteContext & { readonly log: Logger },
+  request: MaintenanceRequest,
+): Promise<MaintenanceResult> {
+  const commits: PartCommit[] = [];
+  const stale: string[] = [];
+  for (const rewrite of request.rewrites) {
+    try {
+      const commit = await commitRewrite(ctx, rewrite);
+      commits.push({
+        identifier: rewrite.table,
+        snapshotId: String(commit.result.snapshot['snapshot-id']),
+        committed: commit.result.committed,
+        rows: rewrite.rows,
+        filesAdded: rewrite.files.length,
+        filesRemoved: rewrite.replaced.length,
+        carriedDeletes: commit.carriedDeletes,
+        bytesBefore: rewrite.bytesBefore,
+        bytesAfter: rewrite.bytesAfter,
+      });
+    } catch (error) {
+      if (!(error instanceof CompactionStaleError)) throw error;
+      ctx.log.warn({ err: error, table: rewrite.table }, 'compaction rewrite no longer applies; dropped');
+      stale.push(rewrite.table);
+    }
+  }
+  const expired: Record<string, ExpiryResult> = {};
+  for (const part of ['state', 'changes'] as const) {
+    const identifier = identifierOf(request.table, part);
+    try {
+      expired[identifier] = await expireSnapshots(ctx.store, ctx.catalog, identifier, {
+        retainLast: request.retainSnapshots,
+      });
+    } catch (error) {
+      if (!(error instanceof TableNotFoundError)) throw error;
+    }
+  }
+  return { table: request.table, commits, stale, expired };
+}
