@@ -5,6 +5,7 @@ import { loadTableMetadata, type AppendResult, type DataFile } from '../iceberg/
 import { currentDataFiles, type LiveFile, type SnapshotFiles } from '../reader.js';
 import { joinKey } from '../storage/keys.js';
 import { copyToLake, quoteString } from '../state/duck.js';
+import { SUMMARY_KEY, SUMMARY_KEYS_KEPT_BY_COMPACTION, type SnapshotKind } from '../contract/index.js';
 import { compactionSnapshotId } from '../state/naming.js';
 import { POSITION_DELETE_FIELD_IDS } from '../state/state-sql.js';
 import { numberedRowsSql, ROW_NUMBER } from './order.js';
@@ -34,9 +35,6 @@ export interface CompactionCommit {
   readonly epochsKept: number;
 }
 
-/** Summary keys of the snapshot the new one replaces that stay true after it (how far the table is, and where). */
-const CARRIED_SUMMARY = /^pgcdc\.(epoch|lsn|slot|schema-version)$/;
-
 export async function commitRewrite(ctx: RewriteContext, rewrite: TableRewrite): Promise<CompactionCommit> {
   const { table } = rewrite;
   const baseId = BigInt(rewrite.baseSnapshotId);
@@ -61,10 +59,13 @@ export async function commitRewrite(ctx: RewriteContext, rewrite: TableRewrite):
   const carried =
     newDeletes.length === 0 ? undefined : await carryDeletes(ctx, rewrite, base, newDeletes, loaded.location);
   const summary: Record<string, string> = {
-    'pgcdc.kind': 'compaction',
-    'pgcdc.compacted-from': rewrite.baseSnapshotId,
+    [SUMMARY_KEY.kind]: 'compaction' satisfies SnapshotKind,
+    [SUMMARY_KEY.compactedFrom]: rewrite.baseSnapshotId,
   };
-  for (const [key, value] of Object.entries(current.summary)) if (CARRIED_SUMMARY.test(key)) summary[key] = value;
+  for (const key of SUMMARY_KEYS_KEPT_BY_COMPACTION) {
+    const value = current.summary[key];
+    if (value !== undefined) summary[key] = value;
+  }
   const result = await rewriteFiles(ctx.store, ctx.catalog, table, {
     remove: new Set([...rewrite.replaced, ...newDeletes.map((f) => f.path)]),
     add: [...rewrite.files, ...(carried ? [carried.file] : [])],

@@ -2,8 +2,8 @@ import type { Logger } from '../../core/log/index.js';
 import { TableNotFoundError } from '../errors.js';
 import { expireSnapshots, type ExpiryResult } from '../iceberg/expire.js';
 import { currentDataFiles } from '../reader.js';
-import { quoteString } from '../state/duck.js';
-import { changelogIdentifier } from '../state/naming.js';
+import { quoteIdentifier, quoteString } from '../state/duck.js';
+import { CHANGELOG_COLUMN, CHANGELOG_ORDER, changelogIdentifier } from '../contract/index.js';
 import { commitRewrite, CompactionStaleError } from './commit.js';
 import { assessTable, type CompactionThresholds, type TableAssessment } from './policy.js';
 import { rewriteTable, type RewriteContext, type TableRewrite } from './rewrite.js';
@@ -65,10 +65,12 @@ export async function rewritePart(
   if (part === 'state') return rewriteTable(ctx, table, { targetFileSizeBytes, ...(onFile ? { onFile } : {}) });
   return rewriteTable(ctx, identifierOf(table, part), {
     targetFileSizeBytes,
-    order: ['_commit_lsn', '_seq'],
+    order: CHANGELOG_ORDER,
     ...(options.changesSince === undefined
       ? {}
-      : { where: `_commit_ts >= CAST(${quoteString(options.changesSince)} AS TIMESTAMPTZ)` }),
+      : {
+          where: `${quoteIdentifier(CHANGELOG_COLUMN.commitTime)} >= CAST(${quoteString(options.changesSince)} AS TIMESTAMPTZ)`,
+        }),
     ...(onFile ? { onFile } : {}),
   });
 }

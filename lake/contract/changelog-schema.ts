@@ -17,13 +17,43 @@ export const UNCHANGED_TOAST_ELEMENT_ID = 1_000_000_000;
 /** Names the source columns whose value a change did not carry: the one metadata column that names columns. */
 export const UNCHANGED_TOAST_COLUMN = '_unchanged_toast';
 
+/** The metadata columns that order and date the changes. */
+export const CHANGELOG_COLUMN = {
+  op: '_op',
+  commitLsn: '_commit_lsn',
+  commitTime: '_commit_ts',
+  xid: '_xid',
+  seq: '_seq',
+} as const;
+
+/** The changelog's order, the order of the source's commits: commit LSN, then position in the transaction. */
+export const CHANGELOG_ORDER: readonly string[] = [CHANGELOG_COLUMN.commitLsn, CHANGELOG_COLUMN.seq];
+
 /** The metadata columns, in table order. Every other changelog column is a row column. */
 export const CHANGELOG_METADATA_FIELDS: readonly IcebergField[] = [
-  { id: 1, name: '_op', required: true, type: 'string', doc: 'insert, update, delete or truncate' },
-  { id: 2, name: '_commit_lsn', required: true, type: 'long', doc: "the transaction's commit LSN as a 64-bit number" },
-  { id: 3, name: '_commit_ts', required: true, type: 'timestamptz', doc: "the transaction's commit time" },
-  { id: 4, name: '_xid', required: true, type: 'long', doc: 'the source transaction id' },
-  { id: 5, name: '_seq', required: true, type: 'long', doc: 'position of the change within its transaction' },
+  { id: 1, name: CHANGELOG_COLUMN.op, required: true, type: 'string', doc: 'insert, update, delete or truncate' },
+  {
+    id: 2,
+    name: CHANGELOG_COLUMN.commitLsn,
+    required: true,
+    type: 'long',
+    doc: "the transaction's commit LSN as a 64-bit number",
+  },
+  {
+    id: 3,
+    name: CHANGELOG_COLUMN.commitTime,
+    required: true,
+    type: 'timestamptz',
+    doc: "the transaction's commit time",
+  },
+  { id: 4, name: CHANGELOG_COLUMN.xid, required: true, type: 'long', doc: 'the source transaction id' },
+  {
+    id: 5,
+    name: CHANGELOG_COLUMN.seq,
+    required: true,
+    type: 'long',
+    doc: 'position of the change within its transaction',
+  },
   {
     id: 6,
     name: UNCHANGED_TOAST_COLUMN,

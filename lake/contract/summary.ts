@@ -7,7 +7,7 @@ import { formatLsn, tryParseLsn, type LsnText } from '../../core/lsn/index.js';
 
 /** Snapshot summary keys. */
 export const SUMMARY_KEY = {
-  /** `snapshot` (the base `pg-cdc init` commits) or `epoch` (a flush). */
+  /** `snapshot` (the base `pg-cdc init` commits), `epoch` (a flush) or `compaction` (files rewritten). */
   kind: 'pgcdc.kind',
   /** 0 for the snapshot base, then 1, 2, ... per table. */
   epoch: 'pgcdc.epoch',
@@ -21,7 +21,16 @@ export const SUMMARY_KEY = {
   rowsDeleted: 'pgcdc.rows-deleted',
   /** `true` when the epoch held a TRUNCATE. */
   truncated: 'pgcdc.truncated',
+  /** On a compaction's snapshot: the snapshot whose rows it rewrote. */
+  compactedFrom: 'pgcdc.compacted-from',
 } as const;
+
+/** What a compaction's snapshot keeps of the one it replaces: where the table stands still holds after it. */
+export const SUMMARY_KEYS_KEPT_BY_COMPACTION: readonly string[] = [
+  SUMMARY_KEY.epoch,
+  SUMMARY_KEY.lsn,
+  SUMMARY_KEY.slot,
+];
 
 /** Table properties. */
 export const TABLE_PROPERTY = {
@@ -32,7 +41,7 @@ export const TABLE_PROPERTY = {
   slot: 'pgcdc.slot',
 } as const;
 
-export type SnapshotKind = 'snapshot' | 'epoch';
+export type SnapshotKind = 'snapshot' | 'epoch' | 'compaction';
 
 type Summary = Readonly<Record<string, string>>;
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { LocalCatalog } from '../../lake/catalog/local.js';
+import { CHANGELOG_ORDER, SUMMARY_KEY } from '../../lake/contract/index.js';
 import { commitRewrite, CompactionStaleError } from '../../lake/compaction/commit.js';
 import { rewriteTable } from '../../lake/compaction/rewrite.js';
 import { currentSnapshot } from '../../lake/iceberg/metadata.js';
@@ -72,7 +73,7 @@ async function table() {
     `SELECT (${from} + i)::BIGINT AS id, '${label}' || i AS v, [i::INTEGER] AS tags FROM range(${count}) AS r(i)`;
   // Epoch 1: rows 0..99. Epoch 2: rows 100..149, and rows 5 and 6 updated (deleted from file 1, written again).
   const first = await data(rowsOf(100, 0, 'a'));
-  await appendFiles(store, catalog, 'public.t', { dataFiles: [first], summary: { 'pgcdc.epoch': '1' } });
+  await appendFiles(store, catalog, 'public.t', { dataFiles: [first], summary: { [SUMMARY_KEY.epoch]: '1' } });
   const second = await data(
     `${rowsOf(50, 100, 'b')} UNION ALL SELECT 5, 'a5 updated', [5] UNION ALL SELECT 6, 'a6 updated', NULL`,
   );
@@ -85,7 +86,7 @@ async function table() {
         [first, 7],
       ]),
     ],
-    summary: { 'pgcdc.epoch': '2', 'pgcdc.lsn': '0/20' },
+    summary: { [SUMMARY_KEY.epoch]: '2', [SUMMARY_KEY.lsn]: '0/20' },
   });
   const live = async (): Promise<string[]> => {
     const files = await currentDataFiles(store, catalog, 'public.t');
@@ -109,9 +110,9 @@ describe('compaction of a state table', () => {
     const commit = await commitRewrite(ctx, rewrite);
     assert.equal(commit.result.committed, true);
     assert.equal(commit.result.snapshot.summary.operation, 'replace');
-    assert.equal(commit.result.snapshot.summary['pgcdc.epoch'], '2');
-    assert.equal(commit.result.snapshot.summary['pgcdc.lsn'], '0/20');
-    assert.equal(commit.result.snapshot.summary['pgcdc.kind'], 'compaction');
+    assert.equal(commit.result.snapshot.summary[SUMMARY_KEY.epoch], '2');
+    assert.equal(commit.result.snapshot.summary[SUMMARY_KEY.lsn], '0/20');
+    assert.equal(commit.result.snapshot.summary[SUMMARY_KEY.kind], 'compaction');
     const files = await currentDataFiles(t.store, t.catalog, 'public.t');
     assert.equal(files.dataFiles.length, 1);
     assert.equal(files.deleteFiles.length, 0);
@@ -141,17 +142,17 @@ describe('compaction of a state table', () => {
           [t.second, 50],
         ]),
       ],
-      summary: { 'pgcdc.epoch': '3' },
+      summary: { [SUMMARY_KEY.epoch]: '3' },
     });
     await appendFiles(t.store, t.catalog, 'public.t', {
       dataFiles: [await t.deletes([[third, 3]])],
-      summary: { 'pgcdc.epoch': '4', 'pgcdc.lsn': '0/40' },
+      summary: { [SUMMARY_KEY.epoch]: '4', [SUMMARY_KEY.lsn]: '0/40' },
     });
     const expected = await t.live();
     assert.ok(expected.includes('5=a5 v3:[]') && !expected.some((r) => r.startsWith('200=')));
     const commit = await commitRewrite(ctx, rewrite);
     assert.equal(commit.result.committed, true);
-    assert.equal(commit.result.snapshot.summary['pgcdc.epoch'], '4');
+    assert.equal(commit.result.snapshot.summary[SUMMARY_KEY.epoch], '4');
     assert.equal(commit.carriedDeletes, 5);
     assert.deepEqual(await t.live(), expected);
     const files = await currentDataFiles(t.store, t.catalog, 'public.t');
@@ -169,7 +170,7 @@ describe('compaction of a state table', () => {
     await appendFiles(t.store, t.catalog, 'public.t', {
       dataFiles: [],
       replaceAll: true,
-      summary: { 'pgcdc.epoch': '3' },
+      summary: { [SUMMARY_KEY.epoch]: '3' },
     });
     const head = currentSnapshot((await loadTableMetadata(t.store, t.catalog, 'public.t')).metadata);
     await assert.rejects(commitRewrite(ctx, rewrite), CompactionStaleError);
@@ -214,7 +215,7 @@ describe('compaction of a state table', () => {
     const ctx = { store, catalog, duckdb };
     const rewrite = (await rewriteTable(ctx, 'public.t__changes', {
       targetFileSizeBytes: 1 << 20,
-      order: ['_commit_lsn', '_seq'],
+      order: CHANGELOG_ORDER,
       where: `_commit_ts >= TIMESTAMPTZ '2026-01-04 00:00:00+00'`,
     }))!;
     assert.equal(rewrite.rows, 6);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { LocalCatalog } from '../../lake/catalog/local.js';
+import { SUMMARY_KEY } from '../../lake/contract/index.js';
 import { CommitConflictError } from '../../lake/errors.js';
 import { decodeManifest, decodeManifestList } from '../../lake/iceberg/avro.js';
 import { currentSnapshot } from '../../lake/iceberg/metadata.js';
@@ -41,7 +42,7 @@ describe('rewriting files (a replace snapshot)', () => {
       remove: new Set([file('a.parquet', 10).path, file('b.parquet', 5).path, file('d1.parquet', 2, 1).path]),
       add: [file('ab.parquet', 13)],
       expectedSnapshotId: base['snapshot-id'],
-      summary: { 'pgcdc.kind': 'compaction' },
+      summary: { [SUMMARY_KEY.kind]: 'compaction' },
     });
     assert.equal(result.committed, true);
     const summary = result.snapshot.summary;
@@ -51,7 +52,7 @@ describe('rewriting files (a replace snapshot)', () => {
     assert.equal(summary['total-delete-files'], '0');
     assert.equal(summary['deleted-data-files'], '2');
     assert.equal(summary['removed-delete-files'], '1');
-    assert.equal(summary['pgcdc.kind'], 'compaction');
+    assert.equal(summary[SUMMARY_KEY.kind], 'compaction');
 
     const live = await currentDataFiles(store, catalog, 'public.t');
     assert.deepEqual(live.dataFiles.map((f) => f.path.split('/').pop()).sort(), ['ab.parquet', 'c.parquet']);

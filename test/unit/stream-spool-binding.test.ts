@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { asLsn } from '../../source/replication/lsn.js';
+import { asLsn } from '../../core/lsn/index.js';
 import { bindSpoolToLakeTable } from '../../stream/spool-files.js';
 import { TableSpool } from '../../stream/spool.js';
 import { tempDir } from '../support/temp.js';
