@@ -1,5 +1,6 @@
 import { proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import { NON_RETRYABLE_CODES } from '../core/errors/catalog.js';
 import type { TablePart, TablePlan } from '../lake/compaction/maintain.js';
 import type { TableRewrite } from '../lake/compaction/rewrite.js';
 import {
@@ -9,17 +10,14 @@ import {
   type CompactionReport,
 } from './compaction-messages.js';
 
-const NON_RETRYABLE = [
-  'CONFIG_INVALID',
-  'TABLE_NOT_FOUND',
-  'TABLE_IDENTIFIER_INVALID',
-  'LAKE_CORRUPT',
-  'COMPACTION_INPUT',
-];
-
 const planning = proxyActivities<Activities>({
   startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1s', maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes: NON_RETRYABLE },
+  retry: {
+    initialInterval: '1s',
+    maximumInterval: '30s',
+    maximumAttempts: 5,
+    nonRetryableErrorTypes: [...NON_RETRYABLE_CODES],
+  },
 });
 
 // The rewrite reads and writes the whole table: bounded by heartbeats, not by a guess at its duration.
@@ -30,7 +28,7 @@ const rewriting = proxyActivities<Activities>({
     initialInterval: '5s',
     maximumInterval: '5 minutes',
     maximumAttempts: 5,
-    nonRetryableErrorTypes: NON_RETRYABLE,
+    nonRetryableErrorTypes: [...NON_RETRYABLE_CODES],
   },
 });
 
@@ -42,7 +40,7 @@ const committing = proxyActivities<Activities>({
     initialInterval: '2s',
     maximumInterval: '1 minute',
     maximumAttempts: 10,
-    nonRetryableErrorTypes: NON_RETRYABLE,
+    nonRetryableErrorTypes: [...NON_RETRYABLE_CODES],
   },
 });
 

@@ -160,7 +160,9 @@ const compactionSchema = z
     min_delete_ratio: num({ above: 0, max: 1 }, 0.1),
     changelog_retention: retention().optional(),
     /** The reference's name for the changelog's retention, in hours; accepted for drop-in configs. */
-    tombstone_ttl_hours: z.preprocess(toNumber, z.number().min(0, { error: 'must be a number >= 0 (hours)' })).optional(),
+    tombstone_ttl_hours: z
+      .preprocess(toNumber, z.number().min(0, { error: 'must be a number >= 0 (hours)' }))
+      .optional(),
   })
   .superRefine(checkCompaction, always)
   .transform(({ tombstone_ttl_hours: hours, changelog_retention, ...compaction }) => ({

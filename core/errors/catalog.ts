@@ -78,6 +78,10 @@ export const FAILURES = {
   SNAPSHOT_NOT_FOUND: badInput('the table has no snapshot of that id', 404),
   LAKE_EMPTY: badInput('the lake holds no tables yet: run `pg-cdc init`', 404),
 
+  // Compaction
+  COMPACTION_STALE: retryable('a compaction rewrite no longer applies (its base files were removed since); rerun', 409),
+  COMPACTION_INPUT: permanent('a table cannot be compacted as it is (e.g. its snapshot predates its schema)'),
+
   // Temporal
   TEMPORAL_UNREACHABLE: retryable('the Temporal server could not be reached', 503),
 

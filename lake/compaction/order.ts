@@ -1,5 +1,5 @@
 import { PgCdcError } from '../../core/errors/index.js';
-import type { IcebergField, IcebergSchema, IcebergType } from '../iceberg/schema.js';
+import type { IcebergField, IcebergSchema, IcebergType } from '../../core/types/iceberg.js';
 import type { SnapshotFiles } from '../reader.js';
 import { liveRowsSql } from '../scan.js';
 import { quoteIdentifier, quoteString } from '../state/duck.js';

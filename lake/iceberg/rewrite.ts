@@ -19,7 +19,7 @@ import {
   type FileTotals,
   type Snapshot,
 } from './metadata.js';
-import type { IcebergSchema } from './schema.js';
+import type { IcebergSchema } from '../../core/types/iceberg.js';
 import {
   dataFileRecord,
   loadTableMetadata,

@@ -7,7 +7,7 @@ import { CHANGELOG_ORDER, SUMMARY_KEY } from '../../lake/contract/index.js';
 import { commitRewrite, CompactionStaleError } from '../../lake/compaction/commit.js';
 import { rewriteTable } from '../../lake/compaction/rewrite.js';
 import { currentSnapshot } from '../../lake/iceberg/metadata.js';
-import type { IcebergSchema } from '../../lake/iceberg/schema.js';
+import type { IcebergSchema } from '../../core/types/iceberg.js';
 import { appendFiles, createTable, loadTableMetadata, type DataFile } from '../../lake/iceberg/table.js';
 import { currentDataFiles } from '../../lake/reader.js';
 import { liveRowsSql } from '../../lake/scan.js';

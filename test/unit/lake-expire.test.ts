@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import { LocalCatalog } from '../../lake/catalog/local.js';
 import { expireSnapshots, planExpiry } from '../../lake/iceberg/expire.js';
 import { METADATA_LOG_MAX_PROPERTY } from '../../lake/iceberg/metadata.js';
-import type { IcebergSchema } from '../../lake/iceberg/schema.js';
+import type { IcebergSchema } from '../../core/types/iceberg.js';
 import { appendFiles, createTable, loadTableMetadata } from '../../lake/iceberg/table.js';
 import { FilesystemObjectStore } from '../../lake/storage/filesystem.js';
 

@@ -7,7 +7,7 @@ import { CommitConflictError } from '../../lake/errors.js';
 import { decodeManifest, decodeManifestList } from '../../lake/iceberg/avro.js';
 import { currentSnapshot } from '../../lake/iceberg/metadata.js';
 import { rewriteFiles } from '../../lake/iceberg/rewrite.js';
-import type { IcebergSchema } from '../../lake/iceberg/schema.js';
+import type { IcebergSchema } from '../../core/types/iceberg.js';
 import { appendFiles, createTable, loadTableMetadata } from '../../lake/iceberg/table.js';
 import { currentDataFiles } from '../../lake/reader.js';
 import { FilesystemObjectStore } from '../../lake/storage/filesystem.js';
