@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import type { PgCdcConfig } from '../core/config/index.js';
@@ -20,6 +20,7 @@ import {
 import {
   commitBase,
   commitEpoch,
+  locatorRoot,
   prepareLocator,
   type BaseCommit,
   type ChangeBatch,
@@ -87,7 +88,7 @@ export function openLakeAccess(config: PgCdcConfig, log: Logger): Promise<LakeAc
       memoryLimit: process.env.PGCDC_DUCKDB_SNAPSHOT_MEMORY_LIMIT ?? `${256 + 256 * config.init.parallel_workers}MB`,
     }));
   // A cache next to the worker: losing it costs a rebuild from the lake, never data.
-  const locatorDir = join(resolve(config.state_dir), 'locators');
+  const locatorDir = locatorRoot(config.state_dir);
   return Promise.resolve({
     async committedEpoch(table) {
       const loaded = await loadTableMetadata(store, catalog, table);

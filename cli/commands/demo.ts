@@ -7,6 +7,7 @@ import { loadConfig, type PgCdcConfig } from '../../core/config/index.js';
 import { createLogger, type Logger } from '../../core/log/index.js';
 import { changelogIdentifier } from '../../lake/contract/index.js';
 import { openLake } from '../../lake/open.js';
+import { locatorRoot } from '../../lake/state/index.js';
 import { openDuckDB } from '../../lake/parquet/writer.js';
 import { currentDataFiles } from '../../lake/reader.js';
 import { liveRowsSql } from '../../lake/scan.js';
@@ -134,7 +135,7 @@ async function runDemo(options: DemoOptions, globals: GlobalOptions): Promise<vo
       const lakeRoot = openLake(config).root;
       if (lakeRoot) rmSync(lakeRoot, { recursive: true, force: true });
       rmSync(config.spool.dir, { recursive: true, force: true });
-      rmSync(join(stateDir, 'locators'), { recursive: true, force: true });
+      rmSync(locatorRoot(stateDir), { recursive: true, force: true });
       const snapshotId = workflowIds.snapshot(slot);
       const snapshot = await client.workflow.execute<typeof snapshotWorkflow>('snapshotWorkflow', {
         workflowId: snapshotId,

@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { PgCdcError } from '../../core/errors/index.js';
 import { openLake } from '../../lake/open.js';
+import { locatorRoot } from '../../lake/state/index.js';
 import { withSource } from '../../source/connection.js';
 import { spoolRoot } from '../../stream/setup.js';
 import { dropPublication } from '../../source/snapshot/publication.js';
@@ -63,6 +64,8 @@ export function registerTeardown(program: Command): void {
       process.stdout.write(`spool ${spool}: cleared\n`);
       if (options.purgeStorage) {
         rmSync(lakePath, { recursive: true, force: true });
+        // The locators index the purged tables' files: nothing in them can be used again.
+        rmSync(locatorRoot(config.state_dir), { recursive: true, force: true });
         process.stdout.write(`lake ${lakePath}: deleted\n`);
       }
     });

@@ -4,7 +4,7 @@
  */
 export { commitBase, type BaseCommit, type BaseContext } from './base.js';
 export { commitEpoch, prepareLocator, type EpochContext } from './commit.js';
-export { settleLocatorUpdates } from './locator-updates.js';
+export { locatorRoot, settleLocatorUpdates } from './locator-updates.js';
 export { ChangeBatchError, EpochGapError, EpochMismatchError, EpochStateError } from './errors.js';
 export { epochSnapshotId } from './naming.js';
 export type * from './types.js';

@@ -1,3 +1,4 @@
+import { join, resolve } from 'node:path';
 import type { Logger } from '../../core/log/index.js';
 
 /**
@@ -34,3 +35,9 @@ export async function locatorUpdated(path: string): Promise<void> {
 export async function settleLocatorUpdates(): Promise<void> {
   while (running.size > 0) await Promise.all(running.values());
 }
+
+/**
+ * Where a process keeps its tables' locators: `<state_dir>/locators`. A cache of the lake, next to the worker:
+ * losing it costs a rebuild, never data.
+ */
+export const locatorRoot = (stateDir: string): string => join(resolve(stateDir), 'locators');
