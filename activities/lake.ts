@@ -6,6 +6,7 @@ import type { PgCdcConfig } from '../core/config/index.js';
 import { PgCdcError } from '../core/errors/index.js';
 import type { Logger } from '../core/log/index.js';
 import type { RewriteContext } from '../lake/compaction/rewrite.js';
+import type { ManifestStore } from '../lake/manifest.js';
 import { currentSnapshot } from '../lake/iceberg/metadata.js';
 import { loadTableMetadata, type DataFile } from '../lake/iceberg/table.js';
 import { summaryEpoch } from '../lake/contract/index.js';
@@ -64,7 +65,7 @@ export interface LakeAccess {
   /** The table's last committed epoch (0: only the snapshot base), from its current Iceberg snapshot. */
   committedEpoch(table: string): Promise<number>;
   /** What compaction reads and writes with: the store, the catalog and the epochs' bounded DuckDB. */
-  compaction(): Promise<RewriteContext & { readonly log: Logger }>;
+  compaction(): Promise<RewriteContext & { readonly log: Logger; readonly manifest: ManifestStore }>;
   /** Builds the table's locator now if it is not current, so its next epoch need not (see lake/state). */
   prepareLocator(table: string, codec: ChangeCodec): Promise<void>;
 }
@@ -96,7 +97,7 @@ export function openLakeAccess(config: PgCdcConfig, log: Logger): Promise<LakeAc
     },
     commitEpoch: async (batch, codec) =>
       commitEpoch({ store, catalog, duckdb: await epochDuckDB(), locatorDir, log, manifest }, batch, codec),
-    compaction: async () => ({ store, catalog, duckdb: await epochDuckDB(), log }),
+    compaction: async () => ({ store, catalog, manifest, duckdb: await epochDuckDB(), log }),
     prepareLocator: async (table, codec) =>
       prepareLocator({ store, catalog, duckdb: await epochDuckDB(), locatorDir, log, manifest }, table, codec),
 

@@ -2,6 +2,7 @@ import type { PgCdcConfig } from '../core/config/index.js';
 import type { Logger } from '../core/log/index.js';
 import { lazyLake } from '../activities/index.js';
 import { ActorSink } from '../stream/actors.js';
+import { ensureCompactionSchedules } from './compaction.js';
 import { prepareStreamLocators } from '../stream/locators.js';
 import type { TableStart } from '../stream/setup.js';
 import { clientOver, connectWorker, resolveTemporal, type TemporalEndpoint } from '../workers/connection.js';
@@ -70,6 +71,13 @@ export async function openStreamHost(options: {
   try {
     const sink = new ActorSink(client, temporal.taskQueue, workers.hostTaskQueue);
     await sink.ensureActors(options.tables);
+    await ensureCompactionSchedules({
+      client,
+      config,
+      taskQueue: temporal.taskQueue,
+      tables: options.tables.map((t) => t.table),
+      log,
+    });
     return { temporal, sink, close };
   } catch (error) {
     await close().catch(closeFailed);

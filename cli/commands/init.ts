@@ -5,6 +5,7 @@ import { clientOver, connectWorker, resolveTemporal } from '../../workers/connec
 import { createWorkerPair } from '../../workers/pool.js';
 import { progressQuery } from '../../workflows/snapshot-messages.js';
 import type { snapshotWorkflow } from '../../workflows/snapshot.js';
+import { ensureCompactionSchedules } from '../compaction.js';
 import { loadContext, resolveSourceUrl, type GlobalOptions } from '../context.js';
 import { ProgressDisplay } from '../progress.js';
 import { rowsInFlight, toItems } from '../snapshot-progress.js';
@@ -65,7 +66,16 @@ export function registerInit(program: Command): void {
             if (progress) display.update(toItems(progress, inFlight));
             await Promise.race([settled, sleep(display.nextUpdateInMs())]);
           }
-          return outcome;
+          const snapshot = await outcome;
+          // Each table gets its compaction schedule as soon as it is in the lake.
+          await ensureCompactionSchedules({
+            client,
+            config,
+            taskQueue: temporal.taskQueue,
+            tables: snapshot.tables.map((t) => t.table),
+            log,
+          });
+          return snapshot;
         });
         if (options.json) {
           process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

@@ -6,8 +6,10 @@ import { openLake } from '../../lake/open.js';
 import { locatorRoot } from '../../lake/state/index.js';
 import { withSource } from '../../source/connection.js';
 import { spoolRoot } from '../../stream/setup.js';
+import { connectClient, resolveTemporal } from '../../workers/connection.js';
 import { dropPublication } from '../../source/snapshot/publication.js';
 import { dropSlot } from '../../source/snapshot/slot.js';
+import { deleteCompactionSchedules } from '../compaction.js';
 import { loadContext, resolveSourceUrl, type GlobalOptions } from '../context.js';
 
 async function confirmPurge(path: string): Promise<boolean> {
@@ -62,7 +64,19 @@ export function registerTeardown(program: Command): void {
       const spool = spoolRoot(config);
       rmSync(spool, { recursive: true, force: true });
       process.stdout.write(`spool ${spool}: cleared\n`);
-      if (options.purgeStorage) {
+      if (lake) {
+        // The purged tables' compaction schedules would fire at a lake that no longer has them.
+        const tables = Object.keys((await lake.manifest.read())?.value.tables ?? {});
+        if (tables.length > 0) {
+          const temporal = await resolveTemporal(config.temporal, { stateDir: context.stateDir, log: context.log });
+          const client = await connectClient(temporal);
+          try {
+            const deleted = await deleteCompactionSchedules(client, tables);
+            process.stdout.write(`compaction schedules: ${deleted} deleted\n`);
+          } finally {
+            await client.connection.close();
+          }
+        }
         rmSync(lakePath, { recursive: true, force: true });
         // The locators index the purged tables' files: nothing in them can be used again.
         rmSync(locatorRoot(config.state_dir), { recursive: true, force: true });

@@ -80,6 +80,7 @@ export const FAILURES = {
 
   // Compaction
   COMPACTION_STALE: retryable('a compaction rewrite no longer applies (its base files were removed since); rerun', 409),
+  SNAPSHOT_RUNNING: badInput('`init` is still copying the tables: they cannot be compacted yet', 409),
   COMPACTION_INPUT: permanent('a table cannot be compacted as it is (e.g. its snapshot predates its schema)'),
 
   // Temporal

@@ -1,7 +1,10 @@
 import type { Logger } from '../../core/log/index.js';
 import { TableNotFoundError } from '../errors.js';
 import { expireSnapshots, type ExpiryResult } from '../iceberg/expire.js';
+import { loadTableMetadata } from '../iceberg/table.js';
+import type { ManifestStore } from '../manifest.js';
 import { currentDataFiles } from '../reader.js';
+import { recordMaintenanceInManifest } from '../state/manifest-entry.js';
 import { quoteIdentifier, quoteString } from '../state/duck.js';
 import { CHANGELOG_COLUMN, CHANGELOG_ORDER, changelogIdentifier } from '../contract/index.js';
 import { commitRewrite, CompactionStaleError } from './commit.js';
@@ -104,7 +107,7 @@ export interface MaintenanceResult {
 }
 
 export async function commitMaintenance(
-  ctx: RewriteContext & { readonly log: Logger },
+  ctx: RewriteContext & { readonly log: Logger; readonly manifest: ManifestStore },
   request: MaintenanceRequest,
 ): Promise<MaintenanceResult> {
   const commits: PartCommit[] = [];
@@ -140,5 +143,14 @@ export async function commitMaintenance(
       if (!(error instanceof TableNotFoundError)) throw error;
     }
   }
+  // Readers that go by pg-cdc's manifest must find the new metadata files: the expired ones may be gone.
+  const state = await loadTableMetadata(ctx.store, ctx.catalog, request.table);
+  const changes = await loadTableMetadata(ctx.store, ctx.catalog, changelogIdentifier(request.table)).catch(
+    (error: unknown) => {
+      if (error instanceof TableNotFoundError) return undefined;
+      throw error;
+    },
+  );
+  await recordMaintenanceInManifest(ctx.manifest, ctx.log, { state, ...(changes ? { changes } : {}) });
   return { table: request.table, commits, stale, expired };
 }

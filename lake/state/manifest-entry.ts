@@ -59,12 +59,17 @@ export function manifestEntry(input: ManifestEntryInput): ManifestTable {
   };
 }
 
-/** An entry that already names this state snapshot, or a later epoch, is not written again (nor moved back). */
+/**
+ * An entry that already names these metadata files, or a later epoch, is not written again (nor moved back). The
+ * files, not only the snapshots: a compaction's expiry moves a table to new metadata under the same snapshot.
+ */
 function isCurrent(previous: ManifestTable | undefined, entry: ManifestTable): boolean {
   if (!previous) return false;
   return (
     previous.epoch > entry.epoch ||
-    (previous.epoch === entry.epoch && previous.state.snapshot_id === entry.state.snapshot_id)
+    (previous.epoch === entry.epoch &&
+      previous.state.metadata_location === entry.state.metadata_location &&
+      previous.changes?.metadata_location === entry.changes?.metadata_location)
   );
 }
 
@@ -112,5 +117,30 @@ export async function recordEpochInManifest(
     const base = current ?? existing.value;
     if (isCurrent(base.tables[identifier], entry)) return base;
     return { ...base, tables: { ...base.tables, [identifier]: entry } };
+  });
+}
+
+/**
+ * Records a table after compaction or snapshot expiry: new metadata files (and, after a rewrite, new snapshots)
+ * at the same epoch and LSN, which the table's entry keeps, with its primary key.
+ */
+export async function recordMaintenanceInManifest(
+  manifest: ManifestStore,
+  log: Logger,
+  input: { readonly state: LoadedTable; readonly changes?: LoadedTable },
+): Promise<void> {
+  const previous = (await manifest.read())?.value.tables[input.state.identifier];
+  if (!previous) {
+    log.warn(
+      { table: input.state.identifier },
+      'the table has no entry in the manifest: maintenance not recorded there',
+    );
+    return;
+  }
+  await recordEpochInManifest(manifest, log, {
+    ...input,
+    primaryKey: previous.primary_key,
+    epoch: previous.epoch,
+    committedLsn: previous.committed_lsn,
   });
 }
