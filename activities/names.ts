@@ -20,6 +20,7 @@ export const ACTIVITY_NAMES = Object.keys({
   abandonSnapshotAttempt: true,
   commitSnapshotTable: true,
   commitEpoch: true,
+  refreshLocator: true,
   planCompaction: true,
   rewriteForCompaction: true,
   requestMaintenance: true,

@@ -18,6 +18,14 @@ const HEARTBEAT_MS = 5_000;
 export function createStreamActivities(deps: StreamActivityDeps) {
   return {
     /**
+     * Brings a table's locator to its current snapshot after a compaction rewrote its files, on the host whose
+     * locator it is, so that the table's next epoch does not rebuild it.
+     */
+    async refreshLocator(input: { table: string; spoolDir: string }): Promise<void> {
+      return asActivity(async () => (await deps.lake()).prepareLocator(input.table, spooledCodec(input.spoolDir)));
+    },
+
+    /**
      * Writes one sealed epoch of one table into its Iceberg state and changelog tables. Runs on the queue of the
      * host whose spool holds the epoch; idempotent, so a retry after a crash at any point finishes the job once.
      */

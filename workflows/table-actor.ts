@@ -43,6 +43,15 @@ const epochActivities = (hostTaskQueue: string) =>
     retry: { initialInterval: '1s', maximumInterval: '30s', nonRetryableErrorTypes: [...NON_RETRYABLE_CODES] },
   });
 
+// After a compaction, on the stream's host: a locator it cannot refresh now is rebuilt by the table's next epoch.
+const locatorActivities = (hostTaskQueue: string) =>
+  proxyActivities<Activities>({
+    taskQueue: hostTaskQueue,
+    scheduleToStartTimeout: '30 seconds',
+    startToCloseTimeout: '10 minutes',
+    retry: { maximumAttempts: 2, nonRetryableErrorTypes: [...NON_RETRYABLE_CODES] },
+  });
+
 /** What the state query shows of a failed commit: the activity's error code, message and hint, or its timeout. */
 function epochFailure(request: EpochRequest, error: unknown): EpochFailure {
   let failure: ApplicationFailure | undefined;
@@ -90,6 +99,8 @@ const maintenanceActivities = proxyActivities<Activities>({
 export async function tableActorWorkflow(input: TableActorInput): Promise<void> {
   let state: TableActorState = { ...input, epochsThisRun: 0 };
   let committing = false;
+  /** Where this run's last epoch committed: the host whose locator a compaction should refresh. */
+  let lastRoute: { readonly hostTaskQueue: string; readonly spoolDir: string } | undefined;
 
   setHandler(stateQuery, () => state);
   setHandler(
@@ -104,6 +115,7 @@ export async function tableActorWorkflow(input: TableActorInput): Promise<void> 
         // An already-committed epoch (this run's predecessor committed it) is recognised by the activity, which
         // reads the lake: nothing is written twice.
         const result = await epochActivities(request.hostTaskQueue).commitEpoch(request);
+        lastRoute = { hostTaskQueue: request.hostTaskQueue, spoolDir: request.spoolDir };
         if (result.epoch > state.epoch) {
           const { failure: _cleared, ...rest } = state;
           state = {
@@ -146,7 +158,22 @@ export async function tableActorWorkflow(input: TableActorInput): Promise<void> 
       await condition(() => !committing);
       committing = true;
       try {
-        return await maintenanceActivities.commitMaintenance(request);
+        const result = await maintenanceActivities.commitMaintenance(request);
+        const rewritten = result.commits.some((commit) => commit.identifier === input.table && commit.committed);
+        if (rewritten && lastRoute) {
+          try {
+            await locatorActivities(lastRoute.hostTaskQueue).refreshLocator({
+              table: input.table,
+              spoolDir: lastRoute.spoolDir,
+            });
+          } catch (error) {
+            log.warn('the locator was not refreshed after the compaction; the next epoch rebuilds it', {
+              table: input.table,
+              error: error instanceof Error ? error.message : String(error),
+            });
+          }
+        }
+        return result;
       } finally {
         committing = false;
       }
