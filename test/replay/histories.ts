@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export type RecordedWorkflow = 'snapshot' | 'table-actor' | 'breakglass';
+export type RecordedWorkflow = 'snapshot' | 'table-actor' | 'compaction' | 'breakglass';
 
 export interface RecordedHistory {
   readonly file: string;
@@ -48,6 +48,18 @@ export const RECORDED_HISTORIES: readonly RecordedHistory[] = [
     workflowType: 'tableActorWorkflow',
     patches: [],
     why: 'two streamed epochs committed through the commitEpoch Update',
+  },
+  {
+    file: 'table-actor-compacted-current.json',
+    workflowType: 'tableActorWorkflow',
+    patches: [],
+    why: 'epochs, a compaction committed through the maintain Update (then the locator refreshed), another epoch',
+  },
+  {
+    file: 'compaction-current.json',
+    workflowType: 'compactionWorkflow',
+    patches: [],
+    why: 'a forced compaction: plan, both rewrites, then the commit requested of the table actor',
   },
   {
     file: 'breakglass-current.json',

@@ -1,10 +1,11 @@
 /**
  * Records the workflow histories that test/unit/replay.test.ts replays: a real snapshot, a table actor's first
- * streamed epochs and a break-glass grant (extended, then revoked), each driven through the `pg-cdc` CLI of a
+ * streamed epochs (and, after a compaction, its `maintain` Update), the compaction and a break-glass grant
+ * (extended, then revoked), each driven through the `pg-cdc` CLI of a
  * checkout against a PostgreSQL and a Temporal dev server started here. Re-record when a workflow changes on
  * purpose (and keep the histories of older code that running executions may still have):
  *
- *   npm run record:histories [-- --only snapshot,table-actor,breakglass] [--label current] [--cli <bin/pg-cdc.js>]
+ *   npm run record:histories [-- --only snapshot,table-actor,compaction,breakglass] [--label current] [--cli <bin/pg-cdc.js>]
  *
  * `--cli` names the CLI of another checkout (an older commit, unpacked outside the repository with its own
  * node_modules), so histories of code that is gone can be recorded with the same steps. Files are written to
@@ -27,7 +28,7 @@ import { historyToJson } from './proto-json.js';
 const here = import.meta.dirname;
 const { values } = parseArgs({
   options: {
-    only: { type: 'string', default: 'snapshot,table-actor,breakglass' },
+    only: { type: 'string', default: 'snapshot,table-actor,compaction,breakglass' },
     label: { type: 'string', default: 'current' },
     cli: { type: 'string', default: join(here, '..', '..', 'bin', 'pg-cdc.js') },
     out: { type: 'string', default: join(here, 'histories') },
@@ -67,10 +68,15 @@ async function eventually<T>(what: string, probe: () => Promise<T | undefined>, 
   }
 }
 
-async function save(client: Client, workflow: RecordedWorkflow, workflowId: string): Promise<void> {
+async function save(
+  client: Client,
+  workflow: RecordedWorkflow,
+  workflowId: string,
+  name = `${workflow}-${values.label}`,
+): Promise<void> {
   if (!only.has(workflow)) return;
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
-  const file = join(values.out, `${workflow}-${values.label}.json`);
+  const file = join(values.out, `${name}.json`);
   writeFileSync(file, scrubHistoryJson(historyToJson(history), root));
   say(`${workflowId}: ${history.events?.length ?? 0} events → ${file}`);
 }
@@ -120,7 +126,7 @@ try {
   await cli(configPath, 'init', '--json');
   await save(client, 'snapshot', workflowIds.snapshot(SLOT));
 
-  if (only.has('table-actor') || only.has('breakglass')) {
+  if (only.has('table-actor') || only.has('compaction') || only.has('breakglass')) {
     const stream = spawn(process.execPath, [values.cli, '--config', configPath, 'start', '--no-metrics'], {
       env: { ...process.env, PGCDC_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'inherit', 'inherit'],
@@ -143,6 +149,15 @@ try {
     );
     await epochAtLeast(2);
     await save(client, 'table-actor', workflowIds.table(TABLE));
+
+    if (only.has('compaction')) {
+      // Forced: two epochs are not due by the thresholds. The actor commits it between epochs, then one more epoch.
+      await cli(configPath, 'compact', '--table', TABLE, '--force', '--json');
+      await save(client, 'compaction', workflowIds.compaction(TABLE));
+      await postgres.query(`UPDATE orders SET note = 'after compaction' WHERE id <= 10`, [], DB);
+      await epochAtLeast(3);
+      await save(client, 'compaction', workflowIds.table(TABLE), `table-actor-compacted-${values.label}`);
+    }
 
     if (only.has('breakglass')) {
       const target = ['--principal', GRANT.principal, '--resource', GRANT.resource];
