@@ -10,21 +10,13 @@ import {
   type ManifestEntryRecord,
   type ManifestFileRecord,
 } from './avro.js';
-import {
-  currentSchema,
-  currentSnapshot,
-  serializeTableMetadata,
-  snapshotSummary,
-  withSnapshot,
-  type FileTotals,
-  type Snapshot,
-} from './metadata.js';
 import type { IcebergSchema } from '../../core/types/iceberg.js';
+import { currentSchema, currentSnapshot, snapshotSummary, type FileTotals, type Snapshot } from './metadata.js';
 import {
+  commitSnapshot,
+  CommitFiles,
   dataFileRecord,
   loadTableMetadata,
-  metadataFileKey,
-  metadataVersion,
   randomSnapshotId,
   readManifestList,
   removedSummary,
@@ -72,12 +64,8 @@ export async function rewriteFiles(
   const snapshotId = input.snapshotId ?? randomSnapshotId();
   const sequenceNumber = metadata['last-sequence-number'] + 1;
   const schema = currentSchema(metadata);
-  const written: string[] = [];
-  const put = async (key: string, body: Uint8Array | string): Promise<string> => {
-    if (!(await store.putIfAbsent(key, body))) throw new LakeFormatError('file name collision', { key });
-    written.push(key);
-    return store.uri(key);
-  };
+  const files = new CommitFiles(store);
+  const put = (key: string, body: Uint8Array): Promise<string> => files.put(key, body);
   try {
     const writer: ManifestWriter = { schema, location: table.location, snapshotId, sequenceNumber, put };
     const carried = await carryManifests(store, parent, input.remove, writer);
@@ -116,14 +104,9 @@ export async function rewriteFiles(
       ),
       'schema-id': schema['schema-id'],
     };
-    const next = withSnapshot(metadata, snapshot, table.metadataLocation);
-    const metadataKey = metadataFileKey(table.location, metadataVersion(table.metadataKey) + 1);
-    const metadataLocation = await put(metadataKey, serializeTableMetadata(next));
-    await catalog.commitTable(identifier, table.metadataKey, metadataKey);
-    return { committed: true, snapshot, table: { ...table, metadataKey, metadataLocation, metadata: next } };
+    return await commitSnapshot(catalog, table, snapshot, files);
   } catch (error) {
-    if (error instanceof CommitConflictError) await Promise.all(written.map((key) => store.delete(key)));
-    throw error;
+    return files.discardOnConflict(error);
   }
 }
 

@@ -156,12 +156,8 @@ export async function appendFiles(
   const sequenceNumber = metadata['last-sequence-number'] + 1;
   const parent = currentSnapshot(metadata);
   const schema = currentSchema(metadata);
-  const written: string[] = [];
-  const put = async (key: string, body: Uint8Array | string): Promise<string> => {
-    if (!(await store.putIfAbsent(key, body))) throw new LakeFormatError('file name collision', { key });
-    written.push(key);
-    return store.uri(key);
-  };
+  const files = new CommitFiles(store);
+  const put = (key: string, body: Uint8Array | string): Promise<string> => files.put(key, body);
 
   try {
     const manifests: ManifestFileRecord[] = [];
@@ -260,16 +256,48 @@ export async function appendFiles(
       ),
       'schema-id': schema['schema-id'],
     };
-    const next = withSnapshot(metadata, snapshot, table.metadataLocation);
-    const metadataKey = metadataFileKey(table.location, metadataVersion(table.metadataKey) + 1);
-    const metadataLocation = await put(metadataKey, serializeTableMetadata(next));
-    await catalog.commitTable(identifier, table.metadataKey, metadataKey);
-    return { committed: true, snapshot, table: { ...table, metadataKey, metadataLocation, metadata: next } };
+    return await commitSnapshot(catalog, table, snapshot, files);
   } catch (error) {
-    // Only a lost swap proves that nothing references our files; after any other failure they may be live.
-    if (error instanceof CommitConflictError) await Promise.all(written.map((key) => store.delete(key)));
+    return files.discardOnConflict(error);
+  }
+}
+
+/**
+ * The files a commit writes: each new and uniquely named (an existing name is an error, never an overwrite). If the
+ * commit loses the catalog swap they are deleted: only a lost swap proves that nothing references them; after any
+ * other failure they may be live.
+ */
+export class CommitFiles {
+  private readonly written: string[] = [];
+
+  constructor(private readonly store: ObjectStore) {}
+
+  /** Writes `body` at `key`; returns its location. */
+  async put(key: string, body: Uint8Array | string): Promise<string> {
+    if (!(await this.store.putIfAbsent(key, body))) throw new LakeFormatError('file name collision', { key });
+    this.written.push(key);
+    return this.store.uri(key);
+  }
+
+  /** Rethrows `error`, after deleting the files written if it is a lost swap. */
+  async discardOnConflict(error: unknown): Promise<never> {
+    if (error instanceof CommitConflictError) await Promise.all(this.written.map((key) => this.store.delete(key)));
     throw error;
   }
+}
+
+/** Makes `snapshot` the table's current one: the next metadata version is written, then the catalog pointer swapped. */
+export async function commitSnapshot(
+  catalog: Catalog,
+  table: LoadedTable,
+  snapshot: Snapshot,
+  files: CommitFiles,
+): Promise<AppendResult> {
+  const next = withSnapshot(table.metadata, snapshot, table.metadataLocation);
+  const metadataKey = metadataFileKey(table.location, metadataVersion(table.metadataKey) + 1);
+  const metadataLocation = await files.put(metadataKey, serializeTableMetadata(next));
+  await catalog.commitTable(table.identifier, table.metadataKey, metadataKey);
+  return { committed: true, snapshot, table: { ...table, metadataKey, metadataLocation, metadata: next } };
 }
 
 /**
@@ -290,16 +318,14 @@ export async function commitMetadata(
     'metadata-log': appendMetadataLog(next, table.metadataLocation, table.metadata['last-updated-ms']),
   };
   const metadataKey = metadataFileKey(table.location, metadataVersion(table.metadataKey) + 1);
-  if (!(await store.putIfAbsent(metadataKey, serializeTableMetadata(metadata)))) {
-    throw new LakeFormatError('file name collision', { key: metadataKey });
-  }
+  const files = new CommitFiles(store);
   try {
+    const metadataLocation = await files.put(metadataKey, serializeTableMetadata(metadata));
     await catalog.commitTable(table.identifier, table.metadataKey, metadataKey);
+    return { ...table, metadataKey, metadataLocation, metadata };
   } catch (error) {
-    if (error instanceof CommitConflictError) await store.delete(metadataKey);
-    throw error;
+    return files.discardOnConflict(error);
   }
-  return { ...table, metadataKey, metadataLocation: store.uri(metadataKey), metadata };
 }
 
 /** Random positive 63-bit id, as Java and PyIceberg make them; never 0. */
