@@ -11,10 +11,12 @@ export function pythonOrSkip(): { python?: string; skip?: string } {
   return { skip: skipLoudlyOrFail('the Python virtualenv with pyiceberg is missing (run `npm run setup`)') };
 }
 
-const PYICEBERG_SCAN = `
+/**
+ * What both reader scripts print values as: decimals as strings, timestamps as UTC `YYYY-MM-DDTHH:MM:SS.ffffff`,
+ * uuids as text (16-byte binaries are uuids to PyIceberg), other bytes as hex.
+ */
+const NORMALIZE = `
 import datetime, decimal, json, sys, uuid
-from pyiceberg.table import StaticTable
-t = StaticTable.from_metadata(sys.argv[1])
 def norm(v):
     if isinstance(v, decimal.Decimal): return str(v)
     if isinstance(v, datetime.datetime):
@@ -24,6 +26,21 @@ def norm(v):
     if isinstance(v, uuid.UUID): return str(v)
     if isinstance(v, bytes): return str(uuid.UUID(bytes=v)) if len(v) == 16 else v.hex()
     raise TypeError(repr(v))
+`;
+
+/** Runs a reader script (NORMALIZE first) on a metadata file; parses what it prints. */
+function runReader<T>(python: string, script: string, metadataLocation: string): T {
+  const path = metadataLocation.startsWith('file:') ? fileURLToPath(metadataLocation) : metadataLocation;
+  const out = execFileSync(python, ['-c', NORMALIZE + script, path], {
+    encoding: 'utf8',
+    maxBuffer: 512 * 1024 * 1024,
+  });
+  return JSON.parse(out) as T;
+}
+
+const PYICEBERG_SCAN = `
+from pyiceberg.table import StaticTable
+t = StaticTable.from_metadata(sys.argv[1])
 snap = t.current_snapshot()
 print(json.dumps({
     'rows': t.scan().to_arrow().to_pylist(),
@@ -45,28 +62,17 @@ export interface PyIcebergScan {
  * the current snapshot. Decimals come back as strings, timestamps as UTC `YYYY-MM-DDTHH:MM:SS.ffffff`.
  */
 export function scanWithPyIceberg(python: string, metadataLocation: string): PyIcebergScan {
-  const path = metadataLocation.startsWith('file:') ? fileURLToPath(metadataLocation) : metadataLocation;
-  const out = execFileSync(python, ['-c', PYICEBERG_SCAN, path], { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
-  return JSON.parse(out) as PyIcebergScan;
+  return runReader<PyIcebergScan>(python, PYICEBERG_SCAN, metadataLocation);
 }
 
 const DUCKDB_ICEBERG_SCAN = `
-import datetime, decimal, glob, json, os, sys, uuid
+import glob, os
 import duckdb, duckdb_extension_avro, duckdb_extension_iceberg
 def extension(module):
     return glob.glob(os.path.join(os.path.dirname(module.__file__), 'extensions', '*', '*.duckdb_extension'))[0]
 con = duckdb.connect()
 for module in (duckdb_extension_avro, duckdb_extension_iceberg):
     con.execute(f"LOAD '{extension(module)}'")
-def norm(v):
-    if isinstance(v, decimal.Decimal): return str(v)
-    if isinstance(v, datetime.datetime):
-        if v.tzinfo is not None: v = v.astimezone(datetime.timezone.utc).replace(tzinfo=None)
-        return v.strftime('%Y-%m-%dT%H:%M:%S.%f')
-    if isinstance(v, (datetime.date, datetime.time)): return v.isoformat()
-    if isinstance(v, uuid.UUID): return str(v)
-    if isinstance(v, bytes): return v.hex()
-    raise TypeError(repr(v))
 rows = con.execute('SELECT * FROM iceberg_scan(?)', [sys.argv[1]]).fetch_arrow_table().to_pylist()
 print(json.dumps({'rows': rows}, default=norm))
 `;
@@ -76,12 +82,7 @@ print(json.dumps({'rows': rows}, default=norm))
  * position deletes itself: the second independent reader beside PyIceberg. Values are normalized as there.
  */
 export function scanWithDuckDbIceberg(python: string, metadataLocation: string): { rows: Record<string, unknown>[] } {
-  const path = metadataLocation.startsWith('file:') ? fileURLToPath(metadataLocation) : metadataLocation;
-  const out = execFileSync(python, ['-c', DUCKDB_ICEBERG_SCAN, path], {
-    encoding: 'utf8',
-    maxBuffer: 512 * 1024 * 1024,
-  });
-  return JSON.parse(out) as { rows: Record<string, unknown>[] };
+  return runReader<{ rows: Record<string, unknown>[] }>(python, DUCKDB_ICEBERG_SCAN, metadataLocation);
 }
 
 /**
