@@ -18,6 +18,7 @@ export function compactionSettings(config: PgCdcConfig): CompactionSettings {
     minDeleteRatio: compaction.min_delete_ratio,
     retainSnapshots: compaction.retain_snapshots,
     changelogRetentionMs: compaction.changelog_retention === 0 ? 0 : parseDuration(compaction.changelog_retention),
+    orphanGraceMs: parseDuration(compaction.orphan_grace),
   };
 }
 

@@ -13,6 +13,8 @@ export interface CompactionSettings {
   readonly retainSnapshots: number;
   /** Changes older than this leave the changelog at a rewrite; 0 keeps them all. */
   readonly changelogRetentionMs: number;
+  /** Unreferenced files younger than this are left alone: a commit in flight may still reference them. */
+  readonly orphanGraceMs: number;
 }
 
 export interface CompactionInput {

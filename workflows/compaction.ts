@@ -99,6 +99,7 @@ export async function compactionWorkflow(input: CompactionInput): Promise<Compac
     table: input.table,
     rewrites,
     retainSnapshots: settings.retainSnapshots,
+    orphanGraceMs: settings.orphanGraceMs,
   });
   progress.phase = 'done';
   return { table: input.table, dryRun: false, plan, rewrite: parts, result };

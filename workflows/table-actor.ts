@@ -183,6 +183,9 @@ export async function tableActorWorkflow(input: TableActorInput): Promise<void> 
         if (request.table !== input.table) {
           throw ApplicationFailure.nonRetryable(`maintenance of ${request.table} sent to the actor of ${input.table}`);
         }
+        if (!Number.isFinite(request.orphanGraceMs) || request.orphanGraceMs < 0) {
+          throw ApplicationFailure.nonRetryable(`orphanGraceMs must be a number >= 0, got ${request.orphanGraceMs}`);
+        }
         if (!Number.isSafeInteger(request.retainSnapshots) || request.retainSnapshots < 1) {
           throw ApplicationFailure.nonRetryable(
             `retainSnapshots must be an integer >= 1, got ${request.retainSnapshots}`,

@@ -46,9 +46,11 @@ function describeReport(report: CompactionReport): string[] {
     lines.push(`  ${table}: the rewrite no longer applied (a truncate meanwhile); the next run redoes it`);
   }
   for (const [identifier, expired] of Object.entries(report.result?.expired ?? {})) {
+    const orphans = report.result?.orphansDeleted[identifier] ?? 0;
     lines.push(
       `  expired ${identifier}: ${expired.expiredSnapshots} snapshots (${expired.keptSnapshots} kept), ` +
-        `${expired.deletedDataFiles} data and ${expired.deletedMetadataFiles} metadata files deleted`,
+        `${expired.deletedDataFiles} data and ${expired.deletedMetadataFiles} metadata files deleted` +
+        (orphans > 0 ? `, ${orphans} unreferenced files removed` : ''),
     );
   }
   return lines;

@@ -159,6 +159,7 @@ const compactionSchema = z
     min_small_files: num({ int: true, min: 2 }, 10),
     min_delete_ratio: num({ above: 0, max: 1 }, 0.1),
     changelog_retention: retention().optional(),
+    orphan_grace: duration().default('3d'),
     /** The reference's name for the changelog's retention, in hours; accepted for drop-in configs. */
     tombstone_ttl_hours: z
       .preprocess(toNumber, z.number().min(0, { error: 'must be a number >= 0 (hours)' }))

@@ -1,6 +1,7 @@
 import type { Logger } from '../../core/log/index.js';
 import { TableNotFoundError } from '../errors.js';
 import { expireSnapshots, type ExpiryResult } from '../iceberg/expire.js';
+import { removeOrphanFiles } from '../iceberg/orphans.js';
 import { loadTableMetadata } from '../iceberg/table.js';
 import type { ManifestStore } from '../manifest.js';
 import { currentDataFiles } from '../reader.js';
@@ -84,6 +85,8 @@ export interface MaintenanceRequest {
   readonly table: string;
   readonly rewrites: readonly TableRewrite[];
   readonly retainSnapshots: number;
+  /** Unreferenced files older than this are deleted (lake/iceberg/orphans.ts). */
+  readonly orphanGraceMs: number;
 }
 
 export interface PartCommit {
@@ -104,6 +107,8 @@ export interface MaintenanceResult {
   /** Rewrites that no longer applied (a truncate landed meanwhile): dropped, retried by the next run. */
   readonly stale: readonly string[];
   readonly expired: Readonly<Record<string, ExpiryResult>>;
+  /** Unreferenced files deleted per table (leftovers of crashed commits and abandoned rewrites). */
+  readonly orphansDeleted: Readonly<Record<string, number>>;
 }
 
 export async function commitMaintenance(
@@ -133,12 +138,15 @@ export async function commitMaintenance(
     }
   }
   const expired: Record<string, ExpiryResult> = {};
+  const orphansDeleted: Record<string, number> = {};
   for (const part of ['state', 'changes'] as const) {
     const identifier = identifierOf(request.table, part);
     try {
       expired[identifier] = await expireSnapshots(ctx.store, ctx.catalog, identifier, {
         retainLast: request.retainSnapshots,
       });
+      const sweep = await removeOrphanFiles(ctx.store, ctx.catalog, identifier, { graceMs: request.orphanGraceMs });
+      orphansDeleted[identifier] = sweep.deleted.length;
     } catch (error) {
       if (!(error instanceof TableNotFoundError)) throw error;
     }
@@ -152,5 +160,5 @@ export async function commitMaintenance(
     },
   );
   await recordMaintenanceInManifest(ctx.manifest, ctx.log, { state, ...(changes ? { changes } : {}) });
-  return { table: request.table, commits, stale, expired };
+  return { table: request.table, commits, stale, expired, orphansDeleted };
 }

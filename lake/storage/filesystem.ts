@@ -125,6 +125,16 @@ export class FilesystemObjectStore implements ObjectStore {
     }
   }
 
+  async modifiedAt(key: string): Promise<number | undefined> {
+    try {
+      const info = await stat(this.path(key));
+      return info.isFile() ? info.mtimeMs : undefined;
+    } catch (error) {
+      if (hasCode(error, 'ENOENT') || hasCode(error, 'ENOTDIR')) return undefined;
+      throw error;
+    }
+  }
+
   async exists(key: string): Promise<boolean> {
     try {
       return (await stat(this.path(key))).isFile();

@@ -22,6 +22,8 @@ export interface ObjectStore {
   /** Removes the object; a missing object is not an error. */
   delete(key: string): Promise<void>;
   exists(key: string): Promise<boolean>;
+  /** When the object was last written (ms since the epoch); undefined when it does not exist. */
+  modifiedAt(key: string): Promise<number | undefined>;
 }
 
 export * from './keys.js';

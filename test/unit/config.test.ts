@@ -70,6 +70,7 @@ describe('defaults', () => {
       min_small_files: 10,
       min_delete_ratio: 0.1,
       changelog_retention: 0,
+      orphan_grace: '3d',
     });
     assert.equal(config.promotion.mode, 'auto');
     assert.deepEqual(config.serve.http, {

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { LocalCatalog } from '../../lake/catalog/local.js';
 import { expireSnapshots, planExpiry } from '../../lake/iceberg/expire.js';
+import { removeOrphanFiles } from '../../lake/iceberg/orphans.js';
 import { METADATA_LOG_MAX_PROPERTY } from '../../lake/iceberg/metadata.js';
 import type { IcebergSchema } from '../../core/types/iceberg.js';
 import { appendFiles, createTable, loadTableMetadata } from '../../lake/iceberg/table.js';
@@ -107,5 +108,35 @@ describe('snapshot expiry', () => {
     const { metadata, metadataKey } = await loadTableMetadata(store, catalog, 'public.t');
     assert.ok(left.includes(metadataKey));
     for (const entry of metadata['metadata-log']) assert.ok(left.includes(store.keyOf(entry['metadata-file'])!));
+  });
+});
+
+describe('orphan files', () => {
+  it('deletes what nothing references once it is older than the grace period, and keeps everything else', async () => {
+    const { store, catalog, files } = await tableWithSnapshots(3);
+    // A crashed commit's leftovers: a data file and a manifest nothing names. One old, one just written.
+    await store.put('public/t/data/crashed-old.parquet', 'x');
+    await store.put('public/t/metadata/crashed-old-m0.avro', 'x');
+    await store.put('public/t/data/in-flight.parquet', 'x');
+    const hourAgo = Date.now() / 1000 - 3600;
+    for (const key of ['public/t/data/crashed-old.parquet', 'public/t/metadata/crashed-old-m0.avro']) {
+      utimesSync(store.localPath(key)!, hourAgo, hourAgo);
+    }
+    const dry = await removeOrphanFiles(store, catalog, 'public.t', { graceMs: 60_000, dryRun: true });
+    assert.equal(dry.candidates, 3);
+    assert.deepEqual([...dry.deleted].sort(), [
+      'public/t/data/crashed-old.parquet',
+      'public/t/metadata/crashed-old-m0.avro',
+    ]);
+    assert.ok(await store.exists('public/t/data/crashed-old.parquet'), 'a dry run deletes nothing');
+
+    const swept = await removeOrphanFiles(store, catalog, 'public.t', { graceMs: 60_000 });
+    assert.equal(swept.deleted.length, 2);
+    assert.equal(await store.exists('public/t/data/crashed-old.parquet'), false);
+    assert.ok(await store.exists('public/t/data/in-flight.parquet'), 'a file younger than the grace period stays');
+    for (const file of files) assert.ok(await store.exists(file), `${file} is referenced`);
+    const { metadata, metadataKey } = await loadTableMetadata(store, catalog, 'public.t');
+    assert.ok(await store.exists(metadataKey));
+    for (const snapshot of metadata.snapshots) assert.ok(await store.exists(store.keyOf(snapshot['manifest-list'])!));
   });
 });

@@ -1,0 +1,62 @@
+import type { Catalog } from '../catalog/index.js';
+import type { ObjectStore } from '../storage/index.js';
+import { decodeManifest, decodeManifestList } from './avro.js';
+import { loadTableMetadata } from './table.js';
+
+/**
+ * Files under a table's `data/` and `metadata/` that nothing of the table references: the leftovers of commits
+ * that crashed or lost their swap after writing, and of rewrites that were never committed. Iceberg's
+ * remove_orphan_files does the same. Only files older than `graceMs` go: a commit in flight (an epoch, a
+ * compaction's rewrite) has written files that nothing references yet, and they must survive until it commits.
+ */
+export interface OrphanSweep {
+  readonly candidates: number;
+  readonly deleted: readonly string[];
+}
+
+export async function removeOrphanFiles(
+  store: ObjectStore,
+  catalog: Catalog,
+  identifier: string,
+  options: { readonly graceMs: number; readonly nowMs?: number; readonly dryRun?: boolean },
+): Promise<OrphanSweep> {
+  const table = await loadTableMetadata(store, catalog, identifier);
+  const { metadata } = table;
+  const referenced = new Set<string>([table.metadataKey]);
+  const add = (uri: string): void => {
+    const key = store.keyOf(uri);
+    if (key !== undefined) referenced.add(key);
+  };
+  for (const entry of metadata['metadata-log']) add(entry['metadata-file']);
+  const read = async (uri: string): Promise<Uint8Array | undefined> => {
+    const key = store.keyOf(uri);
+    return key === undefined ? undefined : store.get(key);
+  };
+  const manifests = new Set<string>();
+  for (const snapshot of metadata.snapshots) {
+    add(snapshot['manifest-list']);
+    const list = await read(snapshot['manifest-list']);
+    // A snapshot whose files are unreadable is left to the reader that trips on it: nothing is deleted blind.
+    if (!list) return { candidates: 0, deleted: [] };
+    for (const manifest of decodeManifestList(list)) manifests.add(manifest.manifest_path);
+  }
+  for (const manifest of manifests) {
+    add(manifest);
+    const body = await read(manifest);
+    if (!body) return { candidates: 0, deleted: [] };
+    // Every entry, DELETED ones too: a file a kept manifest names at all may still be live in an older snapshot.
+    for (const entry of decodeManifest(body)) add(entry.data_file.file_path);
+  }
+
+  const now = options.nowMs ?? Date.now();
+  const keys = [...(await store.list(`${table.location}/data/`)), ...(await store.list(`${table.location}/metadata/`))];
+  const candidates = keys.filter((key) => !referenced.has(key));
+  const deleted: string[] = [];
+  for (const key of candidates) {
+    const modified = await store.modifiedAt(key);
+    if (modified === undefined || now - modified < options.graceMs) continue;
+    if (!options.dryRun) await store.delete(key);
+    deleted.push(key);
+  }
+  return { candidates: candidates.length, deleted };
+}
