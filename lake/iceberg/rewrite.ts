@@ -18,6 +18,7 @@ import {
   dataFileRecord,
   loadTableMetadata,
   randomSnapshotId,
+  liveManifests,
   readManifestList,
   removedSummary,
   type AppendResult,
@@ -133,7 +134,11 @@ function totalsOf(files: readonly DataFile[]): FileTotals {
   };
 }
 
-/** The parent's manifests, those with removed files written again; what was removed, and its totals. */
+/**
+ * The parent's manifests: those with no removed file carried as they are; the entries of the others written again
+ * into one manifest per content (data, deletes), the removed ones DELETED. Manifests of only DELETED entries (an
+ * earlier snapshot's removals) are dropped, as Java drops them: a reader of this snapshot has nothing to find there.
+ */
 async function carryManifests(
   store: ObjectStore,
   parent: Snapshot,
@@ -141,9 +146,10 @@ async function carryManifests(
   writer: ManifestWriter,
 ): Promise<{ manifests: ManifestFileRecord[]; removedPaths: Set<string>; removed: FileTotals }> {
   const manifests: ManifestFileRecord[] = [];
+  const rewritten: [ManifestEntryRecord[], ManifestEntryRecord[]] = [[], []];
   const removedPaths = new Set<string>();
   let removed = ZERO;
-  for (const manifest of await readManifestList(store, parent['manifest-list'])) {
+  for (const manifest of liveManifests(await readManifestList(store, parent['manifest-list']))) {
     const key = store.keyOf(manifest.manifest_path);
     const body = key === undefined ? undefined : await store.get(key);
     if (!body)
@@ -153,7 +159,6 @@ async function carryManifests(
       manifests.push(manifest);
       continue;
     }
-    const kept: ManifestEntryRecord[] = [];
     for (const entry of entries) {
       // DELETED entries of earlier snapshots are dropped from a rewritten manifest, as Java does.
       if (entry.status === 2) continue;
@@ -161,15 +166,18 @@ async function carryManifests(
         sequence_number: entry.sequence_number ?? manifest.sequence_number,
         file_sequence_number: entry.file_sequence_number ?? manifest.sequence_number,
       };
+      const into = rewritten[manifest.content === 0 ? 0 : 1];
       if (remove.has(entry.data_file.file_path)) {
         removedPaths.add(entry.data_file.file_path);
         removed = plus(removed, entry);
-        kept.push({ ...entry, ...sequences, status: 2, snapshot_id: writer.snapshotId });
+        into.push({ ...entry, ...sequences, status: 2, snapshot_id: writer.snapshotId });
       } else {
-        kept.push({ ...entry, ...sequences, status: 0 });
+        into.push({ ...entry, ...sequences, status: 0 });
       }
     }
-    manifests.push(await writeManifest(writer, manifest.content, kept));
+  }
+  for (const [content, entries] of rewritten.entries()) {
+    if (entries.length > 0) manifests.push(await writeManifest(writer, content, entries));
   }
   return { manifests, removedPaths, removed };
 }

@@ -223,7 +223,7 @@ export async function appendFiles(
       }
     } else if (parent) {
       // Earlier manifests stay as they are: the new snapshot is the previous one plus ours (a fast append).
-      manifests.push(...(await readManifestList(store, parent['manifest-list'])));
+      manifests.push(...liveManifests(await readManifestList(store, parent['manifest-list'])));
     }
 
     const manifestList = encodeManifestList({
@@ -402,6 +402,13 @@ async function removedEntries(
     },
   };
 }
+
+/**
+ * The manifests a new snapshot carries over from its parent: those with a live (added or existing) file. A manifest
+ * of only DELETED entries records the parent's removals; Java drops it from the next snapshot, and so do we.
+ */
+export const liveManifests = (manifests: readonly ManifestFileRecord[]): ManifestFileRecord[] =>
+  manifests.filter((m) => m.added_files_count + m.existing_files_count > 0);
 
 export async function readManifestList(store: ObjectStore, location: string): Promise<ManifestFileRecord[]> {
   const key = store.keyOf(location);

@@ -27,14 +27,14 @@ type Db = Awaited<ReturnType<typeof freshDatabase>>;
 const { python, skip: noPython } = pythonOrSkip();
 
 async function sourceRows(db: Db): Promise<string[]> {
-  const rows = await db.sql<{ r: string }>(`SELECT id::text || '=' || balance::text || ':' || note AS r FROM accounts`);
+  const rows = await db.sql<{ r: string }>(`SELECT id::text || '=' || balance::text || ':' || note AS r FROM ledger`);
   return rows.map((row) => row.r).sort();
 }
 
 async function lakeMatches(db: Db, lake: string): Promise<true | string> {
   const want = await sourceRows(db);
   const got = (
-    await lakeRows(lake, 'public.accounts', `d.id::VARCHAR || '=' || d.balance::VARCHAR || ':' || d.note AS r`)
+    await lakeRows(lake, 'public.ledger', `d.id::VARCHAR || '=' || d.balance::VARCHAR || ':' || d.note AS r`)
   )
     .map((row) => String(row.r))
     .sort();
@@ -50,8 +50,8 @@ describe('pg-cdc compact', () => {
   before(async () => {
     db = await freshDatabase('compact');
     await db.sql(`
-      CREATE TABLE accounts (id bigint PRIMARY KEY, balance numeric(12, 2), note text);
-      INSERT INTO accounts SELECT g, g, 'n' || g FROM generate_series(1, 2000) g;
+      CREATE TABLE ledger (id bigint PRIMARY KEY, balance numeric(12, 2), note text);
+      INSERT INTO ledger SELECT g, g, 'n' || g FROM generate_series(1, 2000) g;
     `);
     config = streamConfig({
       url: db.url(),
@@ -78,8 +78,8 @@ describe('pg-cdc compact', () => {
     await stream.waitForLog(/"msg":"streaming"/);
     // Many small epochs: updates and deletes spread over the table, each its own transaction.
     for (let i = 0; i < 12; i++) {
-      await db.sql(`UPDATE accounts SET balance = balance + 1, note = 'u${i}' WHERE id % 12 = ${i}`);
-      await db.sql(`DELETE FROM accounts WHERE id = ${100 + i}`);
+      await db.sql(`UPDATE ledger SET balance = balance + 1, note = 'u${i}' WHERE id % 12 = ${i}`);
+      await db.sql(`DELETE FROM ledger WHERE id = ${100 + i}`);
       await new Promise((resolve) => setTimeout(resolve, 300));
     }
     await eventually(() => lakeMatches(db, config.lake));
@@ -98,47 +98,47 @@ describe('pg-cdc compact', () => {
       { encoding: 'utf8' },
     );
     const ids = (JSON.parse(out) as { scheduleId: string }[]).map((s) => s.scheduleId);
-    assert.ok(ids.includes('compact:public.accounts'), ids.join(', '));
+    assert.ok(ids.includes('compact:public.ledger'), ids.join(', '));
   });
 
   it('--dry-run reports what is due and changes nothing', async () => {
-    const before = (await loadTableMetadata(lakeAt(config.lake).store, lakeAt(config.lake).catalog, 'public.accounts'))
+    const before = (await loadTableMetadata(lakeAt(config.lake).store, lakeAt(config.lake).catalog, 'public.ledger'))
       .metadataKey;
-    const dry = await cli('compact', '--table', 'public.accounts', '--dry-run', '--json');
+    const dry = await cli('compact', '--table', 'public.ledger', '--dry-run', '--json');
     assert.equal(dry.code, 0, dry.stderr);
     const [report] = JSON.parse(dry.stdout) as CompactionReport[];
     assert.equal(report!.dryRun, true);
     assert.ok(report!.plan.state.due, JSON.stringify(report!.plan.state));
     assert.deepEqual(report!.rewrite.includes('state'), true);
-    const after = (await loadTableMetadata(lakeAt(config.lake).store, lakeAt(config.lake).catalog, 'public.accounts'))
+    const after = (await loadTableMetadata(lakeAt(config.lake).store, lakeAt(config.lake).catalog, 'public.ledger'))
       .metadataKey;
     assert.equal(after, before);
   });
 
   it('compacts while the stream keeps writing; the lake equals the source in every reader', async () => {
     const lake = lakeAt(config.lake);
-    const filesBefore = await currentDataFiles(lake.store, lake.catalog, 'public.accounts');
-    const oldest = (await loadTableMetadata(lake.store, lake.catalog, 'public.accounts')).metadata.snapshots[0]!;
+    const filesBefore = await currentDataFiles(lake.store, lake.catalog, 'public.ledger');
+    const oldest = (await loadTableMetadata(lake.store, lake.catalog, 'public.ledger')).metadata.snapshots[0]!;
     // Writes that land while the rewrite runs: their deletes must carry over onto the new files.
     let writing = true;
     const writer = (async () => {
       for (let n = 0; writing; n++) {
-        await db.sql(`UPDATE accounts SET balance = -${n}, note = 'during' WHERE id = ${500 + (n % 50)}`);
+        await db.sql(`UPDATE ledger SET balance = -${n}, note = 'during' WHERE id = ${500 + (n % 50)}`);
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     })();
-    const compact = await cli('compact', '--table', 'public.accounts', '--json');
+    const compact = await cli('compact', '--table', 'public.ledger', '--json');
     writing = false;
     await writer;
     assert.equal(compact.code, 0, compact.stdout + compact.stderr);
     const [report] = JSON.parse(compact.stdout) as CompactionReport[];
-    const state = report!.result!.commits.find((c) => c.identifier === 'public.accounts');
+    const state = report!.result!.commits.find((c) => c.identifier === 'public.ledger');
     assert.ok(state, JSON.stringify(report));
     assert.ok(state.filesRemoved > state.filesAdded, JSON.stringify(state));
 
-    await db.sql(`UPDATE accounts SET note = 'after' WHERE id = 7`);
+    await db.sql(`UPDATE ledger SET note = 'after' WHERE id = 7`);
     await eventually(() => lakeMatches(db, config.lake));
-    const filesAfter = await currentDataFiles(lake.store, lake.catalog, 'public.accounts');
+    const filesAfter = await currentDataFiles(lake.store, lake.catalog, 'public.ledger');
     assert.ok(
       filesAfter.dataFiles.length + filesAfter.deleteFiles.length <
         filesBefore.dataFiles.length + filesBefore.deleteFiles.length,
@@ -151,15 +151,15 @@ describe('pg-cdc compact', () => {
       '--role',
       'reader',
       '-t',
-      'public.accounts',
+      'public.ledger',
       '--snapshot',
       String(oldest['snapshot-id']),
     );
     assert.equal(expired.code, 2, expired.stdout);
     assert.match(expired.stderr, /SNAPSHOT_NOT_FOUND[\s\S]*oldest readable snapshot is \d+/);
     // A retained snapshot still reads.
-    const metadata = (await loadTableMetadata(lake.store, lake.catalog, 'public.accounts')).metadata;
-    assert.equal(report!.result!.expired['public.accounts']?.keptSnapshots, 3, JSON.stringify(report!.result!.expired));
+    const metadata = (await loadTableMetadata(lake.store, lake.catalog, 'public.ledger')).metadata;
+    assert.equal(report!.result!.expired['public.ledger']?.keptSnapshots, 3, JSON.stringify(report!.result!.expired));
     const retained = metadata.snapshots[0]!;
     const travel = await cli(
       'query',
@@ -168,7 +168,7 @@ describe('pg-cdc compact', () => {
       '-n',
       '5000',
       '-t',
-      'public.accounts',
+      'public.ledger',
       '--snapshot',
       String(retained['snapshot-id']),
       '-f',
@@ -182,7 +182,7 @@ describe('pg-cdc compact', () => {
   it('PyIceberg and DuckDB read the compacted table as PostgreSQL has it', { skip: noPython }, async () => {
     await eventually(() => lakeMatches(db, config.lake));
     const want = await sourceRows(db);
-    const metadata = await lakeMetadataPath(config.lake, 'public.accounts');
+    const metadata = await lakeMetadataPath(config.lake, 'public.ledger');
     const row = (r: Record<string, unknown>): string => `${String(r.id)}=${String(r.balance)}:${String(r.note)}`;
     assert.deepEqual(scanWithPyIceberg(python!, metadata).rows.map(row).sort(), want, 'PyIceberg');
     assert.deepEqual(scanWithDuckDbIceberg(python!, metadata).rows.map(row).sort(), want, 'DuckDB iceberg_scan');

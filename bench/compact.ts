@@ -1,0 +1,166 @@
+/**
+ * npm run bench:compact — a 1 M-row state table (BENCH_ROWS) after 1,000 small epochs (BENCH_EPOCHS) of
+ * pgbench-like updates (BENCH_UPDATES updates and BENCH_DELETES deletes each, through the real epoch commit), then
+ * compacted (rewrite, commit, snapshot expiry and cleanup, as `pg-cdc compact` runs them). It prints, measured in the
+ * same run:
+ * - files and metadata bytes, before and after;
+ * - a read of the table (plan its live files, then one aggregate over the live rows in DuckDB: what the governed
+ *   engine does under its views), p50 of BENCH_READS, before and after, and against a fresh snapshot of the same
+ *   rows (one file, no deletes; target: after ≤ 1.2× fresh);
+ * - compaction time against DuckDB writing the same live rows to Parquet directly (target ≥ 0.5×);
+ * - the process's peak RSS.
+ * Stream throughput while compacting needs the stream and is not measured here.
+ */
+import { mkdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { commitMaintenance, rewritePart } from '../lake/compaction/maintain.js';
+import { currentSchema } from '../lake/iceberg/metadata.js';
+import { appendFiles, createTable, loadTableMetadata } from '../lake/iceberg/table.js';
+import { openLake } from '../lake/open.js';
+import { openDuckDB, type OpenDuckDB } from '../lake/parquet/writer.js';
+import { currentDataFiles } from '../lake/reader.js';
+import { liveRowsSql } from '../lake/scan.js';
+import { commitEpoch } from '../lake/state/index.js';
+import { settleLocatorUpdates } from '../lake/state/locator-updates.js';
+import type { ObjectStore } from '../lake/storage/index.js';
+import { benchTable, type BenchTable } from './orders.js';
+import { median } from './stats.js';
+
+const rows = Number(process.env.BENCH_ROWS ?? 1_000_000);
+const epochs = Number(process.env.BENCH_EPOCHS ?? 1000);
+const updates = Number(process.env.BENCH_UPDATES ?? 20);
+const deletes = Number(process.env.BENCH_DELETES ?? 2);
+const reads = Number(process.env.BENCH_READS ?? 7);
+const say = (line: string): void => void process.stdout.write(`${line}\n`);
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+const mib = (bytes: number): string => `${(bytes / 1048576).toFixed(1)} MiB`;
+
+interface Footprint {
+  readonly files: number;
+  readonly dataBytes: number;
+  readonly metadataFiles: number;
+  readonly metadataBytes: number;
+}
+
+async function footprint(store: ObjectStore, location: string): Promise<Footprint> {
+  const size = (key: string): number => statSync(store.localPath(key)!).size;
+  const data = await store.list(`${location}/data/`);
+  const metadata = await store.list(`${location}/metadata/`);
+  return {
+    files: data.length,
+    dataBytes: data.reduce((n, key) => n + size(key), 0),
+    metadataFiles: metadata.length,
+    metadataBytes: metadata.reduce((n, key) => n + size(key), 0),
+  };
+}
+
+const describe = (f: Footprint): string =>
+  `${f.files} data/delete files (${mib(f.dataBytes)}), ${f.metadataFiles} metadata files (${mib(f.metadataBytes)})`;
+
+/** Plans the table's live files and aggregates its live rows: p50 over `reads` runs, in ms. */
+async function readP50(duck: OpenDuckDB, table: BenchTable, identifier: string): Promise<number> {
+  const { store, catalog } = table.ctx;
+  const times: number[] = [];
+  for (let i = 0; i < reads; i++) {
+    const started = performance.now();
+    const files = await currentDataFiles(store, catalog, identifier);
+    const live = liveRowsSql(files, { select: 'd.id, d.amount' })!;
+    await duck.connection.runAndReadAll(`SELECT count(*), sum(amount) FROM (${live})`);
+    times.push(performance.now() - started);
+  }
+  return median(times);
+}
+
+const work = join(tmpdir(), `pg-cdc-bench-compact-${process.pid}`);
+const duck = await openDuckDB({ memoryLimit: '1GB' });
+try {
+  say(
+    `bench:compact — ${rows.toLocaleString('en-US')} rows, ${epochs} epochs of ${updates} updates + ${deletes} deletes`,
+  );
+  const table = await benchTable(duck, work, rows, { updates, deletes, inserts: 0 });
+  const identifier = `bench.orders_${rows}`;
+  const { store, catalog } = table.ctx;
+  const location = (await loadTableMetadata(store, catalog, identifier)).location;
+  const fedAt = performance.now();
+  for (let epoch = 1; epoch <= epochs; epoch++) {
+    await commitEpoch(table.ctx, table.nextBatch(), table.codec);
+    if (epoch % 100 === 0) say(`  ${epoch} epochs committed (${seconds(performance.now() - fedAt)})`);
+  }
+  await settleLocatorUpdates();
+
+  const before = await footprint(store, location);
+  const readBefore = await readP50(duck, table, identifier);
+
+  // DuckDB alone, writing the same live rows to one Parquet file: the floor a rewrite cannot beat.
+  const files = await currentDataFiles(store, catalog, identifier);
+  const directPath = join(work, 'direct.parquet');
+  const directStarted = performance.now();
+  await duck.connection.run(
+    `COPY (${liveRowsSql(files, { select: 'd.* EXCLUDE (filename, file_row_number)' })!} ORDER BY id) ` +
+      `TO '${directPath}' (FORMAT parquet, COMPRESSION zstd)`,
+  );
+  const directMs = performance.now() - directStarted;
+
+  const { manifest } = openLake({
+    storage: { type: 'filesystem', path: join(table.dir, 'warehouse') },
+    catalog: { type: 'local' },
+  });
+  const ctx = { store, catalog, duckdb: duck.instance, manifest, log: table.ctx.log };
+  const compactStarted = performance.now();
+  const rewrite = (await rewritePart(ctx, identifier, 'state', { targetFileSizeBytes: 536_870_912 }))!;
+  const rewriteMs = performance.now() - compactStarted;
+  const result = await commitMaintenance(ctx, {
+    requestId: 'bench',
+    table: identifier,
+    rewrites: [rewrite],
+    retainSnapshots: 100,
+    orphanGraceMs: 0,
+  });
+  const compactMs = performance.now() - compactStarted;
+  const after = await footprint(store, location);
+  const readAfter = await readP50(duck, table, identifier);
+
+  // The same rows as a fresh snapshot: one file, no deletes, one snapshot.
+  const fresh = `bench.fresh_${rows}`;
+  const freshLocation = `bench/fresh_${rows}`;
+  const schema = currentSchema((await loadTableMetadata(store, catalog, identifier)).metadata);
+  await createTable(store, catalog, { identifier: fresh, location: freshLocation, schema });
+  const freshKey = `${freshLocation}/data/fresh.parquet`;
+  mkdirSync(dirname(store.localPath(freshKey)!), { recursive: true });
+  const copied = await duck.connection.runAndReadAll(
+    `COPY (SELECT * FROM read_parquet('${directPath}')) TO '${store.localPath(freshKey)!}' (FORMAT parquet, COMPRESSION zstd)`,
+  );
+  await appendFiles(store, catalog, fresh, {
+    dataFiles: [
+      {
+        path: store.uri(freshKey),
+        recordCount: Number(copied.getRows()[0]![0]),
+        fileSizeInBytes: statSync(store.localPath(freshKey)!).size,
+      },
+    ],
+  });
+  const readFresh = await readP50(duck, table, fresh);
+
+  say('');
+  say(`before: ${describe(before)}`);
+  say(`after:  ${describe(after)}`);
+  say(
+    `  rewrite ${seconds(rewriteMs)} (${rewrite.rows.toLocaleString('en-US')} rows into ${rewrite.files.length} file(s)), ` +
+      `commit, expiry and cleanup ${seconds(compactMs - rewriteMs)}; ${result.expired[identifier]?.expiredSnapshots ?? 0} snapshots expired`,
+  );
+  say(
+    `read p50: before ${readBefore.toFixed(0)} ms, after ${readAfter.toFixed(0)} ms, fresh snapshot ${readFresh.toFixed(0)} ms`,
+  );
+  say(
+    `  after / fresh: ${(readAfter / readFresh).toFixed(2)} (target ≤ 1.2); before / after: ${(readBefore / readAfter).toFixed(1)}`,
+  );
+  say(
+    `compaction ${seconds(compactMs)} against DuckDB writing the same rows directly ${seconds(directMs)}: ` +
+      `ratio ${(directMs / compactMs).toFixed(2)} (target ≥ 0.5)`,
+  );
+  say(`peak RSS ${mib(process.resourceUsage().maxRSS * 1024)}`);
+} finally {
+  duck.close();
+  rmSync(work, { recursive: true, force: true });
+}
