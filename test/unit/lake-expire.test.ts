@@ -120,7 +120,7 @@ describe('orphan files', () => {
     await store.put('public/t/data/in-flight.parquet', 'x');
     const hourAgo = Date.now() / 1000 - 3600;
     for (const key of ['public/t/data/crashed-old.parquet', 'public/t/metadata/crashed-old-m0.avro']) {
-      utimesSync(store.localPath(key)!, hourAgo, hourAgo);
+      utimesSync(store.localPath(key), hourAgo, hourAgo);
     }
     const dry = await removeOrphanFiles(store, catalog, 'public.t', { graceMs: 60_000, dryRun: true });
     assert.equal(dry.candidates, 3);
