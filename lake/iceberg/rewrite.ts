@@ -3,23 +3,21 @@ import type { Catalog } from '../catalog/index.js';
 import { CommitConflictError, LakeFormatError } from '../errors.js';
 import type { ObjectStore } from '../storage/index.js';
 import { joinKey } from '../storage/keys.js';
+import { encodeManifestList, type ManifestEntryRecord, type ManifestFileRecord } from './avro.js';
 import {
-  decodeManifest,
-  encodeManifest,
-  encodeManifestList,
-  type ManifestEntryRecord,
-  type ManifestFileRecord,
-} from './avro.js';
-import type { IcebergSchema } from '../../core/types/iceberg.js';
+  addedManifests,
+  liveManifests,
+  readManifestEntries,
+  readManifestList,
+  writeManifest,
+  type ManifestWriter,
+} from './manifests.js';
 import { currentSchema, currentSnapshot, snapshotSummary, type FileTotals, type Snapshot } from './metadata.js';
 import {
   commitSnapshot,
   CommitFiles,
-  dataFileRecord,
   loadTableMetadata,
   randomSnapshotId,
-  liveManifests,
-  readManifestList,
   removedSummary,
   type AppendResult,
   type DataFile,
@@ -111,15 +109,6 @@ export async function rewriteFiles(
   }
 }
 
-interface ManifestWriter {
-  readonly schema: IcebergSchema;
-  /** Storage key of the table root: new manifests go to its metadata directory. */
-  readonly location: string;
-  readonly snapshotId: bigint;
-  readonly sequenceNumber: number;
-  put(key: string, body: Uint8Array): Promise<string>;
-}
-
 const ZERO: FileTotals = { dataFiles: 0, dataRecords: 0, deleteFiles: 0, positionDeletes: 0, filesSize: 0 };
 
 function totalsOf(files: readonly DataFile[]): FileTotals {
@@ -150,11 +139,7 @@ async function carryManifests(
   const removedPaths = new Set<string>();
   let removed = ZERO;
   for (const manifest of liveManifests(await readManifestList(store, parent['manifest-list']))) {
-    const key = store.keyOf(manifest.manifest_path);
-    const body = key === undefined ? undefined : await store.get(key);
-    if (!body)
-      throw new LakeFormatError('a manifest of the current snapshot is unreadable', { file: manifest.manifest_path });
-    const entries = decodeManifest(body);
+    const entries = await readManifestEntries(store, manifest);
     if (!entries.some((e) => e.status !== 2 && remove.has(e.data_file.file_path))) {
       manifests.push(manifest);
       continue;
@@ -162,17 +147,13 @@ async function carryManifests(
     for (const entry of entries) {
       // DELETED entries of earlier snapshots are dropped from a rewritten manifest, as Java does.
       if (entry.status === 2) continue;
-      const sequences = {
-        sequence_number: entry.sequence_number ?? manifest.sequence_number,
-        file_sequence_number: entry.file_sequence_number ?? manifest.sequence_number,
-      };
       const into = rewritten[manifest.content === 0 ? 0 : 1];
       if (remove.has(entry.data_file.file_path)) {
         removedPaths.add(entry.data_file.file_path);
         removed = plus(removed, entry);
-        into.push({ ...entry, ...sequences, status: 2, snapshot_id: writer.snapshotId });
+        into.push({ ...entry, status: 2, snapshot_id: writer.snapshotId });
       } else {
-        into.push({ ...entry, ...sequences, status: 0 });
+        into.push({ ...entry, status: 0 });
       }
     }
   }
@@ -192,51 +173,4 @@ function plus(totals: FileTotals, entry: ManifestEntryRecord): FileTotals {
     positionDeletes: totals.positionDeletes + (isData ? 0 : records),
     filesSize: totals.filesSize + Number(entry.data_file.file_size_in_bytes),
   };
-}
-
-async function writeManifest(
-  writer: ManifestWriter,
-  content: number,
-  entries: readonly ManifestEntryRecord[],
-): Promise<ManifestFileRecord> {
-  const bytes = encodeManifest({ schema: writer.schema, content: content === 0 ? 'data' : 'deletes', entries });
-  const key = joinKey(writer.location, 'metadata', `${randomUUID()}-m${content}w.avro`);
-  const count = (status: number): number => entries.filter((e) => e.status === status).length;
-  const rows = (status: number): number =>
-    entries.filter((e) => e.status === status).reduce((n, e) => n + Number(e.data_file.record_count), 0);
-  const sequences = entries.map((e) => Number(e.sequence_number ?? writer.sequenceNumber));
-  return {
-    manifest_path: await writer.put(key, bytes),
-    manifest_length: bytes.byteLength,
-    partition_spec_id: 0,
-    content,
-    sequence_number: writer.sequenceNumber,
-    min_sequence_number: sequences.length > 0 ? Math.min(...sequences) : writer.sequenceNumber,
-    added_snapshot_id: writer.snapshotId,
-    added_files_count: count(1),
-    existing_files_count: count(0),
-    deleted_files_count: count(2),
-    added_rows_count: rows(1),
-    existing_rows_count: rows(0),
-    deleted_rows_count: rows(2),
-    partitions: [],
-    key_metadata: null,
-  };
-}
-
-async function addedManifests(files: readonly DataFile[], writer: ManifestWriter): Promise<ManifestFileRecord[]> {
-  const manifests: ManifestFileRecord[] = [];
-  for (const content of [0, 1] as const) {
-    const group = files.filter((f) => (f.content ?? 0) === content);
-    if (group.length === 0) continue;
-    const entries = group.map((file) => ({
-      status: 1 as const,
-      snapshot_id: writer.snapshotId,
-      sequence_number: writer.sequenceNumber,
-      file_sequence_number: writer.sequenceNumber,
-      data_file: dataFileRecord(file),
-    }));
-    manifests.push(await writeManifest(writer, content, entries));
-  }
-  return manifests;
 }

@@ -3,16 +3,16 @@ import type { Catalog } from '../catalog/index.js';
 import { CommitConflictError, LakeFormatError, TableExistsError } from '../errors.js';
 import type { ObjectStore } from '../storage/index.js';
 import { decodeUtf8, joinKey, validateKey } from '../storage/keys.js';
+import { encodeManifestList, type ManifestEntryRecord } from './avro.js';
 import {
-  decodeManifest,
-  decodeManifestList,
-  encodeManifest,
-  encodeManifestList,
-  type DataFileRecord,
-  type IntMapEntry,
-  type ManifestEntryRecord,
-  type ManifestFileRecord,
-} from './avro.js';
+  addedManifests,
+  carriedManifests,
+  liveManifests,
+  readManifestEntries,
+  readManifestList,
+  writeManifest,
+  type ManifestWriter,
+} from './manifests.js';
 import {
   currentSchema,
   currentSnapshot,
@@ -157,73 +157,26 @@ export async function appendFiles(
   const parent = currentSnapshot(metadata);
   const schema = currentSchema(metadata);
   const files = new CommitFiles(store);
-  const put = (key: string, body: Uint8Array | string): Promise<string> => files.put(key, body);
+  const writer: ManifestWriter = {
+    schema,
+    location: table.location,
+    snapshotId,
+    sequenceNumber,
+    put: (key, body) => files.put(key, body),
+  };
 
   try {
-    const manifests: ManifestFileRecord[] = [];
-    const groups = [0, 1].map((content) => input.dataFiles.filter((f) => (f.content ?? 0) === content));
-    for (const [content, files] of groups.entries()) {
-      if (files.length === 0) continue;
-      const bytes = encodeManifest({
-        schema,
-        content: content === 0 ? 'data' : 'deletes',
-        entries: files.map((file) => ({
-          status: 1,
-          snapshot_id: snapshotId,
-          sequence_number: sequenceNumber,
-          file_sequence_number: sequenceNumber,
-          data_file: dataFileRecord(file),
-        })),
-      });
-      const key = joinKey(table.location, 'metadata', `${randomUUID()}-m${content}.avro`);
-      manifests.push({
-        manifest_path: await put(key, bytes),
-        manifest_length: bytes.byteLength,
-        partition_spec_id: 0,
-        content,
-        sequence_number: sequenceNumber,
-        min_sequence_number: sequenceNumber,
-        added_snapshot_id: snapshotId,
-        added_files_count: files.length,
-        existing_files_count: 0,
-        deleted_files_count: 0,
-        added_rows_count: files.reduce((n, f) => n + f.recordCount, 0),
-        existing_rows_count: 0,
-        deleted_rows_count: 0,
-        partitions: [],
-        key_metadata: null,
-      });
-    }
+    const manifests = await addedManifests(input.dataFiles, writer);
     let removed: RemovedTotals | undefined;
     if (parent && input.replaceAll) {
       const earlier = await removedEntries(store, parent['manifest-list'], snapshotId);
       removed = earlier.totals;
       for (const [content, entries] of [earlier.data, earlier.deletes].entries()) {
-        if (entries.length === 0) continue;
-        const bytes = encodeManifest({ schema, content: content === 0 ? 'data' : 'deletes', entries });
-        const key = joinKey(table.location, 'metadata', `${randomUUID()}-m${content}r.avro`);
-        const sequences = entries.map((entry) => Number(entry.sequence_number ?? sequenceNumber));
-        manifests.push({
-          manifest_path: await put(key, bytes),
-          manifest_length: bytes.byteLength,
-          partition_spec_id: 0,
-          content,
-          sequence_number: sequenceNumber,
-          min_sequence_number: Math.min(...sequences),
-          added_snapshot_id: snapshotId,
-          added_files_count: 0,
-          existing_files_count: 0,
-          deleted_files_count: entries.length,
-          added_rows_count: 0,
-          existing_rows_count: 0,
-          deleted_rows_count: entries.reduce((n, e) => n + Number(e.data_file.record_count), 0),
-          partitions: [],
-          key_metadata: null,
-        });
+        if (entries.length > 0) manifests.push(await writeManifest(writer, content, entries));
       }
     } else if (parent) {
-      // Earlier manifests stay as they are: the new snapshot is the previous one plus ours (a fast append).
-      manifests.push(...liveManifests(await readManifestList(store, parent['manifest-list'])));
+      // Earlier manifests stay as they are (a fast append), merged once they pile up.
+      manifests.push(...(await carriedManifests(store, parent['manifest-list'], writer)));
     }
 
     const manifestList = encodeManifestList({
@@ -241,7 +194,7 @@ export async function appendFiles(
       'sequence-number': sequenceNumber,
       // Never before the previous commit, whatever the clock says: readers expect snapshot times to increase.
       'timestamp-ms': Math.max(Date.now(), metadata['last-updated-ms']),
-      'manifest-list': await put(listKey, manifestList),
+      'manifest-list': await files.put(listKey, manifestList),
       summary: snapshotSummary(
         input.operation ?? defaultOperation(data.length, deletes.length, input.replaceAll === true),
         {
@@ -370,20 +323,10 @@ async function removedEntries(
 ): Promise<{ data: ManifestEntryRecord[]; deletes: ManifestEntryRecord[]; totals: RemovedTotals }> {
   const data: ManifestEntryRecord[] = [];
   const deletes: ManifestEntryRecord[] = [];
-  for (const manifest of await readManifestList(store, manifestList)) {
-    const key = store.keyOf(manifest.manifest_path);
-    const body = key === undefined ? undefined : await store.get(key);
-    if (!body)
-      throw new LakeFormatError('manifest of the current snapshot is unreadable', { file: manifest.manifest_path });
-    for (const entry of decodeManifest(body)) {
+  for (const manifest of liveManifests(await readManifestList(store, manifestList))) {
+    for (const entry of await readManifestEntries(store, manifest)) {
       if (entry.status === 2) continue;
-      const removed: ManifestEntryRecord = {
-        status: 2,
-        snapshot_id: snapshotId,
-        sequence_number: entry.sequence_number ?? manifest.sequence_number,
-        file_sequence_number: entry.file_sequence_number ?? manifest.sequence_number,
-        data_file: entry.data_file,
-      };
+      const removed: ManifestEntryRecord = { ...entry, status: 2, snapshot_id: snapshotId };
       (manifest.content === 0 ? data : deletes).push(removed);
     }
   }
@@ -403,20 +346,6 @@ async function removedEntries(
   };
 }
 
-/**
- * The manifests a new snapshot carries over from its parent: those with a live (added or existing) file. A manifest
- * of only DELETED entries records the parent's removals; Java drops it from the next snapshot, and so do we.
- */
-export const liveManifests = (manifests: readonly ManifestFileRecord[]): ManifestFileRecord[] =>
-  manifests.filter((m) => m.added_files_count + m.existing_files_count > 0);
-
-export async function readManifestList(store: ObjectStore, location: string): Promise<ManifestFileRecord[]> {
-  const key = store.keyOf(location);
-  const body = key === undefined ? undefined : await store.get(key);
-  if (!body) throw new LakeFormatError('manifest list of the current snapshot is unreadable', { file: location });
-  return decodeManifestList(body);
-}
-
 /** `<location>/metadata/00001-<uuid>.metadata.json`: unique, and sortable by version like Java's names. */
 export function metadataFileKey(location: string, version: number): string {
   return joinKey(location, 'metadata', `${String(version).padStart(5, '0')}-${randomUUID()}.metadata.json`);
@@ -425,38 +354,4 @@ export function metadataFileKey(location: string, version: number): string {
 export function metadataVersion(metadataKey: string): number {
   const match = /(?:^|\/)v?(\d+)[-.][^/]*$/.exec(metadataKey);
   return match ? Number(match[1]) : 0;
-}
-
-/** Absent stats are written as empty maps, not null: some readers (PyIceberg's inspect) iterate them blindly. */
-const intMap = <V>(values: Readonly<Record<number, V>> | undefined): IntMapEntry<V>[] =>
-  Object.entries(values ?? {})
-    .map(([key, value]) => ({ key: Number(key), value }))
-    .sort((a, b) => a.key - b.key);
-
-/** avsc encodes `bytes` from Buffers only. */
-const asBuffer = ({ key, value }: IntMapEntry<Uint8Array>): IntMapEntry<Uint8Array> => ({
-  key,
-  value: Buffer.from(value.buffer, value.byteOffset, value.byteLength),
-});
-
-export function dataFileRecord(file: DataFile): DataFileRecord {
-  if (!file.path) throw new LakeFormatError('data file without a path', {});
-  return {
-    content: file.content ?? 0,
-    file_path: file.path,
-    file_format: file.fileFormat ?? 'PARQUET',
-    partition: {},
-    record_count: file.recordCount,
-    file_size_in_bytes: file.fileSizeInBytes,
-    column_sizes: intMap(file.columnSizes),
-    value_counts: intMap(file.valueCounts),
-    null_value_counts: intMap(file.nullValueCounts),
-    nan_value_counts: intMap(file.nanValueCounts),
-    lower_bounds: intMap(file.lowerBounds).map(asBuffer),
-    upper_bounds: intMap(file.upperBounds).map(asBuffer),
-    key_metadata: null,
-    split_offsets: file.splitOffsets ? [...file.splitOffsets] : null,
-    equality_ids: null,
-    sort_order_id: null,
-  };
 }
