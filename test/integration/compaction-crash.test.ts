@@ -76,7 +76,7 @@ describe('a compaction killed mid-rewrite', () => {
     await cli('teardown', '--yes');
   });
 
-  it('loses nothing, the next run completes, and the dead attempt leaves no visible file', async () => {
+  it('loses nothing, the next run completes, and the dead attempt leaves no visible file', async (t) => {
     const workflowId = workflowIds.compaction(TABLE);
     const compact = spawn(
       process.execPath,
@@ -86,24 +86,36 @@ describe('a compaction killed mid-rewrite', () => {
       },
     );
     const exited = new Promise((resolve) => compact.once('exit', resolve));
-    // Kill the process whose worker runs the rewrite, while it runs.
-    let killed = false;
-    for (const deadline = Date.now() + 60_000; !killed && Date.now() < deadline;) {
+    // Kill the process whose worker runs the rewrite, while it runs: this command's own worker, or the stream's,
+    // whichever took the task (a worker's identity is `<pid>@<host>`).
+    let killedPid: number | undefined;
+    for (const deadline = Date.now() + 60_000; killedPid === undefined && Date.now() < deadline;) {
       const described = await client.workflow
         .getHandle(workflowId)
         .describe()
         .catch(() => undefined);
-      const pending = described?.raw.pendingActivities ?? [];
       // State 2 is PENDING_ACTIVITY_STATE_STARTED: a worker holds the rewrite.
-      if (pending.some((a) => a.activityType?.name === 'rewriteForCompaction' && Number(a.state) === 2)) {
-        compact.kill('SIGKILL');
-        killed = true;
+      const running = (described?.raw.pendingActivities ?? []).find(
+        (a) => a.activityType?.name === 'rewriteForCompaction' && Number(a.state) === 2,
+      );
+      const pid = Number(/^(\d+)@/.exec(running?.lastWorkerIdentity ?? '')?.[1]);
+      if (pid === compact.pid || pid === stream!.child.pid) {
+        process.kill(pid, 'SIGKILL');
+        killedPid = pid;
       } else {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
     }
+    assert.ok(killedPid !== undefined, 'the rewrite was never seen running');
+    t.diagnostic(`killed the ${killedPid === compact.pid ? 'compact command' : 'stream'}'s worker in the rewrite`);
+    if (killedPid === stream!.child.pid) {
+      await stream!.stop('SIGKILL');
+      stream = startStream(config.path);
+      await stream.waitForLog(/"msg":"streaming"/);
+    } else {
+      compact.kill('SIGKILL');
+    }
     await exited;
-    assert.ok(killed, 'the rewrite was never seen running');
 
     // The stream goes on meanwhile; then the next `compact` joins the workflow and waits for its end.
     await db.sql(`UPDATE crash_ledger SET note = 'after the kill' WHERE id <= 20`);
@@ -128,6 +140,7 @@ describe('a compaction killed mid-rewrite', () => {
     const lake = lakeAt(config.lake);
     const orphans = await removeOrphanFiles(lake.store, lake.catalog, TABLE, { graceMs: 0, dryRun: true });
     for (const key of orphans.deleted) assert.match(key, /\/data\/compacted-\d+-\d+\.parquet$/, key);
+    t.diagnostic(`${orphans.deleted.length} file(s) of the dead attempt, referenced by nothing`);
     await removeOrphanFiles(lake.store, lake.catalog, TABLE, { graceMs: 0 });
     await eventually(() => lakeMatches(db, config.lake));
   });
