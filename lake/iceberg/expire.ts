@@ -1,7 +1,7 @@
 import type { Catalog } from '../catalog/index.js';
 import { LakeFormatError } from '../errors.js';
 import type { ObjectStore } from '../storage/index.js';
-import { decodeManifest, decodeManifestList, type ManifestFileRecord } from './avro.js';
+import { manifestsOfSnapshots, readManifestEntries } from './manifests.js';
 import type { Snapshot, TableMetadata } from './metadata.js';
 import { commitMetadata, loadTableMetadata, metadataVersion } from './table.js';
 
@@ -74,17 +74,17 @@ export async function unreferencedFiles(
   const expired = before.snapshots.filter((s) => !keptIds.has(s['snapshot-id']));
   if (expired.length === 0) return { dataFiles: [], metadataFiles: [] };
 
-  const kept = await manifestsOf(store, after.snapshots);
+  const kept = await manifestsOfSnapshots(store, after.snapshots);
   const keptLive = new Set<string>();
   for (const manifest of kept.values()) {
-    for (const entry of await readManifest(store, manifest)) {
+    for (const entry of await readManifestEntries(store, manifest)) {
       if (entry.status !== 2) keptLive.add(entry.data_file.file_path);
     }
   }
-  const dropped = [...(await manifestsOf(store, expired)).values()].filter((m) => !kept.has(m.manifest_path));
+  const dropped = [...(await manifestsOfSnapshots(store, expired)).values()].filter((m) => !kept.has(m.manifest_path));
   const dataFiles = new Set<string>();
   for (const manifest of dropped) {
-    for (const entry of await readManifest(store, manifest)) {
+    for (const entry of await readManifestEntries(store, manifest)) {
       if (!keptLive.has(entry.data_file.file_path)) dataFiles.add(entry.data_file.file_path);
     }
   }
@@ -152,29 +152,6 @@ async function staleMetadataFiles(
     (key) =>
       key.endsWith('.metadata.json') && key !== currentKey && !logged.has(key) && metadataVersion(key) < currentVersion,
   );
-}
-
-async function manifestsOf(
-  store: ObjectStore,
-  snapshots: readonly Snapshot[],
-): Promise<Map<string, ManifestFileRecord>> {
-  const manifests = new Map<string, ManifestFileRecord>();
-  for (const snapshot of snapshots) {
-    const body = await readFile(store, snapshot['manifest-list'], 'manifest list');
-    for (const manifest of decodeManifestList(body)) manifests.set(manifest.manifest_path, manifest);
-  }
-  return manifests;
-}
-
-async function readManifest(store: ObjectStore, manifest: ManifestFileRecord) {
-  return decodeManifest(await readFile(store, manifest.manifest_path, 'manifest'));
-}
-
-async function readFile(store: ObjectStore, uri: string, what: string): Promise<Uint8Array> {
-  const key = store.keyOf(uri);
-  const body = key === undefined ? undefined : await store.get(key);
-  if (!body) throw new LakeFormatError(`${what} of a snapshot is unreadable`, { file: uri });
-  return body;
 }
 
 function keyIn(store: ObjectStore, uri: string, table: string): string {

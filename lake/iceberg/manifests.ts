@@ -135,6 +135,20 @@ export async function readManifestEntries(
   }));
 }
 
+/** Every manifest the snapshots' lists name, once each, by location. */
+export async function manifestsOfSnapshots(
+  store: ObjectStore,
+  snapshots: readonly { readonly 'manifest-list': string }[],
+): Promise<Map<string, ManifestFileRecord>> {
+  const manifests = new Map<string, ManifestFileRecord>();
+  for (const snapshot of snapshots) {
+    for (const manifest of await readManifestList(store, snapshot['manifest-list'])) {
+      manifests.set(manifest.manifest_path, manifest);
+    }
+  }
+  return manifests;
+}
+
 export async function readManifestList(store: ObjectStore, location: string): Promise<ManifestFileRecord[]> {
   const key = store.keyOf(location);
   const body = key === undefined ? undefined : await store.get(key);

@@ -1,6 +1,7 @@
 import type { Catalog } from '../catalog/index.js';
 import type { ObjectStore } from '../storage/index.js';
-import { decodeManifest, decodeManifestList } from './avro.js';
+import { LakeFormatError } from '../errors.js';
+import { manifestsOfSnapshots, readManifestEntries } from './manifests.js';
 import { loadTableMetadata } from './table.js';
 
 /**
@@ -28,24 +29,18 @@ export async function removeOrphanFiles(
     if (key !== undefined) referenced.add(key);
   };
   for (const entry of metadata['metadata-log']) add(entry['metadata-file']);
-  const read = async (uri: string): Promise<Uint8Array | undefined> => {
-    const key = store.keyOf(uri);
-    return key === undefined ? undefined : store.get(key);
-  };
-  const manifests = new Set<string>();
-  for (const snapshot of metadata.snapshots) {
-    add(snapshot['manifest-list']);
-    const list = await read(snapshot['manifest-list']);
+  try {
+    const manifests = await manifestsOfSnapshots(store, metadata.snapshots);
+    for (const snapshot of metadata.snapshots) add(snapshot['manifest-list']);
+    for (const manifest of manifests.values()) {
+      add(manifest.manifest_path);
+      // Every entry, DELETED ones too: a file a kept manifest names at all may still be live in an older snapshot.
+      for (const entry of await readManifestEntries(store, manifest)) add(entry.data_file.file_path);
+    }
+  } catch (error) {
     // A snapshot whose files are unreadable is left to the reader that trips on it: nothing is deleted blind.
-    if (!list) return { candidates: 0, deleted: [] };
-    for (const manifest of decodeManifestList(list)) manifests.add(manifest.manifest_path);
-  }
-  for (const manifest of manifests) {
-    add(manifest);
-    const body = await read(manifest);
-    if (!body) return { candidates: 0, deleted: [] };
-    // Every entry, DELETED ones too: a file a kept manifest names at all may still be live in an older snapshot.
-    for (const entry of decodeManifest(body)) add(entry.data_file.file_path);
+    if (error instanceof LakeFormatError) return { candidates: 0, deleted: [] };
+    throw error;
   }
 
   const now = options.nowMs ?? Date.now();
