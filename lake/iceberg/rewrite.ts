@@ -16,7 +16,7 @@ import { currentSchema, currentSnapshot, snapshotSummary, type FileTotals, type 
 import {
   commitSnapshot,
   CommitFiles,
-  loadTableMetadata,
+  loadForCommit,
   randomSnapshotId,
   removedSummary,
   type AppendResult,
@@ -46,10 +46,9 @@ export async function rewriteFiles(
   identifier: string,
   input: RewriteFilesInput,
 ): Promise<AppendResult> {
-  const table = await loadTableMetadata(store, catalog, identifier);
+  const { table, done } = await loadForCommit(store, catalog, identifier, input.snapshotId);
+  if (done) return done;
   const { metadata } = table;
-  const existing = metadata.snapshots.find((s) => s['snapshot-id'] === input.snapshotId);
-  if (existing) return { committed: false, snapshot: existing, table };
   const parent = currentSnapshot(metadata);
   if (!parent) throw new LakeFormatError(`${identifier} has no snapshot to rewrite`, { table: identifier });
   if (input.expectedSnapshotId !== undefined && parent['snapshot-id'] !== input.expectedSnapshotId) {

@@ -141,16 +141,30 @@ export interface AppendResult {
   readonly table: LoadedTable;
 }
 
+/**
+ * The table a commit builds on; `done` instead when the snapshot id the caller chose is in it already (a retried
+ * commit), which is then not redone.
+ */
+export async function loadForCommit(
+  store: ObjectStore,
+  catalog: Catalog,
+  identifier: string,
+  snapshotId: bigint | undefined,
+): Promise<{ table: LoadedTable; done?: AppendResult }> {
+  const table = await loadTableMetadata(store, catalog, identifier);
+  const existing = table.metadata.snapshots.find((s) => s['snapshot-id'] === snapshotId);
+  return existing ? { table, done: { committed: false, snapshot: existing, table } } : { table };
+}
+
 export async function appendFiles(
   store: ObjectStore,
   catalog: Catalog,
   identifier: string,
   input: AppendInput,
 ): Promise<AppendResult> {
-  const table = await loadTableMetadata(store, catalog, identifier);
+  const { table, done } = await loadForCommit(store, catalog, identifier, input.snapshotId);
+  if (done) return done;
   const { metadata } = table;
-  const existing = metadata.snapshots.find((s) => s['snapshot-id'] === input.snapshotId);
-  if (existing) return { committed: false, snapshot: existing, table };
 
   const snapshotId = input.snapshotId ?? randomSnapshotId();
   const sequenceNumber = metadata['last-sequence-number'] + 1;
