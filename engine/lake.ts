@@ -7,7 +7,7 @@
 import { LIST, VARCHAR, listValue, type DuckDBConnection } from '@duckdb/node-api';
 import type { Logger } from '../core/log/index.js';
 import type { LakeTableShape } from '../governance/types.js';
-import { isChangelogIdentifier, stateIdentifierOf } from '../lake/contract/index.js';
+import { isChangelogIdentifier, stateIdentifierOf, SUMMARY_KEY } from '../lake/contract/index.js';
 import { BoundedCache } from '../lake/cache.js';
 import { currentSchema, currentSnapshot, type Snapshot, type TableMetadata } from '../lake/iceberg/metadata.js';
 import type { IcebergField } from '../core/types/iceberg.js';
@@ -134,6 +134,29 @@ const REF_TEXT = /^[^\u0000-\u001f\u007f]{1,255}$/;
  * `snapshotId`; the current one by default. undefined: the table has no snapshot (it reads as empty).
  */
 export function resolveSnapshot(table: LakeTable, at: ReadAt = {}): Snapshot | undefined {
+  const snapshot = resolveNamedSnapshot(table, at);
+  return at.baseOnly && snapshot ? baseOf(table.metadata, snapshot) : snapshot;
+}
+
+/**
+ * The newest base at or before `snapshot`: the snapshot `init` committed or a compaction's, whose files hold every
+ * change before it merged, with none of the epochs after it (the reference's "no deltas" read). A chain whose base
+ * has expired reads the oldest snapshot still there.
+ */
+function baseOf(metadata: TableMetadata, snapshot: Snapshot): Snapshot {
+  const byId = new Map(metadata.snapshots.map((s) => [s['snapshot-id'], s] as const));
+  let at: Snapshot | undefined = snapshot;
+  let oldest = snapshot;
+  while (at) {
+    const kind = at.summary[SUMMARY_KEY.kind];
+    if (kind === 'snapshot' || kind === 'compaction') return at;
+    oldest = at;
+    at = at['parent-snapshot-id'] === undefined ? undefined : byId.get(at['parent-snapshot-id']);
+  }
+  return oldest;
+}
+
+function resolveNamedSnapshot(table: LakeTable, at: ReadAt): Snapshot | undefined {
   const { metadata } = table;
   if (at.ref !== undefined && at.snapshotId !== undefined) {
     throw invalid('give a ref or a snapshot id, not both', 'a ref name such as main, or a decimal snapshot id');

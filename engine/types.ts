@@ -67,6 +67,8 @@ export interface ReadAt {
   readonly ref?: string;
   /** Decimal snapshot id; every table the query touches must have it. */
   readonly snapshotId?: string;
+  /** Read the newest base (the snapshot or a compaction) at or before that snapshot, without the epochs after it. */
+  readonly baseOnly?: boolean;
 }
 
 export interface ResultColumn {

@@ -76,6 +76,8 @@ export interface QueryOptions {
   ref?: string;
   snapshot?: string;
   changesSince?: string;
+  /** Commander's name for --no-deltas: false when it is given. */
+  deltas?: boolean;
 }
 
 export const ROLE_ENV = 'PGCDC_ROLE';
@@ -101,8 +103,9 @@ function readAt(options: QueryOptions): ReadAt {
       'give one: --ref main, --ref <tag> or --ref <snapshot id>',
     );
   }
-  if (options.snapshot !== undefined) return { snapshotId: options.snapshot };
-  return options.ref === undefined ? {} : { ref: options.ref };
+  const baseOnly = options.deltas === false ? { baseOnly: true } : {};
+  if (options.snapshot !== undefined) return { snapshotId: options.snapshot, ...baseOnly };
+  return options.ref === undefined ? baseOnly : { ref: options.ref, ...baseOnly };
 }
 
 function changesSince(text: string): { sinceEpoch: number } | { sinceLsn: string } {
@@ -138,13 +141,19 @@ function checkCombination(options: QueryOptions): void {
         '--ref': options.ref,
         '--snapshot': options.snapshot,
         '--changes-since': options.changesSince,
+        '--no-deltas': options.deltas === false ? true : undefined,
       }),
       'a table is needed for',
       'add -t <schema.table>, or --sql',
     ],
     [
       options.changesSince !== undefined,
-      given({ '-w': options.where, '--ref': options.ref, '--snapshot': options.snapshot }),
+      given({
+        '-w': options.where,
+        '--ref': options.ref,
+        '--snapshot': options.snapshot,
+        '--no-deltas': options.deltas === false ? true : undefined,
+      }),
       '--changes-since cannot be combined with',
       'it reads the changelog as it is now, in commit order',
     ],
@@ -228,6 +237,7 @@ export function registerQuery(program: Command): void {
     .option('--sql <statement>', 'one SELECT over the role\'s tables, named "schema"."table"')
     .option('--ref <name|snapshot-id>', 'read at this ref (main, a tag) or snapshot id instead of the current one')
     .option('--snapshot <id>', 'read this snapshot id (same as --ref <id>)')
+    .option('--no-deltas', 'read the last base (the snapshot or the last compaction), without the epochs after it')
     .option('--changes-since <epoch|lsn>', 'with -t: the changelog after this epoch (0 = the snapshot) or commit LSN')
     .option('-n, --limit <n>', 'at most this many rows (up to serve.query.row_limit)', '100')
     .addOption(new Option('-f, --format <format>', 'output format').choices(['table', 'json', 'csv']).default('table'))

@@ -5,6 +5,7 @@ import type { PgCdcManifest } from '../../lake/manifest.js';
 import { openLake } from '../../lake/open.js';
 import { describeTarget, withSource } from '../../source/connection.js';
 import { readSlotPosition } from '../../source/slot-position.js';
+import { readOldestTransactions, type OldestTransactions } from '../../source/transactions.js';
 import { processAlive } from '../../stack/process.js';
 import { streamStatusFile } from '../../stream/status-file.js';
 import { loadContext, resolveSourceUrl, type CommandContext, type GlobalOptions } from '../context.js';
@@ -36,6 +37,9 @@ interface SourceStatus {
   readonly current_lsn: string;
   readonly slot: SlotStatus;
   readonly publication: { readonly name: string; readonly exists: boolean; readonly tables?: number | 'all' };
+  /** What holds the slot back on the source side: the oldest open and the oldest prepared transaction. */
+  readonly oldest_transaction: OldestTransactions['running'];
+  readonly oldest_prepared_transaction: OldestTransactions['prepared'];
 }
 
 interface LakeStatus {
@@ -79,6 +83,7 @@ async function sourceStatus(context: CommandContext): Promise<SourceStatus> {
       [publication],
     );
     const pub = pubs[0];
+    const oldest = await readOldestTransactions(client);
     return {
       ok: true,
       target: `${target.host}:${target.port}/${target.database}`,
@@ -99,6 +104,8 @@ async function sourceStatus(context: CommandContext): Promise<SourceStatus> {
       publication: pub
         ? { name: publication, exists: true, tables: pub.puballtables ? 'all' : pub.tables }
         : { name: publication, exists: false },
+      oldest_transaction: oldest.running,
+      oldest_prepared_transaction: oldest.prepared,
     };
   });
 }
@@ -239,6 +246,32 @@ function formatSource(source: SourceStatus | Failure): string[] {
   }
   const tables = publication.tables === 'all' ? 'all tables' : `${publication.tables ?? 0} table(s)`;
   lines.push(`  publication ${publication.name}: ${publication.exists ? tables : 'does not exist'}`);
+  lines.push(...formatOldestTransactions(source));
+  return lines;
+}
+
+function formatAge(seconds: number): string {
+  if (seconds < 120) return `${seconds.toFixed(1)} s`;
+  if (seconds < 7200) return `${(seconds / 60).toFixed(1)} min`;
+  return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+function formatOldestTransactions(source: SourceStatus): string[] {
+  const running = source.oldest_transaction;
+  const prepared = source.oldest_prepared_transaction;
+  const lines = [
+    running
+      ? `  oldest source transaction: ${formatAge(running.age_seconds)} (pid ${running.pid}, ${running.user ?? '?'}` +
+        `@${running.database ?? '?'}, ${running.state ?? 'unknown state'}, since ${running.started_at})`
+      : '  oldest source transaction: none open',
+  ];
+  if (running?.query) lines.push(`    ${running.query.replace(/\s+/g, ' ').trim()}`);
+  if (prepared) {
+    lines.push(
+      `  oldest prepared transaction: ${formatAge(prepared.age_seconds)} (gid ${prepared.gid}, ${prepared.owner}` +
+        `@${prepared.database}, since ${prepared.prepared_at}): COMMIT PREPARED or ROLLBACK PREPARED it`,
+    );
+  }
   return lines;
 }
 

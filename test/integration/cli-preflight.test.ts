@@ -85,6 +85,23 @@ describe('pg-cdc preflight, as a user runs it', () => {
     assert.match(byName.get('keyless')?.reason ?? '', /REPLICA IDENTITY/);
     assert.equal(byName.get('tmp_scratch')?.selected, false);
     assert.match(byName.get('tmp_scratch')?.reason ?? '', /public\.tmp_\*/);
+
+    // --dry-run says what init would change, and changes nothing: a publication made by hand for one of the two
+    // selected tables is reported as lacking the other, and stays as it was.
+    await db.sql('CREATE TABLE second (id int PRIMARY KEY); CREATE PUBLICATION pg_cdc_pub FOR TABLE kept, tmp_scratch');
+    const dry = await runCli(['--config', config, 'discover', '--dry-run', '--json']);
+    assert.equal(dry.code, 0, dry.stderr);
+    const { plan } = JSON.parse(dry.stdout) as { plan: Record<string, Record<string, unknown>> };
+    assert.deepEqual(plan.publication, { name: 'pg_cdc_pub', exists: true, missing: ['public.second'], unselected: 1 });
+    assert.deepEqual(plan.slot, { name: 'pg_cdc_slot', exists: false });
+    assert.deepEqual(plan.lake?.to_snapshot, ['public.kept', 'public.second']);
+    const text = await runCli(['--config', config, 'discover', '--dry-run']);
+    assert.match(text.stdout, /dry run: nothing was changed/);
+    assert.match(text.stdout, /publication pg_cdc_pub: lacks public\.second; also publishes 1 table\(s\) not selected/);
+    const published = await db.sql<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_publication_tables WHERE pubname = 'pg_cdc_pub'",
+    );
+    assert.equal(published[0]?.n, 2);
   });
 
   it('version prints the version, and commands of later releases say they are not available', async () => {

@@ -138,6 +138,27 @@ describe('pg-cdc compact', () => {
 
     await db.sql(`UPDATE ledger SET note = 'after' WHERE id = 7`);
     await eventually(() => lakeMatches(db, config.lake));
+    // --no-deltas reads the compaction's base: the epoch after it is not applied.
+    const noteOf7 = async (...flags: string[]): Promise<unknown> => {
+      const read = await cli(
+        'query',
+        '--role',
+        'reader',
+        '-t',
+        'public.ledger',
+        '-w',
+        'id:eq:7',
+        '-f',
+        'json',
+        ...flags,
+      );
+      assert.equal(read.code, 0, read.stderr);
+      return (JSON.parse(read.stdout) as { note: unknown }[])[0]?.note;
+    };
+    assert.equal(await noteOf7(), 'after');
+    const base = await noteOf7('--no-deltas');
+    assert.notEqual(base, 'after');
+    assert.notEqual(base, undefined);
     const filesAfter = await currentDataFiles(lake.store, lake.catalog, 'public.ledger');
     assert.ok(
       filesAfter.dataFiles.length + filesAfter.deleteFiles.length <

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
+import pg from 'pg';
 import { runCli, type CliResult } from '../support/cli.js';
 import { freshDatabase, sharedTemporal, tempDir, uniqueName, writeConfig } from '../support/stack.js';
 
@@ -340,10 +341,28 @@ describe('pg-cdc query and status', () => {
   });
 
   it('status shows the slot, the publication and the rows per table; the lake survives an unreachable source', async () => {
-    const status = await json<{ source: Row & { slot: Row; publication: Row }; lake: Row & { tables: Row[] } }>(
-      'status',
-      '--json',
-    );
+    // A transaction left open on the source holds the slot back: status names the oldest one.
+    const idle = new pg.Client({ connectionString: db.url() });
+    await idle.connect();
+    let status: {
+      source: Row & { slot: Row; publication: Row; oldest_transaction: Row | null };
+      lake: Row & { tables: Row[] };
+    };
+    let text: CliResult;
+    try {
+      await idle.query('BEGIN');
+      const [opened] = (await idle.query<{ started: Date }>('SELECT txid_current(), now() AS started')).rows;
+      status = await json('status', '--json');
+      text = await cli('status');
+      const oldest = status.source.oldest_transaction;
+      assert.ok(oldest, 'an open transaction is reported');
+      assert.ok(Date.parse(String(oldest.started_at)) <= opened!.started.getTime(), JSON.stringify(oldest));
+      assert.ok(Number(oldest.age_seconds) >= 0);
+      assert.ok('oldest_prepared_transaction' in status.source);
+      assert.match(text.stdout, /oldest source transaction: [\d.]+ (s|min|h) \(pid \d+/);
+    } finally {
+      await idle.end();
+    }
     assert.equal(status.source.ok, true);
     assert.equal(status.source.slot.name, slot);
     assert.equal(status.source.slot.exists, true);
@@ -359,7 +378,6 @@ describe('pg-cdc query and status', () => {
       ],
     );
     assert.match(String(status.lake.consistent_point_lsn), /\//);
-    const text = await cli('status');
     assert.match(text.stdout, new RegExp(`slot ${slot}: inactive`));
     assert.match(text.stdout, /public\.people +5 rows/);
 
