@@ -3,6 +3,7 @@ import {
   ApplicationFailure,
   condition,
   log,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -80,16 +81,30 @@ export async function breakGlassWorkflow(input: BreakGlassInput): Promise<BreakG
   };
   let revoke: RevokeRequest | undefined;
   const extensions: PendingExtension[] = [];
+  // Extensions received so far, and how many had been received when the revocation came: one that was asked for
+  // first is applied first, even when both arrive in the same workflow task (two signals sent back to back).
+  let extensionsReceived = 0;
+  let extensionsApplied = 0;
+  let extensionsBeforeRevoke = 0;
+  const requestRevoke = (request: RevokeRequest): void => {
+    if (revoke !== undefined) return;
+    revoke = request;
+    extensionsBeforeRevoke = extensionsReceived;
+  };
+  const queueExtension = (pending: PendingExtension): void => {
+    extensions.push(pending);
+    extensionsReceived += 1;
+  };
   setHandler(stateQuery, () => state);
 
   // The signals stay, without a patched() branch: executions started while grants were signalled replay their
   // signals through these handlers, which feed the same loop as the Updates, so their commands come out as before.
   // The Updates add no command of their own (only the loop schedules activities), so no marker is needed either.
-  setHandler(revokeSignal, (request) => void (revoke ??= request ?? {}));
+  setHandler(revokeSignal, (request) => requestRevoke(request ?? {}));
   setHandler(extendSignal, (request) => {
     const parsed = parseTtl(request?.ttl);
     if ('error' in parsed) log.warn('extend ignored', { reason: parsed.error });
-    else extensions.push({ request });
+    else queueExtension({ request });
   });
 
   setHandler(grantedUpdate, async () => {
@@ -97,14 +112,14 @@ export async function breakGlassWorkflow(input: BreakGlassInput): Promise<BreakG
     return state;
   });
   setHandler(revokeUpdate, async (request) => {
-    revoke ??= request ?? {};
+    requestRevoke(request ?? {});
     await condition(() => state.phase === 'ended');
     return state;
   });
   setHandler(
     extendUpdate,
     (request) =>
-      new Promise<BreakGlassState>((resolve, reject) => extensions.push({ request, settle: { resolve, reject } })),
+      new Promise<BreakGlassState>((resolve, reject) => queueExtension({ request, settle: { resolve, reject } })),
     {
       // Refused here, a bad request leaves no trace in the history; the caller gets the reason.
       validator: (request: ExtendRequest | undefined) => {
@@ -131,9 +146,14 @@ export async function breakGlassWorkflow(input: BreakGlassInput): Promise<BreakG
   state = { ...state, phase: 'active', expiresAt: granted.expiresAt };
 
   let endedElsewhere = false;
-  while (revoke === undefined && !endedElsewhere && expiresAt > Date.now()) {
+  // Executions that ran before this change dropped an extension signalled together with the revocation; they
+  // replay as they ran.
+  const inOrder = patched('extensions-before-revoke');
+  const extensionDue = (): boolean =>
+    extensions.length > 0 && (revoke === undefined || (inOrder && extensionsApplied < extensionsBeforeRevoke));
+  while ((revoke === undefined || extensionDue()) && !endedElsewhere && expiresAt > Date.now()) {
     await condition(() => revoke !== undefined || extensions.length > 0, expiresAt - Date.now());
-    while (revoke === undefined && extensions.length > 0) {
+    while (extensionDue()) {
       const { request, settle } = extensions.shift()!;
       const added = (parseTtl(request.ttl) as { ms: number }).ms;
       const next = Math.min(expiresAt + added, Date.now() + MAX_BREAK_GLASS_TTL_MS);
@@ -147,6 +167,7 @@ export async function breakGlassWorkflow(input: BreakGlassInput): Promise<BreakG
         break;
       }
       expiresAt = next;
+      extensionsApplied += 1;
       const extension = { at: iso(Date.now()), ttl: request.ttl, by, reason, expiresAt: iso(next) };
       state = { ...state, expiresAt: iso(next), extensions: [...state.extensions, extension] };
       settle?.resolve(state);
