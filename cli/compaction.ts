@@ -1,7 +1,7 @@
 import { ScheduleAlreadyRunning, ScheduleNotFoundError, type Client } from '@temporalio/client';
 import { parseDuration, type PgCdcConfig } from '../core/config/index.js';
 import type { Logger } from '../core/log/index.js';
-import { scheduleIds, workflowIds } from '../core/temporal/index.js';
+import { scheduleIds, searchAttributesOf, workflowIds } from '../core/temporal/index.js';
 import type { CompactionInput, CompactionSettings } from '../workflows/compaction-messages.js';
 import type { compactionWorkflow } from '../workflows/compaction.js';
 
@@ -48,6 +48,7 @@ export async function ensureCompactionSchedules(options: {
       workflowId: workflowIds.compaction(table),
       taskQueue,
       args: [compactionInput(config, table)] as Parameters<typeof compactionWorkflow>,
+      typedSearchAttributes: searchAttributesOf({ kind: 'compaction', table }),
     };
     const spec = { intervals: [{ every }] };
     try {

@@ -69,7 +69,7 @@ export async function openStreamHost(options: {
     await closeConnections();
   };
   try {
-    const sink = new ActorSink(client, temporal.taskQueue, workers.hostTaskQueue);
+    const sink = new ActorSink(client, temporal.taskQueue, workers.hostTaskQueue, config.replication.slot);
     await sink.ensureActors(options.tables);
     await ensureCompactionSchedules({
       client,

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { WorkflowExecutionAlreadyStartedError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { formatLsn } from '../core/lsn/index.js';
-import { workflowIds } from '../core/temporal/index.js';
+import { searchAttributesOf, workflowIds } from '../core/temporal/index.js';
 import type { EpochCommit } from '../lake/state/types.js';
 import { commitEpochUpdate, stateQuery } from '../workflows/table-messages.js';
 import type { tableActorWorkflow } from '../workflows/table-actor.js';
@@ -27,6 +27,8 @@ export class ActorSink implements EpochSink {
     private readonly client: Client,
     private readonly taskQueue: string,
     private readonly hostTaskQueue: string,
+    /** The replication slot the actors' epochs come from: a search attribute of each actor. */
+    private readonly slot: string,
   ) {}
 
   /**
@@ -65,6 +67,7 @@ export class ActorSink implements EpochSink {
           },
         ],
         workflowIdConflictPolicy: 'USE_EXISTING',
+        typedSearchAttributes: searchAttributesOf({ kind: 'table', table: table.table, slot: this.slot }),
       });
     } catch (error) {
       if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;

@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client, Connection, type TLSConfig } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { TemporalConnectionError } from '../core/errors/index.js';
+import { PgCdcError, TemporalConnectionError } from '../core/errors/index.js';
 import { silentLogger, type Logger } from '../core/log/index.js';
+import { SEARCH_ATTRIBUTES } from '../core/temporal/index.js';
 import { startTemporalDevServer, type RunningDevServer } from '../stack/temporal.js';
 import { installRuntime } from './runtime.js';
 
@@ -90,12 +91,61 @@ const unreachable = (endpoint: TemporalEndpoint, cause: unknown): TemporalConnec
   });
 
 export async function connectClient(endpoint: TemporalEndpoint): Promise<Client> {
+  let connection: Connection;
   try {
-    const connection = await Connection.connect({ ...endpoint.connectionOptions, connectTimeout: 10_000 });
-    return new Client({ connection, namespace: endpoint.namespace });
+    connection = await Connection.connect({ ...endpoint.connectionOptions, connectTimeout: 10_000 });
   } catch (error) {
     throw unreachable(endpoint, error);
   }
+  await ensureSearchAttributes(connection, endpoint).catch(async (error: unknown) => {
+    await connection.close();
+    throw error;
+  });
+  return new Client({ connection, namespace: endpoint.namespace });
+}
+
+/** IndexedValueType of temporal.api.enums.v1, by the names SEARCH_ATTRIBUTES uses. */
+const INDEXED_VALUE_TYPE = { Keyword: 2, Int: 3 } as const;
+const registered = new Set<string>();
+
+/**
+ * Registers the search attributes pg-cdc sets on its workflows where the namespace lacks them (a cluster set up by
+ * hand, or an embedded server started by an earlier version), once per process and namespace. Starting a workflow
+ * with an unregistered attribute fails, so a cluster that refuses the registration (Temporal Cloud registers them
+ * per namespace, through its own tools) stops here with the commands that do it.
+ */
+async function ensureSearchAttributes(
+  connection: Pick<Connection, 'operatorService'>,
+  endpoint: TemporalEndpoint,
+): Promise<void> {
+  const key = `${endpoint.address}/${endpoint.namespace}`;
+  if (registered.has(key)) return;
+  const { namespace } = endpoint;
+  const wanted = Object.entries(SEARCH_ATTRIBUTES);
+  try {
+    const existing = await connection.operatorService.listSearchAttributes({ namespace });
+    const known = { ...existing.customAttributes, ...existing.systemAttributes };
+    const missing = wanted.filter(([name]) => known[name] === undefined);
+    if (missing.length > 0) {
+      await connection.operatorService.addSearchAttributes({
+        namespace,
+        searchAttributes: Object.fromEntries(missing.map(([name, type]) => [name, INDEXED_VALUE_TYPE[type]])),
+      });
+    }
+  } catch (error) {
+    const commands = wanted
+      .map(
+        ([name, type]) =>
+          `temporal operator search-attribute create --namespace ${namespace} --name ${name} --type ${type}`,
+      )
+      .join('; ');
+    throw new PgCdcError('TEMPORAL_SEARCH_ATTRIBUTES', `cannot register pg-cdc's search attributes in ${namespace}`, {
+      context: { address: endpoint.address, namespace },
+      hint: `register them once with: ${commands} (on Temporal Cloud: tcld namespace search-attributes add)`,
+      cause: error,
+    });
+  }
+  registered.add(key);
 }
 
 /**
@@ -108,9 +158,15 @@ export function clientOver(connection: NativeConnection, endpoint: TemporalEndpo
 
 export async function connectWorker(endpoint: TemporalEndpoint, log: Logger = silentLogger): Promise<NativeConnection> {
   installRuntime(log);
+  let connection: NativeConnection;
   try {
-    return await NativeConnection.connect(endpoint.connectionOptions);
+    connection = await NativeConnection.connect(endpoint.connectionOptions);
   } catch (error) {
     throw unreachable(endpoint, error);
   }
+  await ensureSearchAttributes(connection, endpoint).catch(async (error: unknown) => {
+    await connection.close();
+    throw error;
+  });
+  return connection;
 }

@@ -13,7 +13,7 @@ import { ApplicationFailure, WorkflowExecutionAlreadyStartedError, WorkflowNotFo
 import type { Command } from 'commander';
 import { parseDuration } from '../../core/config/index.js';
 import { isErrorCode, type ErrorCode } from '../../core/errors/catalog.js';
-import { workflowIds } from '../../core/temporal/index.js';
+import { searchAttributesOf, workflowIds } from '../../core/temporal/index.js';
 import { BreakGlassError, GovernanceError } from '../../governance/errors.js';
 import { formatGrants } from '../../governance/format.js';
 import type { BreakGlassGrant } from '../../governance/grants.js';
@@ -37,6 +37,8 @@ interface BreakGlassTarget {
   readonly principal: string;
   readonly resource: string;
   readonly workflowId: string;
+  /** `schema.table` of a table or column resource: the grant's PgCdcTable search attribute. */
+  readonly table?: string;
 }
 
 type BreakGlassOptions = ChangeOptions & { principal: string; resource: string; wait: string; json?: boolean };
@@ -49,7 +51,12 @@ async function breakGlassTarget(
   const resource = parseResource(options.resource);
   locateInLake(await requireLakeInventory(context.config), resource);
   const text = formatResource(resource);
-  return { principal: options.principal, resource: text, workflowId: workflowIds.breakGlass(options.principal, text) };
+  return {
+    principal: options.principal,
+    resource: text,
+    workflowId: workflowIds.breakGlass(options.principal, text),
+    ...(resource.kind === 'database' ? {} : { table: `${resource.schema}.${resource.table}` }),
+  };
 }
 
 /** Run `work` with a client of the configured Temporal, closed after. */
@@ -162,8 +169,21 @@ export function registerBreakGlass(acl: Command, program: Command): void {
             .start<typeof breakGlassWorkflow>('breakGlassWorkflow', {
               workflowId: target.workflowId,
               taskQueue: temporal.taskQueue,
-              args: [{ ...target, ttl: options.ttl, reason, actor: actorOf(options) }],
+              args: [
+                {
+                  principal: target.principal,
+                  resource: target.resource,
+                  ttl: options.ttl,
+                  reason,
+                  actor: actorOf(options),
+                },
+              ],
               workflowIdConflictPolicy: 'FAIL',
+              typedSearchAttributes: searchAttributesOf({
+                kind: 'breakglass',
+                principal: target.principal,
+                ...(target.table === undefined ? {} : { table: target.table }),
+              }),
             })
             .catch((error: unknown) => {
               if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;

@@ -1,7 +1,7 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Command } from 'commander';
 import { PgCdcError } from '../../core/errors/index.js';
-import { workflowIds } from '../../core/temporal/index.js';
+import { searchAttributesOf, workflowIds } from '../../core/temporal/index.js';
 import { openLake } from '../../lake/open.js';
 import { clientOver, connectWorker, resolveTemporal } from '../../workers/connection.js';
 import { createWorkerPair } from '../../workers/pool.js';
@@ -104,6 +104,7 @@ export function registerCompact(program: Command): void {
               ],
               // A compaction of the table already running (its schedule, another `compact`) is joined.
               workflowIdConflictPolicy: 'USE_EXISTING',
+              typedSearchAttributes: searchAttributesOf({ kind: 'compaction', table }),
             });
             log.info({ workflowId, ui: temporal.uiUrl }, 'compaction workflow started');
             done.push(await handle.result());

@@ -11,7 +11,7 @@ import { locatorRoot } from '../../lake/state/index.js';
 import { openDuckDB } from '../../lake/parquet/writer.js';
 import { currentDataFiles } from '../../lake/reader.js';
 import { liveRowsSql } from '../../lake/scan.js';
-import { workflowIds } from '../../core/temporal/index.js';
+import { searchAttributesOf, workflowIds } from '../../core/temporal/index.js';
 import { formatPreflightReport, runPreflight } from '../../source/preflight.js';
 import { startDemoSource } from '../../stack/demo-source.js';
 import { projectRoot } from '../../stack/paths.js';
@@ -124,6 +124,7 @@ async function runDemo(options: DemoOptions, globals: GlobalOptions): Promise<vo
       const result = await client.workflow.execute<typeof preflightWorkflow>('preflightWorkflow', {
         workflowId,
         taskQueue: temporal.taskQueue,
+        typedSearchAttributes: searchAttributesOf({ kind: 'preflight', slot }),
       });
       say(`4. workflow ${workflowId} completed through the worker: source is ${result.ready ? 'ready' : 'NOT ready'}`);
 
@@ -141,6 +142,7 @@ async function runDemo(options: DemoOptions, globals: GlobalOptions): Promise<vo
         workflowId: snapshotId,
         taskQueue: temporal.taskQueue,
         args: [{ slot, hostTaskQueue: workers.hostTaskQueue, parallelWorkers: config.init.parallel_workers }],
+        typedSearchAttributes: searchAttributesOf({ kind: 'snapshot', slot }),
       });
       say(`5. workflow ${snapshotId}: snapshot at LSN ${snapshot.consistentPoint} into Iceberg v2`);
       for (const table of snapshot.tables) say(`     ${table.table}: ${table.rows} rows, snapshot ${table.snapshotId}`);

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command } from 'commander';
-import { workflowIds } from '../../core/temporal/index.js';
+import { searchAttributesOf, workflowIds } from '../../core/temporal/index.js';
 import { clientOver, connectWorker, resolveTemporal } from '../../workers/connection.js';
 import { createWorkerPair } from '../../workers/pool.js';
 import { progressQuery } from '../../workflows/snapshot-messages.js';
@@ -45,6 +45,7 @@ export function registerInit(program: Command): void {
             ],
             // A snapshot still running (an earlier `init` that was interrupted) is joined, not started twice.
             workflowIdConflictPolicy: 'USE_EXISTING',
+            typedSearchAttributes: searchAttributesOf({ kind: 'snapshot', slot: config.replication.slot }),
           });
           log.info({ workflowId, ui: temporal.uiUrl }, 'snapshot workflow started');
           const display = new ProgressDisplay(process.stderr, log);

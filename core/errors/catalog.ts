@@ -85,6 +85,10 @@ export const FAILURES = {
 
   // Temporal
   TEMPORAL_UNREACHABLE: retryable('the Temporal server could not be reached', 503),
+  TEMPORAL_SEARCH_ATTRIBUTES: permanent(
+    "pg-cdc's search attributes are not registered and could not be registered",
+    503,
+  ),
 
   // Governance
   PRINCIPAL_UNKNOWN: badInput('no role of that name', 403),

@@ -4,20 +4,12 @@
  */
 export const DEFAULT_TASK_QUEUE = 'pg-cdc';
 
-/** Search attributes pg-cdc sets on its workflows, registered on the embedded server at start. */
-export const SEARCH_ATTRIBUTES = {
-  PgCdcTable: 'Keyword',
-  PgCdcSlot: 'Keyword',
-  PgCdcPrincipal: 'Keyword',
-  PgCdcEpoch: 'Int',
-} as const;
+export * from './search-attributes.js';
 
 /** Temporal Schedule ids: one compaction schedule per table, whose runs are `compact:<table>-<time>`. */
 export const scheduleIds = {
   compaction: (qualifiedName: string) => `compact:${qualifiedName}`,
 } as const;
-
-export type SearchAttributeName = keyof typeof SEARCH_ATTRIBUTES;
 
 export const workflowIds = {
   preflight: (slot: string) => `preflight:${slot}`,

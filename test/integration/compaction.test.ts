@@ -115,6 +115,40 @@ describe('pg-cdc compact', () => {
     assert.equal(after, before);
   });
 
+  it('tags its workflows with search attributes that `temporal workflow list --query` filters by', async () => {
+    const temporal = sharedTemporal();
+    const list = (query: string): { execution: { workflowId: string } }[] =>
+      JSON.parse(
+        execFileSync(
+          requireTemporalCli().path,
+          [
+            'workflow',
+            'list',
+            '--address',
+            temporal.address,
+            '--namespace',
+            temporal.namespace,
+            '-q',
+            query,
+            '-o',
+            'json',
+          ],
+          { encoding: 'utf8' },
+        ) || '[]',
+      ) as { execution: { workflowId: string } }[];
+    const ids = (query: string): string[] => list(query).map((w) => w.execution.workflowId);
+    // Visibility is eventually consistent: the dry run above may take a moment to be listed.
+    await eventually(() => {
+      const found = ids('PgCdcTable = "public.ledger"');
+      return found.includes('table:public.ledger') && found.includes('compact:public.ledger:dry-run')
+        ? true
+        : found.join(', ');
+    });
+    assert.deepEqual(ids('PgCdcKind = "table" AND PgCdcTable = "public.ledger"'), ['table:public.ledger']);
+    assert.ok(ids(`PgCdcKind = "table" AND PgCdcSlot = "${config.slot}"`).includes('table:public.ledger'));
+    assert.ok(!ids('PgCdcKind = "compaction"').includes('table:public.ledger'));
+  });
+
   it('compacts while the stream keeps writing; the lake equals the source in every reader', async () => {
     const lake = lakeAt(config.lake);
     const filesBefore = await currentDataFiles(lake.store, lake.catalog, 'public.ledger');
