@@ -1,5 +1,13 @@
 import { Context } from '@temporalio/activity';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import {
+  compactionFilesRewritten,
+  compactionRuns,
+  compactionSeconds,
+  filesDeleted,
+  secondsSince,
+  snapshotsExpired,
+} from '../core/metrics/index.js';
 import { workflowIds } from '../core/temporal/index.js';
 import type { Logger } from '../core/log/index.js';
 import {
@@ -34,13 +42,35 @@ async function heartbeating<T>(progress: () => unknown, body: () => Promise<T>):
   }
 }
 
+/** What one maintenance commit did, in the process's metrics. */
+function recordMaintenance(result: MaintenanceResult): void {
+  for (const commit of result.commits) {
+    if (!commit.committed) continue;
+    compactionRuns.inc({ outcome: 'committed' });
+    compactionFilesRewritten.inc(commit.filesRemoved);
+  }
+  if (result.stale.length > 0) compactionRuns.inc({ outcome: 'stale' }, result.stale.length);
+  for (const expiry of Object.values(result.expired)) {
+    snapshotsExpired.inc(expiry.expiredSnapshots);
+    filesDeleted.inc({ kind: 'data' }, expiry.deletedDataFiles);
+    filesDeleted.inc({ kind: 'metadata' }, expiry.deletedMetadataFiles);
+  }
+  for (const count of Object.values(result.orphansDeleted)) filesDeleted.inc({ kind: 'orphan' }, count);
+}
+
 export function createCompactionActivities(deps: CompactionActivityDeps) {
   const commitWith = async (request: MaintenanceRequest): Promise<MaintenanceResult> => {
     const ctx = await (await deps.lake()).compaction();
+    const started = performance.now();
     const result = await heartbeating(
       () => ({ table: request.table }),
       () => commitMaintenance(ctx, request),
-    );
+    ).catch((error: unknown) => {
+      compactionRuns.inc({ outcome: 'failed' });
+      throw error;
+    });
+    compactionSeconds.observe({ step: 'commit' }, secondsSince(started));
+    recordMaintenance(result);
     deps.log.info(
       { table: request.table, commits: result.commits.length, stale: result.stale },
       'compaction committed',
@@ -65,6 +95,7 @@ export function createCompactionActivities(deps: CompactionActivityDeps) {
       return asActivity(async () => {
         let files = { written: 0, planned: 0 };
         const ctx = await (await deps.lake()).compaction();
+        const started = performance.now();
         const rewrite = await heartbeating(
           () => ({ part: input.part, ...files }),
           () =>
@@ -74,6 +105,7 @@ export function createCompactionActivities(deps: CompactionActivityDeps) {
               onFile: (written, planned) => (files = { written, planned }),
             }),
         );
+        compactionSeconds.observe({ step: 'rewrite' }, secondsSince(started));
         deps.log.info(
           { table: input.table, part: input.part, rows: rewrite?.rows, files: rewrite?.files.length },
           'compaction rewrite written',

@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { isPgCdcError, isRetryableCode, PgCdcError } from '../core/errors/index.js';
 import type { Logger } from '../core/log/index.js';
+import { changesCommitted, epochsCommitted, timeStage } from '../core/metrics/index.js';
 import type { EpochCommit } from '../lake/state/types.js';
 import { spooledCodec } from '../stream/codec.js';
 import { loadSealedEpoch } from '../stream/spool-files.js';
@@ -47,7 +48,11 @@ export function createStreamActivities(deps: StreamActivityDeps) {
         const started = Date.now();
         const beat = setInterval(() => Context.current().heartbeat({ epoch: request.epoch }), HEARTBEAT_MS);
         try {
-          const result = await lake.commitEpoch(batch, codec);
+          const result = await timeStage('epoch', () => lake.commitEpoch(batch, codec));
+          if (result.committed) {
+            epochsCommitted.inc();
+            changesCommitted.inc(result.changes);
+          }
           deps.log.debug(
             { table: request.table, epoch: request.epoch, changes: result.changes, ms: Date.now() - started },
             'epoch committed',

@@ -47,7 +47,7 @@ export class Instrumentation {
       const elapsed = performance.now() - started;
       const { door, action } = request;
       this.metrics.requests.inc({ door, action, outcome });
-      this.metrics.duration.observe(elapsed / 1000, { door, action });
+      this.metrics.duration.observe({ door, action }, elapsed / 1000);
       if (rows !== null) this.metrics.rows.inc({ door }, rows);
       this.audit.record({
         at: new Date().toISOString(),

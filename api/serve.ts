@@ -9,6 +9,7 @@ import { buildApp } from './http/app.js';
 import { assertSafeBinding, TokenAuthenticator } from './http/auth.js';
 import { Instrumentation } from './instrument.js';
 import { serveStdio } from './mcp/server.js';
+import { configureMetrics } from '../core/metrics/index.js';
 import { createServeMetrics } from './metrics.js';
 import { engineVisibility, LakeView, policyVisibility, ServeService } from './service/index.js';
 import { ManifestWatcher } from './watch.js';
@@ -49,6 +50,7 @@ export function createServeRuntime(options: ServeRuntimeOptions): ServeRuntime {
     version: options.version,
   });
   const watcher = new ManifestWatcher(lake, log, options.pollMs);
+  configureMetrics({ tableLabels: config.metrics.table_labels });
   const metrics = createServeMetrics({ manifestVersion: () => lake.newestSeenVersion });
   const instrumentation = new Instrumentation(new AuditLog(log.child({ component: 'audit' })), metrics, log);
   return { service, instrumentation, watcher, options };

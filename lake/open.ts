@@ -2,11 +2,13 @@ import { resolve } from 'node:path';
 import type { CatalogConfig, StorageConfig } from '../core/config/index.js';
 import { BoundedCache } from './cache.js';
 import type { Catalog } from './catalog/index.js';
+import { instrumentCatalog } from './catalog/instrumented.js';
 import { LocalCatalog } from './catalog/local.js';
 import { LakeKindNotAvailableError } from './errors.js';
 import { parseTableMetadata, type TableMetadata } from './iceberg/metadata.js';
 import { ManifestStore } from './manifest.js';
 import { FilesystemObjectStore } from './storage/filesystem.js';
+import { instrumentStore } from './storage/instrumented.js';
 import { decodeUtf8, type ObjectStore } from './storage/index.js';
 
 /**
@@ -66,14 +68,17 @@ export function openLake(config: LakeConfig): Lake {
   const identity = `filesystem:${root}|catalog:local`;
   const existing = opened.get(identity);
   if (existing) return existing;
-  const store = new FilesystemObjectStore(root);
+  // Everything reads and writes through the instrumented store, so the process's metrics see every request.
+  const store = instrumentStore(new FilesystemObjectStore(root));
   const lake = assemble(store, new LocalCatalog(store), `file://${root}`, root);
   opened.set(identity, lake);
   return lake;
 }
 
-function assemble(store: ObjectStore, catalog: Catalog, location: string, root: string | undefined): Lake {
+/** `store` is instrumented already (the catalog writes through it too); the catalog is instrumented here. */
+function assemble(store: ObjectStore, realCatalog: Catalog, location: string, root: string | undefined): Lake {
   const metadata = new BoundedCache<string, TableMetadata>(METADATA_CACHE_LIMIT);
+  const catalog = instrumentCatalog(realCatalog);
   return {
     store,
     catalog,

@@ -5,6 +5,7 @@ import { readServerFacts } from '../source/catalog.js';
 import { describeTarget, withSource } from '../source/connection.js';
 import { assertPublishable } from '../governance/publishable.js';
 import type { EpochSink } from './committer.js';
+import { bindStreamSource } from '../core/metrics/index.js';
 import { StreamMetrics } from './metrics.js';
 import { StreamRunner } from './runner.js';
 import { prepareRoutes, type TableStart } from './setup.js';
@@ -58,6 +59,8 @@ export async function openStreamService(options: {
     { database: describeTarget(options.sourceUrl).database },
   );
   const metrics = new StreamMetrics();
+  // This process's /metrics reports this stream from now on.
+  bindStreamSource(() => metrics);
   const protoVersion = protocolVersion(config, serverVersion);
   const runner = new StreamRunner({
     config,

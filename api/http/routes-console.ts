@@ -71,8 +71,8 @@ export function registerConsoleRoutes(app: FastifyInstance, context: ApiContext)
   ): Promise<{ stream: SseStream; principal: string }> => {
     const principal = await track(context, request, [], (p) => Promise.resolve(p));
     const opened = openSse(request, reply);
-    instrumentation.metrics.sseClients.add(1, { stream: name });
-    opened.onClose(() => instrumentation.metrics.sseClients.add(-1, { stream: name }));
+    instrumentation.metrics.sseClients.inc({ stream: name });
+    opened.onClose(() => instrumentation.metrics.sseClients.dec({ stream: name }));
     return { stream: opened, principal };
   };
 

@@ -35,7 +35,7 @@ export function registerOpsRoutes(app: FastifyInstance, context: ApiContext): vo
     },
     (_request, reply) => {
       void reply.type('text/plain; version=0.0.4; charset=utf-8');
-      return Promise.resolve(instrumentation.metrics.registry.render());
+      return Promise.resolve(instrumentation.metrics.render());
     },
   );
 

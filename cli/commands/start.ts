@@ -1,32 +1,10 @@
-import { createServer, type Server } from 'node:http';
 import type { Command } from 'commander';
-import type { PgCdcConfig } from '../../core/config/index.js';
-import type { Logger } from '../../core/log/index.js';
-import type { StreamMetrics } from '../../stream/metrics.js';
 import { StatusFileWriter, streamStatusFile } from '../../stream/status-file.js';
 import { loadContext, resolveSourceUrl, type GlobalOptions } from '../context.js';
+import { serveMetrics } from '../metrics-endpoint.js';
 import { openStreamProcess } from '../stream-process.js';
 
 const STOP_DEADLINE_MS = 90_000;
-
-function serveMetrics(config: PgCdcConfig, metrics: () => StreamMetrics | undefined, log: Logger): Server {
-  const port = Number(/:(\d+)$/.exec(config.metrics.listen)?.[1]);
-  const host = config.metrics.listen.replace(/:\d+$/, '');
-  const server = createServer((request, response) => {
-    if (request.url === '/metrics') {
-      response.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' }).end(metrics()?.prometheus() ?? '');
-    } else if (request.url === '/healthz') {
-      response.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
-    } else {
-      response.writeHead(404).end();
-    }
-  });
-  server.on('error', (error) =>
-    log.warn({ err: error, listen: config.metrics.listen }, 'metrics endpoint not started'),
-  );
-  server.listen(port, host, () => log.info({ url: `http://${config.metrics.listen}/metrics` }, 'metrics endpoint'));
-  return server;
-}
 
 export function registerStart(program: Command): void {
   program
@@ -47,7 +25,7 @@ export function registerStart(program: Command): void {
         onStatus: (metrics) => status.update({ ...metrics.snapshot(), slot, running: true }),
       });
       const { service } = stream;
-      const metricsServer = options.metrics ? serveMetrics(config, () => service.metrics, log) : undefined;
+      const metricsServer = options.metrics ? serveMetrics(config.metrics.listen, config.metrics, log) : undefined;
       let signals = 0;
       const onSignal = (signal: NodeJS.Signals): void => {
         signals += 1;

@@ -194,7 +194,11 @@ const serveSchema = z.strictObject({
     .prefault({}),
 });
 
-const metricsSchema = z.strictObject({ listen: hostPort(false, '127.0.0.1:9090').default('127.0.0.1:9090') });
+const metricsSchema = z.strictObject({
+  listen: hostPort(false, '127.0.0.1:9090').default('127.0.0.1:9090'),
+  /** A `table` label on per-table families: one series per table, so off unless asked for. */
+  table_labels: bool(false),
+});
 
 const tlsSchema = z
   .strictObject({

@@ -1,6 +1,7 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { BIGINT, DuckDBDataChunk, INTEGER, VARCHAR, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { timeStage } from '../../core/metrics/index.js';
 import { NotAvailableError } from '../errors.js';
 import type { DataFile } from '../iceberg/table.js';
 import type { ObjectStore } from '../storage/index.js';
@@ -82,8 +83,10 @@ export async function copyToLake(
     });
   }
   mkdirSync(dirname(localPath), { recursive: true });
-  const reader = await connection.runAndReadAll(
-    `COPY (${query}) TO ${quoteString(localPath)} (FORMAT parquet, COMPRESSION zstd, FIELD_IDS ${fieldIds})`,
+  const reader = await timeStage('parquet_write', () =>
+    connection.runAndReadAll(
+      `COPY (${query}) TO ${quoteString(localPath)} (FORMAT parquet, COMPRESSION zstd, FIELD_IDS ${fieldIds})`,
+    ),
   );
   const recordCount = Number(reader.getRows()[0]?.[0] ?? 0);
   const size = statSync(localPath).size;

@@ -140,9 +140,8 @@ describe('pg-cdc compact', () => {
     // Visibility is eventually consistent: the dry run above may take a moment to be listed.
     await eventually(() => {
       const found = ids('PgCdcTable = "public.ledger"');
-      return found.includes('table:public.ledger') && found.includes('compact:public.ledger:dry-run')
-        ? true
-        : found.join(', ');
+      const listed = found.includes('table:public.ledger') && found.includes('compact:public.ledger:dry-run');
+      return Promise.resolve(listed ? true : found.join(', '));
     });
     assert.deepEqual(ids('PgCdcKind = "table" AND PgCdcTable = "public.ledger"'), ['table:public.ledger']);
     assert.ok(ids(`PgCdcKind = "table" AND PgCdcSlot = "${config.slot}"`).includes('table:public.ledger'));

@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { runCli } from '../support/cli.js';
 import { pythonOrSkip, scanWithPyIceberg } from '../support/readers.js';
 import { freshDatabase } from '../support/stack.js';
+import { freePort } from '../../stack/ports.js';
 import {
   eventually,
   lakeMetadataPath,
@@ -58,6 +59,7 @@ describe('pg-cdc start', () => {
   let db: Db;
   let config: ReturnType<typeof streamConfig>;
   let stream: RunningStream | undefined;
+  let metricsUrl: string;
   const cli = (...args: string[]) => runCli(['--config', config.path, ...args]);
 
   before(async () => {
@@ -73,7 +75,12 @@ describe('pg-cdc start', () => {
       CREATE TABLE scratch (id int PRIMARY KEY, v text);
       INSERT INTO scratch VALUES (1, 'a'), (2, 'b');
     `);
-    config = streamConfig({ url: db.url(), prefix: 'stream' });
+    metricsUrl = `http://127.0.0.1:${await freePort()}/metrics`;
+    config = streamConfig({
+      url: db.url(),
+      prefix: 'stream',
+      extra: ['metrics:', `  listen: ${new URL(metricsUrl).host}`, '  table_labels: true'],
+    });
     const init = await cli('init');
     assert.equal(init.code, 0, init.stdout + init.stderr);
   });
@@ -84,7 +91,7 @@ describe('pg-cdc start', () => {
   });
 
   it('streams inserts, updates, key changes, deletes, unchanged TOAST, arrays, awkward text and truncate', async () => {
-    stream = startStream(config.path);
+    stream = startStream(config.path, {}, { metrics: true });
     await stream.waitForLog(/"msg":"streaming"/);
     await db.sql(`
       INSERT INTO accounts SELECT g, 'new ' || g, g, ARRAY['a', 'b c', NULL], NULL FROM generate_series(100, 199) g;
@@ -117,6 +124,18 @@ describe('pg-cdc start', () => {
       toast.some((r) => Number(r.n) === 24000 && r.b === '-1.00'),
       'the unchanged TOASTed note kept its value',
     );
+
+    // /metrics of `start` reports what just happened, from the stream to the lake.
+    const metrics = await (await fetch(metricsUrl)).text();
+    const value = (pattern: RegExp): number => Number(pattern.exec(metrics)?.[1] ?? NaN);
+    assert.ok(value(/^pgcdc_stream_changes_total (\d+)$/m) >= 120, 'changes read');
+    assert.ok(value(/^pgcdc_epochs_committed_total (\d+)$/m) >= 1, 'epochs committed');
+    assert.ok(value(/^pgcdc_sink_stage_seconds_count\{stage="epoch"\} (\d+)$/m) >= 1, 'epoch stage timed');
+    assert.ok(value(/^pgcdc_sink_stage_seconds_count\{stage="parquet_write"\} (\d+)$/m) >= 1, 'parquet timed');
+    assert.ok(value(/^pgcdc_storage_requests_total\{store="filesystem",op="put_if_absent"\} (\d+)$/m) >= 1);
+    assert.ok(value(/^pgcdc_iceberg_commits_total (\d+)$/m) >= 2, 'state and changelog commits');
+    assert.ok(value(/^pgcdc_table_epoch\{table="public.accounts"\} (\d+)$/m) >= 1, 'opt-in table label');
+    assert.match(metrics, /^pgcdc_process_resident_memory_bytes \d+/m);
   });
 
   it(

@@ -53,8 +53,14 @@ export interface RunningStream {
   readonly exited: Promise<number | null>;
 }
 
-export function startStream(configPath: string, env: NodeJS.ProcessEnv = {}): RunningStream {
-  const child = spawn(process.execPath, [PG_CDC_BIN, '--config', configPath, 'start', '--no-metrics'], {
+/** `pg-cdc start` on `configPath`; without `/metrics` unless `options.metrics` (then on the config's metrics.listen). */
+export function startStream(
+  configPath: string,
+  env: NodeJS.ProcessEnv = {},
+  options: { readonly metrics?: boolean } = {},
+): RunningStream {
+  const args = [PG_CDC_BIN, '--config', configPath, 'start', ...(options.metrics ? [] : ['--no-metrics'])];
+  const child = spawn(process.execPath, args, {
     env: { ...process.env, PGCDC_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

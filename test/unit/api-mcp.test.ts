@@ -173,13 +173,13 @@ describe('MCP server (SDK client, in-memory transport)', () => {
     assert.match(text(unknown), /^PRINCIPAL_UNKNOWN: .*\nhint: /);
   });
 
-  it('records each call in the audit log and the metrics', () => {
+  it('records each call in the audit log and the metrics', async () => {
     const summary = runtime.instrumentation.audit.summary(() => true, 1000);
     const mcp = summary.recent.filter((e) => e.via === 'mcp');
     assert.ok(mcp.some((e) => e.action === 'query' && e.principal === 'analyst' && e.rows === 2));
     assert.ok(mcp.some((e) => e.action === 'describe_table' && e.outcome === 'error' && e.code === 'TABLE_NOT_FOUND'));
     assert.match(
-      runtime.instrumentation.metrics.registry.render(),
+      await runtime.instrumentation.metrics.render(),
       /^pgcdc_serve_requests_total\{door="mcp",action="get_diff",outcome="ok"\} 1$/m,
     );
   });
