@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { LSN_TEXT_PATTERN } from '../core/lsn/index.js';
 import { stringifyJson, type JsonValue } from './json.js';
 import type { ObjectStore } from './storage/index.js';
+import { pruneVersions, type VersionPruning, type VersionRetention } from './retention.js';
 import { VersionedDocument, type UpdateOptions, type Versioned } from './versioned.js';
 
 /**
@@ -56,6 +57,9 @@ export function emptyManifest(source: ManifestSource, now: Date = new Date()): P
   return { format_version: 1, updated_at: now.toISOString(), source, tables: {} };
 }
 
+/** Where the manifest's versions live in the warehouse: `v<N>` refs read them. */
+export const MANIFEST_PREFIX = '_pgcdc/manifest';
+
 export interface ManifestStoreOptions {
   /** Default `_pgcdc/manifest`. */
   readonly prefix?: string;
@@ -71,7 +75,7 @@ export class ManifestStore {
     private readonly store: ObjectStore,
     options: ManifestStoreOptions = {},
   ) {
-    this.doc = new VersionedDocument(store, options.prefix ?? '_pgcdc/manifest', (raw: JsonValue) =>
+    this.doc = new VersionedDocument(store, options.prefix ?? MANIFEST_PREFIX, (raw: JsonValue) =>
       pgCdcManifestSchema.parse(raw),
     );
     this.latestKey = options.latestKey ?? 'manifest.json';
@@ -79,6 +83,16 @@ export class ManifestStore {
 
   read(): Promise<Versioned<PgCdcManifest> | undefined> {
     return this.doc.read();
+  }
+
+  /** One version; VersionPrunedError when it was pruned. */
+  readVersion(version: number): Promise<PgCdcManifest> {
+    return this.doc.readVersion(version);
+  }
+
+  /** Drops the versions `retention` lets go (lake/compaction/versions.ts decides what else keeps one). */
+  pruneVersions(retention: VersionRetention): Promise<VersionPruning> {
+    return pruneVersions(this.doc, retention);
   }
 
   /** CAS on `expectedVersion` (undefined: the manifest must not exist yet); CommitConflictError when it moved. */
