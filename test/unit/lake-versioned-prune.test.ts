@@ -128,6 +128,22 @@ describe('pruning a versioned document', () => {
     assert.deepEqual(updated, { version: 21, value: 21 });
   });
 
+  it('prunes and writers at once: every update lands, the highest floor wins, nothing above it is missing', async () => {
+    const { doc, versionFiles } = await documentOf(50);
+    await Promise.all([
+      ...Array.from({ length: 5 }, () => doc.update((current) => (current?.value ?? 0) + 1, { retries: 100 })),
+      doc.prune(20),
+      doc.prune(40),
+      doc.prune(30),
+    ]);
+    assert.deepEqual(await doc.read(), { version: 55, value: 55 });
+    assert.equal(await doc.floor(), 40);
+    assert.deepEqual(
+      await versionFiles(),
+      Array.from({ length: 16 }, (_, i) => 40 + i),
+    );
+  });
+
   it('a document whose oldest kept version is gone is damaged, not empty', async () => {
     const { store, doc } = await documentOf(6);
     await doc.prune(4);
