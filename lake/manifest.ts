@@ -9,7 +9,8 @@ import { VersionedDocument, type UpdateOptions, type Versioned } from './version
  * pg-cdc's `manifest.json`: the index of replicated tables with their schema versions, epochs and committed
  * LSNs, readable without an Iceberg library. The versioned copies under `_pgcdc/manifest/` are the truth and
  * are committed with compare-and-swap; `manifest.json` at the warehouse root is a convenience copy of the latest
- * for people and tools, rewritten after every commit (briefly behind when commits race, never ahead).
+ * for people and tools, rewritten after every commit (briefly behind when commits race, never ahead). Old
+ * versions are pruned at compaction (lake/compaction/versions.ts).
  */
 const lsn = z.string().regex(LSN_TEXT_PATTERN, 'an LSN like 0/16B3748');
 
