@@ -78,13 +78,15 @@ export class LakeView {
 
   /** Manifest version `version`; REF_NOT_FOUND when it was never committed, VERSION_PRUNED when it was pruned. */
   async version(version: number, latest?: ManifestAt): Promise<ManifestAt> {
+    // A cached version is still what was committed, but once pruned it is answered as pruned, as by any server.
+    const oldest = await this.oldestVersion();
     const cached = this.versions.get(version);
-    if (cached) return cached;
+    if (cached && version >= oldest) return cached;
     const newest = latest ?? (await this.latestOrFail());
     if (!Number.isSafeInteger(version) || version < 1 || version > newest.version) {
       throw new ApiError('REF_NOT_FOUND', `manifest version ${version} does not exist`, {
         context: { version },
-        hint: `versions run from v1 to v${newest.version}`,
+        hint: `versions run from v${oldest} to v${newest.version}`,
       });
     }
     const value = await this.manifests.readVersion(version);
