@@ -60,15 +60,18 @@ export class ChangeFeed {
 
   /**
    * Starts after `fromVersion` (a Last-Event-ID) or, without one, at the newest version now; returns the version
-   * the feed starts after (undefined for an empty lake: everything will be new).
+   * the feed starts after (undefined for an empty lake, or a `fromVersion` compaction pruned: everything is new).
    */
   async start(fromVersion?: number): Promise<number | undefined> {
     const latest = await this.service.lake.latest();
-    this.cursor =
-      fromVersion !== undefined && latest && fromVersion < latest.version
-        ? await this.service.lake.version(Math.max(1, fromVersion), latest)
-        : latest;
-    if (latest && this.cursor && this.cursor.version < latest.version) this.enqueue(latest);
+    this.cursor = latest;
+    if (fromVersion !== undefined && latest && fromVersion < latest.version) {
+      // A pruned version no longer says how far each table had come: the changelog is sent again from its start,
+      // which keeps the feed's promise (everything after the client's version, at least once).
+      const pruned = fromVersion < (await this.service.lake.oldestVersion());
+      this.cursor = pruned ? undefined : await this.service.lake.version(Math.max(1, fromVersion), latest);
+    }
+    if (latest && (this.cursor?.version ?? 0) < latest.version) this.enqueue(latest);
     this.unsubscribe = this.watcher.subscribe((next) => this.enqueue(next));
     return this.cursor?.version;
   }

@@ -19,6 +19,7 @@ export function compactionSettings(config: PgCdcConfig): CompactionSettings {
     retainSnapshots: compaction.retain_snapshots,
     changelogRetentionMs: compaction.changelog_retention === 0 ? 0 : parseDuration(compaction.changelog_retention),
     orphanGraceMs: parseDuration(compaction.orphan_grace),
+    retainVersions: compaction.retain_versions,
   };
 }
 

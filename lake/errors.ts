@@ -25,6 +25,21 @@ export class CommitConflictError extends PgCdcError {
   }
 }
 
+/**
+ * A version of a versioned document (pg-cdc's manifest, the local catalog) below its floor: compaction pruned it.
+ * Names the oldest version that can still be read.
+ */
+export class VersionPrunedError extends PgCdcError {
+  constructor(document: string, version: number, oldest: number) {
+    super('VERSION_PRUNED', `version ${version} of ${document} was pruned; the oldest kept is ${oldest}`, {
+      hint:
+        `read v${oldest} or a later version: compaction keeps the newest compaction.retain_versions versions, ` +
+        'those younger than compaction.orphan_grace and, of the manifest, those whose table snapshots are retained',
+      context: { document, version, oldest },
+    });
+  }
+}
+
 /** A storage key that could escape the warehouse root or is not a plain relative path. */
 export class InvalidKeyError extends PgCdcError {
   constructor(key: string, reason: string) {

@@ -2,13 +2,15 @@ import { z } from 'zod';
 import { LSN_TEXT_PATTERN } from '../core/lsn/index.js';
 import { stringifyJson, type JsonValue } from './json.js';
 import type { ObjectStore } from './storage/index.js';
+import { pruneVersions, type VersionPruning, type VersionRetention } from './retention.js';
 import { VersionedDocument, type UpdateOptions, type Versioned } from './versioned.js';
 
 /**
  * pg-cdc's `manifest.json`: the index of replicated tables with their schema versions, epochs and committed
  * LSNs, readable without an Iceberg library. The versioned copies under `_pgcdc/manifest/` are the truth and
  * are committed with compare-and-swap; `manifest.json` at the warehouse root is a convenience copy of the latest
- * for people and tools, rewritten after every commit (briefly behind when commits race, never ahead).
+ * for people and tools, rewritten after every commit (briefly behind when commits race, never ahead). Old
+ * versions are pruned at compaction (lake/compaction/versions.ts).
  */
 const lsn = z.string().regex(LSN_TEXT_PATTERN, 'an LSN like 0/16B3748');
 
@@ -56,6 +58,9 @@ export function emptyManifest(source: ManifestSource, now: Date = new Date()): P
   return { format_version: 1, updated_at: now.toISOString(), source, tables: {} };
 }
 
+/** Where the manifest's versions live in the warehouse: `v<N>` refs read them. */
+export const MANIFEST_PREFIX = '_pgcdc/manifest';
+
 export interface ManifestStoreOptions {
   /** Default `_pgcdc/manifest`. */
   readonly prefix?: string;
@@ -71,7 +76,7 @@ export class ManifestStore {
     private readonly store: ObjectStore,
     options: ManifestStoreOptions = {},
   ) {
-    this.doc = new VersionedDocument(store, options.prefix ?? '_pgcdc/manifest', (raw: JsonValue) =>
+    this.doc = new VersionedDocument(store, options.prefix ?? MANIFEST_PREFIX, (raw: JsonValue) =>
       pgCdcManifestSchema.parse(raw),
     );
     this.latestKey = options.latestKey ?? 'manifest.json';
@@ -79,6 +84,16 @@ export class ManifestStore {
 
   read(): Promise<Versioned<PgCdcManifest> | undefined> {
     return this.doc.read();
+  }
+
+  /** One version; VersionPrunedError when it was pruned. */
+  readVersion(version: number): Promise<PgCdcManifest> {
+    return this.doc.readVersion(version);
+  }
+
+  /** Drops the versions `retention` lets go (lake/compaction/versions.ts decides what else keeps one). */
+  pruneVersions(retention: VersionRetention): Promise<VersionPruning> {
+    return pruneVersions(this.doc, retention);
   }
 
   /** CAS on `expectedVersion` (undefined: the manifest must not exist yet); CommitConflictError when it moved. */

@@ -15,6 +15,8 @@ export interface CompactionSettings {
   readonly changelogRetentionMs: number;
   /** Unreferenced files younger than this are left alone: a commit in flight may still reference them. */
   readonly orphanGraceMs: number;
+  /** Manifest and catalog versions kept by count; absent in the settings a schedule of an older pg-cdc carries. */
+  readonly retainVersions?: number;
 }
 
 export interface CompactionInput {

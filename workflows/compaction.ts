@@ -100,6 +100,7 @@ export async function compactionWorkflow(input: CompactionInput): Promise<Compac
     rewrites,
     retainSnapshots: settings.retainSnapshots,
     orphanGraceMs: settings.orphanGraceMs,
+    ...(settings.retainVersions === undefined ? {} : { retainVersions: settings.retainVersions }),
   });
   progress.phase = 'done';
   return { table: input.table, dryRun: false, plan, rewrite: parts, result };

@@ -3,7 +3,7 @@ import { BoundedCache } from '../../lake/cache.js';
 import type { Catalog } from '../../lake/catalog/index.js';
 import type { TableMetadata } from '../../lake/iceberg/metadata.js';
 import type { JsonValue } from '../../lake/json.js';
-import { pgCdcManifestSchema, type PgCdcManifest } from '../../lake/manifest.js';
+import { MANIFEST_PREFIX, pgCdcManifestSchema, type PgCdcManifest } from '../../lake/manifest.js';
 import type { Lake } from '../../lake/open.js';
 import { currentDataFiles, type SnapshotFiles } from '../../lake/reader.js';
 import type { ObjectStore } from '../../lake/storage/index.js';
@@ -37,7 +37,7 @@ export class LakeView {
     this.store = lake.store;
     this.catalog = lake.catalog;
     this.location = lake.location;
-    this.manifests = new VersionedDocument(this.store, '_pgcdc/manifest', (raw: JsonValue) => ({
+    this.manifests = new VersionedDocument(this.store, MANIFEST_PREFIX, (raw: JsonValue) => ({
       version: 0,
       manifest: pgCdcManifestSchema.parse(raw),
       policyVersion: stamped.safeParse(raw).data?.policy_version ?? null,
@@ -71,15 +71,22 @@ export class LakeView {
     return latest;
   }
 
-  /** Manifest version `version`; REF_NOT_FOUND when it was never committed. */
+  /** The oldest manifest version compaction kept (1 until it prunes any). */
+  oldestVersion(): Promise<number> {
+    return this.manifests.floor();
+  }
+
+  /** Manifest version `version`; REF_NOT_FOUND when it was never committed, VERSION_PRUNED when it was pruned. */
   async version(version: number, latest?: ManifestAt): Promise<ManifestAt> {
+    // A cached version is still what was committed, but once pruned it is answered as pruned, as by any server.
+    const oldest = await this.oldestVersion();
     const cached = this.versions.get(version);
-    if (cached) return cached;
+    if (cached && version >= oldest) return cached;
     const newest = latest ?? (await this.latestOrFail());
     if (!Number.isSafeInteger(version) || version < 1 || version > newest.version) {
       throw new ApiError('REF_NOT_FOUND', `manifest version ${version} does not exist`, {
         context: { version },
-        hint: `versions run from v1 to v${newest.version}`,
+        hint: `versions run from v${oldest} to v${newest.version}`,
       });
     }
     const value = await this.manifests.readVersion(version);

@@ -5,7 +5,7 @@ import type { LakeView, ManifestAt } from './lake-view.js';
 /**
  * Refs name a whole-lake point in time: a version of pg-cdc's manifest, which moves with every committed epoch.
  *   latest | staging | main   the newest manifest (promotion is automatic in this version, so main is staging)
- *   v<N>                      manifest version N
+ *   v<N>                      manifest version N (VERSION_PRUNED once compaction pruned it)
  *   raw@<ISO 8601 time>       the newest manifest committed at or before that time
  */
 export interface ResolvedRef extends ManifestAt {
@@ -36,7 +36,8 @@ export async function resolveRef(lake: LakeView, ref: string): Promise<ResolvedR
 async function atOrBefore(lake: LakeView, latest: ManifestAt, at: number, ref: string): Promise<ManifestAt> {
   const time = (m: ManifestAt): number => Date.parse(m.manifest.updated_at);
   if (time(latest) <= at) return latest;
-  let low = 1;
+  const oldest = await lake.oldestVersion();
+  let low = oldest;
   let high = latest.version;
   let found: ManifestAt | undefined;
   while (low <= high) {
@@ -50,8 +51,9 @@ async function atOrBefore(lake: LakeView, latest: ManifestAt, at: number, ref: s
     }
   }
   if (found) return found;
-  const first = await lake.version(1, latest);
-  throw new ApiError('REF_NOT_FOUND', `no manifest was committed at or before ${ref.slice(4)}`, {
-    hint: `the first version (v1) is from ${first.manifest.updated_at}`,
+  const first = await lake.version(oldest, latest);
+  const pruned = oldest > 1 ? ' (older ones were pruned: compaction.retain_versions)' : '';
+  throw new ApiError('REF_NOT_FOUND', `no manifest kept was committed at or before ${ref.slice(4)}`, {
+    hint: `the oldest version kept (v${oldest}) is from ${first.manifest.updated_at}${pruned}`,
   });
 }

@@ -53,6 +53,15 @@ function describeReport(report: CompactionReport): string[] {
         (orphans > 0 ? `, ${orphans} unreferenced files removed` : ''),
     );
   }
+  const versions = report.result?.versions;
+  for (const [name, pruned] of [
+    ['manifest', versions?.manifest],
+    ['catalog', versions?.catalog],
+  ] as const) {
+    if (pruned && pruned.deleted > 0) {
+      lines.push(`  pruned the ${name}: ${pruned.deleted} old versions deleted, the oldest kept is v${pruned.floor}`);
+    }
+  }
   return lines;
 }
 

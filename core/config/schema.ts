@@ -155,6 +155,7 @@ const compactionSchema = z
   .strictObject({
     schedule: duration().default('1h'),
     retain_snapshots: num({ int: true, min: 1 }, 100),
+    retain_versions: num({ int: true, min: 1 }, 100),
     target_file_size_bytes: num({ int: true, min: 1_048_576 }, 536_870_912),
     min_small_files: num({ int: true, min: 2 }, 10),
     min_delete_ratio: num({ above: 0, max: 1 }, 0.1),

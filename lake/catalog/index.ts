@@ -1,4 +1,5 @@
 import { InvalidIdentifierError } from '../errors.js';
+import type { VersionPruning, VersionRetention } from '../retention.js';
 
 /**
  * A catalog maps a table identifier to the table's current metadata file. Committing a table is swapping that
@@ -25,6 +26,8 @@ export interface Catalog {
   dropTable(identifier: string): Promise<boolean>;
   /** Compare-and-swap of the metadata pointer: CommitConflictError when it is no longer `expectedMetadataKey`. */
   commitTable(identifier: string, expectedMetadataKey: string, newMetadataKey: string): Promise<void>;
+  /** A catalog that keeps its own history in the warehouse (the local one) drops what `retention` lets go. */
+  pruneVersions?(retention: VersionRetention): Promise<VersionPruning>;
 }
 
 export interface TableIdentifier {

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { CommitConflictError, TableExistsError, TableNotFoundError } from '../errors.js';
 import type { JsonValue } from '../json.js';
+import { pruneVersions, type VersionPruning, type VersionRetention } from '../retention.js';
 import type { ObjectStore } from '../storage/index.js';
 import { validateKey } from '../storage/keys.js';
 import { VersionedDocument } from '../versioned.js';
@@ -82,6 +83,11 @@ export class LocalCatalog implements Catalog {
       { retries: this.retries },
     );
     return dropped;
+  }
+
+  /** Old versions name old metadata pointers, which nothing reads: count and age alone keep them. */
+  pruneVersions(retention: VersionRetention): Promise<VersionPruning> {
+    return pruneVersions(this.doc, retention);
   }
 
   async commitTable(identifier: string, expectedMetadataKey: string, newMetadataKey: string): Promise<void> {

@@ -11,6 +11,7 @@ import { CHANGELOG_COLUMN, CHANGELOG_ORDER, changelogIdentifier } from '../contr
 import { commitRewrite, CompactionStaleError } from './commit.js';
 import { assessTable, type CompactionThresholds, type TableAssessment } from './policy.js';
 import { rewriteTable, type RewriteContext, type TableRewrite } from './rewrite.js';
+import { pruneLakeVersions, type VersionsPruned } from './versions.js';
 
 /**
  * A table's maintenance, as the compaction workflow runs it: assess the state table and its changelog, rewrite
@@ -87,6 +88,11 @@ export interface MaintenanceRequest {
   readonly retainSnapshots: number;
   /** Unreferenced files older than this are deleted (lake/iceberg/orphans.ts). */
   readonly orphanGraceMs: number;
+  /**
+   * Versions of the manifest and the local catalog kept by count (compaction/versions.ts). Absent in requests of
+   * an older pg-cdc (a schedule `start` has not rewritten yet): those prune no versions.
+   */
+  readonly retainVersions?: number;
 }
 
 export interface PartCommit {
@@ -109,6 +115,8 @@ export interface MaintenanceResult {
   readonly expired: Readonly<Record<string, ExpiryResult>>;
   /** Unreferenced files deleted per table (leftovers of crashed commits and abandoned rewrites). */
   readonly orphansDeleted: Readonly<Record<string, number>>;
+  /** Old versions of the manifest and the catalog pruned; absent when the request set no `retainVersions`. */
+  readonly versions?: VersionsPruned;
 }
 
 export async function commitMaintenance(
@@ -160,5 +168,10 @@ export async function commitMaintenance(
     },
   );
   await recordMaintenanceInManifest(ctx.manifest, ctx.log, { state, ...(changes ? { changes } : {}) });
-  return { table: request.table, commits, stale, expired, orphansDeleted };
+  // After expiry: which manifest versions still read whole depends on the snapshots it kept.
+  const versions =
+    request.retainVersions === undefined
+      ? undefined
+      : await pruneLakeVersions(ctx, { retainVersions: request.retainVersions, minAgeMs: request.orphanGraceMs });
+  return { table: request.table, commits, stale, expired, orphansDeleted, ...(versions ? { versions } : {}) };
 }

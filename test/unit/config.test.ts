@@ -66,6 +66,7 @@ describe('defaults', () => {
     assert.deepEqual(config.compaction, {
       schedule: '1h',
       retain_snapshots: 100,
+      retain_versions: 100,
       target_file_size_bytes: 536_870_912,
       min_small_files: 10,
       min_delete_ratio: 0.1,

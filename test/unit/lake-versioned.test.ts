@@ -70,11 +70,11 @@ describe('versioned document', () => {
     await store.put('docs/counter/version-hint.text', '3');
     assert.deepEqual(await doc.read(), { version: 12, value: { count: 12 } }, 'stale hint: probed forward');
     await store.put('docs/counter/version-hint.text', 'garbage');
-    assert.equal((await doc.read())?.version, 12, 'garbage hint: listed');
+    assert.equal((await doc.read())?.version, 12, 'garbage hint: probed from version 1');
     await store.put('docs/counter/version-hint.text', '99');
-    assert.equal((await doc.read())?.version, 12, 'hint ahead of the files: listed');
+    assert.equal((await doc.read())?.version, 12, 'hint ahead of the files: probed from version 1');
     await store.delete('docs/counter/version-hint.text');
-    assert.equal((await doc.read())?.version, 12, 'no hint: listed');
+    assert.equal((await doc.read())?.version, 12, 'no hint: probed from version 1');
   });
 
   it('update re-reads and retries until every concurrent increment lands', async () => {
