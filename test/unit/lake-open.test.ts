@@ -5,6 +5,7 @@ import { join, relative } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { LakeConfig } from '../../lake/open.js';
 import { isPgCdcError } from '../../core/errors/index.js';
+import { GlueCatalog } from '../../lake/catalog/glue.js';
 import { LakeKindNotAvailableError } from '../../lake/errors.js';
 import { createTable } from '../../lake/iceberg/table.js';
 import { openLake } from '../../lake/open.js';
@@ -56,17 +57,26 @@ describe('openLake', () => {
     );
   });
 
-  it('fails at open on a catalog other than local, naming catalog.type', () => {
-    for (const type of ['glue', 'iceberg'] as const) {
-      assert.throws(
-        () => openLake({ ...local(join(root, type)), catalog: { type } }),
-        (error: unknown) =>
-          isPgCdcError(error) &&
-          error.code === 'NOT_AVAILABLE' &&
-          error.context.field === 'catalog.type' &&
-          error.context.value === type &&
-          /catalog\.type: local/.test(error.hint ?? ''),
-      );
-    }
+  it('fails at open on the Hive catalog, naming catalog.type and what to set instead', () => {
+    assert.throws(
+      () => openLake({ ...local(join(root, 'glue')), catalog: { type: 'glue' } }),
+      (error: unknown) =>
+        isPgCdcError(error) &&
+        error.code === 'NOT_AVAILABLE' &&
+        error.context.field === 'catalog.type' &&
+        error.context.value === 'glue' &&
+        /catalog\.type: iceberg/.test(error.hint ?? ''),
+    );
+  });
+
+  it('opens catalog.type iceberg as the Glue catalog, one lake per database and endpoint', () => {
+    const config = (database: string): LakeConfig => ({
+      ...local(join(root, 'iceberg')),
+      catalog: { type: 'iceberg', database, region: 'eu-west-1', endpoint: 'http://127.0.0.1:1' },
+    });
+    const lake = openLake(config('db_a'));
+    assert.ok(lake.catalog instanceof GlueCatalog);
+    assert.equal(openLake(config('db_a')), lake);
+    assert.notEqual(openLake(config('db_b')), lake);
   });
 });
