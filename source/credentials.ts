@@ -47,7 +47,12 @@ function withPassword(url: string, password: string, target: SourceTarget): stri
   try {
     parsed = new URL(url);
   } catch (error) {
-    throw credentialError('source.postgres.url is not a URL', target, 'write it as postgresql://user@host:5432/db', error);
+    throw credentialError(
+      'source.postgres.url is not a URL',
+      target,
+      'write it as postgresql://user@host:5432/db',
+      error,
+    );
   }
   // Encoded whole: the setter leaves `%` alone, and a token is full of percent-escapes the parser would decode.
   parsed.password = encodeURIComponent(password);
