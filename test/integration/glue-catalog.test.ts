@@ -3,13 +3,14 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { GetTableCommand, GlueClient } from '@aws-sdk/client-glue';
+import { GetTableCommand, GlueClient, UpdateTableCommand } from '@aws-sdk/client-glue';
 import { pino } from 'pino';
 import { parseLsnText } from '../../core/lsn/index.js';
 import { csvRecord, planTable } from '../../core/types/index.js';
 import type { SourceColumn, SourceTable } from '../../core/types/source.js';
 import { GlueCatalog, glueTableName } from '../../lake/catalog/glue.js';
 import type { Catalog } from '../../lake/catalog/index.js';
+import { registerLakeTables } from '../../lake/catalog/register.js';
 import { tableLocation, SUMMARY_KEY } from '../../lake/contract/index.js';
 import { CommitConflictError, TableExistsError, TableNotFoundError } from '../../lake/errors.js';
 import { currentSnapshot } from '../../lake/iceberg/metadata.js';
@@ -196,6 +197,7 @@ describe('the Glue catalog (catalog.type iceberg) against moto', { skip: moto.sk
         if (!overtaken) {
           overtaken = true;
           const current = await loadTableMetadata(lake.store, rival, id);
+          firstMetadata = current.metadataLocation;
           await commitMetadata(lake.store, rival, current, {
             ...current.metadata,
             properties: { ...current.metadata.properties, 'pgcdc.rival': 'was here' },
@@ -205,6 +207,7 @@ describe('the Glue catalog (catalog.type iceberg) against moto', { skip: moto.sk
       },
     };
     const ctx = { store: lake.store, catalog: racing, manifest: lake.manifest, log };
+    let firstMetadata = '';
     await assert.rejects(commitBase(ctx, commit), CommitConflictError);
     // What Temporal's retry of the activity does (COMMIT_CONFLICT is retryable): the same commit again.
     const snapshotId = await commitBase(ctx, commit);
@@ -217,6 +220,51 @@ describe('the Glue catalog (catalog.type iceberg) against moto', { skip: moto.sk
     assert.equal(registered.Parameters?.metadata_location, table.metadataLocation);
     const entry = (await lake.manifest.read())?.value.tables['public.glue_items'];
     assert.equal(entry?.state.metadata_location, table.metadataLocation);
+
+    // `pg-cdc catalog register`: clean, then a table pointed back at an old metadata file, then one missing.
+    assert.deepEqual(
+      (await registerLakeTables(lake)).map((r) => r.outcome),
+      ['registered'],
+    );
+    const glue = new GlueClient({ region: REGION, endpoint: moto.endpoint! });
+    try {
+      const stale = { ...registered, Parameters: { ...registered.Parameters, metadata_location: firstMetadata } };
+      await glue.send(
+        new UpdateTableCommand({
+          DatabaseName: database,
+          TableInput: {
+            Name: stale.Name,
+            TableType: stale.TableType,
+            Parameters: stale.Parameters,
+            StorageDescriptor: stale.StorageDescriptor,
+          },
+        }),
+      );
+    } finally {
+      glue.destroy();
+    }
+    const healed = await registerLakeTables(lake, 'public.glue_items');
+    assert.deepEqual(
+      healed.map((r) => [r.outcome, r.was]),
+      [['updated', lake.store.keyOf(firstMetadata)]],
+    );
+    assert.equal(
+      (await glueTable(database, 'public.glue_items')).Parameters?.metadata_location,
+      table.metadataLocation,
+    );
+    await lake.catalog.dropTable('public.glue_items');
+    assert.deepEqual(
+      (await registerLakeTables(lake)).map((r) => r.outcome),
+      ['created'],
+    );
+    assert.deepEqual(
+      (await registerLakeTables(lake)).map((r) => r.outcome),
+      ['registered'],
+    );
+    assert.equal(
+      (await glueTable(database, 'public.glue_items')).Parameters?.metadata_location,
+      table.metadataLocation,
+    );
 
     const { python, skip } = pythonOrSkip();
     if (skip || !python) return;
