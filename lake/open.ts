@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { CatalogConfig, StorageConfig } from '../core/config/index.js';
 import { BoundedCache } from './cache.js';
 import type { Catalog } from './catalog/index.js';
+import { HiveGlueCatalog } from './catalog/glue-hive.js';
 import { GlueCatalog } from './catalog/glue.js';
 import { LocalCatalog } from './catalog/local.js';
 import { LakeKindNotAvailableError } from './errors.js';
@@ -13,7 +14,7 @@ import { decodeUtf8, type ObjectStore } from './storage/index.js';
 /**
  * The lake as every command, activity, engine and server sees it: the store, the catalog and pg-cdc's manifest,
  * opened from the configuration in one place. This is the only place that picks a storage (filesystem; S3 in a
- * later version) and a catalog (local, or Iceberg tables in AWS Glue) behind their interfaces, and the only owner of the caches a
+ * later version) and a catalog (local, Iceberg tables in AWS Glue, or Hive tables in Glue beside the local one) behind their interfaces, and the only owner of the caches a
  * process keeps of the lake: two readers of one lake in one process (the query engine and the API's views in
  * `pg-cdc serve`) share one lake and its caches.
  */
@@ -56,13 +57,6 @@ export function openLake(config: LakeConfig): Lake {
       'set storage.type: filesystem (with storage.path) for now; S3 storage comes in a later version',
     );
   }
-  if (catalog.type === 'glue') {
-    throw new LakeKindNotAvailableError(
-      'catalog.type',
-      catalog.type,
-      'set catalog.type: iceberg (Iceberg tables in AWS Glue) or local; Hive tables in Glue come in a later version',
-    );
-  }
   const root = resolve(storage.path);
   const identity = `filesystem:${root}|${catalogIdentity(catalog)}`;
   const existing = opened.get(identity);
@@ -81,12 +75,15 @@ const catalogIdentity = (catalog: LakeConfig['catalog']): string =>
 /** The catalog `catalog.type` names over `store`; `metadataAt` is the lake's cached metadata reader. */
 function openCatalog(catalog: LakeConfig['catalog'], store: ObjectStore, metadataAt: Lake['metadataAt']): Catalog {
   if (catalog.type === 'local') return new LocalCatalog(store);
-  return new GlueCatalog(store, {
+  const glue = {
     database: catalog.database ?? 'pg_cdc',
     region: catalog.region,
     endpoint: catalog.endpoint,
     readMetadata: metadataAt,
-  });
+  };
+  // glue: the Iceberg pointers stay in the warehouse, and Glue gets Hive tables of each compacted base.
+  if (catalog.type === 'glue') return new HiveGlueCatalog(new LocalCatalog(store), store, glue);
+  return new GlueCatalog(store, glue);
 }
 
 function assemble(

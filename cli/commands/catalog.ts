@@ -9,7 +9,7 @@ interface RegisterOptions {
   readonly json?: boolean;
 }
 
-const SIGN: Record<RegisterResult['outcome'], string> = { registered: ' ', created: '+', updated: '~' };
+const SIGN: Record<RegisterResult['outcome'], string> = { registered: ' ', created: '+', updated: '~', published: '~' };
 
 function describe(result: RegisterResult): string {
   const what =
@@ -17,7 +17,9 @@ function describe(result: RegisterResult): string {
       ? 'was missing: registered'
       : result.outcome === 'updated'
         ? `was stale (${result.was ?? '?'}): updated`
-        : 'registered';
+        : result.outcome === 'published'
+          ? 'its Hive table was behind: published'
+          : 'registered';
   return `${SIGN[result.outcome]} ${result.identifier}: ${what} → ${result.metadataKey}`;
 }
 

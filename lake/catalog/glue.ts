@@ -30,7 +30,7 @@ export const GLUE_PARAMETERS = {
 
 export const ICEBERG_TABLE_TYPE = 'ICEBERG';
 
-export interface GlueCatalogOptions {
+export interface GlueConnectionOptions {
   /** The Glue database every table is registered in (`catalog.database`); created on first use. */
   readonly database: string;
   /** Default: the AWS SDK's region chain (AWS_REGION, the profile). */
@@ -39,8 +39,29 @@ export interface GlueCatalogOptions {
   readonly endpoint?: string | undefined;
   /** Default: the AWS SDK's credential provider chain. */
   readonly credentials?: GlueClientConfig['credentials'];
+}
+
+export interface GlueCatalogOptions extends GlueConnectionOptions {
   /** Reads a table's metadata file: the Glue table's columns follow the schema the pointer's metadata has. */
   readonly readMetadata: (key: string) => Promise<TableMetadata | undefined>;
+}
+
+export function glueClient(options: GlueConnectionOptions): GlueClient {
+  return new GlueClient({
+    ...(options.region === undefined ? {} : { region: options.region }),
+    ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
+    ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
+    retryMode: 'adaptive',
+  });
+}
+
+/** Creates the Glue database unless it exists. */
+export async function createGlueDatabase(glue: GlueClient, database: string): Promise<void> {
+  try {
+    await glue.send(new CreateDatabaseCommand({ DatabaseInput: { Name: database } }));
+  } catch (error) {
+    if (awsErrorName(error) !== 'AlreadyExistsException') throw glueFailure('CreateDatabase', error, { database });
+  }
 }
 
 /**
@@ -79,12 +100,7 @@ export class GlueCatalog implements Catalog {
   ) {
     this.database = options.database;
     this.readMetadata = options.readMetadata;
-    this.glue = new GlueClient({
-      ...(options.region === undefined ? {} : { region: options.region }),
-      ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
-      ...(options.credentials === undefined ? {} : { credentials: options.credentials }),
-      retryMode: 'adaptive',
-    });
+    this.glue = glueClient(options);
   }
 
   async createTable(identifier: string, table: { metadataKey: string; location: string }): Promise<CatalogTable> {

@@ -17,7 +17,9 @@ export type RegisterOutcome =
   /** Drift healed: the table was missing from the catalog and is registered now. */
   | 'created'
   /** Drift healed: the catalog pointed at an older (or missing) metadata file and points at the lake's now. */
-  | 'updated';
+  | 'updated'
+  /** Drift healed: the pointer was right, what the catalog publishes from it (a Hive table) was not. */
+  | 'published';
 
 export interface RegisterResult {
   readonly identifier: string;
@@ -45,7 +47,11 @@ export async function registerLakeTables(lake: RegisterLake, only?: string): Pro
     if (entry.changes) refs.push([changelogIdentifier(identifier), entry.changes]);
   }
   const results: RegisterResult[] = [];
-  for (const [identifier, ref] of refs) results.push(await registerOne(lake, identifier, ref));
+  for (const [identifier, ref] of refs) {
+    const result = await registerOne(lake, identifier, ref);
+    const published = (await lake.catalog.refresh?.(identifier)) ?? false;
+    results.push(published && result.outcome === 'registered' ? { ...result, outcome: 'published' } : result);
+  }
   return results;
 }
 

@@ -3,12 +3,14 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { GetTableCommand, GlueClient, UpdateTableCommand } from '@aws-sdk/client-glue';
+import { DeleteTableCommand, GetTableCommand, GlueClient, UpdateTableCommand } from '@aws-sdk/client-glue';
 import { pino } from 'pino';
 import { parseLsnText } from '../../core/lsn/index.js';
 import { csvRecord, planTable } from '../../core/types/index.js';
 import type { SourceColumn, SourceTable } from '../../core/types/source.js';
+import { HiveGlueCatalog } from '../../lake/catalog/glue-hive.js';
 import { GlueCatalog, glueTableName } from '../../lake/catalog/glue.js';
+import { LocalCatalog } from '../../lake/catalog/local.js';
 import type { Catalog } from '../../lake/catalog/index.js';
 import { registerLakeTables } from '../../lake/catalog/register.js';
 import { tableLocation, SUMMARY_KEY } from '../../lake/contract/index.js';
@@ -22,7 +24,7 @@ import { pythonOrSkip } from '../support/readers.js';
 import { motoEndpoint, tempDir, uniqueName } from '../support/stack.js';
 
 /**
- * The Glue catalog against moto: the Catalog contract, the table as Iceberg's GlueCatalog writes it (read back by
+ * The Glue catalogs against moto: the Catalog contract, the table as Iceberg's GlueCatalog writes it (read back by
  * PyIceberg's Glue catalog), and a commit that loses to a concurrent writer, is refused, and succeeds when the
  * caller retries it. moto keeps Glue table versions but does not enforce UpdateTable's VersionId, so the refusal
  * proven here is the metadata_location check; the VersionId closes the window between read and update on AWS.
@@ -71,7 +73,35 @@ async function glueTable(database: string, identifier: string) {
   }
 }
 
-describe('the Glue catalog (catalog.type iceberg) against moto', { skip: moto.skip }, () => {
+/** A base commit of GLUE_ITEMS holding `rows`, with the Parquet file written as `init` writes it. */
+async function baseCommit(lake: Lake, duck: OpenDuckDB, rows: string[][], lsn: string) {
+  const plan = planTable(GLUE_ITEMS);
+  const location = tableLocation('public', 'glue_items');
+  const csv = join(tempDir('pg-cdc-glue-csv-'), 'base.csv');
+  writeFileSync(csv, rows.map((row) => csvRecord(row)).join(''));
+  const key = `${location}/data/base-${lsn.replace('/', '-')}.parquet`;
+  const output = lake.store.localPath(key)!;
+  mkdirSync(dirname(output), { recursive: true });
+  const written = await writeParquetFromCsv(duck.connection, {
+    input: csv,
+    csvColumns: plan.csvColumns(),
+    select: plan.duckdbSelect(),
+    fieldIds: plan.fieldIds(),
+    output,
+  });
+  return {
+    identifier: 'public.glue_items',
+    location,
+    schema: plan.schema,
+    files: [{ path: lake.store.uri(key), ...written }],
+    lsn: parseLsnText(lsn),
+    slot: 'glue_slot',
+    primaryKey: ['id'],
+    source: { database: 'shop', host: 'db.internal', publication: 'glue_pub' },
+  };
+}
+
+describe('the Glue catalogs (catalog.type iceberg and glue) against moto', { skip: moto.skip }, () => {
   let duck: OpenDuckDB;
   before(async () => (duck = await openDuckDB({ threads: 1 })));
   after(() => duck.close());
@@ -146,39 +176,15 @@ describe('the Glue catalog (catalog.type iceberg) against moto', { skip: moto.sk
   it('refuses a base commit that a concurrent writer overtook, and the retried commit lands on top', async () => {
     const database = uniqueName('glue_db');
     const lake = lakeOn(database);
-    const plan = planTable(GLUE_ITEMS);
-    const location = tableLocation('public', 'glue_items');
-    const dir = tempDir('pg-cdc-glue-csv-');
-    const csv = join(dir, 'base.csv');
-    writeFileSync(
-      csv,
+    const commit = await baseCommit(
+      lake,
+      duck,
       [
         ['1', 'one'],
         ['2', 'two'],
-      ]
-        .map((row) => csvRecord(row))
-        .join(''),
+      ],
+      '0/3000',
     );
-    const key = `${location}/data/base-0.parquet`;
-    const output = lake.store.localPath(key)!;
-    mkdirSync(dirname(output), { recursive: true });
-    const written = await writeParquetFromCsv(duck.connection, {
-      input: csv,
-      csvColumns: plan.csvColumns(),
-      select: plan.duckdbSelect(),
-      fieldIds: plan.fieldIds(),
-      output,
-    });
-    const commit = {
-      identifier: 'public.glue_items',
-      location,
-      schema: plan.schema,
-      files: [{ path: lake.store.uri(key), ...written }],
-      lsn: parseLsnText('0/3000'),
-      slot: 'glue_slot',
-      primaryKey: ['id'],
-      source: { database: 'shop', host: 'db.internal', publication: 'glue_pub' },
-    };
 
     // Another process with its own Glue client commits to the table between this writer's read and its swap.
     const rival = new GlueCatalog(lake.store, {
@@ -287,5 +293,87 @@ print(json.dumps({'rows': rows, 'metadata': table.metadata_location}))
       { id: 1, name: 'one' },
       { id: 2, name: 'two' },
     ]);
+  });
+
+  it('catalog.type glue: a symlink Parquet table of the base, moved only by a new base', async () => {
+    const database = uniqueName('glue_db');
+    const root = tempDir('pg-cdc-glue-hive-');
+    const lake = openLake({
+      storage: { type: 'filesystem', path: join(root, 'warehouse') },
+      catalog: { type: 'glue', database, region: REGION, endpoint: moto.endpoint! },
+    });
+    const ctx = { ...lake, log };
+    const commit = await baseCommit(
+      lake,
+      duck,
+      [
+        ['1', 'one'],
+        ['2', 'two'],
+        ['3', 'three'],
+      ],
+      '0/4000',
+    );
+    const snapshotId = await commitBase(ctx, commit);
+
+    const hive = await glueTable(database, 'public.glue_items');
+    assert.equal(hive.Parameters?.['pgcdc.base-snapshot-id'], snapshotId);
+    assert.equal(hive.Parameters?.['pgcdc.lsn'], '0/4000');
+    assert.equal(hive.Parameters?.table_type, undefined, 'not an Iceberg table');
+    const sd = hive.StorageDescriptor!;
+    assert.equal(sd.InputFormat, 'org.apache.hadoop.hive.ql.io.SymlinkTextInputFormat');
+    assert.equal(sd.SerdeInfo?.SerializationLibrary, 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe');
+    assert.deepEqual(
+      sd.Columns?.map((c) => [c.Name, c.Type]),
+      [
+        ['id', 'bigint'],
+        ['name', 'string'],
+      ],
+    );
+    // What a Hive engine reads: the files the symlink lists, by the column names of the Glue table.
+    const listing = lake.store.keyOf(sd.Location!)!;
+    const symlink = new TextDecoder().decode(await lake.store.get(`${listing}/symlink.txt`));
+    const files = symlink.trim().split('\n');
+    assert.deepEqual(
+      files,
+      commit.files.map((f) => f.path),
+    );
+    const paths = files.map((f) => `'${lake.store.localPath(lake.store.keyOf(f)!)!}'`).join(', ');
+    const reader = await duck.instance.connect();
+    try {
+      const rows = (await reader.runAndReadAll(`SELECT id, name FROM read_parquet([${paths}]) ORDER BY id`)).getRows();
+      assert.deepEqual(rows, [
+        [1n, 'one'],
+        [2n, 'two'],
+        [3n, 'three'],
+      ]);
+    } finally {
+      reader.closeSync();
+    }
+
+    // A commit that adds no base (here: metadata only) leaves the Hive table as it is.
+    const table = await loadTableMetadata(lake.store, lake.catalog, 'public.glue_items');
+    await commitMetadata(lake.store, lake.catalog, table, table.metadata);
+    assert.equal((await glueTable(database, 'public.glue_items')).VersionId, hive.VersionId);
+
+    // A Hive table gone from Glue is published again by `pg-cdc catalog register`.
+    const glue = new GlueClient({ region: REGION, endpoint: moto.endpoint! });
+    await glue.send(new DeleteTableCommand({ DatabaseName: database, Name: 'public__glue_items' }));
+    glue.destroy();
+    const reopened = new HiveGlueCatalog(new LocalCatalog(lake.store), lake.store, {
+      database,
+      region: REGION,
+      endpoint: moto.endpoint!,
+      readMetadata: (k) => lake.metadataAt(k),
+    });
+    const results = await registerLakeTables({ ...lake, catalog: reopened });
+    assert.deepEqual(
+      results.map((r) => r.outcome),
+      ['published'],
+    );
+    assert.equal((await glueTable(database, 'public.glue_items')).Parameters?.['pgcdc.base-snapshot-id'], snapshotId);
+    assert.deepEqual(
+      (await registerLakeTables({ ...lake, catalog: reopened })).map((r) => r.outcome),
+      ['registered'],
+    );
   });
 });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { LakeConfig } from '../../lake/open.js';
-import { isPgCdcError } from '../../core/errors/index.js';
+import { HiveGlueCatalog } from '../../lake/catalog/glue-hive.js';
 import { GlueCatalog } from '../../lake/catalog/glue.js';
 import { LakeKindNotAvailableError } from '../../lake/errors.js';
 import { createTable } from '../../lake/iceberg/table.js';
@@ -57,16 +57,12 @@ describe('openLake', () => {
     );
   });
 
-  it('fails at open on the Hive catalog, naming catalog.type and what to set instead', () => {
-    assert.throws(
-      () => openLake({ ...local(join(root, 'glue')), catalog: { type: 'glue' } }),
-      (error: unknown) =>
-        isPgCdcError(error) &&
-        error.code === 'NOT_AVAILABLE' &&
-        error.context.field === 'catalog.type' &&
-        error.context.value === 'glue' &&
-        /catalog\.type: iceberg/.test(error.hint ?? ''),
-    );
+  it('opens catalog.type glue as Hive tables in Glue beside the local catalog', () => {
+    const lake = openLake({
+      ...local(join(root, 'hive')),
+      catalog: { type: 'glue', database: 'db_h', region: 'eu-west-1', endpoint: 'http://127.0.0.1:1' },
+    });
+    assert.ok(lake.catalog instanceof HiveGlueCatalog);
   });
 
   it('opens catalog.type iceberg as the Glue catalog, one lake per database and endpoint', () => {
