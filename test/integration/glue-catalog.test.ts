@@ -13,13 +13,23 @@ import { GlueCatalog, glueTableName } from '../../lake/catalog/glue.js';
 import { LocalCatalog } from '../../lake/catalog/local.js';
 import type { Catalog } from '../../lake/catalog/index.js';
 import { registerLakeTables } from '../../lake/catalog/register.js';
-import { tableLocation, SUMMARY_KEY } from '../../lake/contract/index.js';
+import { pgcdcSummary, tableLocation, SUMMARY_KEY } from '../../lake/contract/index.js';
 import { CommitConflictError, TableExistsError, TableNotFoundError } from '../../lake/errors.js';
 import { currentSnapshot } from '../../lake/iceberg/metadata.js';
-import { commitMetadata, createTable, loadTableMetadata } from '../../lake/iceberg/table.js';
+import { commitRewrite } from '../../lake/compaction/commit.js';
+import { rewriteTable } from '../../lake/compaction/rewrite.js';
+import {
+  appendFiles,
+  commitMetadata,
+  createTable,
+  loadTableMetadata,
+  type DataFile,
+} from '../../lake/iceberg/table.js';
 import { openLake, type Lake } from '../../lake/open.js';
 import { openDuckDB, writeParquetFromCsv, type OpenDuckDB } from '../../lake/parquet/writer.js';
+import { copyToLake } from '../../lake/state/duck.js';
 import { commitBase } from '../../lake/state/index.js';
+import { POSITION_DELETE_FIELD_IDS } from '../../lake/state/state-sql.js';
 import { pythonOrSkip } from '../support/readers.js';
 import { motoEndpoint, tempDir, uniqueName } from '../support/stack.js';
 
@@ -295,7 +305,7 @@ print(json.dumps({'rows': rows, 'metadata': table.metadata_location}))
     ]);
   });
 
-  it('catalog.type glue: a symlink Parquet table of the base, moved only by a new base', async () => {
+  it('catalog.type glue: a symlink Parquet table of the base, moved by a compaction and not by an epoch', async () => {
     const database = uniqueName('glue_db');
     const root = tempDir('pg-cdc-glue-hive-');
     const lake = openLake({
@@ -330,30 +340,72 @@ print(json.dumps({'rows': rows, 'metadata': table.metadata_location}))
       ],
     );
     // What a Hive engine reads: the files the symlink lists, by the column names of the Glue table.
-    const listing = lake.store.keyOf(sd.Location!)!;
-    const symlink = new TextDecoder().decode(await lake.store.get(`${listing}/symlink.txt`));
-    const files = symlink.trim().split('\n');
+    const listed = async (location: string): Promise<string[]> => {
+      const body = await lake.store.get(`${lake.store.keyOf(location)!}/symlink.txt`);
+      return new TextDecoder().decode(body).trim().split('\n');
+    };
+    const readRows = async (files: string[]): Promise<unknown[][]> => {
+      const paths = files.map((f) => `'${lake.store.localPath(lake.store.keyOf(f)!)!}'`).join(', ');
+      const reader = await duck.instance.connect();
+      try {
+        return (await reader.runAndReadAll(`SELECT id, name FROM read_parquet([${paths}]) ORDER BY id`)).getRows();
+      } finally {
+        reader.closeSync();
+      }
+    };
+    const files = await listed(sd.Location!);
     assert.deepEqual(
       files,
       commit.files.map((f) => f.path),
     );
-    const paths = files.map((f) => `'${lake.store.localPath(lake.store.keyOf(f)!)!}'`).join(', ');
-    const reader = await duck.instance.connect();
-    try {
-      const rows = (await reader.runAndReadAll(`SELECT id, name FROM read_parquet([${paths}]) ORDER BY id`)).getRows();
-      assert.deepEqual(rows, [
-        [1n, 'one'],
-        [2n, 'two'],
-        [3n, 'three'],
-      ]);
-    } finally {
-      reader.closeSync();
-    }
+    assert.deepEqual(await readRows(files), [
+      [1n, 'one'],
+      [2n, 'two'],
+      [3n, 'three'],
+    ]);
 
-    // A commit that adds no base (here: metadata only) leaves the Hive table as it is.
-    const table = await loadTableMetadata(lake.store, lake.catalog, 'public.glue_items');
-    await commitMetadata(lake.store, lake.catalog, table, table.metadata);
-    assert.equal((await glueTable(database, 'public.glue_items')).VersionId, hive.VersionId);
+    // An epoch (row 4 inserted, row 2 deleted) is not a base: the Hive table stays as it is.
+    const identifier = 'public.glue_items';
+    const strip = ({ localPath: _l, ...file }: DataFile & { localPath?: string }): DataFile => file;
+    const inserted = strip(
+      await copyToLake(
+        duck.connection,
+        lake.store,
+        `${commit.location}/data/e1.parquet`,
+        "SELECT 4::BIGINT AS id, 'four' AS name",
+        '{id: 1, name: 2}',
+      ),
+    );
+    const deleted = strip(
+      await copyToLake(
+        duck.connection,
+        lake.store,
+        `${commit.location}/data/e1-deletes.parquet`,
+        `SELECT '${commit.files[0]!.path}' AS file_path, 1::BIGINT AS pos`,
+        POSITION_DELETE_FIELD_IDS,
+        1,
+      ),
+    );
+    await appendFiles(lake.store, lake.catalog, identifier, {
+      dataFiles: [inserted, deleted],
+      summary: pgcdcSummary({ kind: 'epoch', epoch: 1, lsn: parseLsnText('0/4100') }),
+    });
+    assert.equal((await glueTable(database, identifier)).VersionId, hive.VersionId);
+
+    // A compaction is a new base: the Hive table moves to the files it wrote, the rows as of the epoch.
+    const rewrite = (await rewriteTable({ ...lake, duckdb: duck.instance }, identifier, {
+      targetFileSizeBytes: 1 << 20,
+    }))!;
+    const compacted = await commitRewrite({ ...lake, duckdb: duck.instance }, rewrite);
+    const moved = await glueTable(database, identifier);
+    assert.equal(moved.Parameters?.['pgcdc.base-snapshot-id'], String(compacted.result.snapshot['snapshot-id']));
+    const movedFiles = await listed(moved.StorageDescriptor!.Location!);
+    assert.deepEqual(movedFiles, rewrite.files.map((f) => f.path).sort());
+    assert.deepEqual(await readRows(movedFiles), [
+      [1n, 'one'],
+      [3n, 'three'],
+      [4n, 'four'],
+    ]);
 
     // A Hive table gone from Glue is published again by `pg-cdc catalog register`.
     const glue = new GlueClient({ region: REGION, endpoint: moto.endpoint! });
@@ -370,7 +422,10 @@ print(json.dumps({'rows': rows, 'metadata': table.metadata_location}))
       results.map((r) => r.outcome),
       ['published'],
     );
-    assert.equal((await glueTable(database, 'public.glue_items')).Parameters?.['pgcdc.base-snapshot-id'], snapshotId);
+    assert.equal(
+      (await glueTable(database, 'public.glue_items')).Parameters?.['pgcdc.base-snapshot-id'],
+      String(compacted.result.snapshot['snapshot-id']),
+    );
     assert.deepEqual(
       (await registerLakeTables({ ...lake, catalog: reopened })).map((r) => r.outcome),
       ['registered'],
