@@ -90,12 +90,19 @@ export class HiveGlueCatalog implements Catalog {
    */
   async commitTable(identifier: string, expectedMetadataKey: string, newMetadataKey: string): Promise<void> {
     await this.inner.commitTable(identifier, expectedMetadataKey, newMetadataKey);
-    await this.refresh(identifier);
+    const at = newMetadataKey.lastIndexOf('/metadata/');
+    // The pointer just committed, without reading the catalog back: this runs after every epoch.
+    if (at > 0) await this.publish(identifier, newMetadataKey, newMetadataKey.slice(0, at));
+    else await this.refresh(identifier);
   }
 
   /** Publishes the table's current base unless Glue lists it already; true when the Glue table changed. */
   async refresh(identifier: string): Promise<boolean> {
     const { metadataKey, location } = await this.inner.loadTable(identifier);
+    return this.publish(identifier, metadataKey, location);
+  }
+
+  private async publish(identifier: string, metadataKey: string, location: string): Promise<boolean> {
     const metadata = await this.readMetadata(metadataKey);
     const base = metadata && baseSnapshot(metadata);
     if (!metadata || !base) return false;
