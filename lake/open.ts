@@ -2,6 +2,8 @@ import { resolve } from 'node:path';
 import type { CatalogConfig, StorageConfig } from '../core/config/index.js';
 import { BoundedCache } from './cache.js';
 import type { Catalog } from './catalog/index.js';
+import { HiveGlueCatalog } from './catalog/glue-hive.js';
+import { GlueCatalog } from './catalog/glue.js';
 import { instrumentCatalog } from './catalog/instrumented.js';
 import { LocalCatalog } from './catalog/local.js';
 import { LakeKindNotAvailableError } from './errors.js';
@@ -14,7 +16,7 @@ import { decodeUtf8, type ObjectStore } from './storage/index.js';
 /**
  * The lake as every command, activity, engine and server sees it: the store, the catalog and pg-cdc's manifest,
  * opened from the configuration in one place. This is the only place that picks a storage (filesystem; S3 in a
- * later version) and a catalog (local; AWS Glue later) behind their interfaces, and the only owner of the caches a
+ * later version) and a catalog (local, Iceberg tables in AWS Glue, or Hive tables in Glue beside the local one) behind their interfaces, and the only owner of the caches a
  * process keeps of the lake: two readers of one lake in one process (the query engine and the API's views in
  * `pg-cdc serve`) share one lake and its caches.
  */
@@ -36,7 +38,7 @@ export interface Lake {
 /** What opening the lake reads of pg-cdc.yml (a whole PgCdcConfig will do). */
 export interface LakeConfig {
   readonly storage: StorageConfig;
-  readonly catalog: Pick<CatalogConfig, 'type'>;
+  readonly catalog: Pick<CatalogConfig, 'type'> & Partial<Pick<CatalogConfig, 'database' | 'region' | 'endpoint'>>;
 }
 
 const METADATA_CACHE_LIMIT = 512;
@@ -57,40 +59,57 @@ export function openLake(config: LakeConfig): Lake {
       'set storage.type: filesystem (with storage.path) for now; S3 storage comes in a later version',
     );
   }
-  if (catalog.type !== 'local') {
-    throw new LakeKindNotAvailableError(
-      'catalog.type',
-      catalog.type,
-      'set catalog.type: local (the catalog kept in the warehouse) for now; the AWS Glue catalogs come later',
-    );
-  }
   const root = resolve(storage.path);
-  const identity = `filesystem:${root}|catalog:local`;
+  const identity = `filesystem:${root}|${catalogIdentity(catalog)}`;
   const existing = opened.get(identity);
   if (existing) return existing;
   // Everything reads and writes through the instrumented store, so the process's metrics see every request.
   const store = instrumentStore(new FilesystemObjectStore(root));
-  const lake = assemble(store, new LocalCatalog(store), `file://${root}`, root);
+  const lake = assemble(store, (metadataAt) => openCatalog(catalog, store, metadataAt), `file://${root}`, root);
   opened.set(identity, lake);
   return lake;
 }
 
+const catalogIdentity = (catalog: LakeConfig['catalog']): string =>
+  catalog.type === 'local'
+    ? 'catalog:local'
+    : `catalog:${catalog.type}:${catalog.database}@${catalog.endpoint ?? catalog.region}`;
+
+/** The catalog `catalog.type` names over `store`; `metadataAt` is the lake's cached metadata reader. */
+function openCatalog(catalog: LakeConfig['catalog'], store: ObjectStore, metadataAt: Lake['metadataAt']): Catalog {
+  if (catalog.type === 'local') return new LocalCatalog(store);
+  const glue = {
+    database: catalog.database ?? 'pg_cdc',
+    region: catalog.region,
+    endpoint: catalog.endpoint,
+    readMetadata: metadataAt,
+  };
+  // glue: the Iceberg pointers stay in the warehouse, and Glue gets Hive tables of each compacted base.
+  if (catalog.type === 'glue') return new HiveGlueCatalog(new LocalCatalog(store), store, glue);
+  return new GlueCatalog(store, glue);
+}
+
 /** `store` is instrumented already (the catalog writes through it too); the catalog is instrumented here. */
-function assemble(store: ObjectStore, realCatalog: Catalog, location: string, root: string | undefined): Lake {
+function assemble(
+  store: ObjectStore,
+  catalogOf: (metadataAt: Lake['metadataAt']) => Catalog,
+  location: string,
+  root: string | undefined,
+): Lake {
   const metadata = new BoundedCache<string, TableMetadata>(METADATA_CACHE_LIMIT);
-  const catalog = instrumentCatalog(realCatalog);
+  const metadataAt: Lake['metadataAt'] = async (key) => {
+    const cached = metadata.get(key);
+    if (cached) return cached;
+    const body = await store.get(key);
+    // A missing file is not remembered: it may be one a writer is about to create.
+    return body && metadata.remember(key, parseTableMetadata(decodeUtf8(body), key));
+  };
   return {
     store,
-    catalog,
+    catalog: instrumentCatalog(catalogOf(metadataAt)),
     manifest: new ManifestStore(store),
     location,
     root,
-    async metadataAt(key) {
-      const cached = metadata.get(key);
-      if (cached) return cached;
-      const body = await store.get(key);
-      // A missing file is not remembered: it may be one a writer is about to create.
-      return body && metadata.remember(key, parseTableMetadata(decodeUtf8(body), key));
-    },
+    metadataAt,
   };
 }

@@ -5,23 +5,28 @@
 import pg from 'pg';
 import { SourceConnectionError } from '../core/errors/index.js';
 import { silentLogger, type Logger } from '../core/log/index.js';
+import {
+  connectionCredentials,
+  type ConnectionCredentials,
+  type CredentialOptions,
+  type CredentialSettings,
+} from './credentials.js';
 import type { ProviderSetting } from './provider.js';
 
 /** Structurally `config.source.postgres`. */
-export interface SourceSettings {
+export interface SourceSettings extends CredentialSettings {
   readonly url?: string | undefined;
   readonly embedded?: boolean;
   readonly schemas: readonly string[];
   readonly provider?: ProviderSetting;
-  readonly iam_auth?: boolean;
   readonly application_name?: string;
   readonly connect_timeout_sec?: number;
 }
 
 export interface ConnectOptions {
   readonly log?: Logger;
-  /** A password or token source that overrides none in the URL: how IAM auth hands in short-lived tokens. */
-  readonly password?: string | (() => string | Promise<string>);
+  /** The credentials IAM tokens are signed with (`iam_auth`); default: the AWS SDK's provider chain. */
+  readonly awsCredentials?: CredentialOptions['awsCredentials'];
   /** Open a logical replication connection (`replication=database`): for slot creation and the WAL stream. */
   readonly replication?: boolean;
 }
@@ -64,7 +69,12 @@ export function describeTarget(url: string): SourceTarget {
   };
 }
 
-function hintFor(error: unknown, target: SourceTarget, timeoutSec: number): string {
+function hintFor(
+  error: unknown,
+  target: SourceTarget,
+  timeoutSec: number,
+  passwordFrom: ConnectionCredentials['source'],
+): string {
   const raw = (error as { code?: unknown }).code;
   const code = typeof raw === 'string' ? raw : '';
   const message = error instanceof Error ? error.message : String(error);
@@ -80,6 +90,12 @@ function hintFor(error: unknown, target: SourceTarget, timeoutSec: number): stri
     case 'ENETUNREACH':
       return `${where} is unreachable: check firewalls / security groups between here and the server`;
     case '28P01':
+      if (passwordFrom === 'iam') {
+        return `the server refused the IAM token for "${target.user}": the role needs GRANT rds_iam and the IAM policy rds-db:connect on this user; check source.postgres.region and that the connection uses TLS`;
+      }
+      if (passwordFrom === 'password_file') {
+        return `password authentication failed for "${target.user}": check the password in source.postgres.password_file`;
+      }
       return `password authentication failed for "${target.user}": check the password in source.postgres.url or the environment variable it substitutes (e.g. PGCDC_PASSWORD)`;
     case '28000':
       return `the server refused "${target.user}" on database "${target.database}": add a matching pg_hba.conf entry for this host (on RDS/Aurora check rds.force_ssl and add ?sslmode=require), and check the role has LOGIN`;
@@ -111,18 +127,15 @@ export async function connectSource(settings: SourceSettings, options: ConnectOp
     });
   }
   const target = describeTarget(settings.url);
-  if (settings.iam_auth && options.password === undefined) {
-    throw new SourceConnectionError('iam_auth is set but no IAM token source was supplied', {
-      context: { host: target.host, port: target.port, database: target.database, user: target.user },
-      hint: 'run through a pg-cdc command that mints RDS IAM tokens, or set iam_auth: false and put a password in the URL',
-    });
-  }
+  // Every connection works out its password afresh: tokens expire and secrets rotate between reconnects.
+  const credentials = await connectionCredentials({ ...settings, url: settings.url }, target, {
+    ...(options.awsCredentials === undefined ? {} : { awsCredentials: options.awsCredentials }),
+  });
   const timeoutSec = settings.connect_timeout_sec ?? 10;
   const client = new pg.Client({
-    connectionString: settings.url,
+    connectionString: credentials.url,
     application_name: settings.application_name ?? 'pg-cdc',
     connectionTimeoutMillis: Math.round(timeoutSec * 1000),
-    ...(options.password === undefined ? {} : { password: options.password }),
     ...(options.replication ? { replication: 'database' } : {}),
     keepAlive: true,
   });
@@ -136,8 +149,14 @@ export async function connectSource(settings: SourceSettings, options: ConnectOp
     throw new SourceConnectionError(
       `cannot connect to PostgreSQL at ${target.host}:${target.port}/${target.database} as ${target.user}: ${reason}`,
       {
-        context: { host: target.host, port: target.port, database: target.database, user: target.user },
-        hint: hintFor(error, target, timeoutSec),
+        context: {
+          host: target.host,
+          port: target.port,
+          database: target.database,
+          user: target.user,
+          password_from: credentials.source,
+        },
+        hint: hintFor(error, target, timeoutSec, credentials.source),
         cause: error,
       },
     );

@@ -45,8 +45,14 @@ const ACK_EVERY_MS = 1_000;
 const HEARTBEAT_PREFIX = 'pg-cdc-heartbeat';
 
 // The failures of the replication connection that a reconnect cures; SLOT_IN_USE right after a crash: the old
-// walsender has not noticed its reader died yet.
-const RECONNECT_ON: readonly ErrorCode[] = ['REPLICATION_CONNECTION_LOST', 'SOURCE_UNREACHABLE', 'SLOT_IN_USE'];
+// walsender has not noticed its reader died yet; SOURCE_CREDENTIALS while a secret file is being rotated or the
+// AWS credentials are being refreshed.
+const RECONNECT_ON: readonly ErrorCode[] = [
+  'REPLICATION_CONNECTION_LOST',
+  'SOURCE_UNREACHABLE',
+  'SOURCE_CREDENTIALS',
+  'SLOT_IN_USE',
+];
 const isConnectionLost = (error: unknown): boolean => error instanceof PgCdcError && RECONNECT_ON.includes(error.code);
 
 /**

@@ -64,6 +64,14 @@ export function registerTeardown(program: Command): void {
       const spool = spoolRoot(config);
       rmSync(spool, { recursive: true, force: true });
       process.stdout.write(`spool ${spool}: cleared\n`);
+      if (lake && config.catalog.type !== 'local') {
+        // Glue keeps its tables apart from the lake: they are unregistered before the lake is deleted.
+        let unregistered = 0;
+        for (const identifier of await lake.catalog.listTables()) {
+          if (await lake.catalog.dropTable(identifier)) unregistered++;
+        }
+        process.stdout.write(`catalog ${config.catalog.database}: ${unregistered} tables unregistered\n`);
+      }
       if (lake) {
         // The purged tables' compaction schedules would fire at a lake that no longer has them.
         const tables = Object.keys((await lake.manifest.read())?.value.tables ?? {});

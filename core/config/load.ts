@@ -66,9 +66,25 @@ function dropNulls(node: unknown): unknown {
 
 const URI = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//;
 
+/**
+ * The password of the URL as written, when it references a variable (`postgresql://u:${PGCDC_PASSWORD}@h/db`):
+ * kept so that every connection resolves it again. The text before substitution is not a URL yet, so it is cut
+ * out by its delimiters.
+ */
+function passwordReference(tree: Record<string, unknown>): string | undefined {
+  const source = tree.source;
+  const postgres = isRecord(source) ? source.postgres : undefined;
+  const url = isRecord(postgres) ? postgres.url : undefined;
+  if (typeof url !== 'string') return undefined;
+  const password = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^@/?#:]*:(.*)@[^@]*$/.exec(url)?.[1];
+  return password?.includes('${') ? password : undefined;
+}
+
 function resolvePaths(config: PgCdcConfig, baseDir: string): PgCdcConfig {
   const at = (path: string) => resolve(baseDir, path);
   config.state_dir = at(config.state_dir);
+  const postgres = config.source.postgres;
+  if (postgres.password_file !== undefined) postgres.password_file = at(postgres.password_file);
   config.spool.dir = at(config.spool.dir);
   if (config.storage.type === 'filesystem') {
     config.storage.path = at(config.storage.path);
@@ -136,6 +152,7 @@ export function parseConfig(text: string, options: ParseConfigOptions = {}): PgC
       { file },
     );
   }
+  result.data.source.postgres.password_reference = passwordReference(tree);
   return deepFreeze(resolvePaths(result.data, baseDir));
 }
 

@@ -41,6 +41,34 @@ export function checkPostgres(pg: Section, ctx: IssueSink): void {
   }
 }
 
+/** Where the password comes from: one of the URL, `password_file` and IAM tokens. */
+export function checkCredentials(pg: Section, ctx: IssueSink): void {
+  const url = typeof pg.url === 'string' ? pg.url : '';
+  const urlHasPassword = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^@/?#]*:[^@/?#]*@/.test(url) || /[?&]password=/i.test(url);
+  if (pg.iam_auth === true && pg.password_file !== undefined) {
+    fail(ctx, 'iam_auth and password_file are mutually exclusive', 'keep iam_auth: true (tokens) or password_file', [
+      'password_file',
+    ]);
+  }
+  const other = pg.iam_auth === true ? 'iam_auth' : pg.password_file !== undefined ? 'password_file' : undefined;
+  if (other && urlHasPassword) {
+    fail(
+      ctx,
+      `holds a password, and ${other} supplies one too`,
+      `remove the password from url: postgresql://user@host:5432/db (${other} gives it on every connect)`,
+      ['url'],
+    );
+  }
+  if (pg.iam_auth === true && url !== '' && !/[?&]sslmode=(require|verify-ca|verify-full)\b/.test(url)) {
+    fail(
+      ctx,
+      'iam_auth needs TLS: RDS and Aurora refuse IAM tokens on a connection without it',
+      'add ?sslmode=verify-full&sslrootcert=/path/to/global-bundle.pem (the RDS CA bundle) to url',
+      ['url'],
+    );
+  }
+}
+
 export function checkTables(tables: Section, ctx: IssueSink, isGlob: (pattern: string) => boolean): void {
   if (isRecord(tables.tags)) {
     for (const pattern of Object.keys(tables.tags)) {

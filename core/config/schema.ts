@@ -5,7 +5,16 @@
  * final transform; relative paths are resolved against the config file's directory by load.ts.
  */
 import { z } from 'zod';
-import { always, checkCompaction, checkConfig, checkPostgres, checkReconnect, checkTables, checkTls } from './rules.js';
+import {
+  always,
+  checkCompaction,
+  checkConfig,
+  checkCredentials,
+  checkPostgres,
+  checkReconnect,
+  checkTables,
+  checkTls,
+} from './rules.js';
 import {
   bool,
   duration,
@@ -46,12 +55,14 @@ const postgresSchema = z
     schemas: z.array(identifier()).min(1).default(['public']),
     provider: z.enum(['auto', 'self-managed', 'rds', 'aurora']).default('auto'),
     iam_auth: bool(false),
+    password_file: nonEmpty().optional(),
     region: nonEmpty().optional(),
     application_name: nonEmpty().default('pg-cdc'),
     connect_timeout_sec: num({ above: 0, unit: 'seconds' }, 10),
     reconnect: reconnectSchema.prefault({}),
   })
-  .superRefine(checkPostgres, always);
+  .superRefine(checkPostgres, always)
+  .superRefine(checkCredentials, always);
 
 const sourceSchema = z.strictObject({ postgres: postgresSchema.prefault({}) });
 
@@ -265,7 +276,10 @@ export const configSchema = rawConfigSchema.transform((config) => {
     region: config.catalog.region ?? (storage.type === 's3' ? storage.region : undefined),
   };
   const spool = { ...config.spool, dir: config.spool.dir ?? under(config.state_dir, 'spool') };
-  return { ...config, storage, catalog, spool };
+  // The password of source.postgres.url as written, when it references ${VAR}s: load.ts fills it in, and every
+  // connection resolves it again (source/credentials.ts), so a rotated secret reaches the next reconnect.
+  const postgres = { ...config.source.postgres, password_reference: undefined as string | undefined };
+  return { ...config, source: { ...config.source, postgres }, storage, catalog, spool };
 });
 
 export type PgCdcConfig = z.infer<typeof configSchema>;

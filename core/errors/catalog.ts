@@ -32,6 +32,10 @@ export const FAILURES = {
 
   // The source database
   SOURCE_UNREACHABLE: retryable('the source database could not be reached or refused the connection', 503),
+  SOURCE_CREDENTIALS: retryable(
+    'the source password (`password_file`) or RDS IAM token could not be read or minted',
+    503,
+  ),
   SOURCE_TABLE_NOT_FOUND: permanent('a selected table is not in the source database'),
   SOURCE_TYPE_UNKNOWN: permanent('a column type oid is not in pg_type'),
   PREFLIGHT_FAILED: permanent('the source is not ready for logical replication (the report lists the fixes)'),
@@ -77,6 +81,11 @@ export const FAILURES = {
   TABLE_NOT_FOUND: badInput('the table is not in the lake, or the caller may not see it', 404),
   SNAPSHOT_NOT_FOUND: badInput('the table has no snapshot of that id', 404),
   LAKE_EMPTY: badInput('the lake holds no tables yet: run `pg-cdc init`', 404),
+
+  // The AWS Glue catalog
+  CATALOG_UNAVAILABLE: retryable('the AWS Glue catalog did not answer, or throttled the request', 503),
+  CATALOG_ACCESS_DENIED: permanent('the AWS Glue catalog refused the credentials pg-cdc runs with', 403),
+  CATALOG_ENTRY_INVALID: permanent('a catalog table does not hold what pg-cdc registers (its pointer or location)'),
 
   // Compaction
   COMPACTION_STALE: retryable('a compaction rewrite no longer applies (its base files were removed since); rerun', 409),

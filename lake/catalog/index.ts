@@ -5,7 +5,7 @@ import type { VersionPruning, VersionRetention } from '../retention.js';
  * A catalog maps a table identifier to the table's current metadata file. Committing a table is swapping that
  * pointer, and the swap is the only place where two writers of the same table can meet: `commitTable` fails
  * with CommitConflictError unless the pointer is still the one the writer built on. The local catalog is a
- * versioned file in the warehouse; Glue will implement the same interface with its table version.
+ * versioned file in the warehouse; Glue's (glue.ts) is its table parameter, swapped with the table's VersionId.
  */
 export interface CatalogTable {
   readonly identifier: string;
@@ -28,6 +28,11 @@ export interface Catalog {
   commitTable(identifier: string, expectedMetadataKey: string, newMetadataKey: string): Promise<void>;
   /** A catalog that keeps its own history in the warehouse (the local one) drops what `retention` lets go. */
   pruneVersions?(retention: VersionRetention): Promise<VersionPruning>;
+  /**
+   * Catalogs that publish something derived from the pointer (the Hive tables of `catalog.type: glue`) bring it up
+   * to the current pointer; true when that changed anything. `pg-cdc catalog register` calls it for every table.
+   */
+  refresh?(identifier: string): Promise<boolean>;
 }
 
 export interface TableIdentifier {

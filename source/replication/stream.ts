@@ -52,7 +52,8 @@ export interface ReplicationStreamOptions {
   /** Decoded events held before the socket is paused. */
   readonly maxQueued?: number;
   readonly log?: Logger;
-  readonly password?: ConnectOptions['password'];
+  /** The credentials IAM tokens are signed with (source.postgres.iam_auth); default: the AWS SDK's chain. */
+  readonly awsCredentials?: ConnectOptions['awsCredentials'];
 }
 
 export interface ReplicationStats {
@@ -127,7 +128,7 @@ export class ReplicationStream implements AsyncIterable<ReplicationEvent> {
     const client = await connectSource(withSessionOptions(options.settings), {
       replication: true,
       ...(options.log ? { log: options.log } : {}),
-      ...(options.password === undefined ? {} : { password: options.password }),
+      ...(options.awsCredentials === undefined ? {} : { awsCredentials: options.awsCredentials }),
     });
     const stream = new ReplicationStream(client, options);
     await stream.start(command);

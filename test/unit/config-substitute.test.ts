@@ -88,7 +88,7 @@ describe('substitution in the configuration', () => {
   it('turns substituted numbers and booleans into numbers and booleans', () => {
     const env = { PORT: '9000', WORKERS: '8', IAM: 'true', UI: 'False' };
     const config = parseConfig(
-      `${MINIMAL}    iam_auth: \${IAM}\nserve: { http: { port: "\${PORT}" } }\ninit:\n  parallel_workers: \${WORKERS}\n` +
+      `source:\n  postgres:\n    url: "${PG_URL}?sslmode=verify-full"\n    iam_auth: \${IAM}\nserve: { http: { port: "\${PORT}" } }\ninit:\n  parallel_workers: \${WORKERS}\n` +
         'temporal: { embedded: { ui: "${UI}" } }\n',
       { env, baseDir: '/cfg' },
     );

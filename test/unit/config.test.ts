@@ -304,3 +304,36 @@ describe('errors', () => {
     }
   });
 });
+
+describe('source credentials', () => {
+  it('keeps the password of the url as written when it references variables, and only then', () => {
+    const text = 'source:\n  postgres:\n    url: "postgresql://cdc:${PGCDC_PASSWORD}@db.internal:5432/app"\n';
+    const config = parse(text, { PGCDC_PASSWORD: 's3cret' });
+    assert.equal(config.source.postgres.url, 'postgresql://cdc:s3cret@db.internal:5432/app');
+    assert.equal(config.source.postgres.password_reference, '${PGCDC_PASSWORD}');
+    assert.equal(parse(MINIMAL).source.postgres.password_reference, undefined);
+    const literal = parse('source:\n  postgres:\n    url: "postgresql://cdc:plain@db.internal/app?x=${X}"\n', {
+      X: '1',
+    });
+    assert.equal(literal.source.postgres.password_reference, undefined);
+  });
+
+  it('resolves password_file against the config directory', () => {
+    const config = parse(`${MINIMAL}    password_file: secrets/pg\n`);
+    assert.equal(config.source.postgres.password_file, '/srv/cdc/secrets/pg');
+  });
+
+  it('takes one source of the password, and iam_auth only over TLS', () => {
+    const both = issueAt(`${MINIMAL}    password_file: pw\n    iam_auth: true\n`, 'source.postgres.password_file');
+    assert.match(both.message, /mutually exclusive/);
+    const twice = issueAt(
+      'source:\n  postgres:\n    url: "postgresql://cdc:pw@db/app"\n    password_file: pw\n',
+      'source.postgres.url',
+    );
+    assert.match(twice.message, /password_file supplies one too/);
+    const plain = issueAt(`${MINIMAL}    iam_auth: true\n`, 'source.postgres.url');
+    assert.match(plain.message, /iam_auth needs TLS/);
+    const tls = parse(`source:\n  postgres:\n    url: "${URL}?sslmode=verify-full"\n    iam_auth: true\n`);
+    assert.equal(tls.source.postgres.iam_auth, true);
+  });
+});

@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { LakeConfig } from '../../lake/open.js';
-import { isPgCdcError } from '../../core/errors/index.js';
+import { catalogBehind } from '../../lake/catalog/instrumented.js';
+import { HiveGlueCatalog } from '../../lake/catalog/glue-hive.js';
+import { GlueCatalog } from '../../lake/catalog/glue.js';
 import { LakeKindNotAvailableError } from '../../lake/errors.js';
 import { createTable } from '../../lake/iceberg/table.js';
 import { openLake } from '../../lake/open.js';
@@ -56,17 +58,22 @@ describe('openLake', () => {
     );
   });
 
-  it('fails at open on a catalog other than local, naming catalog.type', () => {
-    for (const type of ['glue', 'iceberg'] as const) {
-      assert.throws(
-        () => openLake({ ...local(join(root, type)), catalog: { type } }),
-        (error: unknown) =>
-          isPgCdcError(error) &&
-          error.code === 'NOT_AVAILABLE' &&
-          error.context.field === 'catalog.type' &&
-          error.context.value === type &&
-          /catalog\.type: local/.test(error.hint ?? ''),
-      );
-    }
+  it('opens catalog.type glue as Hive tables in Glue beside the local catalog', () => {
+    const lake = openLake({
+      ...local(join(root, 'hive')),
+      catalog: { type: 'glue', database: 'db_h', region: 'eu-west-1', endpoint: 'http://127.0.0.1:1' },
+    });
+    assert.ok(catalogBehind(lake.catalog) instanceof HiveGlueCatalog);
+  });
+
+  it('opens catalog.type iceberg as the Glue catalog, one lake per database and endpoint', () => {
+    const config = (database: string): LakeConfig => ({
+      ...local(join(root, 'iceberg')),
+      catalog: { type: 'iceberg', database, region: 'eu-west-1', endpoint: 'http://127.0.0.1:1' },
+    });
+    const lake = openLake(config('db_a'));
+    assert.ok(catalogBehind(lake.catalog) instanceof GlueCatalog);
+    assert.equal(openLake(config('db_a')), lake);
+    assert.notEqual(openLake(config('db_b')), lake);
   });
 });
