@@ -8,6 +8,7 @@ import { createWorkerPair } from '../../workers/pool.js';
 import type { CompactionReport } from '../../workflows/compaction-messages.js';
 import type { compactionWorkflow } from '../../workflows/compaction.js';
 import { compactionInput } from '../compaction.js';
+import { withRun } from '../runs/with-run.js';
 import { loadContext, type GlobalOptions } from '../context.js';
 
 interface CompactOptions {
@@ -75,56 +76,63 @@ export function registerCompact(program: Command): void {
     .option('--json', 'print the reports as JSON')
     .action(async (options: CompactOptions) => {
       const context = await loadContext(program.opts<GlobalOptions>());
-      const { config, log } = context;
-      const manifest = (await openLake(config).manifest.read())?.value;
-      const inLake = Object.keys(manifest?.tables ?? {}).sort();
-      if (inLake.length === 0) {
-        throw new PgCdcError('LAKE_EMPTY', 'the lake holds no tables to compact', { hint: 'run `pg-cdc init` first' });
-      }
-      if (options.table !== undefined && !inLake.includes(options.table)) {
-        throw new PgCdcError('TABLE_NOT_FOUND', `${options.table} is not a table of the lake`, {
-          context: { table: options.table },
-          hint: `compact one of: ${inLake.slice(0, 10).join(', ')}${inLake.length > 10 ? ', ...' : ''}`,
-        });
-      }
-      const tables = options.table === undefined ? inLake : [options.table];
-      const temporal = await resolveTemporal(config.temporal, { stateDir: context.stateDir, log });
-      const connection = await connectWorker(temporal, log);
-      const client = clientOver(connection, temporal);
-      try {
-        await refuseWhileSnapshotting(client, config.replication.slot);
-        // A worker of our own: compaction runs whether or not `pg-cdc start` or `pg-cdc worker` is up.
-        const workers = await createWorkerPair({
-          connection,
-          namespace: temporal.namespace,
-          taskQueue: temporal.taskQueue,
-          deps: { config, sourceUrl: config.source.postgres.url ?? '', log },
-        });
-        const reports = await workers.runUntil(async () => {
-          const done: CompactionReport[] = [];
-          for (const table of tables) {
-            // A dry run gets an id of its own: it must not join (and report) a compaction that is running.
-            const workflowId = `${workflowIds.compaction(table)}${options.dryRun ? ':dry-run' : ''}`;
-            const handle = await client.workflow.start<typeof compactionWorkflow>('compactionWorkflow', {
-              workflowId,
-              taskQueue: temporal.taskQueue,
-              args: [
-                compactionInput(config, table, { dryRun: options.dryRun === true, force: options.force === true }),
-              ],
-              // A compaction of the table already running (its schedule, another `compact`) is joined.
-              workflowIdConflictPolicy: 'USE_EXISTING',
-              typedSearchAttributes: searchAttributesOf({ kind: 'compaction', table }),
-            });
-            log.info({ workflowId, ui: temporal.uiUrl }, 'compaction workflow started');
-            done.push(await handle.result());
-          }
-          return done;
-        });
-        if (options.json) process.stdout.write(`${JSON.stringify(reports, null, 2)}\n`);
-        else for (const report of reports) process.stdout.write(`${describeReport(report).join('\n')}\n`);
-      } finally {
-        await connection.close();
-      }
+      await withRun(context, 'compact', process.argv.slice(2), async (run) => {
+        const { config, log } = context;
+        const manifest = (await openLake(config).manifest.read())?.value;
+        const inLake = Object.keys(manifest?.tables ?? {}).sort();
+        if (inLake.length === 0) {
+          throw new PgCdcError('LAKE_EMPTY', 'the lake holds no tables to compact', {
+            hint: 'run `pg-cdc init` first',
+          });
+        }
+        if (options.table !== undefined && !inLake.includes(options.table)) {
+          throw new PgCdcError('TABLE_NOT_FOUND', `${options.table} is not a table of the lake`, {
+            context: { table: options.table },
+            hint: `compact one of: ${inLake.slice(0, 10).join(', ')}${inLake.length > 10 ? ', ...' : ''}`,
+          });
+        }
+        const tables = options.table === undefined ? inLake : [options.table];
+        const temporal = await resolveTemporal(config.temporal, { stateDir: context.stateDir, log });
+        const connection = await connectWorker(temporal, log);
+        const client = clientOver(connection, temporal);
+        try {
+          await refuseWhileSnapshotting(client, config.replication.slot);
+          // A worker of our own: compaction runs whether or not `pg-cdc start` or `pg-cdc worker` is up.
+          const workers = await createWorkerPair({
+            connection,
+            namespace: temporal.namespace,
+            taskQueue: temporal.taskQueue,
+            deps: { config, sourceUrl: config.source.postgres.url ?? '', log },
+          });
+          const reports = await workers.runUntil(async () => {
+            const done: CompactionReport[] = [];
+            for (const table of tables) {
+              // A dry run gets an id of its own: it must not join (and report) a compaction that is running.
+              const workflowId = `${workflowIds.compaction(table)}${options.dryRun ? ':dry-run' : ''}`;
+              const handle = await client.workflow.start<typeof compactionWorkflow>('compactionWorkflow', {
+                workflowId,
+                taskQueue: temporal.taskQueue,
+                args: [
+                  compactionInput(config, table, { dryRun: options.dryRun === true, force: options.force === true }),
+                ],
+                // A compaction of the table already running (its schedule, another `compact`) is joined.
+                workflowIdConflictPolicy: 'USE_EXISTING',
+                typedSearchAttributes: searchAttributesOf({ kind: 'compaction', table }),
+              });
+              log.info({ workflowId, ui: temporal.uiUrl }, 'compaction workflow started');
+              run.event('workflow.started', { workflow_id: workflowId, table });
+              const report = await handle.result();
+              run.event('compaction.report', { table, report });
+              done.push(report);
+            }
+            return done;
+          });
+          if (options.json) process.stdout.write(`${JSON.stringify(reports, null, 2)}\n`);
+          else for (const report of reports) process.stdout.write(`${describeReport(report).join('\n')}\n`);
+        } finally {
+          await connection.close();
+        }
+      });
     });
 }
 

@@ -206,6 +206,11 @@ const serveSchema = z.strictObject({
     .prefault({}),
 });
 
+const runsSchema = z.strictObject({
+  /** Run directories (`<state_dir>/runs/<run-id>/`) kept; older ones are removed when a run starts. */
+  keep: num({ int: true, min: 1, max: 10_000 }, 50),
+});
+
 const metricsSchema = z.strictObject({
   listen: hostPort(false, '127.0.0.1:9090').default('127.0.0.1:9090'),
   /** A `table` label on per-table families: one series per table, so off unless asked for. */
@@ -254,6 +259,7 @@ const rawConfigSchema = z
     promotion: promotionSchema.prefault({}),
     serve: serveSchema.prefault({}),
     metrics: metricsSchema.prefault({}),
+    runs: runsSchema.prefault({}),
     temporal: temporalSchema.prefault({}),
   })
   .superRefine(checkConfig, always);

@@ -4,7 +4,7 @@
  * commits what was read and exits 0; a restart resumes without losing or repeating anything.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../support/cli.js';
@@ -181,6 +181,35 @@ describe('pg-cdc start', () => {
       slot!.confirmed,
     ]);
     assert.ok(Number(diff!.behind) < 64 * 1024, `slot confirmed ${slot!.confirmed}, server at ${slot!.current}`);
+
+    // The run artifacts of `init` and of the `start` just stopped (docs/runs.md).
+    const runs = readdirSync(join(config.stateDir, 'runs')).sort();
+    const read = (run: string, file: string): string => readFileSync(join(config.stateDir, 'runs', run, file), 'utf8');
+    const events = (run: string): { v: number; type: string; table?: string }[] =>
+      read(run, 'events.ndjson')
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { v: number; type: string; table?: string });
+    const init = runs.find((r) => r.startsWith('init-'))!;
+    assert.equal((JSON.parse(read(init, 'run.json')) as { status: string }).status, 'succeeded');
+    assert.deepEqual(
+      events(init)
+        .filter((e) => e.type === 'snapshot.table')
+        .map((e) => e.table)
+        .sort(),
+      ['public.accounts', 'public.events', 'public.scratch'],
+    );
+    const start = runs.find((r) => r.startsWith('start-'))!;
+    const run = JSON.parse(read(start, 'run.json')) as { status: string; exit_code: number; slot: string };
+    assert.deepEqual([run.status, run.exit_code, run.slot], ['succeeded', 0, config.slot]);
+    const started = events(start);
+    assert.ok(started.every((e) => e.v === 1));
+    assert.equal(started[0]?.type, 'run.started');
+    assert.equal(started.at(-1)?.type, 'run.finished');
+    assert.ok(started.some((e) => e.type === 'epoch.committed' && e.table === 'public.accounts'));
+    const state = JSON.parse(read(start, 'state.json')) as { confirmed_lsn: string; tables: Record<string, unknown> };
+    assert.ok('public.accounts' in state.tables, JSON.stringify(state));
+    assert.match(read(start, 'summary.md'), /^# pg-cdc start: succeeded$/m);
   });
 
   it('resumes after a restart without losing or repeating changes', async () => {
