@@ -2,7 +2,7 @@ import { PgCdcError } from '../core/errors/index.js';
 import { asLsn, type Lsn } from '../core/lsn/index.js';
 import type { PgoutputMessage, Tuple } from '../source/replication/messages.js';
 import type { CsvBytes } from './csv.js';
-import { checkRelation, wireValue, type TableRoute } from './routes.js';
+import { wireValue, type TableRoute } from './routes.js';
 
 /**
  * Transaction assembly: decoded pgoutput messages in, whole committed transactions out, written to the spool of
@@ -66,6 +66,11 @@ export class TransactionAssembler {
     return this.streamed.size;
   }
 
+  /** Whether a transaction still being received has written rows for `route` (in the route's current shape). */
+  hasRowsFor(route: TableRoute): boolean {
+    return [this.current, ...this.streamed.values()].some((txn) => (txn?.files.get(route)?.length ?? 0) > 0);
+  }
+
   handle(message: PgoutputMessage): void {
     switch (message.tag) {
       case 'begin':
@@ -80,12 +85,10 @@ export class TransactionAssembler {
         );
         this.current = undefined;
         return;
-      case 'relation': {
-        const route = this.routes.get(`${message.schema}.${message.name}`) ?? null;
-        if (route) checkRelation(route, message.columns);
-        this.relations.set(message.relationId, route);
+      case 'relation':
+        // A change of the columns was applied to the route before this message got here (StreamRunner.relation).
+        this.relations.set(message.relationId, this.routes.get(`${message.schema}.${message.name}`) ?? null);
         return;
-      }
       case 'insert':
         this.change(message.xid, message.relationId, 'I', undefined, message.newTuple);
         return;

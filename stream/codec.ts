@@ -1,10 +1,14 @@
-import { planTable, type TablePlan } from '../core/types/index.js';
+import { planOfShape } from '../core/types/evolution.js';
+import type { TablePlan } from '../core/types/index.js';
 import type { SourceTable } from '../core/types/source.js';
 import type { ChangeCodec } from '../lake/state/types.js';
 import { identityOf } from './routes.js';
-import { loadSpooledSource } from './spool-files.js';
+import { loadEpochShape } from './spool-files.js';
 
-/** What the lake needs to read a table's change CSVs: each column's conversion, and which columns identify a row. */
+/**
+ * What the lake needs to read a table's change CSVs: each column's conversion, which columns identify a row, and
+ * the state schema they belong to (an epoch whose schema is new to the table evolves it first).
+ */
 export function changeCodec(source: SourceTable, plan: TablePlan): ChangeCodec {
   const { identity, identityKind } = identityOf(source);
   return {
@@ -17,11 +21,15 @@ export function changeCodec(source: SourceTable, plan: TablePlan): ChangeCodec {
     })),
     identity: identity.map((index) => plan.columns[index]!.fieldId),
     identityKind,
+    schema: plan.schema,
   };
 }
 
-/** The change codec of a table as its spool describes it (the columns the stream wrote its CSVs with). */
-export function spooledCodec(spoolDir: string): ChangeCodec {
-  const source = loadSpooledSource(spoolDir);
-  return changeCodec(source, planTable(source));
+/**
+ * The change codec of a table as its spool describes it: of sealed epoch `epoch` (the columns the stream wrote its
+ * CSVs with), or without one, of the table's last committed epoch (what its lake schema is).
+ */
+export function spooledCodec(spoolDir: string, epoch?: number): ChangeCodec {
+  const shape = loadEpochShape(spoolDir, epoch);
+  return changeCodec(shape.source, planOfShape(shape));
 }

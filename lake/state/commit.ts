@@ -11,6 +11,7 @@ import { ManifestStore } from '../manifest.js';
 import type { ObjectStore } from '../storage/index.js';
 import { commitChanges, type ChangesCommit } from './changes.js';
 import { ChangeBatchError, EpochGapError, EpochMismatchError, EpochStateError } from './errors.js';
+import { evolveToSchema } from './evolve.js';
 import { dropEvents, loadEvents, useEvents, type LoadedEvents } from './events.js';
 import { identityKey } from './keys.js';
 import { recordEpochInManifest } from './manifest-entry.js';
@@ -141,7 +142,7 @@ export async function commitEpoch(ctx: EpochContext, batch: ChangeBatch, codec: 
   if (!Number.isInteger(batch.epoch) || batch.epoch < 1) {
     throw new EpochMismatchError(batch.table, batch.epoch, 'epochs are whole numbers from 1 (0 is the snapshot base)');
   }
-  const state = await loadTableMetadata(ctx.store, ctx.catalog, batch.table);
+  let state = await loadTableMetadata(ctx.store, ctx.catalog, batch.table);
   const parent = currentSnapshot(state.metadata);
   const tableEpoch = epochOf(parent);
   if (!parent || tableEpoch === undefined) {
@@ -156,6 +157,14 @@ export async function commitEpoch(ctx: EpochContext, batch: ChangeBatch, codec: 
   if (tableEpoch < batch.epoch - 1) throw new EpochGapError(batch.table, batch.epoch, tableEpoch);
   const parentLsn = summaryLsn(parent.summary);
   checkBatch(batch, parentLsn === undefined ? undefined : parseLsn(parentLsn));
+  if (codec.schema) {
+    const evolution = await evolveToSchema(ctx.store, ctx.catalog, state, codec.schema);
+    state = evolution.state;
+    if (evolution.evolved) {
+      const schemaId = state.metadata['current-schema-id'];
+      ctx.log.info({ table: batch.table, epoch: batch.epoch, schemaId }, 'table schema evolved');
+    }
+  }
 
   const schema = currentSchema(state.metadata);
   const key = identityKey(schema, codec);
