@@ -136,7 +136,8 @@ export async function readTableColumns(client: pg.ClientBase, schema: string, ta
 
 const CURRENT_COLUMNS_SQL = `
 SELECT a.attname AS name, a.attnum::int4 AS attnum, a.attnotnull AS not_null, a.atttypid AS type_oid,
-       a.atttypmod AS typmod, a.attndims::int4 AS dimensions
+       a.atttypmod AS typmod, a.attndims::int4 AS dimensions,
+       CASE WHEN a.atthasmissing THEN a.attmissingval::text END AS missing
   FROM pg_attribute a
   JOIN pg_class c ON c.oid = a.attrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -163,6 +164,19 @@ export interface DescribedRelation {
    * has moved on (later ALTERs): then its attnums may belong to other columns than the Relation's.
    */
   readonly attnums: ReadonlyMap<string, number> | undefined;
+  /**
+   * The value rows that existed before a column was added hold in it (`attmissingval`, PostgreSQL 11+: an ADD
+   * COLUMN with a constant default), by column name, as text; a NULL default is left out.
+   */
+  readonly defaults: ReadonlyMap<string, string>;
+}
+
+/** The one element of a one-element array literal (`{5}`, `{"a b"}`), as text; undefined for `{NULL}`. */
+export function singleArrayElement(literal: string): string | undefined {
+  const inner = literal.slice(1, -1);
+  if (inner === 'NULL') return undefined;
+  if (!inner.startsWith('"')) return inner;
+  return inner.slice(1, -1).replace(/\\(.)/g, '$1');
 }
 
 /**
@@ -176,7 +190,10 @@ export async function describeRelation(
   table: string,
   columns: readonly RelationColumnDescription[],
 ): Promise<DescribedRelation> {
-  const { rows } = await client.query<Omit<ColumnRow, 'format_type'>>(CURRENT_COLUMNS_SQL, [schema, table]);
+  const { rows } = await client.query<Omit<ColumnRow, 'format_type'> & { missing: string | null }>(
+    CURRENT_COLUMNS_SQL,
+    [schema, table],
+  );
   const catalog = new Map(rows.map((row) => [row.name, row]));
   const types = await loadTypes(
     client,
@@ -203,8 +220,15 @@ export async function describeRelation(
   const agrees =
     rows.length === columns.length &&
     rows.every((row, i) => row.name === columns[i]!.name && Number(row.type_oid) === columns[i]!.typeOid);
+  const defaults = new Map<string, string>();
+  for (const column of described) {
+    const missing = column.attnum > 0 ? catalog.get(column.name)?.missing : undefined;
+    const value = missing == null ? undefined : singleArrayElement(missing);
+    if (value !== undefined) defaults.set(column.name, value);
+  }
   return {
     table: { schema, name: table, columns: described, primaryKey: [] },
     attnums: agrees ? new Map(rows.map((row) => [row.name, row.attnum])) : undefined,
+    defaults,
   };
 }

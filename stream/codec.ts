@@ -1,4 +1,4 @@
-import { planOfShape } from '../core/types/evolution.js';
+import { planOfShape, type ColumnFill } from '../core/types/evolution.js';
 import type { TablePlan } from '../core/types/index.js';
 import type { SourceTable } from '../core/types/source.js';
 import type { ChangeCodec } from '../lake/state/types.js';
@@ -9,7 +9,7 @@ import { loadEpochShape } from './spool-files.js';
  * What the lake needs to read a table's change CSVs: each column's conversion, which columns identify a row, and
  * the state schema they belong to (an epoch whose schema is new to the table evolves it first).
  */
-export function changeCodec(source: SourceTable, plan: TablePlan): ChangeCodec {
+export function changeCodec(source: SourceTable, plan: TablePlan, fills?: readonly ColumnFill[]): ChangeCodec {
   const { identity, identityKind } = identityOf(source);
   return {
     columns: plan.columns.map((column) => ({
@@ -22,6 +22,7 @@ export function changeCodec(source: SourceTable, plan: TablePlan): ChangeCodec {
     identity: identity.map((index) => plan.columns[index]!.fieldId),
     identityKind,
     schema: plan.schema,
+    ...(fills ? { fills } : {}),
   };
 }
 
@@ -31,5 +32,5 @@ export function changeCodec(source: SourceTable, plan: TablePlan): ChangeCodec {
  */
 export function spooledCodec(spoolDir: string, epoch?: number): ChangeCodec {
   const shape = loadEpochShape(spoolDir, epoch);
-  return changeCodec(shape.source, planOfShape(shape));
+  return changeCodec(shape.source, planOfShape(shape), shape.fills);
 }

@@ -61,7 +61,12 @@ export class RelationEvolver {
       ),
     );
     const primaryKey = previous.primaryKey.flatMap((name) => (renamed.has(name) ? [renamed.get(name)!] : []));
-    const { shape, changes } = evolveShape(route.shape, { ...described.table, primaryKey }, matches);
+    const { shape, changes } = evolveShape(
+      route.shape,
+      { ...described.table, primaryKey },
+      matches,
+      described.defaults,
+    );
     if (changes.length === 0) return undefined;
     if (!described.attnums && !isSingleAlter(changes)) {
       this.log.warn(

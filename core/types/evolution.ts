@@ -18,6 +18,19 @@ export interface TableShape {
   readonly retired: readonly IcebergField[];
   /** The highest field id ever assigned in the table: new columns get ids above it, never one used before. */
   readonly lastColumnId: number;
+  /** What rows already in the lake hold in the fields this shape introduced (set on the shape of the change). */
+  readonly fills?: readonly ColumnFill[];
+}
+
+/**
+ * The value rows already in the lake get in a field that a schema change introduced: the column's default as
+ * PostgreSQL reports it for existing rows (`attmissingval`, text form), or the value of the retired field it
+ * replaces, cast to the new type.
+ */
+export interface ColumnFill {
+  readonly fieldId: number;
+  readonly default?: string;
+  readonly fromFieldId?: number;
 }
 
 /** A column as a Relation message describes it. */
@@ -170,7 +183,10 @@ export function evolveShape(
   previous: TableShape,
   next: SourceTable,
   matches: readonly (number | undefined)[],
+  /** Added columns' values for the rows that existed before (PostgreSQL's `attmissingval`), by name. */
+  defaults: ReadonlyMap<string, string> = new Map(),
 ): { shape: TableShape; changes: ColumnChange[] } {
+  const fills: ColumnFill[] = [];
   const keys = new Set(next.primaryKey);
   const previousKeys = new Set(previous.source.primaryKey);
   let last = previous.lastColumnId;
@@ -186,6 +202,8 @@ export function evolveShape(
     if (from === undefined) {
       const assigned = fresh(type);
       changes.push({ kind: 'add', column: column.name, fieldId: assigned.fieldId });
+      const value = defaults.get(column.name);
+      if (value !== undefined) fills.push({ fieldId: assigned.fieldId, default: value });
       return { name: column.name, ...assigned };
     }
     const old = previous.source.columns[from]!;
@@ -225,6 +243,7 @@ export function evolveShape(
       fieldId: assigned.fieldId,
       retiredAs,
     });
+    fills.push({ fieldId: assigned.fieldId, fromFieldId: oldIds.fieldId });
     return { name: column.name, ...assigned };
   });
   const kept = new Set(matches.filter((m): m is number => m !== undefined));
@@ -232,7 +251,14 @@ export function evolveShape(
     if (!kept.has(index)) changes.push({ kind: 'drop', column: column.name, fieldId: previous.ids[index]!.fieldId });
   });
   if (changes.length === 0) return { shape: previous, changes };
-  const shape: TableShape = { source: next, schemaId: previous.schemaId + 1, ids, retired, lastColumnId: last };
+  const shape: TableShape = {
+    source: next,
+    schemaId: previous.schemaId + 1,
+    ids,
+    retired,
+    lastColumnId: last,
+    ...(fills.length > 0 ? { fills } : {}),
+  };
   return { shape, changes };
 }
 

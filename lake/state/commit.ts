@@ -143,7 +143,7 @@ export async function commitEpoch(ctx: EpochContext, batch: ChangeBatch, codec: 
     throw new EpochMismatchError(batch.table, batch.epoch, 'epochs are whole numbers from 1 (0 is the snapshot base)');
   }
   let state = await loadTableMetadata(ctx.store, ctx.catalog, batch.table);
-  const parent = currentSnapshot(state.metadata);
+  let parent = currentSnapshot(state.metadata);
   const tableEpoch = epochOf(parent);
   if (!parent || tableEpoch === undefined) {
     throw new EpochStateError(
@@ -158,8 +158,16 @@ export async function commitEpoch(ctx: EpochContext, batch: ChangeBatch, codec: 
   const parentLsn = summaryLsn(parent.summary);
   checkBatch(batch, parentLsn === undefined ? undefined : parseLsn(parentLsn));
   if (codec.schema) {
-    const evolution = await evolveToSchema(ctx.store, ctx.catalog, state, codec.schema);
+    const connection = await ctx.duckdb.connect();
+    let evolution;
+    try {
+      evolution = await evolveToSchema(ctx.store, ctx.catalog, state, codec.schema, { connection, codec });
+    } finally {
+      connection.closeSync();
+    }
     state = evolution.state;
+    // A fill of the rows already there is a snapshot of its own: the epoch builds on it.
+    parent = currentSnapshot(state.metadata) ?? parent;
     if (evolution.evolved) {
       const schemaId = state.metadata['current-schema-id'];
       ctx.log.info({ table: batch.table, epoch: batch.epoch, schemaId }, 'table schema evolved');

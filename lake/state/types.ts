@@ -1,4 +1,5 @@
 import type { LsnText } from '../../core/lsn/index.js';
+import type { ColumnFill } from '../../core/types/evolution.js';
 import type { IcebergSchema } from '../../core/types/iceberg.js';
 
 /**
@@ -46,6 +47,8 @@ export interface ChangeCodec {
    * table's current schema, the epoch first evolves the table (lake/state/evolve.ts). Absent: the current schema.
    */
   readonly schema?: IcebergSchema;
+  /** With `schema`: what the rows already in the table get in the fields it introduces (lake/state/fill.ts). */
+  readonly fills?: readonly ColumnFill[];
 }
 
 export interface CommittedTransaction {

@@ -68,8 +68,8 @@ describe('pg-cdc start follows column changes', () => {
   before(async () => {
     db = await freshDatabase('evolve');
     await db.sql(`
-      CREATE TABLE evolve_items (id int PRIMARY KEY, qty int NOT NULL, name text, note text, flag boolean);
-      INSERT INTO evolve_items SELECT g, g, 'item ' || g, 'note ' || g, g % 2 = 0 FROM generate_series(1, 40) g;
+      CREATE TABLE evolve_items (id int PRIMARY KEY, qty int NOT NULL, name text, note text, flag boolean, rank int);
+      INSERT INTO evolve_items SELECT g, g, 'item ' || g, 'note ' || g, g % 2 = 0, g * 10 FROM generate_series(1, 40) g;
     `);
     config = streamConfig({ url: db.url(), prefix: 'evolve', flushIntervalSec: 0.3 });
     const init = await cli('init');
@@ -83,7 +83,7 @@ describe('pg-cdc start follows column changes', () => {
     await cli('teardown', '--yes');
   });
 
-  it('ADD, RENAME, DROP, int → bigint and ADD again under a dropped name, under concurrent writes', async () => {
+  it('ADD, ADD with a default, RENAME, DROP, int → bigint, ADD again under a dropped name and int → text, under concurrent writes', async () => {
     stream = startStream(config.path);
     await stream.waitForLog(/"msg":"streaming"/);
     // Writes that every shape of the table accepts, in their own transactions, all through the ALTERs.
@@ -101,6 +101,10 @@ describe('pg-cdc start follows column changes', () => {
     await db.sql(`ALTER TABLE evolve_items ADD COLUMN color text`);
     await db.sql(`UPDATE evolve_items SET color = 'red' WHERE id <= 5`);
     await pause();
+    // Rows that existed before get the default, as PostgreSQL reports it for them (attmissingval).
+    await db.sql(`ALTER TABLE evolve_items ADD COLUMN score int DEFAULT 5`);
+    await db.sql(`UPDATE evolve_items SET score = 6 WHERE id = 11`);
+    await pause();
     await db.sql(`ALTER TABLE evolve_items RENAME COLUMN name TO label`);
     await db.sql(`UPDATE evolve_items SET label = label || '!' WHERE id BETWEEN 6 AND 8`);
     await pause();
@@ -113,6 +117,10 @@ describe('pg-cdc start follows column changes', () => {
     await db.sql(`ALTER TABLE evolve_items DROP COLUMN flag; ALTER TABLE evolve_items ADD COLUMN flag text`);
     await db.sql(`UPDATE evolve_items SET flag = 'new' WHERE id = 10`);
     await pause();
+    // Not a promotion: a new field id under the name, the old values kept under rank__v6.
+    await db.sql(`ALTER TABLE evolve_items ALTER COLUMN rank TYPE text`);
+    await db.sql(`UPDATE evolve_items SET rank = 'top' WHERE id = 12`);
+    await pause();
     writing = false;
     await writer;
 
@@ -123,15 +131,22 @@ describe('pg-cdc start follows column changes', () => {
     const state = await loadTableMetadata(store, catalog, 'public.evolve_items');
     const schemas = state.metadata.schemas;
     const current = schemas.find((s) => s['schema-id'] === state.metadata['current-schema-id'])!;
-    assert.ok(schemas.length >= 6, `a schema per change: ${schemas.length}`);
+    assert.deepEqual(
+      schemas.map((s) => s['schema-id']),
+      [0, 1, 2, 3, 4, 5, 6, 7],
+      'a schema per change',
+    );
     const ids = new Map(current.fields.map((f) => [f.name, f]));
-    assert.deepEqual([...ids.keys()], ['id', 'qty', 'label', 'color', 'flag']);
+    assert.deepEqual([...ids.keys()], ['id', 'qty', 'label', 'rank', 'color', 'score', 'flag', 'rank__v6']);
     assert.equal(ids.get('label')!.id, 3, 'a rename keeps the field id');
     assert.equal(ids.get('qty')!.id, 2, 'int → bigint is promoted in place');
     assert.equal(ids.get('qty')!.type, 'long');
-    assert.equal(ids.get('color')!.id, 6, 'a new column gets the next id');
-    assert.equal(ids.get('flag')!.id, 7, 'a column added again under a dropped name gets a new id');
-    assert.equal(state.metadata['last-column-id'], 7);
+    assert.equal(ids.get('color')!.id, 7, 'a new column gets the next id');
+    assert.equal(ids.get('score')!.id, 8);
+    assert.equal(ids.get('flag')!.id, 9, 'a column added again under a dropped name gets a new id');
+    assert.deepEqual([ids.get('rank')!.id, ids.get('rank')!.type], [10, 'string'], 'int → text: a new id');
+    assert.deepEqual([ids.get('rank__v6')!.id, ids.get('rank__v6')!.type], [6, 'int'], 'the old one stays readable');
+    assert.equal(state.metadata['last-column-id'], 10);
     assert.deepEqual(current['identifier-field-ids'], [1]);
     const changes = await loadTableMetadata(store, catalog, 'public.evolve_items__changes');
     const changelogFields = changes.metadata.schemas.find(
@@ -143,14 +158,19 @@ describe('pg-cdc start follows column changes', () => {
         ['id', 7],
         ['qty', 8],
         ['label', 9],
-        ['color', 12],
-        ['flag', 13],
+        ['rank', 16],
+        ['color', 13],
+        ['score', 14],
+        ['flag', 15],
+        ['rank__v6', 12],
       ],
     );
     // The old files still say what they held: the first flag (boolean) is in them under its own id.
-    const old = await lakeRows(config.lake, 'public.evolve_items', 'd.id, d.label, d.flag');
-    assert.equal(old.find((r) => Number(r.id) === 2)!.flag ?? null, null, 'old files do not feed the new flag');
-    assert.equal(old.find((r) => Number(r.id) === 2)!.label, 'item 2', 'old files feed the renamed column');
+    const old = await lakeRows(config.lake, 'public.evolve_items', 'd.id, d.label, d.flag, d.rank__v6');
+    const row2 = old.find((r) => Number(r.id) === 2)!;
+    assert.equal(row2.flag ?? null, null, 'old files do not feed the new flag');
+    assert.equal(row2.label, 'item 2', 'old files feed the renamed column');
+    assert.equal(row2.rank__v6, 20, 'the retired column keeps the value from before the type change');
   });
 
   it('reads the same through PyIceberg and DuckDB iceberg_scan', { skip: noPython }, async () => {
