@@ -16,6 +16,8 @@ import { wireValue, type TableRoute } from './routes.js';
  */
 interface Transaction {
   readonly xid: number;
+  /** The commit LSN, which Begin announces (protocol 1); unknown for a streamed transaction until its commit. */
+  readonly finalLsn?: Lsn;
   /** Spool keys per table, in first-write order, for this transaction's (sub)transactions. */
   readonly files: Map<TableRoute, string[]>;
   seq: number;
@@ -66,6 +68,15 @@ export class TransactionAssembler {
     return this.streamed.size;
   }
 
+  /**
+   * Whether the transaction being received is one `route` has already (its commit at or below skipThrough): the
+   * server sends it again after a reconnect or restart, and what it describes is behind the route.
+   */
+  replaysFor(route: TableRoute): boolean {
+    const lsn = this.streamXid === undefined ? this.current?.finalLsn : undefined;
+    return lsn !== undefined && lsn <= route.skipThrough;
+  }
+
   /** Whether a transaction still being received has written rows for `route` (in the route's current shape). */
   hasRowsFor(route: TableRoute): boolean {
     return [this.current, ...this.streamed.values()].some((txn) => (txn?.files.get(route)?.length ?? 0) > 0);
@@ -74,7 +85,7 @@ export class TransactionAssembler {
   handle(message: PgoutputMessage): void {
     switch (message.tag) {
       case 'begin':
-        this.current = { xid: message.xid, files: new Map(), seq: 0 };
+        this.current = { xid: message.xid, finalLsn: asLsn(message.finalLsn), files: new Map(), seq: 0 };
         return;
       case 'commit':
         this.finish(

@@ -287,7 +287,9 @@ export class StreamRunner {
    */
   private async relation(message: RelationMessage): Promise<void> {
     const route = this.options.routes.get(`${message.schema}.${message.name}`);
-    if (!route) return;
+    // A Relation inside a transaction the table has already describes columns the route has gone past: the route
+    // starts (and stays, across reconnects) at the shape of the last transaction it took.
+    if (!route || this.assembler.replaysFor(route)) return;
     const evolution = await this.evolver.evolution(route, message);
     if (!evolution) return;
     const changes = describeChanges(evolution.changes);

@@ -84,10 +84,18 @@ export async function prepareRoutes(options: {
     if (bindSpoolToLakeTable(spoolDir, loaded.metadata['table-uuid'])) {
       options.log?.warn({ table: identifier, path: spoolDir }, 'emptied a spool left for another lake table');
     }
-    const shape = startShape(spoolDir, source, currentSchema(loaded.metadata), loaded.metadata['last-column-id']);
-    saveCommittedShape(spoolDir, shape);
-    const spool = new TableSpool(identifier, spoolDir, epoch, shape);
+    const committedShape = startShape(
+      spoolDir,
+      source,
+      currentSchema(loaded.metadata),
+      loaded.metadata['last-column-id'],
+    );
+    saveCommittedShape(spoolDir, committedShape);
+    const spool = new TableSpool(identifier, spoolDir, epoch, committedShape);
     const recovered = spool.recover(epoch);
+    // The stream resumes after the last transaction spooled: in the columns of the newest sealed epoch, if any.
+    const shape = recovered.at(-1)?.shape ?? committedShape;
+    spool.reshape(shape);
     // Sealed epochs from before a crash are committed again as they are; their transactions must not be spooled a
     // second time when the server re-sends them.
     const spooledThrough = recovered.at(-1)?.lastCommitLsn ?? ZERO_LSN;

@@ -3,6 +3,7 @@ import { formatLsn, ZERO_LSN } from '../../core/lsn/index.js';
 import type { ColumnFill } from '../../core/types/evolution.js';
 import type { IcebergSchema } from '../../core/types/iceberg.js';
 import type { Catalog } from '../catalog/index.js';
+import { fieldIdsOf } from '../compaction/order.js';
 import { pgcdcSummary, SUMMARY_KEY, summaryEpoch, summaryLsn } from '../contract/index.js';
 import { currentSnapshot } from '../iceberg/metadata.js';
 import { appendFiles, type LoadedTable } from '../iceberg/table.js';
@@ -13,19 +14,6 @@ import { copyToLake, quoteIdentifier, quoteString } from './duck.js';
 import { duckdbType } from './keys.js';
 import { fillFileKey, fillSnapshotId } from './naming.js';
 import type { ChangeCodec } from './types.js';
-
-/** FIELD_IDS of a file holding every field of `schema`, by scan name. */
-function schemaFieldIds(schema: IcebergSchema): string {
-  const names = scanColumnNames(schema);
-  const entries = schema.fields.map((f) => {
-    const id =
-      typeof f.type !== 'string' && f.type.type === 'list'
-        ? `{__duckdb_field_id: ${f.id}, element: ${f.type['element-id']}}`
-        : String(f.id);
-    return `${quoteString(names.get(f.id)!)}: ${id}`;
-  });
-  return `{${entries.join(', ')}}`;
-}
 
 /**
  * Gives the rows already in a state table the values of the fields a schema change introduced (`fills`): an added
@@ -65,7 +53,7 @@ export async function fillNewFields(
   const rows = liveRowsSql({ ...files, schema }, { select: select.join(', ') });
   if (rows === undefined) return state;
   const key = fillFileKey(state.location, state.metadata['table-uuid'], schemaId);
-  const file = await copyToLake(connection, store, key, rows, schemaFieldIds(schema));
+  const file = await copyToLake(connection, store, key, rows, fieldIdsOf(schema));
   const result = await appendFiles(store, catalog, state.identifier, {
     dataFiles: [file],
     replaceAll: true,
