@@ -12,6 +12,8 @@ import { Checkpoint } from './checkpoint.js';
 import { EpochCommitter, type EpochSink } from './committer.js';
 import { SourceProbe } from './probe.js';
 import { describeChanges, RelationEvolver } from './evolve.js';
+import { openRegistryIfPresent, recordColumnChanges } from './governance.js';
+import { describeTarget } from '../source/connection.js';
 import { reshapeRoute, SchemaChangedError, type TableRoute } from './routes.js';
 import { StreamMetrics } from './metrics.js';
 
@@ -310,6 +312,16 @@ export class StreamRunner {
     );
     this.metrics.schemaChanges += 1;
     if (sealed) this.committer.pump([route]);
+    // Before any row of the new shape can reach the lake: a renamed column must not lose its classification.
+    const registry = openRegistryIfPresent(this.options.config);
+    if (registry) {
+      try {
+        const { database } = describeTarget(this.options.source.url ?? '');
+        recordColumnChanges(registry, database, route.table, evolution.shape.schemaId, evolution.changes);
+      } finally {
+        registry.close();
+      }
+    }
   }
 
   /** Seals each given table's open epoch that is due by time, rows or bytes, and starts its commit. */
