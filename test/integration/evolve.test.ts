@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { lastSchemaChange } from '../../api/service/freshness.js';
 import { loadTableMetadata } from '../../lake/iceberg/table.js';
 import { runCli } from '../support/cli.js';
 import { pythonOrSkip, scanWithDuckDbIceberg, scanWithPyIceberg } from '../support/readers.js';
@@ -207,6 +208,16 @@ describe('pg-cdc start follows column changes', () => {
         ['size', 11],
         ['rank__v6', 6],
       ],
+    );
+    // What get_freshness tells a reader who sees every column: the rename made while the stream was down.
+    const change = lastSchemaChange(
+      state.metadata,
+      state.metadata['current-schema-id'],
+      current.fields.map((f) => f.name),
+    );
+    assert.deepEqual(
+      [change?.classification, change?.renamed_columns],
+      ['breaking', [{ from: 'color', to: 'colour' }]],
     );
   });
 
