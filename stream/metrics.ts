@@ -18,6 +18,8 @@ export class StreamMetrics implements StreamSource {
   transactions = 0;
   changes = 0;
   reconnects = 0;
+  /** Relation messages that changed a table's columns. */
+  schemaChanges = 0;
   heartbeats = 0;
   pausedMs = 0;
   spoolBytes = 0;
@@ -55,6 +57,7 @@ export class StreamMetrics implements StreamSource {
       transactions: this.transactions,
       changes: this.changes,
       reconnects: this.reconnects,
+      schema_changes: this.schemaChanges,
       heartbeats: this.heartbeats,
       paused_ms: this.pausedMs,
       spool_bytes: this.spoolBytes,

@@ -80,6 +80,20 @@ export const tableFreshness = z.object({
   seconds_since_commit: z.number().nullable(),
   schema_version: z.number().int(),
   schema_id: z.number().int(),
+  last_schema_change: z
+    .object({
+      from_schema_id: z.number().int(),
+      schema_id: z.number().int(),
+      classification: z.enum(['schema_change', 'breaking']),
+      added_columns: z.array(z.string()),
+      removed_columns: z.array(z.string()),
+      renamed_columns: z.array(z.object({ from: z.string(), to: z.string() })),
+      type_changes: z.array(z.object({ name: z.string(), from: z.string(), to: z.string(), widening: z.boolean() })),
+    })
+    .nullable()
+    .describe(
+      'how the current schema differs from the one before it, in the columns visible to the caller: schema_change for additions and widenings, breaking for a drop, a rename or a narrowing; null when the table has one schema or the change touched no visible column',
+    ),
 });
 
 export const freshnessOutput = z.object({

@@ -1,4 +1,5 @@
-import type { IcebergField, IcebergSchema, IcebergType } from '../../core/types/iceberg.js';
+import { isPromotion } from '../../core/types/evolution.js';
+import type { IcebergField, IcebergPrimitive, IcebergSchema, IcebergType } from '../../core/types/iceberg.js';
 import type { ManifestTable } from '../../lake/manifest.js';
 import { DIFF_SEVERITY, type DiffClass, type DiffWire, type TableDiffWire } from '../schemas/outputs.js';
 import type { LakeView } from './lake-view.js';
@@ -30,14 +31,9 @@ export function typeText(type: IcebergType): string {
   return `struct<${type.fields.map((f) => `${f.name}: ${typeText(f.type)}`).join(', ')}>`;
 }
 
-/** Iceberg's allowed type promotions: readers of the old type can read the new one. */
+/** Iceberg's allowed type promotions (core/types/evolution.ts), on type texts: readers of the old type can read the new one. */
 export function isWidening(from: string, to: string): boolean {
-  if (from === 'int' && to === 'long') return true;
-  if (from === 'float' && to === 'double') return true;
-  const decimal = /^decimal\((\d+),\s*(\d+)\)$/;
-  const a = decimal.exec(from);
-  const b = decimal.exec(to);
-  return Boolean(a && b && a[2] === b[2] && Number(b[1]) > Number(a[1]));
+  return from !== to && isPromotion(from as IcebergPrimitive, to as IcebergPrimitive);
 }
 
 async function visibleFields(

@@ -1,5 +1,8 @@
+import type { IcebergSchema } from '../../core/types/iceberg.js';
+import type { TableMetadata } from '../../lake/iceberg/metadata.js';
 import type { FreshnessInput } from '../schemas/inputs.js';
 import type { FreshnessWire, TableFreshnessWire } from '../schemas/outputs.js';
+import { isWidening, typeText } from './diff.js';
 import type { LakeView, ManifestAt } from './lake-view.js';
 import { visibleEntries } from './manifest.js';
 import { tableNotFound } from './not-found.js';
@@ -22,6 +25,49 @@ export const defaultMaxLag = (flushIntervalSec: number): number => Math.max(60, 
 
 const seconds = (ms: number): number => Math.max(0, Math.round(ms) / 1000);
 
+/**
+ * The current schema against the one before it, by field id, in the columns visible to the caller (`visible`:
+ * names in the current schema).
+ */
+export function lastSchemaChange(
+  metadata: TableMetadata,
+  schemaId: number,
+  visible: readonly string[],
+): TableFreshnessWire['last_schema_change'] {
+  const current = metadata.schemas.find((s) => s['schema-id'] === schemaId);
+  const earlier = metadata.schemas.filter((s) => s['schema-id'] < schemaId);
+  const previous: IcebergSchema | undefined = earlier.sort((a, b) => b['schema-id'] - a['schema-id'])[0];
+  if (!current || !previous) return null;
+  const shown = new Set(visible);
+  const after = new Map(current.fields.filter((f) => shown.has(f.name)).map((f) => [f.id, f]));
+  const before = new Map(previous.fields.map((f) => [f.id, f]));
+  const added = [...after.values()].filter((f) => !before.has(f.id)).map((f) => f.name);
+  // A dropped column is named only to a caller who sees every column: its name may be one the caller never saw.
+  const seesAll = current.fields.every((f) => shown.has(f.name));
+  const gone = [...before.values()].filter((f) => !current.fields.some((c) => c.id === f.id));
+  const removed = seesAll ? gone.map((f) => f.name) : [];
+  const renamed = [...after.values()].flatMap((f) => {
+    const was = before.get(f.id);
+    return was && was.name !== f.name ? [{ from: was.name, to: f.name }] : [];
+  });
+  const typeChanges = [...after.values()].flatMap((f) => {
+    const was = before.get(f.id);
+    const [from, to] = [was ? typeText(was.type) : '', typeText(f.type)];
+    return was && from !== to ? [{ name: f.name, from, to, widening: isWidening(from, to) }] : [];
+  });
+  if (added.length + removed.length + renamed.length + typeChanges.length === 0) return null;
+  const breaking = removed.length > 0 || renamed.length > 0 || typeChanges.some((t) => !t.widening);
+  return {
+    from_schema_id: previous['schema-id'],
+    schema_id: schemaId,
+    classification: breaking ? 'breaking' : 'schema_change',
+    added_columns: added,
+    removed_columns: removed,
+    renamed_columns: renamed,
+    type_changes: typeChanges,
+  };
+}
+
 export async function freshness(
   lake: LakeView,
   at: ManifestAt,
@@ -36,7 +82,7 @@ export async function freshness(
     if (entries.length === 0) throw tableNotFound(input.table);
   }
   const tables = await Promise.all(
-    entries.map(async ([identifier, table]): Promise<TableFreshnessWire> => {
+    entries.map(async ([identifier, table, columns]): Promise<TableFreshnessWire> => {
       const refs = [table.state, ...(table.changes ? [table.changes] : [])];
       const times = await Promise.all(
         refs.map(async (ref) => {
@@ -56,6 +102,11 @@ export async function freshness(
         seconds_since_commit: known ? seconds(now - last) : null,
         schema_version: table.schema_version,
         schema_id: table.state.schema_id,
+        last_schema_change: lastSchemaChange(
+          await lake.metadataAt(table.state.metadata_location),
+          table.state.schema_id,
+          columns,
+        ),
       };
     }),
   );

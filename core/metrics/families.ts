@@ -15,6 +15,7 @@ export interface StreamSource {
   readonly transactions: number;
   readonly changes: number;
   readonly reconnects: number;
+  readonly schemaChanges: number;
   readonly heartbeats: number;
   readonly pausedMs: number;
   readonly spoolBytes: number;
@@ -67,6 +68,7 @@ function streamGauge(name: string, help: string, read: (s: StreamSource) => numb
 streamCounter('pgcdc_stream_transactions_total', 'Source transactions read from the slot.', (s) => s.transactions);
 streamCounter('pgcdc_stream_changes_total', 'Row changes read from the slot.', (s) => s.changes);
 streamCounter('pgcdc_stream_reconnects_total', 'Replication connections re-established.', (s) => s.reconnects);
+streamCounter('pgcdc_stream_schema_changes_total', 'Column changes followed while streaming.', (s) => s.schemaChanges);
 streamCounter(
   'pgcdc_stream_heartbeats_total',
   'Heartbeat messages emitted to keep the slot moving.',
