@@ -2,6 +2,7 @@ import { PgCdcError } from '../core/errors/index.js';
 import type { ColumnPlan, TablePlan } from '../core/types/index.js';
 import type { SourceTable } from '../core/types/source.js';
 import { pgArrayToJson } from '../source/replication/arrays.js';
+import type { SnapshotGate } from './snapshot-gate.js';
 import type { TableSpool } from './spool.js';
 
 /**
@@ -19,6 +20,8 @@ export interface TableRoute {
   readonly identityKind: 'primary-key' | 'full-row';
   /** Transactions at or below this commit LSN are in the lake already. */
   skipThrough: bigint;
+  /** A table that joined while streaming: which transactions its own base snapshot holds (snapshot-gate.ts). */
+  readonly gate?: SnapshotGate;
 }
 
 export class SchemaChangedError extends PgCdcError {

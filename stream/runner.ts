@@ -12,12 +12,19 @@ import { EpochCommitter, type EpochSink } from './committer.js';
 import { SourceProbe } from './probe.js';
 import type { TableRoute } from './routes.js';
 import { StreamMetrics } from './metrics.js';
+import { LateTables, type LateTablesOptions, type TableOnboarding } from './late-tables.js';
 
 export interface StreamRunnerOptions {
   readonly config: PgCdcConfig;
   readonly source: SourceSettings;
-  readonly routes: ReadonlyMap<string, TableRoute>;
+  /** Grows and shrinks while streaming: tables join and are dropped (late-tables.ts). */
+  readonly routes: Map<string, TableRoute>;
   readonly sink: EpochSink;
+  /** Where a table that joins while streaming is snapshotted and started; without it, none joins. */
+  readonly lateTables?: {
+    readonly lake: LateTablesOptions['lake'];
+    readonly onboarding: Promise<TableOnboarding>;
+  };
   readonly log: Logger;
   readonly protoVersion: 1 | 2;
   readonly metrics?: StreamMetrics;
@@ -60,6 +67,7 @@ export class StreamRunner {
   private readonly assembler: TransactionAssembler;
   private readonly committer: EpochCommitter;
   private readonly probe: SourceProbe;
+  private readonly lateTables: LateTables | undefined;
   private stopping = false;
   private wake: (() => void) | undefined;
   private interruptRead: (() => void) | undefined;
@@ -79,7 +87,21 @@ export class StreamRunner {
         this.sealDue(tables);
       },
       onMessage: (lsn) => this.checkpoint.advanceTo(lsn),
+      onUnroutedRelation: (schema, name) => this.lateTables?.unroutedRelation(schema, name),
     });
+    const late = options.lateTables;
+    this.lateTables =
+      late &&
+      new LateTables({
+        config: options.config,
+        source: options.source,
+        routes: options.routes,
+        lake: late.lake,
+        onboarding: late.onboarding,
+        log: options.log,
+        routeChanged: (name) => this.assembler.routeChanged(name),
+        readPosition: () => this.checkpoint.readPosition,
+      });
     this.committer = new EpochCommitter(
       options.sink,
       options.log,
@@ -118,6 +140,7 @@ export class StreamRunner {
   async run(): Promise<void> {
     const { reconnect } = this.options.config.source.postgres;
     let attempt = 0;
+    this.lateTables?.start();
     try {
       while (!this.stopping) {
         let stream: ReplicationStream | undefined;
@@ -144,6 +167,7 @@ export class StreamRunner {
         }
       }
     } finally {
+      this.lateTables?.stop();
       this.committer.stop();
       await this.probe.close();
     }
