@@ -31,7 +31,7 @@ export function createStreamActivities(deps: StreamActivityDeps) {
      */
     async commitEpoch(request: EpochRequest): Promise<EpochCommit> {
       return asActivity(async () => {
-        const codec = spooledCodec(request.spoolDir);
+        const codec = spooledCodec(request.spoolDir, request.epoch);
         const lake = await deps.lake();
         let batch = loadSealedEpoch(request.spoolDir, request.epoch);
         if (!batch) {

@@ -77,7 +77,7 @@ class GovernedQueryEngine implements QueryEngine {
 
   /**
    * A connection to the engine's own DuckDB, for its own statements (parsing a caller's SQL, passed as a bound
-   * value; reading Parquet footers). Caller SQL never runs here.
+   * value). Caller SQL never runs here.
    */
   private readonly withConnection: WithConnection = async (fn) => {
     if (this.closed) throw new EngineError('NOT_AVAILABLE', 'the query engine is closed', { hint: 'create a new one' });
@@ -216,7 +216,7 @@ class GovernedQueryEngine implements QueryEngine {
     for (const target of targets) {
       const snapshot = resolveSnapshot(target.table, at);
       if (snapshot) snapshots[target.table.identifier] = String(snapshot['snapshot-id']);
-      const resolved = await this.lake.resolveFiles(target.table, snapshot, this.withConnection);
+      const resolved = await this.lake.resolveFiles(target.table, snapshot);
       views.push({ schema: target.table.schema, name: target.table.name, fields: target.fields, resolved });
     }
     const session = await Session.open(

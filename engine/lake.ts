@@ -4,7 +4,7 @@
  * field id. Metadata files, snapshots and data files are immutable, so everything below a catalog pointer is
  * cached by the name that identifies it; only the catalog itself is read per request.
  */
-import { LIST, VARCHAR, listValue, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import type { Logger } from '../core/log/index.js';
 import type { LakeTableShape } from '../governance/types.js';
 import { isChangelogIdentifier, stateIdentifierOf } from '../lake/contract/index.js';
@@ -13,6 +13,7 @@ import { currentSchema, currentSnapshot, type Snapshot, type TableMetadata } fro
 import type { IcebergField } from '../core/types/iceberg.js';
 import type { Lake } from '../lake/open.js';
 import { currentDataFiles, type SnapshotFiles } from '../lake/reader.js';
+import { scanColumnNames } from '../lake/scan.js';
 import type { ObjectStore } from '../lake/storage/index.js';
 import { invalid, notAvailable, refNotFound, snapshotNotFound, EngineError } from './errors.js';
 import type { ReadAt } from './types.js';
@@ -36,7 +37,7 @@ export type WithConnection = <T>(fn: (connection: DuckDBConnection) => Promise<T
 
 export interface ResolvedFiles {
   readonly files: SnapshotFiles;
-  /** Parquet column name of each top-level field id found in the files. */
+  /** The column name of each top-level field id in a scan of the files (lake/scan.ts reads them by field id). */
   readonly parquetNames: ReadonlyMap<number, string>;
 }
 
@@ -107,7 +108,7 @@ export class LakeIndex {
   }
 
   /** The files of `snapshot` (none for a table without one), with the Parquet name of each field id. */
-  resolveFiles(table: LakeTable, snapshot: Snapshot | undefined, duck: WithConnection): Promise<ResolvedFiles> {
+  resolveFiles(table: LakeTable, snapshot: Snapshot | undefined): Promise<ResolvedFiles> {
     if (!snapshot) {
       const files = { identifier: table.identifier, snapshot, schema: currentSchema(table.metadata) };
       return Promise.resolve({ files: { ...files, dataFiles: [], deleteFiles: [] }, parquetNames: new Map() });
@@ -119,7 +120,7 @@ export class LakeIndex {
       const files = await currentDataFiles(this.store, this.lake.catalog, table.identifier, {
         snapshotId: snapshot['snapshot-id'],
       });
-      return { files, parquetNames: await duck((connection) => parquetNames(connection, table.identifier, files)) };
+      return { files, parquetNames: scanColumnNames(files.schema) };
     })();
     loading.catch(() => this.files.delete(key));
     return this.files.remember(key, loading);
@@ -168,29 +169,4 @@ export function resolveSnapshot(table: LakeTable, at: ReadAt = {}): Snapshot | u
     return snapshot;
   }
   return currentSnapshot(metadata);
-}
-
-/**
- * The Parquet column of each field id across the files. Files written at different schema versions may lack a
- * field (it reads as NULL) but must not give one field id two names: such a snapshot is refused.
- */
-async function parquetNames(duck: DuckDBConnection, table: string, files: SnapshotFiles): Promise<Map<number, string>> {
-  const paths = files.dataFiles.flatMap((f) => (f.localPath === undefined ? [] : [f.localPath]));
-  if (paths.length === 0) return new Map();
-  const reader = await duck.runAndReadAll(
-    'SELECT DISTINCT field_id::INTEGER, name FROM parquet_schema($1) WHERE field_id IS NOT NULL',
-    [listValue(paths)],
-    [LIST(VARCHAR)],
-  );
-  const names = new Map<number, string>();
-  for (const [id, name] of reader.getRowsJson() as [number, string][]) {
-    if (names.has(id) && names.get(id) !== name) {
-      throw notAvailable(
-        `the data files of ${table} name one column differently at this snapshot`,
-        'reading files written before and after a column rename is not available yet; read a later snapshot',
-      );
-    }
-    names.set(id, name);
-  }
-  return names;
 }

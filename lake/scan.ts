@@ -1,11 +1,20 @@
 import { PgCdcError } from '../core/errors/index.js';
+import type { IcebergSchema } from '../core/types/iceberg.js';
+import { uniqueParquetNames } from '../core/types/plan.js';
 import type { LiveFile, SnapshotFiles } from './reader.js';
+import { duckdbType } from './state/keys.js';
 
 /**
  * The live rows of an Iceberg snapshot as one DuckDB relation: its data files, minus the rows its position-delete
  * files name. The SQL holds only string literals (no parameters), so it can stand inside a view. Readers pick
  * columns by Parquet name from alias `d`; `d.filename` and `d.file_row_number` are there too, for writers that
  * need each row's position.
+ *
+ * Files are read by field id, not by name (read_parquet's `schema` map): every column is named and typed as the
+ * snapshot's schema says, so a renamed column shows its values from files written before the rename, a column
+ * dropped and added again (a new field id) reads as NULL in files older than it, and a promoted type (int → long)
+ * is cast. Columns are named as the schema names them, made unique the way the writers make Parquet names
+ * (`scanColumnNames`).
  *
  * A position delete applies to a data file when the delete's sequence number is at least the data file's; pg-cdc
  * only ever writes deletes that point at files committed earlier, so every delete file in a snapshot applies.
@@ -39,8 +48,21 @@ function localPathOf(table: string, file: LiveFile): string {
 export interface ScanOptions {
   /** Select list over alias `d`; default `d.*` (which includes filename and file_row_number). */
   readonly select?: string;
-  /** Passed to read_parquet; default true so files written with different schemas line up by name. */
-  readonly unionByName?: boolean;
+}
+
+/** The name each top-level field of `schema` has in a scan (and in the Parquet files pg-cdc writes), by field id. */
+export function scanColumnNames(schema: Pick<IcebergSchema, 'fields'>): Map<number, string> {
+  const names = uniqueParquetNames(schema.fields.map((f) => f.name));
+  return new Map(schema.fields.map((f, i) => [f.id, names[i]!]));
+}
+
+/** read_parquet's `schema` argument: each field id of `schema` as its scan name and DuckDB type. */
+export function fieldIdSchemaSql(schema: Pick<IcebergSchema, 'fields'>): string {
+  const names = scanColumnNames(schema);
+  const entries = schema.fields.map(
+    (f) => `${f.id}: {name: ${literal(names.get(f.id)!)}, type: ${literal(duckdbType(f.type))}, default_value: NULL}`,
+  );
+  return `MAP {${entries.join(', ')}}`;
 }
 
 /**
@@ -53,8 +75,9 @@ export function liveRowsSql(files: SnapshotFiles, options: ScanOptions = {}): st
   if (equality.length > 0) throw new EqualityDeletesError(files.identifier, equality.length);
   const data = files.dataFiles.map((file) => localPathOf(files.identifier, file));
   const select = options.select ?? 'd.*';
-  const union = options.unionByName ?? true;
-  const source = `read_parquet(${list(data)}, filename = true, file_row_number = true, union_by_name = ${union})`;
+  const source =
+    `read_parquet(${list(data)}, filename = true, file_row_number = true, ` +
+    `schema = ${fieldIdSchemaSql(files.schema)})`;
   if (files.deleteFiles.length === 0) return `SELECT ${select} FROM ${source} AS d`;
 
   // Delete files name data files by their location as written in the manifest; DuckDB reports the local path it

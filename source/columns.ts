@@ -133,3 +133,102 @@ export async function readTableColumns(client: pg.ClientBase, schema: string, ta
   const key = await client.query<{ name: string }>(PRIMARY_KEY_SQL, [oid]);
   return { schema, name: table, columns, primaryKey: key.rows.map((row) => row.name) };
 }
+
+const CURRENT_COLUMNS_SQL = `
+SELECT a.attname AS name, a.attnum::int4 AS attnum, a.attnotnull AS not_null, a.atttypid AS type_oid,
+       a.atttypmod AS typmod, a.attndims::int4 AS dimensions,
+       CASE WHEN a.atthasmissing THEN a.attmissingval::text END AS missing
+  FROM pg_attribute a
+  JOIN pg_class c ON c.oid = a.attrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped
+ ORDER BY a.attnum`;
+
+const FORMAT_TYPES_SQL = `
+SELECT format_type(t.oid, t.typmod) AS format_type
+  FROM unnest($1::oid[], $2::int4[]) WITH ORDINALITY AS t(oid, typmod, ord)
+ ORDER BY t.ord`;
+
+/** A column as a pgoutput Relation message lists it. */
+export interface RelationColumnDescription {
+  readonly name: string;
+  readonly typeOid: number;
+  readonly typmod: number;
+}
+
+export interface DescribedRelation {
+  /** The Relation's columns with their types resolved; the primary key is left to the caller (empty here). */
+  readonly table: SourceTable;
+  /**
+   * Attnums by column name when the catalog, read now, shows exactly the Relation's columns; undefined when it
+   * has moved on (later ALTERs): then its attnums may belong to other columns than the Relation's.
+   */
+  readonly attnums: ReadonlyMap<string, number> | undefined;
+  /**
+   * The value rows that existed before a column was added hold in it (`attmissingval`, PostgreSQL 11+: an ADD
+   * COLUMN with a constant default), by column name, as text; a NULL default is left out.
+   */
+  readonly defaults: ReadonlyMap<string, string>;
+}
+
+/** The one element of a one-element array literal (`{5}`, `{"a b"}`), as text; undefined for `{NULL}`. */
+export function singleArrayElement(literal: string): string | undefined {
+  const inner = literal.slice(1, -1);
+  if (inner === 'NULL') return undefined;
+  if (!inner.startsWith('"')) return inner;
+  return inner.slice(1, -1).replace(/\\(.)/g, '$1');
+}
+
+/**
+ * Describes the columns a Relation message announced. The message says name, type and typmod; the catalog adds
+ * what it alone knows (NOT NULL, declared array dimensions, attnum) for the columns it still has under that name,
+ * and resolves the types (domains, arrays, enums).
+ */
+export async function describeRelation(
+  client: pg.ClientBase,
+  schema: string,
+  table: string,
+  columns: readonly RelationColumnDescription[],
+): Promise<DescribedRelation> {
+  const { rows } = await client.query<Omit<ColumnRow, 'format_type'> & { missing: string | null }>(
+    CURRENT_COLUMNS_SQL,
+    [schema, table],
+  );
+  const catalog = new Map(rows.map((row) => [row.name, row]));
+  const types = await loadTypes(
+    client,
+    columns.map((c) => c.typeOid),
+  );
+  const formats = await client.query<{ format_type: string }>(FORMAT_TYPES_SQL, [
+    columns.map((c) => c.typeOid),
+    columns.map((c) => c.typmod),
+  ]);
+  const described = columns.map((column, index): SourceColumn => {
+    const row = catalog.get(column.name);
+    const sameColumn = row !== undefined && Number(row.type_oid) === column.typeOid;
+    return {
+      name: column.name,
+      attnum: sameColumn ? row.attnum : -1,
+      notNull: sameColumn ? row.not_null : false,
+      typeOid: column.typeOid,
+      typmod: column.typmod,
+      formatType: formats.rows[index]?.format_type ?? String(column.typeOid),
+      dimensions: sameColumn ? row.dimensions : 0,
+      type: resolveType(types, column.typeOid, column.typmod),
+    };
+  });
+  const agrees =
+    rows.length === columns.length &&
+    rows.every((row, i) => row.name === columns[i]!.name && Number(row.type_oid) === columns[i]!.typeOid);
+  const defaults = new Map<string, string>();
+  for (const column of described) {
+    const missing = column.attnum > 0 ? catalog.get(column.name)?.missing : undefined;
+    const value = missing == null ? undefined : singleArrayElement(missing);
+    if (value !== undefined) defaults.set(column.name, value);
+  }
+  return {
+    table: { schema, name: table, columns: described, primaryKey: [] },
+    attnums: agrees ? new Map(rows.map((row) => [row.name, row.attnum])) : undefined,
+    defaults,
+  };
+}

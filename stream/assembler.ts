@@ -2,7 +2,7 @@ import { PgCdcError } from '../core/errors/index.js';
 import { asLsn, type Lsn } from '../core/lsn/index.js';
 import type { PgoutputMessage, Tuple } from '../source/replication/messages.js';
 import type { CsvBytes } from './csv.js';
-import { checkRelation, wireValue, type TableRoute } from './routes.js';
+import { wireValue, type TableRoute } from './routes.js';
 
 /**
  * Transaction assembly: decoded pgoutput messages in, whole committed transactions out, written to the spool of
@@ -16,6 +16,8 @@ import { checkRelation, wireValue, type TableRoute } from './routes.js';
  */
 interface Transaction {
   readonly xid: number;
+  /** The commit LSN, which Begin announces (protocol 1); unknown for a streamed transaction until its commit. */
+  readonly finalLsn?: Lsn;
   /** Spool keys per table, in first-write order, for this transaction's (sub)transactions. */
   readonly files: Map<TableRoute, string[]>;
   seq: number;
@@ -70,10 +72,24 @@ export class TransactionAssembler {
     return this.streamed.size;
   }
 
+  /**
+   * Whether the transaction being received is one `route` has already (its commit at or below skipThrough): the
+   * server sends it again after a reconnect or restart, and what it describes is behind the route.
+   */
+  replaysFor(route: TableRoute): boolean {
+    const lsn = this.streamXid === undefined ? this.current?.finalLsn : undefined;
+    return lsn !== undefined && lsn <= route.skipThrough;
+  }
+
+  /** Whether a transaction still being received has written rows for `route` (in the route's current shape). */
+  hasRowsFor(route: TableRoute): boolean {
+    return [this.current, ...this.streamed.values()].some((txn) => (txn?.files.get(route)?.length ?? 0) > 0);
+  }
+
   handle(message: PgoutputMessage): void {
     switch (message.tag) {
       case 'begin':
-        this.current = { xid: message.xid, files: new Map(), seq: 0 };
+        this.current = { xid: message.xid, finalLsn: asLsn(message.finalLsn), files: new Map(), seq: 0 };
         return;
       case 'commit':
         this.finish(
@@ -85,10 +101,10 @@ export class TransactionAssembler {
         this.current = undefined;
         return;
       case 'relation': {
+        // A change of the columns was applied to the route before this message got here (StreamRunner.relation).
         const name = `${message.schema}.${message.name}`;
         const route = this.routes.get(name) ?? null;
-        if (route) checkRelation(route, message.columns);
-        else this.events.onUnroutedRelation?.(message.schema, message.name);
+        if (!route) this.events.onUnroutedRelation?.(message.schema, message.name);
         this.relations.set(message.relationId, route);
         this.relationNames.set(message.relationId, name);
         return;

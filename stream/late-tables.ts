@@ -5,6 +5,8 @@ import { PgCdcError } from '../core/errors/index.js';
 import type { Logger } from '../core/log/index.js';
 import { formatLsn, parseLsn, ZERO_LSN, type Lsn, type LsnText } from '../core/lsn/index.js';
 import { qualifiedName, selectTables } from '../core/selection/index.js';
+import { shapeFromLake } from '../core/types/evolution.js';
+import { lastColumnId } from '../core/types/iceberg.js';
 import { planTable } from '../core/types/index.js';
 import { parseSnapshotXids } from '../core/xid/index.js';
 import { assertPublishable } from '../governance/publishable.js';
@@ -19,10 +21,10 @@ import { readTableColumns } from '../source/columns.js';
 import { connectSource, describeTarget, type SourceSettings } from '../source/connection.js';
 import { addTableToPublication, exportTableSnapshot, waitForOlderTransactions } from '../source/snapshot/late.js';
 import type { SnapshotTableInput, SnapshotTableResult } from '../workflows/snapshot-table.js';
-import { identityOf, type TableRoute } from './routes.js';
+import { routeColumns, type TableRoute } from './routes.js';
 import { spoolRoot, type TableStart } from './setup.js';
 import { SnapshotGate } from './snapshot-gate.js';
-import { bindFreshSpool, saveSpooledSource } from './spool-files.js';
+import { bindFreshSpool, saveCommittedShape } from './spool-files.js';
 import { TableSpool } from './spool.js';
 
 /** What the Temporal side does for a table that joins: its snapshot workflow, then its actor and schedule. */
@@ -203,13 +205,15 @@ export class LateTables {
     let route: TableRoute | undefined;
     try {
       const described = await readTableColumns(client, table.schema, table.name);
-      const plan = planTable(described);
+      // The columns as the base will have them: the snapshot's plan gives the same field ids (schema 0).
+      const schema = planTable(described).schema;
+      const shape = shapeFromLake(described, schema, lastColumnId(schema))!;
       const spoolDir = join(spoolRoot(config), encodeURIComponent(name));
       rmSync(spoolDir, { recursive: true, force: true });
-      const spool = new TableSpool(name, spoolDir, 0);
-      saveSpooledSource(spoolDir, described);
+      const spool = new TableSpool(name, spoolDir, 0, shape);
+      saveCommittedShape(spoolDir, shape);
       const gate = new SnapshotGate();
-      route = { table: name, source: described, plan, spool, ...identityOf(described), skipThrough: ZERO_LSN, gate };
+      route = { table: name, ...routeColumns(shape), spool, skipThrough: ZERO_LSN, gate };
       routes.set(name, route);
       this.options.routeChanged(name);
       const altered = await addTableToPublication(client, config.replication.publication, table);

@@ -14,6 +14,8 @@ export class StreamMetrics {
   transactions = 0;
   changes = 0;
   reconnects = 0;
+  /** Relation messages that changed a table's columns. */
+  schemaChanges = 0;
   heartbeats = 0;
   pausedMs = 0;
   spoolBytes = 0;
@@ -51,6 +53,7 @@ export class StreamMetrics {
       transactions: this.transactions,
       changes: this.changes,
       reconnects: this.reconnects,
+      schema_changes: this.schemaChanges,
       heartbeats: this.heartbeats,
       paused_ms: this.pausedMs,
       spool_bytes: this.spoolBytes,
@@ -82,6 +85,7 @@ export class StreamMetrics {
     metric('pgcdc_stream_transactions_total', 'counter', 'Source transactions read.', this.transactions);
     metric('pgcdc_stream_changes_total', 'counter', 'Row changes read.', this.changes);
     metric('pgcdc_stream_reconnects_total', 'counter', 'Replication reconnects.', this.reconnects);
+    metric('pgcdc_stream_schema_changes_total', 'counter', 'Column changes followed.', this.schemaChanges);
     metric('pgcdc_stream_heartbeats_total', 'counter', 'Heartbeat messages emitted.', this.heartbeats);
     metric(
       'pgcdc_stream_paused_seconds_total',

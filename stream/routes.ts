@@ -1,4 +1,5 @@
 import { PgCdcError } from '../core/errors/index.js';
+import { planOfShape, type TableShape } from '../core/types/evolution.js';
 import type { ColumnPlan, TablePlan } from '../core/types/index.js';
 import type { SourceTable } from '../core/types/source.js';
 import { pgArrayToJson } from '../source/replication/arrays.js';
@@ -7,28 +8,42 @@ import type { TableSpool } from './spool.js';
 
 /**
  * How rows of one replicated table reach its spool: which relation columns feed which CSV fields, and which of
- * them identify a row. Built from the table as it was planned at snapshot time; a relation that no longer matches
- * that plan is a schema change, which stops the stream with an error naming the table (no silent misplacement).
+ * them identify a row. The columns are the table's shape at the current point of the stream: a Relation message
+ * that changes them reshapes the route (`reshapeRoute`, stream/evolve.ts) before the rows that follow it.
  */
-export interface TableRoute {
+export interface TableRoute extends RouteColumns {
   readonly table: string;
-  readonly source: SourceTable;
-  readonly plan: TablePlan;
   readonly spool: TableSpool;
-  /** Field indexes (into plan.columns) of the identity columns. */
-  readonly identity: readonly number[];
-  readonly identityKind: 'primary-key' | 'full-row';
   /** Transactions at or below this commit LSN are in the lake already. */
   skipThrough: bigint;
   /** A table that joined while streaming: which transactions its own base snapshot holds (snapshot-gate.ts). */
   readonly gate?: SnapshotGate;
 }
 
+/** The parts of a route that follow its shape; changed together, by reshapeRoute only. */
+export interface RouteColumns {
+  shape: TableShape;
+  source: SourceTable;
+  plan: TablePlan;
+  /** Field indexes (into plan.columns) of the identity columns. */
+  identity: readonly number[];
+  identityKind: 'primary-key' | 'full-row';
+}
+
+export function routeColumns(shape: TableShape): RouteColumns {
+  return { shape, source: shape.source, plan: planOfShape(shape), ...identityOf(shape.source) };
+}
+
+/** The route's rows carry `shape` from now on. */
+export function reshapeRoute(route: TableRoute, shape: TableShape): void {
+  Object.assign(route, routeColumns(shape));
+}
+
 export class SchemaChangedError extends PgCdcError {
   constructor(table: string, what: string) {
-    super('SCHEMA_CHANGED', `the columns of ${table} changed since its snapshot: ${what}`, {
+    super('SCHEMA_CHANGED', `the columns of ${table} changed in a way the stream cannot follow: ${what}`, {
       context: { table },
-      hint: 'schema evolution while streaming is not supported yet: stop, then `pg-cdc teardown --purge-storage` and `pg-cdc init` to re-snapshot',
+      hint: 'see docs/schema-evolution.md; `pg-cdc reconcile --table` applies a change made while `pg-cdc start` was down',
     });
   }
 }
@@ -39,26 +54,6 @@ export function identityOf(source: SourceTable): { identity: number[]; identityK
     return { identity: source.primaryKey.map((name) => index.get(name)!), identityKind: 'primary-key' };
   }
   return { identity: source.columns.map((_, i) => i), identityKind: 'full-row' };
-}
-
-export interface RelationColumn {
-  readonly name: string;
-  readonly typeOid: number;
-}
-
-/** Maps relation column positions to plan positions; throws SchemaChangedError when they differ. */
-export function checkRelation(route: TableRoute, columns: readonly RelationColumn[]): void {
-  const planned = route.source.columns;
-  if (columns.length !== planned.length) {
-    const names = (list: readonly { name: string }[]): string => list.map((c) => c.name).join(', ');
-    throw new SchemaChangedError(route.table, `now (${names(columns)}), was (${names(planned)})`);
-  }
-  columns.forEach((column, i) => {
-    const was = planned[i]!;
-    if (column.name !== was.name)
-      throw new SchemaChangedError(route.table, `column ${i + 1} is now ${column.name}, was ${was.name}`);
-    if (column.typeOid !== was.typeOid) throw new SchemaChangedError(route.table, `column ${column.name} changed type`);
-  });
 }
 
 /**

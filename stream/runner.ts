@@ -3,6 +3,7 @@ import { PgCdcError, type ErrorCode } from '../core/errors/index.js';
 import type { Logger } from '../core/log/index.js';
 import type { SourceSettings } from '../source/connection.js';
 import { ZERO_LSN, formatLsn } from '../core/lsn/index.js';
+import type { RelationMessage } from '../source/replication/messages.js';
 import { ReplicationStream } from '../source/replication/stream.js';
 
 type StreamItem = ReplicationStream extends AsyncIterable<infer T> ? T : never;
@@ -10,7 +11,8 @@ import { TransactionAssembler } from './assembler.js';
 import { Checkpoint } from './checkpoint.js';
 import { EpochCommitter, type EpochSink } from './committer.js';
 import { SourceProbe } from './probe.js';
-import type { TableRoute } from './routes.js';
+import { describeChanges, RelationEvolver } from './evolve.js';
+import { reshapeRoute, SchemaChangedError, type TableRoute } from './routes.js';
 import { StreamMetrics } from './metrics.js';
 import { LateTables, type LateTablesOptions, type TableOnboarding } from './late-tables.js';
 
@@ -68,6 +70,7 @@ export class StreamRunner {
   private readonly committer: EpochCommitter;
   private readonly probe: SourceProbe;
   private readonly lateTables: LateTables | undefined;
+  private readonly evolver: RelationEvolver;
   private stopping = false;
   private wake: (() => void) | undefined;
   private interruptRead: (() => void) | undefined;
@@ -119,6 +122,7 @@ export class StreamRunner {
       (failure) => this.metrics.tableFailed(failure),
     );
     this.probe = new SourceProbe(options.source, options.config.replication.slot, options.log);
+    this.evolver = new RelationEvolver(options.source, options.log);
   }
 
   stop(): void {
@@ -155,6 +159,7 @@ export class StreamRunner {
           if (this.fatal !== undefined) throw this.fatal;
           if (!isConnectionLost(error) || this.stopping) throw error;
           this.assembler.reset();
+          this.evolver.reset();
           attempt += 1;
           if (attempt > reconnect.max_attempts) throw new ReconnectExhaustedError(reconnect.max_attempts, error);
           const delay = Math.min(reconnect.initial_delay_sec * 2 ** (attempt - 1), reconnect.max_delay_sec) * 1000;
@@ -170,6 +175,7 @@ export class StreamRunner {
       this.lateTables?.stop();
       this.committer.stop();
       await this.probe.close();
+      await this.evolver.close();
     }
     if (this.fatal !== undefined) throw this.fatal;
   }
@@ -239,6 +245,7 @@ export class StreamRunner {
           item = next.value;
         }
         if (item.kind === 'xlog') {
+          if (item.message.tag === 'relation') await this.relation(item.message);
           this.assembler.handle(item.message);
         } else if (!this.assembler.inTransaction) {
           this.checkpoint.advanceTo(item.walEnd);
@@ -295,6 +302,38 @@ export class StreamRunner {
     } else {
       this.options.log.info({ confirmed: formatLsn(confirm) }, 'stream stopped; every read change is committed');
     }
+  }
+
+  /**
+   * A Relation message, before the assembler sees it: when it changes a routed table's columns, the table's open
+   * epoch is sealed (its rows have the old columns) and the rows after it go to epochs of the new shape, whose
+   * commit evolves the table's schema first (docs/schema-evolution.md).
+   */
+  private async relation(message: RelationMessage): Promise<void> {
+    const route = this.options.routes.get(`${message.schema}.${message.name}`);
+    // A Relation inside a transaction the table has already describes columns the route has gone past: the route
+    // starts (and stays, across reconnects) at the shape of the last transaction it took.
+    if (!route || this.assembler.replaysFor(route)) return;
+    const evolution = await this.evolver.evolution(route, message);
+    if (!evolution) return;
+    const changes = describeChanges(evolution.changes);
+    if (this.assembler.hasRowsFor(route)) {
+      // Rows written before the ALTER inside the very transaction that made it: its CSV has the old columns, and
+      // one epoch has one shape. Rare (an ALTER between DML of the same table in one transaction); said so plainly.
+      throw new SchemaChangedError(
+        route.table,
+        `a transaction changed rows both before and after: ${changes.join('; ')}`,
+      );
+    }
+    const sealed = route.spool.seal();
+    route.spool.reshape(evolution.shape);
+    reshapeRoute(route, evolution.shape);
+    this.options.log.info(
+      { table: route.table, schemaId: evolution.shape.schemaId, changes, sealedEpoch: sealed?.batch.epoch },
+      'columns changed; the epochs after this point carry the new schema',
+    );
+    this.metrics.schemaChanges += 1;
+    if (sealed) this.committer.pump([route]);
   }
 
   /** Seals each given table's open epoch that is due by time, rows or bytes, and starts its commit. */

@@ -4,7 +4,9 @@ import type { PgCdcConfig } from '../core/config/index.js';
 import type { Logger } from '../core/log/index.js';
 import { PgCdcError } from '../core/errors/index.js';
 import { maxLsn, parseLsn, parseLsnText, ZERO_LSN, type LsnText } from '../core/lsn/index.js';
-import { planTable } from '../core/types/index.js';
+import { planOfShape, sameFields, shapeFromLake, type TableShape } from '../core/types/evolution.js';
+import type { SourceTable } from '../core/types/source.js';
+import type { IcebergSchema } from '../core/types/index.js';
 import { parseIdentifier, type Catalog } from '../lake/catalog/index.js';
 import { summaryEpoch, summaryLsn, TABLE_PROPERTY } from '../lake/contract/index.js';
 import { currentSchema, currentSnapshot } from '../lake/iceberg/metadata.js';
@@ -14,9 +16,9 @@ import { recordDroppedInManifest } from '../lake/state/manifest-entry.js';
 import { parseSnapshotXids } from '../core/xid/index.js';
 import type { ObjectStore } from '../lake/storage/index.js';
 import { readTableColumns, SourceTableNotFoundError } from '../source/columns.js';
-import { identityOf, SchemaChangedError, type TableRoute } from './routes.js';
+import { routeColumns, SchemaChangedError, type TableRoute } from './routes.js';
 import { SnapshotGate } from './snapshot-gate.js';
-import { bindSpoolToLakeTable, saveSpooledSource } from './spool-files.js';
+import { bindSpoolToLakeTable, loadCommittedShape, saveCommittedShape } from './spool-files.js';
 import { TableSpool } from './spool.js';
 
 export class NotInitializedError extends PgCdcError {
@@ -39,8 +41,28 @@ export interface TableStart {
 export const spoolRoot = (config: PgCdcConfig): string => join(config.spool.dir, config.replication.slot);
 
 /**
- * Everything the stream needs per table, from the lake (what is committed) and the source (what the columns are
- * now). A table whose columns no longer match its Iceberg schema stops the start with SCHEMA_CHANGED.
+ * The columns a table's stream starts with: those of its lake schema, since the slot resumes at the lake's
+ * committed LSN and Relation messages from there on describe every change since. The spool's record of the last
+ * committed epoch's shape gives them; without one (the first start), the source's columns must be the lake's.
+ */
+function startShape(spoolDir: string, source: SourceTable, schema: IcebergSchema, lastColumnId: number): TableShape {
+  const recorded = loadCommittedShape(spoolDir);
+  if (recorded && recorded.schemaId === schema['schema-id'] && sameFields(planOfShape(recorded).schema, schema)) {
+    return recorded;
+  }
+  const shape = shapeFromLake(source, schema, lastColumnId);
+  if (!shape) {
+    const fields = (list: readonly { name: string }[]): string => list.map((c) => c.name).join(', ');
+    throw new SchemaChangedError(
+      `${source.schema}.${source.name}`,
+      `the lake has (${fields(schema.fields)}), the source (${fields(source.columns)}), and no stream saw the change`,
+    );
+  }
+  return shape;
+}
+
+/**
+ * Everything the stream needs per table, from the lake (what is committed, and in which columns) and the source.
  */
 export async function prepareRoutes(options: {
   config: PgCdcConfig;
@@ -66,13 +88,7 @@ export async function prepareRoutes(options: {
       return undefined;
     });
     if (source === undefined) continue;
-    const plan = planTable(source);
     const loaded = await loadTableMetadata(options.store, options.catalog, identifier);
-    const lakeFields = currentSchema(loaded.metadata).fields.map((f) => `${f.name}:${JSON.stringify(f.type)}`);
-    const planFields = plan.schema.fields.map((f) => `${f.name}:${JSON.stringify(f.type)}`);
-    if (lakeFields.join('|') !== planFields.join('|')) {
-      throw new SchemaChangedError(identifier, `lake (${lakeFields.join(', ')}) vs source (${planFields.join(', ')})`);
-    }
     const summary = currentSnapshot(loaded.metadata)?.summary;
     const epoch = summaryEpoch(summary) ?? 0;
     const committedLsn = summaryLsn(summary) ?? parseLsnText(current.value.tables[identifier]!.committed_lsn);
@@ -80,21 +96,26 @@ export async function prepareRoutes(options: {
     if (bindSpoolToLakeTable(spoolDir, loaded.metadata['table-uuid'])) {
       options.log?.warn({ table: identifier, path: spoolDir }, 'emptied a spool left for another lake table');
     }
-    const spool = new TableSpool(identifier, spoolDir, epoch);
-    saveSpooledSource(spoolDir, source);
+    const committedShape = startShape(
+      spoolDir,
+      source,
+      currentSchema(loaded.metadata),
+      loaded.metadata['last-column-id'],
+    );
+    saveCommittedShape(spoolDir, committedShape);
+    const spool = new TableSpool(identifier, spoolDir, epoch, committedShape);
     const recovered = spool.recover(epoch);
+    // The stream resumes after the last transaction spooled: in the columns of the newest sealed epoch, if any.
+    const shape = recovered.at(-1)?.shape ?? committedShape;
+    spool.reshape(shape);
     // Sealed epochs from before a crash are committed again as they are; their transactions must not be spooled a
     // second time when the server re-sends them.
     const spooledThrough = recovered.at(-1)?.lastCommitLsn ?? ZERO_LSN;
-    const { identity, identityKind } = identityOf(source);
     const gate = lateTableGate(loaded.metadata.properties);
     routes.set(`${namespace}.${name}`, {
       table: identifier,
-      source,
-      plan,
+      ...routeColumns(shape),
       spool,
-      identity,
-      identityKind,
       skipThrough: maxLsn(parseLsn(committedLsn), spooledThrough),
       ...(gate ? { gate } : {}),
     });

@@ -1,15 +1,16 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PgCdcError } from '../core/errors/index.js';
-import type { SourceTable } from '../core/types/source.js';
+import type { TableShape } from '../core/types/evolution.js';
 import type { ChangeBatch, CommittedTransaction } from '../lake/state/types.js';
 
 /**
- * The spool's files that outlive a process: each table's source description (how its CSVs were written) and each
- * sealed epoch's batch.json (its transactions, and its files by name within the epoch's directory).
+ * The spool's files that outlive a process: each table's shape as its lake has it (shape.json: the columns and
+ * field ids of its last committed epoch) and each sealed epoch's batch.json (its transactions, its files by name
+ * within the epoch's directory, and the shape its CSVs were written in).
  */
 export const BATCH_FILE = 'batch.json';
-const SOURCE_FILE = 'source.json';
+const SHAPE_FILE = 'shape.json';
 const LAKE_TABLE_FILE = 'lake-table.json';
 
 export interface SavedBatch {
@@ -18,6 +19,8 @@ export interface SavedBatch {
   readonly bytes: number;
   readonly files: readonly string[];
   readonly transactions: readonly CommittedTransaction[];
+  /** The columns and field ids of the epoch's CSVs; absent in epochs sealed by an older version (then shape.json). */
+  readonly shape?: TableShape;
 }
 
 export const epochDir = (tableDir: string, epoch: number): string => join(tableDir, `e${epoch}`);
@@ -51,19 +54,30 @@ export function bindFreshSpool(tableDir: string, tableUuid: string): void {
   writeFileSync(join(tableDir, LAKE_TABLE_FILE), JSON.stringify({ tableUuid }));
 }
 
-export function saveSpooledSource(tableDir: string, source: SourceTable): void {
-  writeFileSync(join(tableDir, SOURCE_FILE), JSON.stringify(source));
+/** Records the shape of the table's last committed epoch: what its lake schema is. */
+export function saveCommittedShape(tableDir: string, shape: TableShape): void {
+  const path = join(tableDir, SHAPE_FILE);
+  writeFileSync(`${path}.new`, JSON.stringify(shape));
+  renameSync(`${path}.new`, path);
 }
 
-export function loadSpooledSource(tableDir: string): SourceTable {
-  const path = join(tableDir, SOURCE_FILE);
+export function loadCommittedShape(tableDir: string): TableShape | undefined {
+  const path = join(tableDir, SHAPE_FILE);
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as TableShape) : undefined;
+}
+
+/** The shape of a sealed epoch's CSVs: its own, else the table's committed one. */
+export function loadEpochShape(tableDir: string, epoch?: number): TableShape {
+  const own = epoch === undefined ? undefined : readSavedBatch(epochDir(tableDir, epoch))?.shape;
+  if (own) return own;
+  const path = join(tableDir, SHAPE_FILE);
   if (!existsSync(path)) {
     throw new PgCdcError('SPOOL_MISSING', `the spool of this table is missing its description`, {
       context: { path },
       hint: 'epochs are committed on the host whose spool holds them; run `pg-cdc start` there',
     });
   }
-  return JSON.parse(readFileSync(path, 'utf8')) as SourceTable;
+  return JSON.parse(readFileSync(path, 'utf8')) as TableShape;
 }
 
 export function saveBatch(dir: string, batch: SavedBatch): void {

@@ -3,7 +3,15 @@ import { join } from 'node:path';
 import type { ChangeBatch, CommittedTransaction } from '../lake/state/types.js';
 import { formatLsn, parseLsn, type Lsn } from '../core/lsn/index.js';
 import { CsvBytes } from './csv.js';
-import { epochDir, readSavedBatch, saveBatch, toChangeBatch, type SavedBatch } from './spool-files.js';
+import type { TableShape } from '../core/types/evolution.js';
+import {
+  epochDir,
+  readSavedBatch,
+  saveBatch,
+  saveCommittedShape,
+  toChangeBatch,
+  type SavedBatch,
+} from './spool-files.js';
 
 /**
  * One table's spool: the changes read from the slot that are not in the lake yet, on local disk.
@@ -21,6 +29,8 @@ import { epochDir, readSavedBatch, saveBatch, toChangeBatch, type SavedBatch } f
  */
 export interface SealedEpoch {
   readonly batch: ChangeBatch;
+  /** The columns its CSVs were written with (undefined: sealed by an older version, the committed shape). */
+  readonly shape: TableShape | undefined;
   readonly dir: string;
   readonly bytes: number;
   readonly firstCommitLsn: Lsn;
@@ -66,6 +76,8 @@ export class TableSpool {
     readonly table: string,
     private readonly dir: string,
     committedEpoch: number,
+    /** The columns of the rows going into the open epoch: set by reshape(), between two epochs. */
+    private shape: TableShape,
   ) {
     this.nextEpoch = committedEpoch + 1;
     mkdirSync(join(dir, 'pending'), { recursive: true });
@@ -119,6 +131,14 @@ export class TableSpool {
     this.sealedQueue.push(...found);
     this.nextEpoch = (found.at(-1)?.batch.epoch ?? committedEpoch) + 1;
     return found;
+  }
+
+  /**
+   * Rows from now on carry `shape`. The open epoch must be empty (sealed first): an epoch's CSVs have one shape.
+   */
+  reshape(shape: TableShape): void {
+    if (this.open.length > 0) throw new Error(`reshape of ${this.table} with an open epoch; seal it first`);
+    this.shape = shape;
   }
 
   /** The CSV to write one row of a transaction's file into; endRow() follows once the row is written. */
@@ -242,10 +262,18 @@ export class TableSpool {
     renameSync(join(this.dir, 'open'), dir);
     mkdirSync(join(this.dir, 'open'), { recursive: true });
     const transactions = this.open.map(({ lsn: _lsn, ...transaction }) => transaction);
-    const saved: SavedBatch = { table: this.table, epoch, bytes: this.openBytes, files: names, transactions };
+    const saved: SavedBatch = {
+      table: this.table,
+      epoch,
+      bytes: this.openBytes,
+      files: names,
+      transactions,
+      shape: this.shape,
+    };
     saveBatch(dir, saved);
     const sealed: SealedEpoch = {
       batch: toChangeBatch(saved, dir),
+      shape: this.shape,
       dir,
       bytes: this.openBytes,
       firstCommitLsn: this.open[0]!.lsn,
@@ -261,11 +289,12 @@ export class TableSpool {
     return this.sealedQueue[0];
   }
 
-  /** The epoch is in the lake: its files go. */
+  /** The epoch is in the lake: its files go, and its shape is the lake's now. */
   committed(epoch: number): void {
     const head = this.sealedQueue[0];
     if (!head || head.batch.epoch !== epoch) return;
     this.sealedQueue.shift();
+    if (head.shape) saveCommittedShape(this.dir, head.shape);
     rmSync(head.dir, { recursive: true, force: true });
   }
 
@@ -300,6 +329,7 @@ function fromSaved(saved: SavedBatch, dir: string): SealedEpoch {
   if (!first || !last) throw new Error(`sealed epoch ${dir} has no transactions`);
   return {
     batch,
+    shape: saved.shape,
     dir,
     bytes: saved.bytes,
     firstCommitLsn: parseLsn(first.commitLsn),

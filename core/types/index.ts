@@ -20,5 +20,15 @@ export {
   type ScalarMapping,
 } from './mapping.js';
 export { COPY_CSV_OPTIONS, csvRecord, READ_CSV_OPTIONS } from './csv.js';
-export { planTable, TypeMappingError, type ColumnPlan, type DuckDBFieldIds, type TablePlan } from './plan.js';
+export {
+  icebergTypeOf,
+  planTable,
+  TypeMappingError,
+  uniqueParquetNames,
+  type ColumnIds,
+  type ColumnPlan,
+  type DuckDBFieldIds,
+  type PlanIds,
+  type TablePlan,
+} from './plan.js';
 export { SOURCE_SESSION_SETTINGS, sourceSessionOptions, sourceSessionSql, sourceSessionStatements } from './session.js';

@@ -104,7 +104,11 @@ function shapeOf(column: SourceColumn, csv: string, options: PlanOptions, inKey:
   };
 }
 
-function uniqueParquetNames(names: readonly string[]): string[] {
+/**
+ * The Parquet column names of a table's columns: each source name, with `__<n>` appended to one that DuckDB would
+ * see as a duplicate of an earlier one (it folds case). Readers name the columns of every file this way too.
+ */
+export function uniqueParquetNames(names: readonly string[]): string[] {
   const taken = new Set<string>();
   return names.map((name, index) => {
     let candidate = name;
@@ -119,8 +123,32 @@ function renderFieldIds(value: DuckDBFieldIds): string {
   return `{__duckdb_field_id: ${value.__duckdb_field_id}, element: ${value.element}}`;
 }
 
-/** Plans a fresh table: field ids 1..n in attnum order, list element ids after n, schema-id 0. */
-export function planTable(table: SourceTable, options: PlanOptions = {}): TablePlan {
+/** The Iceberg field ids of one column: the column's own and, for a list, its element's. */
+export interface ColumnIds {
+  readonly fieldId: number;
+  readonly elementId?: number;
+}
+
+/**
+ * Field ids decided elsewhere (schema evolution, core/types/evolution.ts): per column name, plus the schema's id
+ * and the fields it keeps that no source column feeds any more (a column retired by a type change).
+ */
+export interface PlanIds {
+  readonly schemaId: number;
+  readonly columns: ReadonlyMap<string, ColumnIds>;
+  readonly retired: readonly IcebergField[];
+}
+
+/** The Iceberg type a source column maps to (list element ids left at 0: only the type's shape counts here). */
+export function icebergTypeOf(column: SourceColumn, inKey: boolean, options: PlanOptions = {}): IcebergType {
+  return shapeOf(column, 'v', options, inKey).iceberg(() => 0);
+}
+
+/**
+ * Plans a table. Without `ids`, a fresh table: field ids 1..n in attnum order, list element ids after n,
+ * schema-id 0. With `ids`, the ids (and schema id) an evolved schema gave its columns.
+ */
+export function planTable(table: SourceTable, options: PlanOptions = {}, ids?: PlanIds): TablePlan {
   const qualified = `${table.schema}.${table.name}`;
   if (table.columns.length === 0) {
     throw new TypeMappingError(`table ${qualified} has no columns`, {
@@ -132,11 +160,18 @@ export function planTable(table: SourceTable, options: PlanOptions = {}): TableP
   let nextNestedId = table.columns.length;
   const parquetNames = uniqueParquetNames(table.columns.map((c) => c.name));
   const columns = table.columns.map((column, index): ColumnPlan => {
-    const fieldId = index + 1;
+    const assigned = ids?.columns.get(column.name);
+    if (ids && !assigned) {
+      throw new TypeMappingError(`column ${column.name} of ${qualified} has no field id`, {
+        table: qualified,
+        hint: 'the schema evolution that introduced it did not assign one; this is a bug, please report it',
+      });
+    }
+    const fieldId = assigned?.fieldId ?? index + 1;
     const csvName = `c${fieldId}`;
     const shape = shapeOf(column, quoteIdentifier(csvName), options, keys.has(column.name));
     let elementId: number | undefined;
-    const iceberg = shape.iceberg(() => (elementId = ++nextNestedId));
+    const iceberg = shape.iceberg(() => (elementId = assigned ? (assigned.elementId ?? 0) : ++nextNestedId));
     return {
       name: column.name,
       fieldId,
@@ -154,7 +189,7 @@ export function planTable(table: SourceTable, options: PlanOptions = {}): TableP
       ...(shape.lossy ? { lossy: shape.lossy } : {}),
     };
   });
-  return buildPlan(table, columns);
+  return buildPlan(table, columns, ids);
 }
 
 function identifiers(table: SourceTable, columns: readonly ColumnPlan[]): { ids?: number[]; note?: string } {
@@ -171,17 +206,17 @@ function identifiers(table: SourceTable, columns: readonly ColumnPlan[]): { ids?
   return { ids: key.map((c) => c!.fieldId) };
 }
 
-function buildPlan(table: SourceTable, columns: readonly ColumnPlan[]): TablePlan {
+function buildPlan(table: SourceTable, columns: readonly ColumnPlan[], ids: PlanIds | undefined): TablePlan {
   const fields = columns.map((c, index): IcebergField => {
     const domainOf = table.columns[index]?.type.domain ? ` (domain over ${table.columns[index]?.type.name})` : '';
     return { id: c.fieldId, name: c.name, required: c.required, type: c.iceberg, doc: `${c.sourceType}${domainOf}` };
   });
-  const { ids, note } = identifiers(table, columns);
+  const { ids: identifierIds, note } = identifiers(table, columns);
   const schema: IcebergSchema = {
     type: 'struct',
-    'schema-id': 0,
-    ...(ids ? { 'identifier-field-ids': ids } : {}),
-    fields,
+    'schema-id': ids?.schemaId ?? 0,
+    ...(identifierIds ? { 'identifier-field-ids': identifierIds } : {}),
+    fields: [...fields, ...(ids?.retired ?? [])],
   };
   return {
     columns,

@@ -7,7 +7,10 @@ import { formatLsn, tryParseLsn, type LsnText } from '../../core/lsn/index.js';
 
 /** Snapshot summary keys. */
 export const SUMMARY_KEY = {
-  /** `snapshot` (the base `pg-cdc init` commits), `epoch` (a flush) or `compaction` (files rewritten). */
+  /**
+   * `snapshot` (the base `pg-cdc init` commits), `epoch` (a flush), `compaction` (files rewritten) or `fill` (the
+   * rows rewritten with the values a schema change gave them: docs/schema-evolution.md).
+   */
   kind: 'pgcdc.kind',
   /** 0 for the snapshot base, then 1, 2, ... per table. */
   epoch: 'pgcdc.epoch',
@@ -23,6 +26,8 @@ export const SUMMARY_KEY = {
   truncated: 'pgcdc.truncated',
   /** On a compaction's snapshot: the snapshot whose rows it rewrote. */
   compactedFrom: 'pgcdc.compacted-from',
+  /** On a fill's snapshot: the schema id whose new fields it filled in the rows already there. */
+  filledFor: 'pgcdc.filled-for-schema',
 } as const;
 
 /** What a compaction's snapshot keeps of the one it replaces: where the table stands still holds after it. */
@@ -48,7 +53,7 @@ export const TABLE_PROPERTY = {
   snapshotLsn: 'pgcdc.snapshot-lsn',
 } as const;
 
-export type SnapshotKind = 'snapshot' | 'epoch' | 'compaction';
+export type SnapshotKind = 'snapshot' | 'epoch' | 'compaction' | 'fill';
 
 type Summary = Readonly<Record<string, string>>;
 

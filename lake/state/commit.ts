@@ -11,6 +11,7 @@ import { ManifestStore } from '../manifest.js';
 import type { ObjectStore } from '../storage/index.js';
 import { commitChanges, type ChangesCommit } from './changes.js';
 import { ChangeBatchError, EpochGapError, EpochMismatchError, EpochStateError } from './errors.js';
+import { evolveToSchema } from './evolve.js';
 import { dropEvents, loadEvents, useEvents, type LoadedEvents } from './events.js';
 import { identityKey } from './keys.js';
 import { recordEpochInManifest } from './manifest-entry.js';
@@ -141,8 +142,8 @@ export async function commitEpoch(ctx: EpochContext, batch: ChangeBatch, codec: 
   if (!Number.isInteger(batch.epoch) || batch.epoch < 1) {
     throw new EpochMismatchError(batch.table, batch.epoch, 'epochs are whole numbers from 1 (0 is the snapshot base)');
   }
-  const state = await loadTableMetadata(ctx.store, ctx.catalog, batch.table);
-  const parent = currentSnapshot(state.metadata);
+  let state = await loadTableMetadata(ctx.store, ctx.catalog, batch.table);
+  let parent = currentSnapshot(state.metadata);
   const tableEpoch = epochOf(parent);
   if (!parent || tableEpoch === undefined) {
     throw new EpochStateError(
@@ -156,6 +157,22 @@ export async function commitEpoch(ctx: EpochContext, batch: ChangeBatch, codec: 
   if (tableEpoch < batch.epoch - 1) throw new EpochGapError(batch.table, batch.epoch, tableEpoch);
   const parentLsn = summaryLsn(parent.summary);
   checkBatch(batch, parentLsn === undefined ? undefined : parseLsn(parentLsn));
+  if (codec.schema) {
+    const connection = await ctx.duckdb.connect();
+    let evolution;
+    try {
+      evolution = await evolveToSchema(ctx.store, ctx.catalog, state, codec.schema, { connection, codec });
+    } finally {
+      connection.closeSync();
+    }
+    state = evolution.state;
+    // A fill of the rows already there is a snapshot of its own: the epoch builds on it.
+    parent = currentSnapshot(state.metadata) ?? parent;
+    if (evolution.evolved) {
+      const schemaId = state.metadata['current-schema-id'];
+      ctx.log.info({ table: batch.table, epoch: batch.epoch, schemaId }, 'table schema evolved');
+    }
+  }
 
   const schema = currentSchema(state.metadata);
   const key = identityKey(schema, codec);

@@ -9,7 +9,7 @@ import { joinKey } from '../storage/keys.js';
  */
 
 /** A positive 63-bit snapshot id derived from the identifier, what made the snapshot and its number; never 0. */
-function derivedSnapshotId(identifier: string, kind: 'epoch' | 'compaction', n: number | bigint): bigint {
+function derivedSnapshotId(identifier: string, kind: 'epoch' | 'compaction' | 'fill', n: number | bigint): bigint {
   const digest = createHash('sha256').update(`${identifier}\u0000${kind}\u0000${n}`).digest();
   const id = digest.readBigUInt64BE(0) & 0x7fff_ffff_ffff_ffffn;
   return id === 0n ? 1n : id;
@@ -22,6 +22,16 @@ export const epochSnapshotId = (identifier: string, epoch: number): bigint =>
 /** The snapshot id of a compaction's commit: (identifier, the snapshot it rewrote). */
 export const compactionSnapshotId = (identifier: string, baseSnapshotId: bigint): bigint =>
   derivedSnapshotId(identifier, 'compaction', baseSnapshotId);
+
+/** The snapshot id of a fill's commit: (identifier, the schema id it fills for). */
+export const fillSnapshotId = (identifier: string, schemaId: number): bigint =>
+  derivedSnapshotId(identifier, 'fill', schemaId);
+
+/** `<location>/data/fill-s0003-<table-hash>.parquet`: the rows of a fill, one file per schema id. */
+export function fillFileKey(location: string, tableUuid: string, schemaId: number): string {
+  const tableHash = createHash('sha256').update(tableUuid).digest('hex').slice(0, 12);
+  return joinKey(location, 'data', `fill-s${String(schemaId).padStart(4, '0')}-${tableHash}.parquet`);
+}
 
 export type EpochFilePart = 'state' | 'deletes' | 'changes';
 

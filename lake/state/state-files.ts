@@ -1,4 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
+import type { IcebergSchema } from '../../core/types/iceberg.js';
+import { currentSchema } from '../iceberg/metadata.js';
 import type { LoadedTable } from '../iceberg/table.js';
 import type { ObjectStore } from '../storage/index.js';
 import { copyToLake, tempTable, type LakeParquet } from './duck.js';
@@ -43,7 +45,7 @@ export interface FileNames {
 /** Temp tables `toast_src` and `lake_vals` that stateRowsSql joins; returns the fields with TOAST values. */
 async function prepareToast(
   connection: DuckDBConnection,
-  codec: ChangeCodec,
+  schema: IcebergSchema,
   resolution: Resolution,
   sources: ReadonlyMap<number, LakeRow>,
   files: FileNames,
@@ -71,7 +73,7 @@ async function prepareToast(
   });
   await tempTable(connection, 'lake_need', { iid: 'INTEGER', local_path: 'VARCHAR', pos: 'BIGINT' }, need);
   const paths = [...new Set(need.map(([, path]) => path))];
-  await connection.run(`CREATE OR REPLACE TEMP TABLE lake_vals AS ${lakeValuesSql(codec, fields, paths)}`);
+  await connection.run(`CREATE OR REPLACE TEMP TABLE lake_vals AS ${lakeValuesSql(schema, fields, paths)}`);
   return fields;
 }
 
@@ -100,7 +102,8 @@ export async function startDataFile(
   );
   const count = Number((await connection.runAndReadAll('SELECT count(*) FROM written')).getRowsJS()[0]![0]);
   if (count === 0) return { written: Promise.resolve(undefined) };
-  const toastFields = await prepareToast(connection, codec, resolution, input.sources, input.files);
+  const schema = currentSchema(table.metadata);
+  const toastFields = await prepareToast(connection, schema, resolution, input.sources, input.files);
   const key = epochFileKey(table.location, table.metadata['table-uuid'], epoch, 'state');
   return { written: copyToLake(connection, store, key, stateRowsSql(codec, toastFields), stateFieldIds(codec)) };
 }

@@ -1,3 +1,5 @@
+import type { IcebergSchema } from '../../core/types/iceberg.js';
+import { fieldIdSchemaSql, scanColumnNames } from '../scan.js';
 import { quoteIdentifier, quoteString } from './duck.js';
 import type { ChangeCodec, ChangeColumn } from './types.js';
 
@@ -22,14 +24,18 @@ export function stateFieldIds(codec: ChangeCodec): string {
   return `{${codec.columns.map((c) => `${quoteString(c.name)}: ${fieldIdsEntry(c)}`).join(', ')}}`;
 }
 
-/** The values of the lake rows that TOAST values come from, read by (file, position): only those columns. */
-export function lakeValuesSql(codec: ChangeCodec, fields: readonly number[], localPaths: readonly string[]): string {
-  const byId = new Map(codec.columns.map((c) => [c.fieldId, c]));
-  const columns = fields.map((id) => `p.${quoteIdentifier(byId.get(id)!.name)} AS v${id}`);
+/**
+ * The values of the lake rows that TOAST values come from, read by (file, position): only those columns, each by
+ * its field id (files written before a rename name it otherwise).
+ */
+export function lakeValuesSql(schema: IcebergSchema, fields: readonly number[], localPaths: readonly string[]): string {
+  const names = scanColumnNames(schema);
+  const columns = fields.map((id) => `p.${quoteIdentifier(names.get(id)!)} AS v${id}`);
   const files = localPaths.map(quoteString).join(', ');
   return (
     `SELECT n.iid, ${columns.join(', ')} FROM read_parquet([${files}], filename = true, file_row_number = true, ` +
-    'union_by_name = true) AS p JOIN lake_need AS n ON n.local_path = p.filename AND n.pos = p.file_row_number'
+    `schema = ${fieldIdSchemaSql(schema)}) AS p ` +
+    'JOIN lake_need AS n ON n.local_path = p.filename AND n.pos = p.file_row_number'
   );
 }
 

@@ -1,4 +1,6 @@
 import type { LsnText } from '../../core/lsn/index.js';
+import type { ColumnFill } from '../../core/types/evolution.js';
+import type { IcebergSchema } from '../../core/types/iceberg.js';
 
 /**
  * The contract between the stream side (which knows PostgreSQL) and the lake side (which knows Iceberg) for one
@@ -40,6 +42,13 @@ export interface ChangeCodec {
   readonly identity: readonly number[];
   /** 'primary-key': one row per identity value. 'full-row': a multiset, a delete removes one equal row. */
   readonly identityKind: 'primary-key' | 'full-row';
+  /**
+   * The state table's schema these columns belong to (retired fields included). When its fields differ from the
+   * table's current schema, the epoch first evolves the table (lake/state/evolve.ts). Absent: the current schema.
+   */
+  readonly schema?: IcebergSchema;
+  /** With `schema`: what the rows already in the table get in the fields it introduces (lake/state/fill.ts). */
+  readonly fills?: readonly ColumnFill[];
 }
 
 export interface CommittedTransaction {

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { planTable } from '../../core/types/index.js';
+import { freshShape } from '../../core/types/evolution.js';
 import type { SourceTable, SourceType } from '../../core/types/source.js';
 import { asLsn, type Lsn } from '../../core/lsn/index.js';
 import { Tuple, UNCHANGED_TOAST, type PgoutputMessage, type TupleValue } from '../../source/replication/messages.js';
 import { TransactionAssembler } from '../../stream/assembler.js';
 import { Checkpoint } from '../../stream/checkpoint.js';
-import { identityOf, type TableRoute } from '../../stream/routes.js';
+import { routeColumns, type TableRoute } from '../../stream/routes.js';
 import { TableSpool } from '../../stream/spool.js';
 import { tempDir } from '../support/temp.js';
 
@@ -46,15 +46,9 @@ const table: SourceTable = {
 
 function setup(skipThrough = 0n) {
   const dir = tempDir('pg-cdc-spool-');
-  const spool = new TableSpool('public.things', dir, 0);
-  const route: TableRoute = {
-    table: 'public.things',
-    source: table,
-    plan: planTable(table),
-    spool,
-    ...identityOf(table),
-    skipThrough,
-  };
+  const shape = freshShape(table);
+  const spool = new TableSpool('public.things', dir, 0, shape);
+  const route: TableRoute = { table: 'public.things', ...routeColumns(shape), spool, skipThrough };
   const commits: Lsn[] = [];
   const assembler = new TransactionAssembler(new Map([['public.things', route]]), {
     onCommit: ({ commitLsn }) => commits.push(commitLsn),
