@@ -12,6 +12,7 @@ import { Checkpoint } from './checkpoint.js';
 import { EpochCommitter, type EpochSink } from './committer.js';
 import { SourceProbe } from './probe.js';
 import { describeChanges, RelationEvolver } from './evolve.js';
+import { describeKeyChange, keyAfterRelation, withPrimaryKey } from './identity.js';
 import { reshapeRoute, SchemaChangedError, type TableRoute } from './routes.js';
 import { StreamMetrics } from './metrics.js';
 import { LateTables, type LateTablesOptions, type TableOnboarding } from './late-tables.js';
@@ -315,8 +316,16 @@ export class StreamRunner {
     // starts (and stays, across reconnects) at the shape of the last transaction it took.
     if (!route || this.assembler.replaysFor(route)) return;
     const evolution = await this.evolver.evolution(route, message);
-    if (!evolution) return;
-    const changes = describeChanges(evolution.changes);
+    // The key a Relation flags may change on its own (a new primary key, REPLICA IDENTITY USING INDEX): the epochs
+    // after this point are identified by it, in a schema version whose identifier-field-ids follow it.
+    const columns = evolution?.shape ?? route.shape;
+    const key = keyAfterRelation(columns.source.primaryKey, message);
+    if (!evolution && key === undefined) return;
+    const shape = key === undefined ? columns : withPrimaryKey(columns, key, evolution === undefined);
+    const changes = [
+      ...(evolution ? describeChanges(evolution.changes) : []),
+      ...(key === undefined ? [] : [describeKeyChange(columns.source.primaryKey, key)]),
+    ];
     if (this.assembler.hasRowsFor(route)) {
       // Rows written before the ALTER inside the very transaction that made it: its CSV has the old columns, and
       // one epoch has one shape. Rare (an ALTER between DML of the same table in one transaction); said so plainly.
@@ -326,10 +335,10 @@ export class StreamRunner {
       );
     }
     const sealed = route.spool.seal();
-    route.spool.reshape(evolution.shape);
-    reshapeRoute(route, evolution.shape);
+    route.spool.reshape(shape);
+    reshapeRoute(route, shape);
     this.options.log.info(
-      { table: route.table, schemaId: evolution.shape.schemaId, changes, sealedEpoch: sealed?.batch.epoch },
+      { table: route.table, schemaId: shape.schemaId, changes, sealedEpoch: sealed?.batch.epoch },
       'columns changed; the epochs after this point carry the new schema',
     );
     this.metrics.schemaChanges += 1;

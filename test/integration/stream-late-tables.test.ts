@@ -91,7 +91,12 @@ describe('tables that join or leave while streaming', () => {
 
   before(async () => {
     db = await freshDatabase('late');
-    await db.sql(`CREATE TABLE late_seed (id int PRIMARY KEY, v text); INSERT INTO late_seed VALUES (1, 'a')`);
+    await db.sql(`
+      CREATE TABLE late_seed (id int PRIMARY KEY, v text);
+      INSERT INTO late_seed VALUES (1, 'a');
+      CREATE TABLE late_pk (a int NOT NULL, b int NOT NULL, v text, CONSTRAINT late_pk_key PRIMARY KEY (a));
+      INSERT INTO late_pk SELECT g, g % 3, 'v' || g FROM generate_series(1, 20) g;
+    `);
     config = streamConfig({ url: db.url(), prefix: 'late', tableCheckSec: 1 });
     const init = await cli('init');
     assert.equal(init.code, 0, init.stdout + init.stderr);
@@ -180,6 +185,41 @@ describe('tables that join or leave while streaming', () => {
     // The other tables go on streaming.
     await db.sql(`INSERT INTO late_orders VALUES (2, 'still streaming')`);
     await eventually(() => ordersMatch(db, config.lake));
+  });
+
+  it('follows a primary-key change and a REPLICA IDENTITY change at their place in the stream', async () => {
+    const pkMatch = async (): Promise<true | string> => {
+      const key = (r: Record<string, unknown>): string => `${String(r.a)}:${String(r.b)}:${String(r.v)}`;
+      const source = (await db.sql('SELECT a, b, v FROM late_pk')).map(key).sort();
+      const got = (await lakeRows(config.lake, 'public.late_pk', 'd.a, d.b, d.v')).map(key).sort();
+      return (
+        JSON.stringify(source) === JSON.stringify(got) || `late_pk: source ${source.join(' ')}; lake ${got.join(' ')}`
+      );
+    };
+    await db.sql(`UPDATE late_pk SET v = 'before' WHERE a = 1`);
+    await db.sql(`
+      ALTER TABLE late_pk DROP CONSTRAINT late_pk_key, ADD CONSTRAINT late_pk_key PRIMARY KEY (a, b);
+      INSERT INTO late_pk VALUES (1, 99, 'same a, other b');
+      UPDATE late_pk SET v = 'by the new key' WHERE a = 1 AND b = 99;
+      DELETE FROM late_pk WHERE a = 2 AND b = 2;
+      UPDATE late_pk SET b = 50 WHERE a = 3;
+    `);
+    await eventually(pkMatch);
+    await db.sql(`
+      ALTER TABLE late_pk REPLICA IDENTITY FULL;
+      UPDATE late_pk SET v = 'under full' WHERE a = 4;
+      DELETE FROM late_pk WHERE a = 5;
+    `);
+    await eventually(pkMatch);
+    const manifest = (await lakeAt(config.lake).manifest.read())?.value;
+    assert.deepEqual(manifest?.tables['public.late_pk']?.primary_key, ['a', 'b']);
+    assert.match(stream!.logs(), /late_pk.*key \(a\) → \(a, b\)/);
+  });
+
+  it('gives the state table the new key as its identifier fields', { skip: noPython }, async () => {
+    const scan = scanWithPyIceberg(python!, await lakeMetadataPath(config.lake, 'public.late_pk'));
+    const ids = new Map(scan.fields.map(([id, name]) => [name, id]));
+    assert.deepEqual([...scan.identifier_field_ids].sort(), [ids.get('a'), ids.get('b')].sort());
   });
 
   it('starts again after a stop with the late table resumed and the dropped one left alone', async () => {

@@ -1,12 +1,14 @@
 /**
  * The rule for a table that joined while streaming (core/xid, stream/snapshot-gate.ts): a streamed transaction goes
- * on top of the table's base exactly when the snapshot the base was copied under does not see it.
+ * on top of the table's base exactly when the snapshot the base was copied under does not see it. And the key a
+ * Relation message gives a table (stream/identity.ts).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PgCdcError } from '../../core/errors/index.js';
 import { asLsn } from '../../core/lsn/index.js';
 import { formatSnapshotXids, parseSnapshotXids, snapshotSees, widenXid } from '../../core/xid/index.js';
+import { keyAfterRelation } from '../../stream/identity.js';
 import { SnapshotGate } from '../../stream/snapshot-gate.js';
 
 describe('snapshot xids', () => {
@@ -78,5 +80,21 @@ describe('SnapshotGate', () => {
     assert.equal(gate.verdict(101, asLsn(999n)), 'in-base');
     assert.equal(gate.verdict(103, asLsn(999n)), 'apply');
     assert.equal(gate.verdict(101, asLsn(1000n)), 'apply');
+  });
+});
+
+describe('keyAfterRelation', () => {
+  const columns = (...keys: string[]) => ['a', 'b', 'c'].map((name) => ({ name, isKey: keys.includes(name) }));
+
+  it('follows the flagged columns under DEFAULT and USING INDEX, in the current order when only that differs', () => {
+    assert.deepEqual(keyAfterRelation(['a'], { replicaIdentity: 'd', columns: columns('a', 'b') }), ['a', 'b']);
+    assert.deepEqual(keyAfterRelation(['a'], { replicaIdentity: 'i', columns: columns('c') }), ['c']);
+    assert.equal(keyAfterRelation(['b', 'a'], { replicaIdentity: 'd', columns: columns('a', 'b') }), undefined);
+  });
+
+  it('keeps the key under FULL, and drops it under NOTHING', () => {
+    assert.equal(keyAfterRelation(['a'], { replicaIdentity: 'f', columns: columns('a', 'b', 'c') }), undefined);
+    assert.deepEqual(keyAfterRelation(['a'], { replicaIdentity: 'n', columns: columns() }), []);
+    assert.equal(keyAfterRelation([], { replicaIdentity: 'n', columns: columns() }), undefined);
   });
 });
