@@ -5,7 +5,6 @@ import { EXIT, reportError } from './exit.js';
 
 /** Commands of the reference CLI that this version does not provide yet: they say so instead of "unknown command". */
 const NOT_YET_AVAILABLE: ReadonlyArray<[string, string]> = [
-  ['reconcile', 'one-shot schema reconcile'],
   ['promote', 'ref promotion'],
   ['catalog', 'catalog registration'],
 ];
@@ -28,6 +27,7 @@ const COMMANDS: ReadonlyArray<[string, () => Promise<Register>]> = [
   ['serve', async () => (await import('./commands/serve.js')).registerServe],
   ['acl', async () => (await import('./commands/acl.js')).registerAcl],
   ['compact', async () => (await import('./commands/compact.js')).registerCompact],
+  ['reconcile', async () => (await import('./commands/reconcile.js')).registerReconcile],
   ['worker', async () => (await import('./commands/worker.js')).registerWorker],
   ['demo', async () => (await import('./commands/demo.js')).registerDemo],
   ['embedded', async () => (await import('./commands/embedded.js')).registerEmbedded],

@@ -163,7 +163,7 @@ const isFailedTable = (value: unknown): value is FailedTable =>
   typeof (value as FailedTable).code === 'string';
 
 /** What the last `pg-cdc start` on this state directory reported (it rewrites its status file every second). */
-function streamStatus(stateDir: string): StreamStatus {
+export function streamStatus(stateDir: string): StreamStatus {
   let raw: Record<string, unknown>;
   try {
     raw = JSON.parse(readFileSync(streamStatusFile(stateDir), 'utf8')) as Record<string, unknown>;
