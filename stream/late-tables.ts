@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { PgCdcConfig } from '../core/config/index.js';
 import { PgCdcError } from '../core/errors/index.js';
 import type { Logger } from '../core/log/index.js';
-import { formatLsn, parseLsn, ZERO_LSN, type Lsn, type LsnText } from '../core/lsn/index.js';
+import { formatLsn, parseLsn, ZERO_LSN, type Lsn } from '../core/lsn/index.js';
 import { qualifiedName, selectTables } from '../core/selection/index.js';
 import { shapeFromLake } from '../core/types/evolution.js';
 import { lastColumnId } from '../core/types/iceberg.js';
@@ -126,11 +126,11 @@ export class LateTables {
     const { config, source, routes, log } = this.options;
     const client = await connectSource(source, { log });
     let found: CatalogTable[];
-    let seenAt: LsnText;
+    let seenAt: Lsn;
     try {
       found = await listTables(client);
       const { rows } = await client.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
-      seenAt = rows[0]!.lsn as LsnText;
+      seenAt = parseLsn(rows[0]!.lsn);
     } finally {
       await client.end().catch(() => undefined);
     }
@@ -153,7 +153,7 @@ export class LateTables {
     const present = new Set(found.map((t) => qualifiedName(t)));
     for (const [name, route] of routes) {
       if (present.has(name) || (route.gate !== undefined && !route.gate.ready)) continue;
-      if (!this.dropping.has(name)) this.dropping.set(name, parseLsn(seenAt));
+      if (!this.dropping.has(name)) this.dropping.set(name, seenAt);
     }
     await this.settleDrops();
   }
