@@ -2,6 +2,7 @@ import { Context } from '@temporalio/activity';
 import type pg from 'pg';
 import type { PgCdcConfig } from '../core/config/index.js';
 import type { Logger } from '../core/log/index.js';
+import type { LsnText } from '../core/lsn/index.js';
 import { qualifiedName, quoteQualified, selectTables } from '../core/selection/index.js';
 import { planTable } from '../core/types/index.js';
 import { assertPublishable } from '../governance/publishable.js';
@@ -261,11 +262,16 @@ export function createSnapshotActivities(deps: SnapshotActivityDeps) {
       });
     },
 
-    /** One Iceberg snapshot per table holding every chunk; idempotent on the slot's consistent point. */
+    /**
+     * One Iceberg snapshot per table holding every chunk; idempotent on the slot's consistent point. A table that
+     * joined while streaming passes what the snapshot it was copied under sees (`late`); its `consistentPoint` is
+     * then a position below which every transaction is in the copy, not the slot's.
+     */
     async commitSnapshotTable(input: {
       table: SnapshotTable;
       files: DataFile[];
       snapshot: SnapshotExported;
+      late?: { xids: string; seenBelow: LsnText };
     }): Promise<{ table: string; rows: number; files: number; snapshotId: string }> {
       return asActivity(async () => {
         const lake = await deps.lake();
@@ -279,6 +285,7 @@ export function createSnapshotActivities(deps: SnapshotActivityDeps) {
           slot: input.snapshot.slot,
           primaryKey: input.table.source.primaryKey,
           source: { database: target.database, host: target.host, publication },
+          ...(input.late === undefined ? {} : { late: input.late }),
         });
         const rows = input.files.reduce((sum, file) => sum + file.recordCount, 0);
         return { table: input.table.identifier, rows, files: input.files.length, snapshotId };

@@ -4,10 +4,7 @@ import { packageVersion } from './commands/version.js';
 import { EXIT, reportError } from './exit.js';
 
 /** Commands of the reference CLI that this version does not provide yet: they say so instead of "unknown command". */
-const NOT_YET_AVAILABLE: ReadonlyArray<[string, string]> = [
-  ['reconcile', 'one-shot schema reconcile'],
-  ['promote', 'ref promotion'],
-];
+const NOT_YET_AVAILABLE: ReadonlyArray<[string, string]> = [['promote', 'ref promotion']];
 
 type Register = (program: Command) => void;
 
@@ -28,6 +25,7 @@ const COMMANDS: ReadonlyArray<[string, () => Promise<Register>]> = [
   ['acl', async () => (await import('./commands/acl.js')).registerAcl],
   ['compact', async () => (await import('./commands/compact.js')).registerCompact],
   ['catalog', async () => (await import('./commands/catalog.js')).registerCatalog],
+  ['reconcile', async () => (await import('./commands/reconcile.js')).registerReconcile],
   ['worker', async () => (await import('./commands/worker.js')).registerWorker],
   ['demo', async () => (await import('./commands/demo.js')).registerDemo],
   ['embedded', async () => (await import('./commands/embedded.js')).registerEmbedded],

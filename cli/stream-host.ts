@@ -1,7 +1,10 @@
 import type { PgCdcConfig } from '../core/config/index.js';
 import type { Logger } from '../core/log/index.js';
 import { lazyLake } from '../activities/index.js';
+import { workflowIds } from '../core/temporal/index.js';
 import { ActorSink } from '../stream/actors.js';
+import type { TableOnboarding } from '../stream/late-tables.js';
+import type { snapshotTableWorkflow } from '../workflows/snapshot-table.js';
 import { ensureCompactionSchedules } from './compaction.js';
 import { prepareStreamLocators } from '../stream/locators.js';
 import type { TableStart } from '../stream/setup.js';
@@ -16,6 +19,8 @@ export interface StreamHost {
   readonly temporal: TemporalEndpoint;
   /** Hands sealed epochs to the table actors. */
   readonly sink: ActorSink;
+  /** Snapshots and starts a table that joins while streaming. */
+  readonly onboarding: TableOnboarding;
   /** Shuts the workers down (in-flight tasks finish) and closes the connections. */
   close(): Promise<void>;
 }
@@ -78,7 +83,21 @@ export async function openStreamHost(options: {
       tables: options.tables.map((t) => t.table),
       log,
     });
-    return { temporal, sink, close };
+    const onboarding: TableOnboarding = {
+      snapshotTable: (input) =>
+        client.workflow.execute<typeof snapshotTableWorkflow>('snapshotTableWorkflow', {
+          workflowId: workflowIds.snapshotTable(input.table.identifier),
+          taskQueue: temporal.taskQueue,
+          args: [input],
+          // A run left by a crashed start copied under a snapshot that is gone: it is replaced.
+          workflowIdConflictPolicy: 'TERMINATE_EXISTING',
+        }),
+      startTable: async (table) => {
+        await sink.ensureActors([table]);
+        await ensureCompactionSchedules({ client, config, taskQueue: temporal.taskQueue, tables: [table.table], log });
+      },
+    };
+    return { temporal, sink, onboarding, close };
   } catch (error) {
     await close().catch(closeFailed);
     throw error;

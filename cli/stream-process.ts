@@ -57,14 +57,22 @@ export async function openStreamProcess(options: {
 }): Promise<StreamProcess> {
   const { config, stateDir, sourceUrl, log } = options;
   const sink = new DeferredSink();
+  let attachOnboarding!: (host: Promise<StreamHost>) => void;
+  const onboarding = new Promise<StreamHost>((resolve) => (attachOnboarding = resolve)).then(
+    (opened) => opened.onboarding,
+  );
+  // A host that never comes ends the stream (below); nothing waits on this then but a join that is dropped with it.
+  onboarding.catch(() => undefined);
   const service = await openStreamService({
     config,
     sourceUrl,
     log,
     sink,
+    onboarding,
     ...(options.onStatus ? { onStatus: options.onStatus } : {}),
   });
   const host = openHost({ config, stateDir, sourceUrl, log }, service.tables, (error) => service.runner.abort(error));
+  attachOnboarding(host);
   const streaming = service.run(sink.attachWhen(host.then((opened) => opened.sink)));
   // Reported through `streaming`; a caller that never looks at `host` must not see it as unhandled.
   host.catch(() => undefined);

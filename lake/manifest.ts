@@ -34,6 +34,8 @@ const manifestTable = z.object({
   /** Every transaction with a commit LSN at or below this is in the table. */
   committed_lsn: lsn,
   schema_version: z.number().int().nonnegative(),
+  /** When `pg-cdc start` found the source table dropped: the lake keeps its data as of its last epoch. */
+  dropped_at: z.iso.datetime({ offset: true }).optional(),
 });
 
 export const pgCdcManifestSchema = z.object({

@@ -30,6 +30,8 @@ export interface AssemblerEvents {
   onCommit(info: { commitLsn: Lsn; endLsn: Lsn; tables: readonly TableRoute[]; rows: number }): void;
   /** A non-transactional message (our heartbeat): a position with nothing pending before it. */
   onMessage(lsn: Lsn, prefix: string): void;
+  /** A relation with no route: a table published that the stream does not carry (yet). */
+  onUnroutedRelation?(schema: string, name: string): void;
 }
 
 export class ProtocolError extends PgCdcError {
@@ -49,6 +51,8 @@ const microsToIso = (micros: bigint): string => {
 
 export class TransactionAssembler {
   private readonly relations = new Map<number, TableRoute | null>();
+  /** `schema.name` of each relation described, so a route added or removed later applies to it at once. */
+  private readonly relationNames = new Map<number, string>();
   private current: Transaction | undefined;
   private streamXid: number | undefined;
   private readonly streamed = new Map<number, Transaction>();
@@ -96,10 +100,15 @@ export class TransactionAssembler {
         );
         this.current = undefined;
         return;
-      case 'relation':
+      case 'relation': {
         // A change of the columns was applied to the route before this message got here (StreamRunner.relation).
-        this.relations.set(message.relationId, this.routes.get(`${message.schema}.${message.name}`) ?? null);
+        const name = `${message.schema}.${message.name}`;
+        const route = this.routes.get(name) ?? null;
+        if (!route) this.events.onUnroutedRelation?.(message.schema, message.name);
+        this.relations.set(message.relationId, route);
+        this.relationNames.set(message.relationId, name);
         return;
+      }
       case 'insert':
         this.change(message.xid, message.relationId, 'I', undefined, message.newTuple);
         return;
@@ -144,6 +153,12 @@ export class TransactionAssembler {
     }
   }
 
+  /** The route of `name` was added or removed (a table joined or was dropped while streaming). */
+  routeChanged(name: string): void {
+    const route = this.routes.get(name) ?? null;
+    for (const [id, described] of this.relationNames) if (described === name) this.relations.set(id, route);
+  }
+
   /** A lost connection: every half-received transaction is dropped (the server sends it again). */
   reset(): void {
     for (const txn of [this.current, ...this.streamed.values()]) {
@@ -154,6 +169,7 @@ export class TransactionAssembler {
     this.streamed.clear();
     this.streamXid = undefined;
     this.relations.clear();
+    this.relationNames.clear();
   }
 
   private requireCurrent(what: string): Transaction {
@@ -219,8 +235,17 @@ export class TransactionAssembler {
         for (const key of keys) route.spool.discard(key);
         continue;
       }
-      route.spool.commit(keys, { xid: txn.xid, commitLsn, commitTime });
+      const verdict = route.gate?.verdict(txn.xid, commitLsn) ?? 'apply';
       route.skipThrough = commitLsn;
+      if (verdict === 'in-base') {
+        for (const key of keys) route.spool.discard(key);
+        continue;
+      }
+      if (verdict === 'hold') {
+        route.gate!.hold(keys, { xid: txn.xid, commitLsn, commitTime });
+        continue;
+      }
+      route.spool.commit(keys, { xid: txn.xid, commitLsn, commitTime });
       tables.push(route);
     }
     rows = txn.seq;

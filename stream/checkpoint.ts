@@ -22,8 +22,9 @@ export class Checkpoint {
   confirmable(routes: Iterable<TableRoute>): Lsn {
     let oldest: Lsn | undefined;
     for (const route of routes) {
-      const lsn = route.spool.oldestUncommittedLsn();
-      if (lsn !== undefined && (oldest === undefined || lsn < oldest)) oldest = lsn;
+      for (const lsn of [route.spool.oldestUncommittedLsn(), route.gate?.oldestHeldLsn]) {
+        if (lsn !== undefined && (oldest === undefined || lsn < oldest)) oldest = lsn;
+      }
     }
     return oldest ?? this.position;
   }

@@ -60,6 +60,8 @@ export class EpochCommitter {
     if (this.stopped) return;
     for (const route of routes) {
       if (this.inFlight.has(route) || this.failed.has(route.table)) continue;
+      // A table that joined while streaming: its epochs wait until its base is committed.
+      if (route.gate !== undefined && !route.gate.ready) continue;
       const sealed = route.spool.peekSealed();
       if (!sealed) continue;
       const work = this.commitOne(route, sealed).finally(() => {

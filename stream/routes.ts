@@ -3,6 +3,7 @@ import { planOfShape, type TableShape } from '../core/types/evolution.js';
 import type { ColumnPlan, TablePlan } from '../core/types/index.js';
 import type { SourceTable } from '../core/types/source.js';
 import { pgArrayToJson } from '../source/replication/arrays.js';
+import type { SnapshotGate } from './snapshot-gate.js';
 import type { TableSpool } from './spool.js';
 
 /**
@@ -15,6 +16,8 @@ export interface TableRoute extends RouteColumns {
   readonly spool: TableSpool;
   /** Transactions at or below this commit LSN are in the lake already. */
   skipThrough: bigint;
+  /** A table that joined while streaming: which transactions its own base snapshot holds (snapshot-gate.ts). */
+  readonly gate?: SnapshotGate;
 }
 
 /** The parts of a route that follow its shape; changed together, by reshapeRoute only. */

@@ -14,14 +14,22 @@ import { SourceProbe } from './probe.js';
 import { describeChanges, RelationEvolver } from './evolve.js';
 import { openRegistryIfPresent, recordColumnChanges } from './governance.js';
 import { describeTarget } from '../source/connection.js';
+import { describeKeyChange, keyAfterRelation, withPrimaryKey } from './identity.js';
 import { reshapeRoute, SchemaChangedError, type TableRoute } from './routes.js';
 import { StreamMetrics } from './metrics.js';
+import { LateTables, type LateTablesOptions, type TableOnboarding } from './late-tables.js';
 
 export interface StreamRunnerOptions {
   readonly config: PgCdcConfig;
   readonly source: SourceSettings;
-  readonly routes: ReadonlyMap<string, TableRoute>;
+  /** Grows and shrinks while streaming: tables join and are dropped (late-tables.ts). */
+  readonly routes: Map<string, TableRoute>;
   readonly sink: EpochSink;
+  /** Where a table that joins while streaming is snapshotted and started; without it, none joins. */
+  readonly lateTables?: {
+    readonly lake: LateTablesOptions['lake'];
+    readonly onboarding: Promise<TableOnboarding>;
+  };
   readonly log: Logger;
   readonly protoVersion: 1 | 2;
   readonly metrics?: StreamMetrics;
@@ -70,6 +78,7 @@ export class StreamRunner {
   private readonly assembler: TransactionAssembler;
   private readonly committer: EpochCommitter;
   private readonly probe: SourceProbe;
+  private readonly lateTables: LateTables | undefined;
   private readonly evolver: RelationEvolver;
   private stopping = false;
   private wake: (() => void) | undefined;
@@ -90,7 +99,21 @@ export class StreamRunner {
         this.sealDue(tables);
       },
       onMessage: (lsn) => this.checkpoint.advanceTo(lsn),
+      onUnroutedRelation: (schema, name) => this.lateTables?.unroutedRelation(schema, name),
     });
+    const late = options.lateTables;
+    this.lateTables =
+      late &&
+      new LateTables({
+        config: options.config,
+        source: options.source,
+        routes: options.routes,
+        lake: late.lake,
+        onboarding: late.onboarding,
+        log: options.log,
+        routeChanged: (name) => this.assembler.routeChanged(name),
+        readPosition: () => this.checkpoint.readPosition,
+      });
     this.committer = new EpochCommitter(
       options.sink,
       options.log,
@@ -130,6 +153,7 @@ export class StreamRunner {
   async run(): Promise<void> {
     const { reconnect } = this.options.config.source.postgres;
     let attempt = 0;
+    this.lateTables?.start();
     try {
       while (!this.stopping) {
         let stream: ReplicationStream | undefined;
@@ -157,6 +181,7 @@ export class StreamRunner {
         }
       }
     } finally {
+      this.lateTables?.stop();
       this.committer.stop();
       await this.probe.close();
       await this.evolver.close();
@@ -299,8 +324,16 @@ export class StreamRunner {
     // starts (and stays, across reconnects) at the shape of the last transaction it took.
     if (!route || this.assembler.replaysFor(route)) return;
     const evolution = await this.evolver.evolution(route, message);
-    if (!evolution) return;
-    const changes = describeChanges(evolution.changes);
+    // The key a Relation flags may change on its own (a new primary key, REPLICA IDENTITY USING INDEX): the epochs
+    // after this point are identified by it, in a schema version whose identifier-field-ids follow it.
+    const columns = evolution?.shape ?? route.shape;
+    const key = keyAfterRelation(columns.source.primaryKey, message);
+    if (!evolution && key === undefined) return;
+    const shape = key === undefined ? columns : withPrimaryKey(columns, key, evolution === undefined);
+    const changes = [
+      ...(evolution ? describeChanges(evolution.changes) : []),
+      ...(key === undefined ? [] : [describeKeyChange(columns.source.primaryKey, key)]),
+    ];
     if (this.assembler.hasRowsFor(route)) {
       // Rows written before the ALTER inside the very transaction that made it: its CSV has the old columns, and
       // one epoch has one shape. Rare (an ALTER between DML of the same table in one transaction); said so plainly.
@@ -310,17 +343,17 @@ export class StreamRunner {
       );
     }
     const sealed = route.spool.seal();
-    route.spool.reshape(evolution.shape);
-    reshapeRoute(route, evolution.shape);
+    route.spool.reshape(shape);
+    reshapeRoute(route, shape);
     this.options.log.info(
-      { table: route.table, schemaId: evolution.shape.schemaId, changes, sealedEpoch: sealed?.batch.epoch },
+      { table: route.table, schemaId: shape.schemaId, changes, sealedEpoch: sealed?.batch.epoch },
       'columns changed; the epochs after this point carry the new schema',
     );
     this.metrics.schemaChanges += 1;
     if (sealed) this.committer.pump([route]);
     // Before any row of the new shape can reach the lake: a renamed column must not lose its classification.
-    const registry = openRegistryIfPresent(this.options.config);
-    if (registry) {
+    const registry = evolution ? openRegistryIfPresent(this.options.config) : undefined;
+    if (registry && evolution) {
       try {
         const { database } = describeTarget(this.options.source.url ?? '');
         recordColumnChanges(registry, database, route.table, evolution.shape.schemaId, evolution.changes);

@@ -6,6 +6,7 @@ import { describeTarget, withSource } from '../source/connection.js';
 import { assertPublishable } from '../governance/publishable.js';
 import type { EpochSink } from './committer.js';
 import { bindStreamSource } from '../core/metrics/index.js';
+import type { TableOnboarding } from './late-tables.js';
 import { StreamMetrics } from './metrics.js';
 import { StreamRunner } from './runner.js';
 import { prepareRoutes, type TableStart } from './setup.js';
@@ -40,6 +41,8 @@ export async function openStreamService(options: {
   sourceUrl: string;
   log: Logger;
   sink: EpochSink;
+  /** The Temporal side's start for tables that join while streaming (the stream host's). */
+  onboarding?: Promise<TableOnboarding>;
   onStatus?: (metrics: StreamMetrics) => void;
 }): Promise<StreamService> {
   const { config, log } = options;
@@ -70,6 +73,9 @@ export async function openStreamService(options: {
     log,
     protoVersion,
     metrics,
+    ...(options.onboarding
+      ? { lateTables: { lake: { store, catalog, manifest }, onboarding: options.onboarding } }
+      : {}),
     ...(options.onStatus ? { onStatus: options.onStatus } : {}),
   });
   return {

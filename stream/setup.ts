@@ -8,13 +8,16 @@ import { planOfShape, sameFields, shapeFromLake, type TableShape } from '../core
 import type { SourceTable } from '../core/types/source.js';
 import type { IcebergSchema } from '../core/types/index.js';
 import { parseIdentifier, type Catalog } from '../lake/catalog/index.js';
-import { summaryEpoch, summaryLsn } from '../lake/contract/index.js';
+import { summaryEpoch, summaryLsn, TABLE_PROPERTY } from '../lake/contract/index.js';
 import { currentSchema, currentSnapshot } from '../lake/iceberg/metadata.js';
 import { loadTableMetadata } from '../lake/iceberg/table.js';
 import type { ManifestStore } from '../lake/manifest.js';
+import { recordDroppedInManifest } from '../lake/state/manifest-entry.js';
+import { parseSnapshotXids } from '../core/xid/index.js';
 import type { ObjectStore } from '../lake/storage/index.js';
-import { readTableColumns } from '../source/columns.js';
+import { readTableColumns, SourceTableNotFoundError } from '../source/columns.js';
 import { routeColumns, SchemaChangedError, type TableRoute } from './routes.js';
+import { SnapshotGate } from './snapshot-gate.js';
 import { bindSpoolToLakeTable, loadCommittedShape, saveCommittedShape } from './spool-files.js';
 import { TableSpool } from './spool.js';
 
@@ -74,8 +77,17 @@ export async function prepareRoutes(options: {
   const routes = new Map<string, TableRoute>();
   const tables: TableStart[] = [];
   for (const identifier of Object.keys(current.value.tables).sort()) {
+    // A dropped table keeps its lake data as of its last epoch; nothing streams into it.
+    if (current.value.tables[identifier]!.dropped_at !== undefined) continue;
     const { namespace, name } = parseIdentifier(identifier);
-    const source = await readTableColumns(options.client, namespace, name);
+    const source = await readTableColumns(options.client, namespace, name).catch(async (error: unknown) => {
+      if (!(error instanceof SourceTableNotFoundError)) throw error;
+      // Dropped while `start` was down: marked so, like a drop seen while streaming (late-tables.ts).
+      await recordDroppedInManifest(options.manifest, identifier, new Date());
+      options.log?.warn({ table: identifier }, 'the source table was dropped: marked dropped in the manifest');
+      return undefined;
+    });
+    if (source === undefined) continue;
     const loaded = await loadTableMetadata(options.store, options.catalog, identifier);
     const summary = currentSnapshot(loaded.metadata)?.summary;
     const epoch = summaryEpoch(summary) ?? 0;
@@ -99,11 +111,13 @@ export async function prepareRoutes(options: {
     // Sealed epochs from before a crash are committed again as they are; their transactions must not be spooled a
     // second time when the server re-sends them.
     const spooledThrough = recovered.at(-1)?.lastCommitLsn ?? ZERO_LSN;
+    const gate = lateTableGate(loaded.metadata.properties);
     routes.set(`${namespace}.${name}`, {
       table: identifier,
       ...routeColumns(shape),
       spool,
       skipThrough: maxLsn(parseLsn(committedLsn), spooledThrough),
+      ...(gate ? { gate } : {}),
     });
     tables.push({
       table: identifier,
@@ -114,4 +128,12 @@ export async function prepareRoutes(options: {
     });
   }
   return { routes, tables };
+}
+
+/** The gate of a table whose base was copied under a snapshot of its own (its table properties say which). */
+function lateTableGate(properties: Readonly<Record<string, string>> | undefined): SnapshotGate | undefined {
+  const xids = properties?.[TABLE_PROPERTY.snapshotXids];
+  const lsn = properties?.[TABLE_PROPERTY.snapshotLsn];
+  if (xids === undefined || lsn === undefined) return undefined;
+  return SnapshotGate.committed(parseSnapshotXids(xids), parseLsn(lsn));
 }

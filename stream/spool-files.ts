@@ -45,6 +45,15 @@ export function bindSpoolToLakeTable(tableDir: string, tableUuid: string): boole
   return emptied;
 }
 
+/**
+ * Binds the spool of a table that joined while streaming to its new lake table. Its spool was started before the
+ * table existed (it gathered the changes made during the copy), so unlike `bindSpoolToLakeTable` nothing is
+ * emptied: the directory was made fresh for this table.
+ */
+export function bindFreshSpool(tableDir: string, tableUuid: string): void {
+  writeFileSync(join(tableDir, LAKE_TABLE_FILE), JSON.stringify({ tableUuid }));
+}
+
 /** Records the shape of the table's last committed epoch: what its lake schema is. */
 export function saveCommittedShape(tableDir: string, shape: TableShape): void {
   const path = join(tableDir, SHAPE_FILE);

@@ -68,6 +68,7 @@ export const manifestOutput = z.object({
       epoch: z.number().int(),
       committed_lsn: z.string(),
       schema_version: z.number().int(),
+      dropped_at: nullableText.describe('when the source table was found dropped; the data stays as of its last epoch'),
     }),
   ),
 });

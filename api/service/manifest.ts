@@ -47,6 +47,7 @@ export function manifestWire(at: ManifestAt, visible: VisibleSet): ManifestWire 
       epoch: table.epoch,
       committed_lsn: table.committed_lsn,
       schema_version: table.schema_version,
+      dropped_at: table.dropped_at ?? null,
     };
   }
   return {

@@ -57,6 +57,8 @@ interface LakeStatus {
     readonly committed_lsn: string;
     readonly epoch: number;
     readonly schema_version: number;
+    /** When the source table was found dropped; its lake data stays as of its last epoch. */
+    readonly dropped_at?: string;
   }[];
 }
 
@@ -132,6 +134,7 @@ async function lakeStatus(context: CommandContext): Promise<LakeStatus> {
         committed_lsn: entry.committed_lsn,
         epoch: entry.epoch,
         schema_version: entry.schema_version,
+        ...(entry.dropped_at === undefined ? {} : { dropped_at: entry.dropped_at }),
       })),
   };
 }
@@ -167,7 +170,7 @@ const isFailedTable = (value: unknown): value is FailedTable =>
   typeof (value as FailedTable).code === 'string';
 
 /** What the last `pg-cdc start` on this state directory reported (it rewrites its status file every second). */
-function streamStatus(stateDir: string): StreamStatus {
+export function streamStatus(stateDir: string): StreamStatus {
   let raw: Record<string, unknown>;
   try {
     raw = JSON.parse(readFileSync(streamStatusFile(stateDir), 'utf8')) as Record<string, unknown>;
@@ -286,7 +289,8 @@ function formatLake(lake: LakeStatus | Failure): string[] {
   for (const t of lake.tables) {
     lines.push(
       `  ${t.table.padEnd(width)}  ${t.row_count} rows, snapshot ${t.snapshot_id ?? '-'}, ` +
-        `committed ${t.committed_lsn}, epoch ${t.epoch}`,
+        `committed ${t.committed_lsn}, epoch ${t.epoch}` +
+        (t.dropped_at === undefined ? '' : `, DROPPED at the source ${t.dropped_at} (kept as of its last epoch)`),
     );
   }
   return lines;

@@ -133,6 +133,7 @@ const replicationSchema = z.strictObject({
   slot: slotName().default('pg_cdc_slot'),
   heartbeat_interval_sec: num({ min: 0, unit: 'seconds; 0 disables' }, 30),
   protocol_version: z.preprocess(toNumber, z.literal(['auto', 1, 2])).default('auto'),
+  table_check_interval_sec: num({ min: 0, unit: 'seconds; 0 disables' }, 10),
 });
 
 const flushSchema = z.strictObject({

@@ -50,6 +50,10 @@ export const FAILURES = {
   SNAPSHOT_ATTEMPTS_EXHAUSTED: permanent('the snapshot lost its exporting connection too many times'),
   ROW_TOO_LONG: permanent('a row is longer than the snapshot copy accepts'),
   UNTAGGED_TABLES: permanent('strict mode: a table about to be published has no classification'),
+  SNAPSHOT_INVALID: permanent('a recorded PostgreSQL snapshot (`xmin:xmax:xip`) does not parse'),
+  LATE_TABLE_FAILED: retryable(
+    'a table that joined while streaming could not be snapshotted; the next check tries again',
+  ),
 
   // The replication stream
   REPLICATION_CONNECTION_LOST: retryable('the replication connection was lost; streaming reconnects', 503),

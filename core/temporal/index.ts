@@ -14,6 +14,8 @@ export const scheduleIds = {
 export const workflowIds = {
   preflight: (slot: string) => `preflight:${slot}`,
   snapshot: (slot: string) => `snapshot:${slot}`,
+  /** The snapshot of one table that joined while `pg-cdc start` streams. */
+  snapshotTable: (qualifiedName: string) => `snapshot-table:${qualifiedName}`,
   table: (qualifiedName: string) => `table:${qualifiedName}`,
   /**
    * The id of an epoch's `commitEpoch` Update, per sender (a stream worker's run, and its resends after a failed

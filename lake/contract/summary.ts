@@ -44,6 +44,13 @@ export const TABLE_PROPERTY = {
   /** `changelog` on a changelog table. */
   tableKind: 'pgcdc.table-kind',
   slot: 'pgcdc.slot',
+  /**
+   * On a table that joined while streaming: `pg_current_snapshot()` of the snapshot its base was copied under, and
+   * the LSN every transaction that snapshot sees committed below. A streamed transaction is applied on top of the
+   * base exactly when that snapshot does not see it (core/xid).
+   */
+  snapshotXids: 'pgcdc.snapshot-xids',
+  snapshotLsn: 'pgcdc.snapshot-lsn',
 } as const;
 
 export type SnapshotKind = 'snapshot' | 'epoch' | 'compaction' | 'fill';

@@ -34,6 +34,12 @@ export interface BaseCommit {
   /** The source table's primary key, in key order; empty for a table without one. */
   readonly primaryKey: readonly string[];
   readonly source: { readonly database: string; readonly host: string; readonly publication: string };
+  /**
+   * A table that joined while streaming: its copy was read under a snapshot of its own (not the slot's). Kept as
+   * table properties: the snapshot's xids and `seenBelow`, the position read after it was taken (every transaction
+   * it sees committed below). `lsn` is then a position below which every transaction is in the copy.
+   */
+  readonly late?: { readonly xids: string; readonly seenBelow: LsnText };
 }
 
 /** Commits the base snapshot; returns its snapshot id (decimal). */
@@ -44,7 +50,13 @@ export async function commitBase(ctx: BaseContext, commit: BaseCommit): Promise<
       identifier: commit.identifier,
       location: commit.location,
       schema: commit.schema,
-      properties: { [TABLE_PROPERTY.sourceTable]: commit.identifier, [TABLE_PROPERTY.slot]: commit.slot },
+      properties: {
+        [TABLE_PROPERTY.sourceTable]: commit.identifier,
+        [TABLE_PROPERTY.slot]: commit.slot,
+        ...(commit.late === undefined
+          ? {}
+          : { [TABLE_PROPERTY.snapshotXids]: commit.late.xids, [TABLE_PROPERTY.snapshotLsn]: commit.late.seenBelow }),
+      },
     });
   } catch (error) {
     if (!(error instanceof TableExistsError)) throw error;
@@ -60,6 +72,7 @@ export async function commitBase(ctx: BaseContext, commit: BaseCommit): Promise<
     epoch: 0,
     committedLsn: commit.lsn,
     source: { ...commit.source, slot: commit.slot },
+    late: commit.late !== undefined,
   });
   const snapshotId = String(result.snapshot['snapshot-id']);
   ctx.log.info(

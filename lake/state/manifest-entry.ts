@@ -79,7 +79,11 @@ function isCurrent(previous: ManifestTable | undefined, entry: ManifestTable): b
  */
 export async function recordBaseInManifest(
   manifest: ManifestStore,
-  input: ManifestEntryInput & { readonly source: Omit<ManifestSource, 'consistent_point_lsn'> },
+  input: ManifestEntryInput & {
+    readonly source: Omit<ManifestSource, 'consistent_point_lsn'>;
+    /** A table that joined while streaming: the manifest's source (the slot's consistent point) stays as it is. */
+    readonly late?: boolean;
+  },
 ): Promise<void> {
   const entry = manifestEntry(input);
   const identifier = input.state.identifier;
@@ -87,12 +91,27 @@ export async function recordBaseInManifest(
   await manifest.update((current) => {
     const base = current ?? emptyManifest({ ...input.source, consistent_point_lsn: input.committedLsn });
     if (isCurrent(base.tables[identifier], entry)) return base;
-    return {
-      ...base,
-      source: { ...base.source, slot: input.source.slot, consistent_point_lsn: input.committedLsn },
-      tables: { ...base.tables, [identifier]: entry },
-    };
+    const source =
+      input.late === true
+        ? base.source
+        : { ...base.source, slot: input.source.slot, consistent_point_lsn: input.committedLsn };
+    return { ...base, source, tables: { ...base.tables, [identifier]: entry } };
   });
+}
+
+/**
+ * Marks a table whose source table was dropped. Its entry and its Iceberg tables stay: readers see it as of its
+ * last epoch. Marking again changes nothing.
+ */
+export async function recordDroppedInManifest(manifest: ManifestStore, identifier: string, at: Date): Promise<boolean> {
+  const previous = (await manifest.read())?.value.tables[identifier];
+  if (!previous || previous.dropped_at !== undefined) return false;
+  await manifest.update((current) => {
+    const entry = current?.tables[identifier];
+    if (!current || !entry || entry.dropped_at !== undefined) return current!;
+    return { ...current, tables: { ...current.tables, [identifier]: { ...entry, dropped_at: at.toISOString() } } };
+  });
+  return true;
 }
 
 /**
@@ -115,8 +134,11 @@ export async function recordEpochInManifest(
   if (isCurrent(existing.value.tables[identifier], entry)) return;
   await manifest.update((current) => {
     const base = current ?? existing.value;
-    if (isCurrent(base.tables[identifier], entry)) return base;
-    return { ...base, tables: { ...base.tables, [identifier]: entry } };
+    const previous = base.tables[identifier];
+    if (isCurrent(previous, entry)) return base;
+    // A dropped table's maintenance (compaction, expiry) keeps the mark.
+    const kept = previous?.dropped_at === undefined ? entry : { ...entry, dropped_at: previous.dropped_at };
+    return { ...base, tables: { ...base.tables, [identifier]: kept } };
   });
 }
 

@@ -14,6 +14,8 @@ export function streamConfig(options: {
   flushIntervalSec?: number;
   maxRows?: number;
   heartbeatSec?: number;
+  /** replication.table_check_interval_sec: how soon tables that join or are dropped are noticed. */
+  tableCheckSec?: number;
   extra?: readonly string[];
 }): { path: string; stateDir: string; lake: string; slot: string } {
   const stateDir = join(tempDir(), 'state');
@@ -29,6 +31,7 @@ export function streamConfig(options: {
       'replication:',
       `  slot: ${slot}`,
       `  heartbeat_interval_sec: ${options.heartbeatSec ?? 30}`,
+      ...(options.tableCheckSec === undefined ? [] : [`  table_check_interval_sec: ${options.tableCheckSec}`]),
       'flush:',
       `  interval_sec: ${options.flushIntervalSec ?? 0.5}`,
       `  max_rows: ${options.maxRows ?? 100000}`,

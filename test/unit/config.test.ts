@@ -58,6 +58,7 @@ describe('defaults', () => {
       slot: 'pg_cdc_slot',
       heartbeat_interval_sec: 30,
       protocol_version: 'auto',
+      table_check_interval_sec: 10,
     });
     assert.deepEqual(config.flush, { interval_sec: 10, max_rows: 1000, max_bytes: 134217728 });
     assert.deepEqual(config.spool, { dir: '/srv/cdc/.pg-cdc/spool', max_bytes: 1073741824 });
