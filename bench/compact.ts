@@ -7,9 +7,9 @@
  * - a read of the table (plan its live files, then one aggregate over the live rows in DuckDB: what the governed
  *   engine does under its views), p50 of BENCH_READS, before and after, and against a fresh snapshot of the same
  *   rows (one file, no deletes; target: after ≤ 1.2× fresh);
- * - compaction time against DuckDB writing the same live rows to Parquet directly (target ≥ 0.5×): the rewrite and
- *   its commit, which is what compacting the rows costs; and the whole maintenance with the expiry and cleanup of
- *   the epochs' 900 snapshots, a cost that grows with the snapshots to expire, not with the rows;
+ * - compaction time against DuckDB writing the same live rows to Parquet directly (its faster of two runs; target
+ *   ≥ 0.5×): the rewrite and its commit, which is what compacting the rows costs; and apart, the whole maintenance
+ *   with the expiry and cleanup of the epochs' 900 snapshots, whose cost grows with the snapshots, not the rows;
  * - the process's peak RSS.
  * Stream throughput while compacting needs the stream: bench:compact-stream measures it.
  */
@@ -95,15 +95,20 @@ try {
   const before = await footprint(store, location);
   const readBefore = await readP50(duck, table, identifier);
 
-  // DuckDB alone, writing the same live rows to one Parquet file: the floor a rewrite cannot beat.
+  // DuckDB alone, writing the same live rows to one Parquet file: the floor a rewrite cannot beat. The faster of
+  // two runs: the first reads the epochs' files cold, which the rewrite after it then finds warm.
   const files = await currentDataFiles(store, catalog, identifier);
   const directPath = join(work, 'direct.parquet');
-  const directStarted = performance.now();
-  await duck.connection.run(
-    `COPY (${liveRowsSql(files, { select: 'd.* EXCLUDE (filename, file_row_number)' })!} ORDER BY id) ` +
-      `TO '${directPath}' (FORMAT parquet, COMPRESSION zstd)`,
-  );
-  const directMs = performance.now() - directStarted;
+  const directRuns: number[] = [];
+  for (let run = 0; run < 2; run++) {
+    const directStarted = performance.now();
+    await duck.connection.run(
+      `COPY (${liveRowsSql(files, { select: 'd.* EXCLUDE (filename, file_row_number)' })!} ORDER BY id) ` +
+        `TO '${directPath}' (FORMAT parquet, COMPRESSION zstd)`,
+    );
+    directRuns.push(performance.now() - directStarted);
+  }
+  const directMs = Math.min(...directRuns);
 
   const { manifest } = openLake({
     storage: { type: 'filesystem', path: join(table.dir, 'warehouse') },
