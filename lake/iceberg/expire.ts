@@ -89,7 +89,10 @@ export async function unreferencedFiles(
   };
 }
 
-/** One branch (`main`), every snapshot an ancestor of the current one, and every kept snapshot newer than all expired. */
+/**
+ * One branch (`main`), every snapshot an ancestor of the current one, and every kept snapshot newer than every
+ * expired one.
+ */
 function expiresOldestOfLinearHistory(metadata: TableMetadata, keptIds: ReadonlySet<bigint>): boolean {
   if (Object.keys(metadata.refs).some((name) => name !== 'main')) return false;
   const byId = new Map(metadata.snapshots.map((s) => [s['snapshot-id'], s]));

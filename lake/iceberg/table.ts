@@ -142,8 +142,8 @@ export interface AppendResult {
 }
 
 /**
- * The table a commit builds on (`loaded`, or read now); `done` instead when the snapshot id the caller chose is in it already (a retried
- * commit), which is then not redone.
+ * The table a commit builds on (`loaded`, or read now); `done` instead when the snapshot id the caller chose is in
+ * it already (a retried commit), which is then not redone.
  */
 export async function loadForCommit(
   store: ObjectStore,
