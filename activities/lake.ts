@@ -64,7 +64,7 @@ export interface LakeAccess {
   commitEpoch(batch: ChangeBatch, codec: ChangeCodec): Promise<EpochCommit>;
   /** The table's last committed epoch (0: only the snapshot base), from its current Iceberg snapshot. */
   committedEpoch(table: string): Promise<number>;
-  /** What compaction reads and writes with: the store, the catalog and the epochs' bounded DuckDB. */
+  /** What compaction reads and writes with: the store, the catalog and a bounded DuckDB of its own. */
   compaction(): Promise<RewriteContext & { readonly log: Logger; readonly manifest: ManifestStore }>;
   /** Builds the table's locator now if it is not current, so its next epoch need not (see lake/state). */
   prepareLocator(table: string, codec: ChangeCodec): Promise<void>;
@@ -88,6 +88,16 @@ export function openLakeAccess(config: PgCdcConfig, log: Logger): Promise<LakeAc
       threads: 1,
       memoryLimit: process.env.PGCDC_DUCKDB_SNAPSHOT_MEMORY_LIMIT ?? `${256 + 256 * config.init.parallel_workers}MB`,
     }));
+  // Compaction gets its own, with one thread: its rewrite reads and sorts the whole table for seconds beside the
+  // epochs, which would otherwise share its threads and memory limit, and on two cores it leaves one to the stream.
+  let compactionDuck: ReturnType<typeof openDuckDB> | undefined;
+  const compactionDuckDB = async (): Promise<DuckDBInstance> =>
+    (
+      await (compactionDuck ??= openDuckDB({
+        threads: 1,
+        memoryLimit: process.env.PGCDC_DUCKDB_COMPACTION_MEMORY_LIMIT ?? '256MB',
+      }))
+    ).instance;
   // A cache next to the worker: losing it costs a rebuild from the lake, never data.
   const locatorDir = locatorRoot(config.state_dir);
   return Promise.resolve({
@@ -97,7 +107,7 @@ export function openLakeAccess(config: PgCdcConfig, log: Logger): Promise<LakeAc
     },
     commitEpoch: async (batch, codec) =>
       commitEpoch({ store, catalog, duckdb: await epochDuckDB(), locatorDir, log, manifest }, batch, codec),
-    compaction: async () => ({ store, catalog, manifest, duckdb: await epochDuckDB(), log }),
+    compaction: async () => ({ store, catalog, manifest, duckdb: await compactionDuckDB(), log }),
     prepareLocator: async (table, codec) =>
       prepareLocator({ store, catalog, duckdb: await epochDuckDB(), locatorDir, log, manifest }, table, codec),
 

@@ -2,7 +2,8 @@ import { PgCdcError } from '../core/errors/index.js';
 import type { Catalog } from './catalog/index.js';
 import { LakeFormatError } from './errors.js';
 import { decodeManifest, decodeManifestList, type ManifestFileRecord } from './iceberg/avro.js';
-import { currentSchema, currentSnapshot, type Snapshot } from './iceberg/metadata.js';
+import { liveManifests } from './iceberg/manifests.js';
+import { currentSchema, currentSnapshot, type Snapshot, type TableMetadata } from './iceberg/metadata.js';
 import type { IcebergSchema } from '../core/types/iceberg.js';
 import { loadTableMetadata } from './iceberg/table.js';
 import type { ObjectStore } from './storage/index.js';
@@ -83,6 +84,19 @@ export async function currentDataFiles(
   options: { readonly snapshotId?: bigint } = {},
 ): Promise<SnapshotFiles> {
   const { metadata } = await loadTableMetadata(store, catalog, identifier);
+  return snapshotFiles(store, identifier, metadata, options);
+}
+
+/**
+ * The live files of a snapshot of metadata already loaded (the current one by default): for callers that read
+ * several snapshots of one table version, or commit on top of it, and so parse its metadata once.
+ */
+export async function snapshotFiles(
+  store: ObjectStore,
+  identifier: string,
+  metadata: TableMetadata,
+  options: { readonly snapshotId?: bigint } = {},
+): Promise<SnapshotFiles> {
   let snapshot: Snapshot | undefined;
   if (options.snapshotId === undefined) {
     snapshot = currentSnapshot(metadata);
@@ -105,8 +119,10 @@ export async function currentDataFiles(
     const context = { table: identifier, file: snapshot['manifest-list'] };
     throw new LakeFormatError(`manifest list of ${identifier} does not decode`, context, error);
   }
+  // A manifest of only DELETED entries (a rewrite's or a truncate's removals) has no live file: it is not opened.
+  // After a compaction that is every entry the table had, so skipping it is most of what reading the table costs.
   const files = await Promise.all(
-    manifests.map(async (manifest) =>
+    liveManifests(manifests).map(async (manifest) =>
       liveFiles(store, manifest, await readAvro(store, manifest.manifest_path, 'manifest', identifier), identifier),
     ),
   );

@@ -2,7 +2,7 @@ import { PgCdcError } from '../../core/errors/index.js';
 import { currentSnapshot } from '../iceberg/metadata.js';
 import { rewriteFiles } from '../iceberg/rewrite.js';
 import { loadTableMetadata, type AppendResult, type DataFile } from '../iceberg/table.js';
-import { currentDataFiles, type LiveFile, type SnapshotFiles } from '../reader.js';
+import { snapshotFiles, type LiveFile, type SnapshotFiles } from '../reader.js';
 import { joinKey } from '../storage/keys.js';
 import { copyToLake, quoteString } from '../state/duck.js';
 import { SUMMARY_KEY, SUMMARY_KEYS_KEPT_BY_COMPACTION, type SnapshotKind } from '../contract/index.js';
@@ -45,8 +45,10 @@ export async function commitRewrite(ctx: RewriteContext, rewrite: TableRewrite):
   if (done) return { result: { committed: false, snapshot: done, table: loaded }, carriedDeletes: 0, epochsKept: 0 };
   const current = currentSnapshot(loaded.metadata);
   if (!current) throw new CompactionStaleError(table, rewrite.baseSnapshotId, 'the table has no snapshot');
-  const base = await currentDataFiles(ctx.store, ctx.catalog, table, { snapshotId: baseId });
-  const now = await currentDataFiles(ctx.store, ctx.catalog, table);
+  // One read of the table's metadata serves the base, the current files and the swap (a table of a thousand
+  // snapshots has a metadata file of a few hundred kilobytes).
+  const base = await snapshotFiles(ctx.store, table, loaded.metadata, { snapshotId: baseId });
+  const now = await snapshotFiles(ctx.store, table, loaded.metadata);
   const nowPaths = new Set([...now.dataFiles, ...now.deleteFiles].map((f) => f.path));
   const gone = rewrite.replaced.find((path) => !nowPaths.has(path));
   if (gone !== undefined) {
@@ -72,6 +74,7 @@ export async function commitRewrite(ctx: RewriteContext, rewrite: TableRewrite):
     expectedSnapshotId: current['snapshot-id'],
     summary,
     snapshotId,
+    table: loaded,
   });
   return {
     result,

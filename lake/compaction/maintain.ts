@@ -1,8 +1,9 @@
 import type { Logger } from '../../core/log/index.js';
 import { TableNotFoundError } from '../errors.js';
-import { expireSnapshots, type ExpiryResult } from '../iceberg/expire.js';
-import { removeOrphanFiles } from '../iceberg/orphans.js';
-import { loadTableMetadata } from '../iceberg/table.js';
+import { expireTable, type ExpiryResult } from '../iceberg/expire.js';
+import { ManifestReads } from '../iceberg/manifests.js';
+import { sweepOrphans } from '../iceberg/orphans.js';
+import { loadTableMetadata, type LoadedTable } from '../iceberg/table.js';
 import type { ManifestStore } from '../manifest.js';
 import { currentDataFiles } from '../reader.js';
 import { recordMaintenanceInManifest } from '../state/manifest-entry.js';
@@ -147,27 +148,30 @@ export async function commitMaintenance(
   }
   const expired: Record<string, ExpiryResult> = {};
   const orphansDeleted: Record<string, number> = {};
+  const tables: Partial<Record<TablePart, LoadedTable>> = {};
   for (const part of ['state', 'changes'] as const) {
     const identifier = identifierOf(request.table, part);
+    let table: LoadedTable;
     try {
-      expired[identifier] = await expireSnapshots(ctx.store, ctx.catalog, identifier, {
-        retainLast: request.retainSnapshots,
-      });
-      const sweep = await removeOrphanFiles(ctx.store, ctx.catalog, identifier, { graceMs: request.orphanGraceMs });
-      orphansDeleted[identifier] = sweep.deleted.length;
+      table = await loadTableMetadata(ctx.store, ctx.catalog, identifier);
     } catch (error) {
-      if (!(error instanceof TableNotFoundError)) throw error;
+      if (error instanceof TableNotFoundError) continue;
+      throw error;
     }
+    // Expiry and the sweep read the kept manifests once between them.
+    const reads = new ManifestReads(ctx.store);
+    const expiry = await expireTable(ctx.catalog, table, { retainLast: request.retainSnapshots }, reads);
+    expired[identifier] = expiry.result;
+    const sweep = await sweepOrphans(expiry.table, { graceMs: request.orphanGraceMs }, reads);
+    orphansDeleted[identifier] = sweep.deleted.length;
+    tables[part] = expiry.table;
   }
   // Readers that go by pg-cdc's manifest must find the new metadata files: the expired ones may be gone.
-  const state = await loadTableMetadata(ctx.store, ctx.catalog, request.table);
-  const changes = await loadTableMetadata(ctx.store, ctx.catalog, changelogIdentifier(request.table)).catch(
-    (error: unknown) => {
-      if (error instanceof TableNotFoundError) return undefined;
-      throw error;
-    },
-  );
-  await recordMaintenanceInManifest(ctx.manifest, ctx.log, { state, ...(changes ? { changes } : {}) });
+  if (!tables.state) throw new TableNotFoundError(request.table);
+  await recordMaintenanceInManifest(ctx.manifest, ctx.log, {
+    state: tables.state,
+    ...(tables.changes ? { changes: tables.changes } : {}),
+  });
   // After expiry: which manifest versions still read whole depends on the snapshots it kept.
   const versions =
     request.retainVersions === undefined

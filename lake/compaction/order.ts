@@ -28,6 +28,36 @@ export function orderedDataFiles(files: SnapshotFiles): SnapshotFiles {
   return { ...files, dataFiles };
 }
 
+interface LiveOrder {
+  /** The live rows of the base, with `filename` and `file_row_number`. */
+  readonly live: string;
+  /** The base's data file locations and the index of a row's file among them, as SQL. */
+  readonly locations: string;
+  readonly index: string;
+  /** The numbering's ORDER BY list. */
+  readonly order: string;
+}
+
+/** What the numbering and the ordered copy share; undefined for a base without data files. */
+function liveOrder(
+  base: SnapshotFiles,
+  columns: readonly string[],
+  keys: readonly string[],
+  where: string | undefined,
+): LiveOrder | undefined {
+  const files = orderedDataFiles(base);
+  const locals = files.dataFiles.map((file) => file.localPath ?? '');
+  // Only the columns needed are read, unless a filter may name any of them.
+  const read = new Set([...columns, ...keys]);
+  const select = [...[...read].map((c) => `d.${quoteIdentifier(c)}`), 'd.filename', 'd.file_row_number'].join(', ');
+  const live = liveRowsSql(files, where === undefined ? { select } : {});
+  if (live === undefined) return undefined;
+  const index = `list_position([${locals.map(quoteString).join(', ')}], filename)`;
+  const order = [...keys.map(quoteIdentifier), index, 'file_row_number'].join(', ');
+  const locations = `[${files.dataFiles.map((file) => quoteString(file.path)).join(', ')}]`;
+  return { live: where === undefined ? live : `SELECT * FROM (${live}) WHERE ${where}`, locations, index, order };
+}
+
 /**
  * `SELECT <columns>, location, pos, __rn FROM <live rows of the base>`; undefined for a base without data files.
  * `columns` are selected by Parquet name from the live rows; `keys` order them first; rows that fail `where` (a
@@ -39,22 +69,29 @@ export function numberedRowsSql(
   keys: readonly string[],
   where?: string,
 ): string | undefined {
-  const files = orderedDataFiles(base);
-  const locals = files.dataFiles.map((file) => file.localPath ?? '');
-  // Only the columns needed are read, unless a filter may name any of them.
-  const read = new Set([...columns, ...keys]);
-  const select = [...[...read].map((c) => `d.${quoteIdentifier(c)}`), 'd.filename', 'd.file_row_number'].join(', ');
-  const live = liveRowsSql(files, where === undefined ? { select } : {});
-  if (live === undefined) return undefined;
-  const index = `list_position([${locals.map(quoteString).join(', ')}], filename)`;
-  const order = [...keys.map(quoteIdentifier), index, 'file_row_number'].join(', ');
-  const locations = files.dataFiles.map((file) => quoteString(file.path)).join(', ');
+  const rows = liveOrder(base, columns, keys, where);
+  if (rows === undefined) return undefined;
   const selected = columns.map((column) => `${quoteIdentifier(column)}, `).join('');
   return (
-    `SELECT ${selected}[${locations}][${index}] AS location, ` +
-    `file_row_number AS pos, row_number() OVER (ORDER BY ${order}) - 1 AS ${ROW_NUMBER} FROM (${live})` +
-    (where === undefined ? '' : ` WHERE ${where}`)
+    `SELECT ${selected}${rows.locations}[${rows.index}] AS location, ` +
+    `file_row_number AS pos, row_number() OVER (ORDER BY ${rows.order}) - 1 AS ${ROW_NUMBER} FROM (${rows.live})`
   );
+}
+
+/**
+ * `SELECT <columns> FROM <live rows of the base>` in the numbering's order, without the numbers: row `n` of the
+ * result is the row numbered `n`. For a rewrite into one file, which needs one sort where numbering then copying
+ * needs two.
+ */
+export function orderedRowsSql(
+  base: SnapshotFiles,
+  columns: readonly string[],
+  keys: readonly string[],
+  where?: string,
+): string | undefined {
+  const rows = liveOrder(base, columns, keys, where);
+  if (rows === undefined) return undefined;
+  return `SELECT ${columns.map(quoteIdentifier).join(', ')} FROM (${rows.live}) ORDER BY ${rows.order}`;
 }
 
 /** The names of a schema's identifier fields (the primary key), in schema order. */

@@ -3,11 +3,18 @@ import type { Catalog } from '../catalog/index.js';
 import { currentSchema } from '../iceberg/metadata.js';
 import type { DataFile } from '../iceberg/table.js';
 import { loadTableMetadata } from '../iceberg/table.js';
-import { currentDataFiles, type SnapshotFiles } from '../reader.js';
+import { snapshotFiles, type SnapshotFiles } from '../reader.js';
 import type { ObjectStore } from '../storage/index.js';
 import { joinKey } from '../storage/keys.js';
 import { copyToLake, quoteIdentifier } from '../state/duck.js';
-import { CompactionInputError, fieldIdsOf, identifierColumns, numberedRowsSql, ROW_NUMBER } from './order.js';
+import {
+  CompactionInputError,
+  fieldIdsOf,
+  identifierColumns,
+  numberedRowsSql,
+  orderedRowsSql,
+  ROW_NUMBER,
+} from './order.js';
 
 /**
  * The heavy half of a compaction: the live rows of a table's current snapshot (data files minus position deletes)
@@ -67,7 +74,7 @@ export async function rewriteTable(
   options: RewriteOptions,
 ): Promise<TableRewrite | undefined> {
   const table = await loadTableMetadata(ctx.store, ctx.catalog, identifier);
-  const base = await currentDataFiles(ctx.store, ctx.catalog, identifier);
+  const base = await snapshotFiles(ctx.store, identifier, table.metadata);
   if (!base.snapshot) return undefined;
   const schema = currentSchema(table.metadata);
   if (base.schema['schema-id'] !== schema['schema-id']) {
@@ -80,8 +87,19 @@ export async function rewriteTable(
   const bytesBefore = [...base.dataFiles, ...base.deleteFiles].reduce((n, f) => n + f.fileSizeInBytes, 0);
   const order = options.order ?? identifierColumns(schema);
   const numbering = { order, ...(options.where === undefined ? {} : { where: options.where }) };
-  const numbered = numberedRowsSql(base, columns, order, options.where);
   const empty = { table: identifier, baseSnapshotId, rowsPerFile, ...numbering, files: [], replaced, bytesBefore };
+  const fieldIds = fieldIdsOf(schema);
+  // The base holds no more rows than one file takes: its live rows are copied in order, one sort and one pass,
+  // as fast as DuckDB writing them anywhere. Larger bases are numbered once into a temporary table and cut.
+  if (base.dataFiles.reduce((n, f) => n + f.recordCount, 0) <= rowsPerFile) {
+    const ordered = orderedRowsSql(base, columns, order, options.where);
+    if (ordered === undefined) return { ...empty, rows: 0, bytesAfter: 0 };
+    const file = await copyOne(ctx, rewrittenFileKey(table.location, baseSnapshotId, 0), ordered, fieldIds);
+    options.onFile?.(1, 1);
+    if (file === undefined) return { ...empty, rows: 0, bytesAfter: 0 };
+    return { ...empty, files: [file], rows: file.recordCount, bytesAfter: file.fileSizeInBytes };
+  }
+  const numbered = numberedRowsSql(base, columns, order, options.where);
   if (numbered === undefined) return { ...empty, rows: 0, bytesAfter: 0 };
 
   const connection = await ctx.duckdb.connect();
@@ -91,7 +109,6 @@ export async function rewriteTable(
     const rows = Number(count.getRows()[0]![0]);
     const planned = Math.ceil(rows / rowsPerFile);
     const select = columns.map(quoteIdentifier).join(', ');
-    const fieldIds = fieldIdsOf(schema);
     const files: DataFile[] = [];
     for (let index = 0; index < planned; index++) {
       const from = index * rowsPerFile;
@@ -107,6 +124,24 @@ export async function rewriteTable(
     return { ...empty, files, rows, bytesAfter };
   } finally {
     // The temp table goes with the connection.
+    connection.closeSync();
+  }
+}
+
+/** The rows of `query` as the file at `key`; undefined (and no file) when there are none. */
+async function copyOne(
+  ctx: RewriteContext,
+  key: string,
+  query: string,
+  fieldIds: string,
+): Promise<DataFile | undefined> {
+  const connection = await ctx.duckdb.connect();
+  try {
+    const { localPath: _local, ...file } = await copyToLake(connection, ctx.store, key, query, fieldIds);
+    if (file.recordCount > 0) return file;
+    await ctx.store.delete(key);
+    return undefined;
+  } finally {
     connection.closeSync();
   }
 }

@@ -109,9 +109,14 @@ function decodeAt<T>(
 
 /** avsc decodes records into instances of generated classes; callers get plain objects (Buffers stay). */
 function plain(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(plain);
   if (value === null || typeof value !== 'object' || Buffer.isBuffer(value)) return value;
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+  if (Array.isArray(value)) return value.map(plain);
+  // A loop, not Object.fromEntries(Object.entries(...)): this runs for every field of every manifest entry, and
+  // the intermediate arrays made it most of the time a manifest list took to read.
+  const record = value as Record<string, unknown>;
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(record)) copy[key] = plain(record[key]);
+  return copy;
 }
 
 export interface AvroContainer {
@@ -137,7 +142,8 @@ export function readAvroContainer(bytes: Uint8Array, readerSchema?: Schema): Avr
   const schema = JSON.parse(schemaJson) as Schema;
   const writer = cachedType(schemaJson, () => schema);
   const reader = readerSchema === undefined ? writer : avroType(readerSchema);
-  const resolver = readerSchema === undefined ? undefined : resolverFor(reader, writer);
+  // Files we wrote carry the reader schema verbatim, so both are one cached type and need no resolving.
+  const resolver = reader === writer ? undefined : resolverFor(reader, writer);
 
   const records: unknown[] = [];
   let pos = header.offset;

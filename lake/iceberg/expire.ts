@@ -1,9 +1,11 @@
 import type { Catalog } from '../catalog/index.js';
 import { LakeFormatError } from '../errors.js';
+import type { ManifestFileRecord } from './avro.js';
+import { deleteAll, mapBounded } from '../storage/bounded.js';
 import type { ObjectStore } from '../storage/index.js';
-import { manifestsOfSnapshots, readManifestEntries } from './manifests.js';
+import { ManifestReads, manifestsOfSnapshots } from './manifests.js';
 import type { Snapshot, TableMetadata } from './metadata.js';
-import { commitMetadata, loadTableMetadata, metadataVersion } from './table.js';
+import { commitMetadata, loadTableMetadata, metadataVersion, type LoadedTable } from './table.js';
 
 /**
  * Snapshot expiry and the removal of the files only expired snapshots referenced, as Iceberg's ExpireSnapshots
@@ -61,12 +63,14 @@ export interface UnreferencedFiles {
 }
 
 /**
- * The files that `before`'s snapshots reference and `after`'s do not. A manifest still listed by a kept snapshot
- * stays whole; a data file stays while any kept manifest has it live (a DELETED entry does not keep a file: the
- * snapshot that still saw it live keeps its own manifest).
+ * The files that `before`'s snapshots reference and `after`'s do not. When the expired snapshots are the oldest of
+ * a linear history (one branch, every snapshot an ancestor of the current one: what pg-cdc's tables are), a file
+ * can only have become unreachable by a removal that an expired snapshot made, so only manifests with DELETED
+ * entries are opened, as Iceberg's IncrementalFileCleanup does. Otherwise (a tag or branch keeps an older snapshot)
+ * every kept manifest is read to find what is still reachable, as its ReachableFileCleanup does.
  */
 export async function unreferencedFiles(
-  store: ObjectStore,
+  reads: ManifestReads,
   before: TableMetadata,
   after: TableMetadata,
 ): Promise<UnreferencedFiles> {
@@ -74,24 +78,77 @@ export async function unreferencedFiles(
   const expired = before.snapshots.filter((s) => !keptIds.has(s['snapshot-id']));
   if (expired.length === 0) return { dataFiles: [], metadataFiles: [] };
 
-  const kept = await manifestsOfSnapshots(store, after.snapshots);
-  const keptLive = new Set<string>();
-  for (const manifest of kept.values()) {
-    for (const entry of await readManifestEntries(store, manifest)) {
-      if (entry.status !== 2) keptLive.add(entry.data_file.file_path);
-    }
-  }
-  const dropped = [...(await manifestsOfSnapshots(store, expired)).values()].filter((m) => !kept.has(m.manifest_path));
-  const dataFiles = new Set<string>();
-  for (const manifest of dropped) {
-    for (const entry of await readManifestEntries(store, manifest)) {
-      if (!keptLive.has(entry.data_file.file_path)) dataFiles.add(entry.data_file.file_path);
-    }
-  }
+  const kept = await manifestsOfSnapshots(reads, after.snapshots);
+  const dropped = [...(await manifestsOfSnapshots(reads, expired)).values()].filter((m) => !kept.has(m.manifest_path));
+  const dataFiles = expiresOldestOfLinearHistory(before, keptIds)
+    ? await removedByExpired(reads, [...dropped, ...kept.values()], expired)
+    : await unreachable(reads, kept, dropped);
   return {
-    dataFiles: [...dataFiles],
+    dataFiles,
     metadataFiles: [...dropped.map((m) => m.manifest_path), ...expired.map((s) => s['manifest-list'])],
   };
+}
+
+/**
+ * One branch (`main`), every snapshot an ancestor of the current one, and every kept snapshot newer than every
+ * expired one.
+ */
+function expiresOldestOfLinearHistory(metadata: TableMetadata, keptIds: ReadonlySet<bigint>): boolean {
+  if (Object.keys(metadata.refs).some((name) => name !== 'main')) return false;
+  const byId = new Map(metadata.snapshots.map((s) => [s['snapshot-id'], s]));
+  let ancestors = 0;
+  let oldestKept = Infinity;
+  let newestExpired = -Infinity;
+  let at = byId.get(metadata['current-snapshot-id']);
+  // Bounded by the snapshot count: a parent cycle (corrupt metadata) ends the walk, and takes the careful path.
+  for (; at && ancestors <= metadata.snapshots.length; at = byId.get(at['parent-snapshot-id'] ?? -1n)) {
+    ancestors++;
+    if (keptIds.has(at['snapshot-id'])) oldestKept = Math.min(oldestKept, at['sequence-number']);
+    else newestExpired = Math.max(newestExpired, at['sequence-number']);
+  }
+  return ancestors === metadata.snapshots.length && newestExpired < oldestKept;
+}
+
+/**
+ * Files an expired snapshot removed (DELETED entries written by it). In a linear history they were live only in
+ * the snapshots before their removal, all of them expired too.
+ */
+async function removedByExpired(
+  reads: ManifestReads,
+  manifests: readonly ManifestFileRecord[],
+  expired: readonly Snapshot[],
+): Promise<string[]> {
+  const expiredIds = new Set(expired.map((s) => BigInt(s['snapshot-id'])));
+  const withRemovals = manifests.filter((m) => m.deleted_files_count > 0);
+  const files = new Set<string>();
+  for (const entries of await mapBounded(withRemovals, (m) => reads.entries(m))) {
+    for (const entry of entries) {
+      if (entry.status === 2 && entry.snapshot_id !== null && expiredIds.has(BigInt(entry.snapshot_id))) {
+        files.add(entry.data_file.file_path);
+      }
+    }
+  }
+  return [...files];
+}
+
+/**
+ * Files the dropped manifests name that no kept manifest has live (a DELETED entry does not keep a file: the
+ * snapshot that still saw it live keeps its own manifest).
+ */
+async function unreachable(
+  reads: ManifestReads,
+  kept: ReadonlyMap<string, ManifestFileRecord>,
+  dropped: readonly ManifestFileRecord[],
+): Promise<string[]> {
+  const keptLive = new Set<string>();
+  for (const entries of await mapBounded([...kept.values()], (m) => reads.entries(m))) {
+    for (const entry of entries) if (entry.status !== 2) keptLive.add(entry.data_file.file_path);
+  }
+  const files = new Set<string>();
+  for (const entries of await mapBounded(dropped, (m) => reads.entries(m))) {
+    for (const entry of entries) if (!keptLive.has(entry.data_file.file_path)) files.add(entry.data_file.file_path);
+  }
+  return [...files];
 }
 
 export interface ExpiryResult {
@@ -116,25 +173,44 @@ export async function expireSnapshots(
   policy: ExpiryPolicy & { readonly dryRun?: boolean },
 ): Promise<ExpiryResult> {
   const table = await loadTableMetadata(store, catalog, identifier);
+  return (await expireTable(catalog, table, policy, new ManifestReads(store))).result;
+}
+
+/**
+ * `expireSnapshots` on a table already loaded, reading manifests through `reads` (which the orphan sweep after it
+ * may share); also returns the table as committed.
+ */
+export async function expireTable(
+  catalog: Catalog,
+  table: LoadedTable,
+  policy: ExpiryPolicy & { readonly dryRun?: boolean },
+  reads: ManifestReads,
+): Promise<{ result: ExpiryResult; table: LoadedTable }> {
+  const { store } = reads;
   const plan = planExpiry(table.metadata, policy);
-  const unreferenced = await unreferencedFiles(store, table.metadata, plan.metadata);
+  const unreferenced = await unreferencedFiles(reads, table.metadata, plan.metadata);
   const result = {
     expiredSnapshots: plan.expired.length,
     keptSnapshots: plan.metadata.snapshots.length,
     deletedDataFiles: unreferenced.dataFiles.length,
     deletedMetadataFiles: unreferenced.metadataFiles.length,
   };
-  if (policy.dryRun) return { ...result, committed: false };
+  if (policy.dryRun) return { result: { ...result, committed: false }, table };
 
   let current = table;
   if (plan.expired.length > 0) current = await commitMetadata(store, catalog, table, plan.metadata);
-  const keys = [...unreferenced.dataFiles, ...unreferenced.metadataFiles].map((uri) => keyIn(store, uri, identifier));
+  const keys = [...unreferenced.dataFiles, ...unreferenced.metadataFiles].map((uri) =>
+    keyIn(store, uri, table.identifier),
+  );
   const staleVersions = await staleMetadataFiles(store, current.location, current.metadataKey, current.metadata);
-  for (const key of [...keys, ...staleVersions]) await store.delete(key);
+  await deleteAll(store, [...keys, ...staleVersions]);
   return {
-    ...result,
-    deletedMetadataFiles: result.deletedMetadataFiles + staleVersions.length,
-    committed: plan.expired.length > 0,
+    result: {
+      ...result,
+      deletedMetadataFiles: result.deletedMetadataFiles + staleVersions.length,
+      committed: plan.expired.length > 0,
+    },
+    table: current,
   };
 }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IcebergSchema } from '../../core/types/iceberg.js';
 import { LakeFormatError } from '../errors.js';
+import { mapBounded } from '../storage/bounded.js';
 import type { ObjectStore } from '../storage/index.js';
 import { joinKey } from '../storage/keys.js';
 import {
@@ -135,16 +136,45 @@ export async function readManifestEntries(
   }));
 }
 
+/**
+ * The manifest lists and manifests one maintenance run reads, each file once: expiry and the orphan sweep after it
+ * look at the same kept manifests. The files never change once written, so nothing read here goes stale; the
+ * memo lives as long as the run that made it.
+ */
+export class ManifestReads {
+  private readonly lists = new Map<string, Promise<ManifestFileRecord[]>>();
+  private readonly manifests = new Map<string, Promise<ManifestEntryRecord[]>>();
+
+  constructor(readonly store: ObjectStore) {}
+
+  list(location: string): Promise<ManifestFileRecord[]> {
+    return memo(this.lists, location, () => readManifestList(this.store, location));
+  }
+
+  entries(manifest: ManifestFileRecord): Promise<ManifestEntryRecord[]> {
+    return memo(this.manifests, manifest.manifest_path, () => readManifestEntries(this.store, manifest));
+  }
+}
+
+function memo<V>(map: Map<string, Promise<V>>, key: string, read: () => Promise<V>): Promise<V> {
+  let value = map.get(key);
+  if (!value) {
+    value = read();
+    map.set(key, value);
+    // A failed read is not remembered: the caller sees the error, a later call reads again.
+    value.catch(() => map.delete(key));
+  }
+  return value;
+}
+
 /** Every manifest the snapshots' lists name, once each, by location. */
 export async function manifestsOfSnapshots(
-  store: ObjectStore,
+  reads: ManifestReads,
   snapshots: readonly { readonly 'manifest-list': string }[],
 ): Promise<Map<string, ManifestFileRecord>> {
   const manifests = new Map<string, ManifestFileRecord>();
-  for (const snapshot of snapshots) {
-    for (const manifest of await readManifestList(store, snapshot['manifest-list'])) {
-      manifests.set(manifest.manifest_path, manifest);
-    }
+  for (const list of await mapBounded(snapshots, (snapshot) => reads.list(snapshot['manifest-list']))) {
+    for (const manifest of list) manifests.set(manifest.manifest_path, manifest);
   }
   return manifests;
 }

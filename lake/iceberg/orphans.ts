@@ -1,8 +1,9 @@
 import type { Catalog } from '../catalog/index.js';
 import type { ObjectStore } from '../storage/index.js';
 import { LakeFormatError } from '../errors.js';
-import { manifestsOfSnapshots, readManifestEntries } from './manifests.js';
-import { loadTableMetadata } from './table.js';
+import { deleteAll, mapBounded } from '../storage/bounded.js';
+import { ManifestReads, manifestsOfSnapshots } from './manifests.js';
+import { loadTableMetadata, type LoadedTable } from './table.js';
 
 /**
  * Files under a table's `data/` and `metadata/` that nothing of the table references: the leftovers of commits
@@ -15,13 +16,28 @@ export interface OrphanSweep {
   readonly deleted: readonly string[];
 }
 
+export interface SweepOptions {
+  readonly graceMs: number;
+  readonly nowMs?: number;
+  readonly dryRun?: boolean;
+}
+
 export async function removeOrphanFiles(
   store: ObjectStore,
   catalog: Catalog,
   identifier: string,
-  options: { readonly graceMs: number; readonly nowMs?: number; readonly dryRun?: boolean },
+  options: SweepOptions,
 ): Promise<OrphanSweep> {
-  const table = await loadTableMetadata(store, catalog, identifier);
+  return sweepOrphans(await loadTableMetadata(store, catalog, identifier), options, new ManifestReads(store));
+}
+
+/** `removeOrphanFiles` on a table already loaded, reading manifests through `reads` (shared with expiry). */
+export async function sweepOrphans(
+  table: LoadedTable,
+  options: SweepOptions,
+  reads: ManifestReads,
+): Promise<OrphanSweep> {
+  const { store } = reads;
   const { metadata } = table;
   const referenced = new Set<string>([table.metadataKey]);
   const add = (uri: string): void => {
@@ -30,12 +46,12 @@ export async function removeOrphanFiles(
   };
   for (const entry of metadata['metadata-log']) add(entry['metadata-file']);
   try {
-    const manifests = await manifestsOfSnapshots(store, metadata.snapshots);
+    const manifests = [...(await manifestsOfSnapshots(reads, metadata.snapshots)).values()];
     for (const snapshot of metadata.snapshots) add(snapshot['manifest-list']);
-    for (const manifest of manifests.values()) {
-      add(manifest.manifest_path);
-      // Every entry, DELETED ones too: a file a kept manifest names at all may still be live in an older snapshot.
-      for (const entry of await readManifestEntries(store, manifest)) add(entry.data_file.file_path);
+    for (const manifest of manifests) add(manifest.manifest_path);
+    // Every entry, DELETED ones too: a file a kept manifest names at all may still be live in an older snapshot.
+    for (const entries of await mapBounded(manifests, (m) => reads.entries(m))) {
+      for (const entry of entries) add(entry.data_file.file_path);
     }
   } catch (error) {
     // A snapshot whose files are unreadable is left to the reader that trips on it: nothing is deleted blind.
@@ -46,12 +62,8 @@ export async function removeOrphanFiles(
   const now = options.nowMs ?? Date.now();
   const keys = [...(await store.list(`${table.location}/data/`)), ...(await store.list(`${table.location}/metadata/`))];
   const candidates = keys.filter((key) => !referenced.has(key));
-  const deleted: string[] = [];
-  for (const key of candidates) {
-    const modified = await store.modifiedAt(key);
-    if (modified === undefined || now - modified < options.graceMs) continue;
-    if (!options.dryRun) await store.delete(key);
-    deleted.push(key);
-  }
+  const modified = await mapBounded(candidates, (key) => store.modifiedAt(key));
+  const deleted = candidates.filter((_, i) => modified[i] !== undefined && now - modified[i] >= options.graceMs);
+  if (!options.dryRun) await deleteAll(store, deleted);
   return { candidates: candidates.length, deleted };
 }

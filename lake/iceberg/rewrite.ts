@@ -21,6 +21,7 @@ import {
   removedSummary,
   type AppendResult,
   type DataFile,
+  type LoadedTable,
 } from './table.js';
 
 /**
@@ -38,6 +39,8 @@ export interface RewriteFilesInput {
   readonly expectedSnapshotId?: bigint;
   readonly summary?: Readonly<Record<string, string>>;
   readonly snapshotId?: bigint;
+  /** The table as the caller loaded it, to build on without reading its metadata again; loaded when absent. */
+  readonly table?: LoadedTable;
 }
 
 export async function rewriteFiles(
@@ -46,7 +49,7 @@ export async function rewriteFiles(
   identifier: string,
   input: RewriteFilesInput,
 ): Promise<AppendResult> {
-  const { table, done } = await loadForCommit(store, catalog, identifier, input.snapshotId);
+  const { table, done } = await loadForCommit(store, catalog, identifier, input.snapshotId, input.table);
   if (done) return done;
   const { metadata } = table;
   const parent = currentSnapshot(metadata);

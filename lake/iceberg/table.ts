@@ -142,16 +142,18 @@ export interface AppendResult {
 }
 
 /**
- * The table a commit builds on; `done` instead when the snapshot id the caller chose is in it already (a retried
- * commit), which is then not redone.
+ * The table a commit builds on (`loaded`, or read now); `done` instead when the snapshot id the caller chose is in
+ * it already (a retried commit), which is then not redone.
  */
 export async function loadForCommit(
   store: ObjectStore,
   catalog: Catalog,
   identifier: string,
   snapshotId: bigint | undefined,
+  loaded?: LoadedTable,
 ): Promise<{ table: LoadedTable; done?: AppendResult }> {
-  const table = await loadTableMetadata(store, catalog, identifier);
+  // A caller's loaded table is as good as a fresh read: the catalog swap fails if the table moved on since.
+  const table = loaded ?? (await loadTableMetadata(store, catalog, identifier));
   const existing = table.metadata.snapshots.find((s) => s['snapshot-id'] === snapshotId);
   return existing ? { table, done: { committed: false, snapshot: existing, table } } : { table };
 }

@@ -121,47 +121,53 @@ describe('compaction of a state table', () => {
     assert.equal((await commitRewrite(ctx, rewrite)).result.committed, false);
   });
 
-  it('carries over the deletes of epochs committed during the rewrite, and keeps their files', async () => {
-    const t = await table();
-    const ctx = { store: t.store, catalog: t.catalog, duckdb };
-    // Small files: the rewrite splits the 149 rows over several files, so deletes move across files too.
-    const rewrite = (await rewriteTable(ctx, 'public.t', { targetFileSizeBytes: 600 }))!;
-    assert.ok(rewrite.files.length > 1, `${rewrite.files.length} files`);
-    // Epoch 3 lands meanwhile: rows 10, 120 and 5 (already rewritten once) updated, row 140 deleted; its new file's
-    // row 200 is then deleted by epoch 4.
-    const third = await t.data(
-      `SELECT 10::BIGINT AS id, 'a10 v3' AS v, NULL::INTEGER[] AS tags UNION ALL SELECT 120, 'b20 v3', [3] UNION ALL SELECT 5, 'a5 v3', [] UNION ALL SELECT 200, 'new', [200]`,
-    );
-    await appendFiles(t.store, t.catalog, 'public.t', {
-      dataFiles: [
-        third,
-        await t.deletes([
-          [t.first, 10],
-          [t.second, 20],
-          [t.second, 40],
-          [t.second, 50],
-        ]),
-      ],
-      summary: { [SUMMARY_KEY.epoch]: '3' },
+  // Small files: the rewrite numbers the 149 rows and cuts them into several files, so deletes move across files
+  // too. Large ones: the rows are copied in order into one file, and the commit must number them the same way.
+  for (const [targetFileSizeBytes, shape] of [
+    [600, 'several files'],
+    [1 << 20, 'one file'],
+  ] as const) {
+    it(`carries over the deletes of epochs committed during the rewrite, and keeps their files (${shape})`, async () => {
+      const t = await table();
+      const ctx = { store: t.store, catalog: t.catalog, duckdb };
+      const rewrite = (await rewriteTable(ctx, 'public.t', { targetFileSizeBytes }))!;
+      assert.equal(rewrite.files.length > 1, shape === 'several files', `${rewrite.files.length} files`);
+      // Epoch 3 lands meanwhile: rows 10, 120 and 5 (already rewritten once) updated, row 140 deleted; its new file's
+      // row 200 is then deleted by epoch 4.
+      const third = await t.data(
+        `SELECT 10::BIGINT AS id, 'a10 v3' AS v, NULL::INTEGER[] AS tags UNION ALL SELECT 120, 'b20 v3', [3] UNION ALL SELECT 5, 'a5 v3', [] UNION ALL SELECT 200, 'new', [200]`,
+      );
+      await appendFiles(t.store, t.catalog, 'public.t', {
+        dataFiles: [
+          third,
+          await t.deletes([
+            [t.first, 10],
+            [t.second, 20],
+            [t.second, 40],
+            [t.second, 50],
+          ]),
+        ],
+        summary: { [SUMMARY_KEY.epoch]: '3' },
+      });
+      await appendFiles(t.store, t.catalog, 'public.t', {
+        dataFiles: [await t.deletes([[third, 3]])],
+        summary: { [SUMMARY_KEY.epoch]: '4', [SUMMARY_KEY.lsn]: '0/40' },
+      });
+      const expected = await t.live();
+      assert.ok(expected.includes('5=a5 v3:[]') && !expected.some((r) => r.startsWith('200=')));
+      const commit = await commitRewrite(ctx, rewrite);
+      assert.equal(commit.result.committed, true);
+      assert.equal(commit.result.snapshot.summary[SUMMARY_KEY.epoch], '4');
+      assert.equal(commit.carriedDeletes, 5);
+      assert.deepEqual(await t.live(), expected);
+      const files = await currentDataFiles(t.store, t.catalog, 'public.t');
+      assert.equal(files.deleteFiles.length, 1);
+      assert.ok(
+        files.dataFiles.some((f) => f.path === third.path),
+        'the epoch file stays',
+      );
     });
-    await appendFiles(t.store, t.catalog, 'public.t', {
-      dataFiles: [await t.deletes([[third, 3]])],
-      summary: { [SUMMARY_KEY.epoch]: '4', [SUMMARY_KEY.lsn]: '0/40' },
-    });
-    const expected = await t.live();
-    assert.ok(expected.includes('5=a5 v3:[]') && !expected.some((r) => r.startsWith('200=')));
-    const commit = await commitRewrite(ctx, rewrite);
-    assert.equal(commit.result.committed, true);
-    assert.equal(commit.result.snapshot.summary[SUMMARY_KEY.epoch], '4');
-    assert.equal(commit.carriedDeletes, 5);
-    assert.deepEqual(await t.live(), expected);
-    const files = await currentDataFiles(t.store, t.catalog, 'public.t');
-    assert.equal(files.deleteFiles.length, 1);
-    assert.ok(
-      files.dataFiles.some((f) => f.path === third.path),
-      'the epoch file stays',
-    );
-  });
+  }
 
   it('refuses a rewrite whose base files were removed since (a truncate), committing nothing', async () => {
     const t = await table();

@@ -8,7 +8,7 @@ import { expireSnapshots, planExpiry } from '../../lake/iceberg/expire.js';
 import { removeOrphanFiles } from '../../lake/iceberg/orphans.js';
 import { METADATA_LOG_MAX_PROPERTY } from '../../lake/iceberg/metadata.js';
 import type { IcebergSchema } from '../../core/types/iceberg.js';
-import { appendFiles, createTable, loadTableMetadata } from '../../lake/iceberg/table.js';
+import { appendFiles, commitMetadata, createTable, loadTableMetadata } from '../../lake/iceberg/table.js';
 import { FilesystemObjectStore } from '../../lake/storage/filesystem.js';
 
 const root = mkdtempSync(join(tmpdir(), 'pg-cdc-lake-expire-'));
@@ -94,6 +94,25 @@ describe('snapshot expiry', () => {
     const again = await expireSnapshots(store, catalog, 'public.t', { retainLast: 2 });
     assert.equal(again.committed, false);
     assert.equal(again.deletedDataFiles, 0);
+  });
+
+  it('keeps the files a tag still reaches when the snapshot that removed them expires', async () => {
+    // A tag on snapshot 1 keeps epoch 1's file reachable although the truncate of snapshot 3, which removed it,
+    // expires: only a walk of what is kept finds that, not the removals of the expired snapshots alone.
+    const { store, catalog, files } = await tableWithSnapshots(5);
+    const table = await loadTableMetadata(store, catalog, 'public.t');
+    const first = table.metadata.snapshots[0]!['snapshot-id'];
+    await commitMetadata(store, catalog, table, {
+      ...table.metadata,
+      refs: { ...table.metadata.refs, 'raw@1': { 'snapshot-id': first, type: 'tag' } },
+    });
+    const result = await expireSnapshots(store, catalog, 'public.t', { retainLast: 2 });
+    assert.equal(result.expiredSnapshots, 2);
+    assert.equal(result.deletedDataFiles, 1);
+    assert.ok(await store.exists(files[0]!), 'the tagged snapshot still reads epoch 1');
+    assert.equal(await store.exists(files[1]!), false);
+    const kept = await loadTableMetadata(store, catalog, 'public.t');
+    assert.ok(await store.exists(store.keyOf(kept.metadata.snapshots[0]!['manifest-list'])!), 'the tag keeps its list');
   });
 
   it('prunes metadata JSON versions past write.metadata.previous-versions-max', async () => {
