@@ -81,8 +81,8 @@ class GovernedQueryEngine implements QueryEngine {
    */
   private readonly withConnection: WithConnection = async (fn) => {
     if (this.closed) throw new EngineError('NOT_AVAILABLE', 'the query engine is closed', { hint: 'create a new one' });
-    const root = this.lake.root;
-    this.utility ??= openDuckDB({ allowedDirectories: root === undefined ? [] : [root], threads: 1 });
+    const store = this.lake.store;
+    this.utility ??= openDuckDB({ allowedDirectories: [store.readRoot], threads: 1, store });
     const connection = await (await this.utility).instance.connect();
     try {
       return await fn(connection);
@@ -221,7 +221,7 @@ class GovernedQueryEngine implements QueryEngine {
     }
     const session = await Session.open(
       {
-        root: this.lake.root,
+        store: this.lake.store,
         memoryLimit: this.options.memoryLimit ?? '1GB',
         threads: this.options.threads ?? Math.min(availableParallelism(), 4),
         timeoutMs: this.timeoutMs,
