@@ -97,7 +97,7 @@ export class S3ObjectStore implements ObjectStore {
     this.prefix = joinKey(options.prefix);
     this.readRoot = `s3://${this.bucket}/${this.prefix === '' ? '' : `${this.prefix}/`}`;
     this.client = new S3Client({
-      region: options.region ?? 'us-east-1',
+      region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
       ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
       forcePathStyle: options.forcePathStyle,
       retryMode: 'adaptive',
