@@ -10,7 +10,7 @@ import type { AccessPolicy } from '../governance/types.js';
 import { summaryEpoch, summaryLsn } from '../lake/contract/index.js';
 import { currentSchema, currentSnapshot } from '../lake/iceberg/metadata.js';
 import { openLake } from '../lake/open.js';
-import { openDuckDB, type OpenDuckDB } from '../lake/parquet/writer.js';
+import { openDuckDB, renewStoreAccess, type OpenDuckDB } from '../lake/parquet/writer.js';
 import { DecisionCache, visibleTables, type VisibleTable } from './access.js';
 import { changesPlan } from './changes.js';
 import { EngineError, invalid, tableNotFound } from './errors.js';
@@ -83,7 +83,9 @@ class GovernedQueryEngine implements QueryEngine {
     if (this.closed) throw new EngineError('NOT_AVAILABLE', 'the query engine is closed', { hint: 'create a new one' });
     const store = this.lake.store;
     this.utility ??= openDuckDB({ allowedDirectories: [store.readRoot], threads: 1, store });
-    const connection = await (await this.utility).instance.connect();
+    const { instance } = await this.utility;
+    await renewStoreAccess(instance, store);
+    const connection = await instance.connect();
     try {
       return await fn(connection);
     } finally {

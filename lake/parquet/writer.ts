@@ -212,6 +212,24 @@ export async function openDuckDB(options: DuckDBOptions = {}): Promise<OpenDuckD
 }
 
 /**
+ * Runs the store's statements again on a DuckDB that `openDuckDB({ store })` opened: its secret is made anew from
+ * the credentials the provider chain gives now, so a long-lived DuckDB outlives temporary credentials.
+ */
+export async function renewStoreAccess(
+  instance: DuckDBInstance,
+  store: Pick<ObjectStore, 'duckdbSetup'>,
+): Promise<void> {
+  const { statements } = await store.duckdbSetup();
+  if (statements.length === 0) return;
+  const connection = await instance.connect();
+  try {
+    for (const statement of statements) await connection.run(statement);
+  } finally {
+    connection.closeSync();
+  }
+}
+
+/**
  * Loads the extensions the store needs and runs its statements. From the extension directory setup filled when
  * there is one (offline, the build matching ours); otherwise DuckDB installs a missing extension itself.
  */
