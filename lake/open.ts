@@ -46,11 +46,13 @@ const METADATA_CACHE_LIMIT = 512;
 
 /** Opened lakes by what identifies them, so that every caller in a process shares one lake and its caches. */
 const opened = new Map<string, Lake>();
+/** Who hears that a lake's conflict breaker stopped this process's writes: the last opener that brought a log. */
+const breakerLogs = new Map<string, Logger>();
 
 /**
  * Opens the lake `config` describes, or returns the one this process already opened. A kind the configuration
  * accepts but this version cannot open fails here, naming the setting, before anything is read or written. `log`
- * (of the call that opens it) is told when the S3 conflict breaker stops this process's writes.
+ * is told when the S3 conflict breaker stops this process's writes.
  */
 export function openLake(config: LakeConfig, options: { readonly log?: Logger } = {}): Lake {
   const { storage, catalog } = config;
@@ -65,6 +67,7 @@ export function openLake(config: LakeConfig, options: { readonly log?: Logger } 
   if (storage.type === 's3') {
     const endpoint = storage.endpoint ?? '';
     const identity = `s3:${endpoint}|${storage.bucket}/${storage.prefix.replace(/^\/+|\/+$/g, '')}|catalog:local`;
+    if (options.log) breakerLogs.set(identity, options.log);
     const existing = opened.get(identity);
     if (existing) return existing;
     const store = new S3ObjectStore({
@@ -80,7 +83,9 @@ export function openLake(config: LakeConfig, options: { readonly log?: Logger } 
       },
       stagingRoot: join(config.state_dir ?? join(tmpdir(), 'pg-cdc'), 'staging'),
       onWriterStopped: (error) =>
-        options.log?.error({ err: error, ...error.context }, 'conflict breaker tripped: this writer stopped'),
+        breakerLogs
+          .get(identity)
+          ?.error({ err: error, ...error.context }, 'conflict breaker tripped: this writer stopped'),
     });
     const lake = assemble(store, new LocalCatalog(store), store.readRoot.replace(/\/$/, ''), undefined);
     opened.set(identity, lake);

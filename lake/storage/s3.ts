@@ -152,9 +152,8 @@ export class S3ObjectStore implements ObjectStore {
     return { extensions: ['httpfs'], statements: [`CREATE OR REPLACE SECRET pgcdc_lake (${options.join(', ')})`] };
   }
 
-  async stagingPath(key: string): Promise<string> {
-    validateKey(key);
-    return Promise.resolve(this.staging.pathFor(key));
+  stagingPath(key: string): Promise<string> {
+    return Promise.resolve(this.staging.pathFor(validateKey(key)));
   }
 
   /** Uploads the staged file (in parts from MULTIPART_PART_BYTES on) and removes it, uploaded or not. */

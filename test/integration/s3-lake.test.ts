@@ -2,26 +2,29 @@
  * The lake on S3 (moto): `init`, `start`, `compact`, `status`, `query` and `teardown --purge-storage` against a
  * bucket, the tables equal to PostgreSQL through DuckDB (httpfs) and PyIceberg (s3 FileIO); the conditional PUT
  * that every versioned document rests on has exactly one winner; the conflict breaker trips on a storm; 5xx
- * answers from the store are retried with nothing lost.
+ * answers from the store are retried with nothing lost; snapshot chunks run on a second worker process.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Client, Connection } from '@temporalio/client';
 import { isPgCdcError } from '../../core/errors/index.js';
+import { workflowIds } from '../../core/temporal/index.js';
 import { openLake, type Lake, type LakeConfig } from '../../lake/open.js';
 import { openDuckDB } from '../../lake/parquet/writer.js';
 import { currentDataFiles } from '../../lake/reader.js';
 import { liveRowsSql } from '../../lake/scan.js';
 import { decodeUtf8 } from '../../lake/storage/index.js';
 import { S3ObjectStore } from '../../lake/storage/s3.js';
-import { runCli } from '../support/cli.js';
+import { PG_CDC_BIN, runCli } from '../support/cli.js';
 import { pythonOrSkip, scanWithPyIceberg } from '../support/readers.js';
-import { freshDatabase, motoEndpoint, tempDir, uniqueName } from '../support/stack.js';
+import { freshDatabase, motoEndpoint, sharedTemporal, tempDir, uniqueName } from '../support/stack.js';
 import { eventually, startStream, streamConfig, type RunningStream } from '../support/stream.js';
 
 const moto = motoEndpoint();
@@ -322,6 +325,107 @@ describe('S3 5xx answers', { skip: moto.skip }, () => {
     } finally {
       store.destroy();
       await proxy.close();
+    }
+  });
+});
+
+describe('scale-out with the lake on S3', { skip: moto.skip }, () => {
+  it('init copies snapshot chunks on a second worker process (its own state_dir) as well as its own', async () => {
+    const bucket = bucketName();
+    await createBucket(moto.endpoint!, bucket);
+    const db = await freshDatabase('s3scale');
+    await db.sql(`
+      CREATE TABLE s3_scaled (id bigint PRIMARY KEY, pad text);
+      INSERT INTO s3_scaled SELECT g, repeat(md5(g::text), 3) FROM generate_series(1, 30000) g;
+    `);
+    const config = streamConfig({
+      url: db.url(),
+      prefix: 's3scale',
+      extra: [
+        'storage:',
+        '  type: s3',
+        `  bucket: ${bucket}`,
+        '  prefix: lake',
+        `  endpoint: ${moto.endpoint}`,
+        'tables:',
+        '  include: ["public.s3_scaled"]',
+        'init:',
+        '  parallel_workers: 4',
+        '  chunk_target_bytes: 262144',
+      ],
+    });
+    // The second worker: the same slot, task queue and lake, a state_dir of its own (as on another host).
+    const otherStateDir = join(tempDir(), 'other-host');
+    const otherConfig = join(tempDir(), 'pg-cdc.yml');
+    writeFileSync(
+      otherConfig,
+      readFileSync(config.path, 'utf8').replace(/^state_dir: .*$/m, `state_dir: ${otherStateDir}`),
+    );
+    const worker = spawn(process.execPath, [PG_CDC_BIN, '--config', otherConfig, 'worker'], {
+      env: { ...process.env, ...CREDENTIALS, PGCDC_LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let workerLog = '';
+    worker.stderr.on('data', (chunk: Buffer) => (workerLog += chunk.toString()));
+    worker.stdout.on('data', (chunk: Buffer) => (workerLog += chunk.toString()));
+    const cli = (...args: string[]) => runCli(['--config', config.path, ...args], CREDENTIALS);
+    try {
+      await eventually(
+        () => Promise.resolve(/worker running/.test(workerLog) || `worker not up:\n${workerLog}`),
+        60_000,
+      );
+      const init = await cli('init');
+      assert.equal(init.code, 0, init.stdout + init.stderr);
+
+      const temporal = sharedTemporal();
+      const connection = await Connection.connect({ address: temporal.address });
+      try {
+        const client = new Client({ connection, namespace: temporal.namespace });
+        const history = await client.workflow.getHandle(workflowIds.snapshot(config.slot)).fetchHistory();
+        const events = history.events ?? [];
+        const chunkScheduled = new Set(
+          events
+            .filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'copyChunk')
+            .map((e) => String(e.eventId)),
+        );
+        const identities = events
+          .filter((e) => chunkScheduled.has(String(e.activityTaskStartedEventAttributes?.scheduledEventId ?? '')))
+          .map((e) => e.activityTaskStartedEventAttributes?.identity ?? '');
+        const workerIdentity = `${worker.pid}@`;
+        assert.ok(chunkScheduled.size >= 4, `${chunkScheduled.size} chunks`);
+        assert.ok(
+          identities.some((id) => id.startsWith(workerIdentity)) &&
+            identities.some((id) => !id.startsWith(workerIdentity)),
+          `chunks started by: ${identities.join(', ')} (second worker ${workerIdentity}...)`,
+        );
+      } finally {
+        await connection.close();
+      }
+      const lake = openLake({
+        storage: {
+          type: 's3',
+          bucket,
+          prefix: 'lake',
+          endpoint: moto.endpoint!,
+          force_path_style: true,
+          max_attempts: 5,
+          conflict_breaker: { max_conflicts: 10, window_sec: 60 },
+        },
+        catalog: { type: 'local' },
+        state_dir: join(tempDir(), 'reader-state'),
+      });
+      const files = await currentDataFiles(lake.store, lake.catalog, 'public.s3_scaled');
+      const sql = liveRowsSql(files, { select: 'count(*) AS n, count(DISTINCT d.id) AS ids' });
+      const duck = await openDuckDB({ threads: 1, store: lake.store, allowedDirectories: [lake.store.readRoot] });
+      try {
+        const [row] = (await duck.connection.runAndReadAll(sql!)).getRowsJson();
+        assert.deepEqual(row, ['30000', '30000']);
+      } finally {
+        duck.close();
+      }
+    } finally {
+      worker.kill('SIGTERM');
+      await cli('teardown', '--yes');
     }
   });
 });
