@@ -89,10 +89,13 @@ try {
         s3.storageYaml,
       ].join('\n'),
     );
-    execFileSync(process.execPath, [bin, '--config', s3Config, 'init'], {
+    // Not execFileSync: the request-counting proxy runs on this process's event loop.
+    const init = spawn(process.execPath, [bin, '--config', s3Config, 'init'], {
       stdio: ['ignore', 'ignore', 'inherit'],
       env: { ...process.env, ...s3.env },
     });
+    const code = await new Promise<number | null>((resolve) => init.once('exit', resolve));
+    if (code !== 0) throw new Error(`pg-cdc init (S3) exited ${code}`);
   }
   await sql(`SELECT pg_create_logical_replication_slot('bench_recv', 'pgoutput')`);
 
