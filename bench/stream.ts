@@ -254,7 +254,9 @@ try {
   if (s3) {
     // The same WAL (the workload and the trickle), drained into the lake on S3 by a second `pg-cdc start`, alone.
     await stopChild(stream);
-    const s3End = parseLsn(String((await sql(`SELECT pg_current_wal_lsn()::text AS lsn`))[0]!.lsn));
+    // Done when the S3 lake holds what the filesystem lake holds: the WAL's end lies beyond the last commit by
+    // whatever else was logged since (checkpoints, the slots' own records).
+    const s3Target = await committedLsn();
     const s3Lake = openLake({
       storage: {
         type: 's3',
@@ -282,7 +284,7 @@ try {
     for (;;) {
       const summary = (await s3Snapshot().catch(() => undefined))?.summary;
       const lsn = summaryLsn(summary);
-      if (lsn && s3End - parseLsn(lsn) < 4096n) break;
+      if (lsn && parseLsn(lsn) >= s3Target) break;
       if (s3Stream.exitCode !== null) throw new Error(`pg-cdc start (S3) exited ${s3Stream.exitCode}`);
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
