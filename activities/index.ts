@@ -20,7 +20,7 @@ export type ActivityDeps = PreflightActivityDeps & {
  * kind this version cannot open fails the worker at start rather than every activity later; its DuckDB on first use.
  */
 export function lazyLake(config: PgCdcConfig, log: Logger): () => Promise<LakeAccess> {
-  openLake(config);
+  openLake(config, { log });
   let lake: Promise<LakeAccess> | undefined;
   return () => (lake ??= openLakeAccess(config, log));
 }

@@ -1,5 +1,3 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { DuckDBInstance } from '@duckdb/node-api';
 import type { PgCdcConfig } from '../core/config/index.js';
@@ -14,6 +12,7 @@ import { openLake } from '../lake/open.js';
 import {
   openDuckDB,
   prepareStreamWrites,
+  renewStoreAccess,
   writeParquetFromStream,
   type WrittenParquet,
   type WriteParquetRequest,
@@ -75,8 +74,14 @@ export function openLakeAccess(config: PgCdcConfig, log: Logger): Promise<LakeAc
   // Epoch commits share one bounded DuckDB, so the stream worker's memory stays bounded whatever an epoch holds.
   // Opened on the first epoch: a process that only snapshots never needs it.
   let epochDuck: ReturnType<typeof openDuckDB> | undefined;
-  const epochDuckDB = async (): Promise<DuckDBInstance> =>
-    (await (epochDuck ??= openDuckDB({ memoryLimit: process.env.PGCDC_DUCKDB_MEMORY_LIMIT ?? '256MB' }))).instance;
+  // On S3 it reads the lake through httpfs; its secret is renewed before each use, which costs a statement.
+  const epochDuckDB = async (): Promise<DuckDBInstance> => {
+    const instance = (
+      await (epochDuck ??= openDuckDB({ memoryLimit: process.env.PGCDC_DUCKDB_MEMORY_LIMIT ?? '256MB', store }))
+    ).instance;
+    await renewStoreAccess(instance, store);
+    return instance;
+  };
   // Snapshot chunks get their own, opened before the first chunk: each of init.parallel_workers concurrent Parquet
   // writers holds a row group in memory, which a limit sized for epochs cannot fit (out of memory at 4 writers).
   // One thread: a chunk is one stream from a pipe, written by the thread that runs its statement, and the chunks
@@ -114,21 +119,16 @@ export function openLakeAccess(config: PgCdcConfig, log: Logger): Promise<LakeAc
     store,
     listTableIdentifiers: () => catalog.listTables(),
 
-    newDataFile(location, name) {
+    async newDataFile(location, name) {
       const key = `${location}/data/${name}`;
-      const localPath = store.localPath(key);
-      if (!localPath)
-        throw new PgCdcError('NOT_AVAILABLE', 'writing data files to object storage is not available yet');
-      mkdirSync(dirname(localPath), { recursive: true });
-      return Promise.resolve({
+      const localPath = await store.stagingPath(key);
+      return {
         localPath,
-        commit: (written) =>
-          Promise.resolve({
-            path: store.uri(key),
-            recordCount: written.recordCount,
-            fileSizeInBytes: written.fileSizeInBytes,
-          }),
-      });
+        async commit(written) {
+          await store.publishStaged(key, localPath);
+          return { path: store.uri(key), recordCount: written.recordCount, fileSizeInBytes: written.fileSizeInBytes };
+        },
+      };
     },
 
     prepareWrites() {

@@ -3,7 +3,9 @@
  * The two alternate for BENCH_ROUNDS rounds (default 3); prints each round, then the medians' rates and their ratio
  * (target >= 0.6 on 2 cores). BENCH_ROWS overrides the 2 M rows; BENCH_PARALLEL and BENCH_CHUNK_BYTES set
  * init.parallel_workers and init.chunk_target_bytes (unset, pg-cdc's defaults); BENCH_NODE_ARGS adds Node options to the
- * CLI processes (e.g. --cpu-prof); BENCH_LOG=<file> keeps the last init's debug log.
+ * CLI processes (e.g. --cpu-prof); BENCH_LOG=<file> keeps the last init's debug log. BENCH_STORAGE=s3 runs a second
+ * init per round into an S3 bucket (moto, behind a proxy that counts requests) and prints its ratio to the
+ * filesystem init and the requests it sent.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,6 +17,7 @@ import { startPostgres } from '../stack/postgres.js';
 import { startTemporalDevServer } from '../stack/temporal.js';
 import { tempDir } from '../test/support/stack.js';
 import { cpuSeconds } from './proc.js';
+import { benchStorage, describeRequests, startBenchS3, type BenchS3 } from './s3.js';
 import { median } from './stats.js';
 
 const rows = Number(process.env.BENCH_ROWS ?? 2_000_000);
@@ -25,6 +28,7 @@ const rate = (n: number, ms: number): string => `${Math.round(n / (ms / 1000)).t
 const work = tempDir('pg-cdc-bench-');
 const postgres = await startPostgres({ dataDir: join(work, 'pg', 'data'), durable: false });
 const temporal = await startTemporalDevServer({ stateDir: join(work, 'temporal'), ui: false });
+const s3: BenchS3 | undefined = benchStorage() === 's3' ? await startBenchS3() : undefined;
 try {
   say(
     `bench:snapshot — ${rows.toLocaleString('en-US')} rows, PostgreSQL ${postgres.version}, temporal ${temporal.address}`,
@@ -71,18 +75,24 @@ try {
     ];
     return settings.length > 0 ? ['init:', ...settings] : [];
   };
-  const config = join(work, 'pg-cdc.yml');
-  writeFileSync(
-    config,
-    [
-      `state_dir: ${join(work, 'state')}`,
-      `source:\n  postgres:\n    url: ${url}`,
-      `temporal:\n  address: ${temporal.address}\n  task_queue: bench`,
-      'log:\n  level: warn',
-      ...initSettings(),
-    ].join('\n'),
-  );
-  const cli = (args: string[], env: NodeJS.ProcessEnv, stderr: 'inherit' | number) =>
+  const writeBenchConfig = (name: string, stateDir: string, storage: string[]): string => {
+    const path = join(work, name);
+    writeFileSync(
+      path,
+      [
+        `state_dir: ${stateDir}`,
+        `source:\n  postgres:\n    url: ${url}`,
+        `temporal:\n  address: ${temporal.address}\n  task_queue: bench`,
+        'log:\n  level: warn',
+        ...storage,
+        ...initSettings(),
+      ].join('\n'),
+    );
+    return path;
+  };
+  const fsConfig = writeBenchConfig('pg-cdc.yml', join(work, 'state'), []);
+  const s3Config = s3 && writeBenchConfig('pg-cdc-s3.yml', join(work, 'state-s3'), [s3.storageYaml]);
+  const cli = (args: string[], env: NodeJS.ProcessEnv, stderr: 'inherit' | number, config = fsConfig) =>
     spawn(
       process.execPath,
       [
@@ -92,7 +102,7 @@ try {
         config,
         ...args,
       ],
-      { stdio: ['ignore', 'ignore', stderr], env: { ...process.env, ...env } },
+      { stdio: ['ignore', 'ignore', stderr], env: { ...process.env, ...s3?.env, ...env } },
     );
 
   const rawCopy = async (): Promise<{ ms: number; serverCpu: number; clientCpu: number }> => {
@@ -105,10 +115,11 @@ try {
     return { ms, serverCpu: (await settledServerCpu()) - before, clientCpu };
   };
 
-  const init = async (round: number) => {
-    if (round > 1) {
+  const init = async (round: number, config = fsConfig) => {
+    // With two lakes, each init follows the other's: the slot and publication (one name in both) go every time.
+    if (round > 1 || s3Config) {
       // The previous round's slot, publication and lake go first: each init starts from nothing.
-      const teardown = cli(['teardown', '--purge-storage', '--yes'], { PGCDC_LOG_LEVEL: 'warn' }, 'inherit');
+      const teardown = cli(['teardown', '--purge-storage', '--yes'], { PGCDC_LOG_LEVEL: 'warn' }, 'inherit', config);
       const code = await new Promise<number | null>((resolve) => teardown.once('exit', resolve));
       if (code !== 0) throw new Error(`pg-cdc teardown exited ${code}`);
     }
@@ -117,7 +128,7 @@ try {
     const serverBefore = await settledServerCpu();
     const started = Date.now();
     let cpu = NaN;
-    const child = cli(['init'], { PGCDC_LOG_LEVEL: process.env.BENCH_LOG ? 'debug' : 'warn' }, logFile);
+    const child = cli(['init'], { PGCDC_LOG_LEVEL: process.env.BENCH_LOG ? 'debug' : 'warn' }, logFile, config);
     const sampler = setInterval(() => {
       const seconds = cpuSeconds(child.pid);
       if (!Number.isNaN(seconds)) cpu = seconds;
@@ -160,10 +171,21 @@ try {
   const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
   const copies: Awaited<ReturnType<typeof rawCopy>>[] = [];
   const inits: Awaited<ReturnType<typeof init>>[] = [];
+  const s3Inits: number[] = [];
   const s = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
   for (let round = 1; round <= rounds; round++) {
     const copy = await rawCopy();
     const run = await init(round);
+    if (s3 && s3Config) {
+      const before = s3.requests();
+      const onS3 = await init(round, s3Config);
+      s3Inits.push(onS3.ms);
+      say(
+        `round ${round}: init on S3 ${s(onS3.ms)} (workflow ${s(onS3.workflowMs)}: copy ${s(onS3.copyMs)}, ` +
+          `commit ${s(onS3.commitMs)}), filesystem ${s(run.ms)}: ratio S3/filesystem ${(onS3.ms / run.ms).toFixed(2)}; ` +
+          `requests (teardown of the last S3 round included) ${describeRequests(before, s3.requests())}`,
+      );
+    }
     copies.push(copy);
     inits.push(run);
     say(
@@ -191,7 +213,14 @@ try {
     `fastest round of each: raw COPY ${s(fastestCopy)}, init ${s(fastestInit)}, ` +
       `ratio ${(fastestCopy / fastestInit).toFixed(2)}`,
   );
+  if (s3Inits.length > 0) {
+    const s3Ms = median(s3Inits);
+    say(
+      `pg-cdc init on S3 (moto):         ${s(s3Ms)}  ${rate(rows, s3Ms)}  ratio S3/filesystem ${(s3Ms / initMs).toFixed(2)}`,
+    );
+  }
 } finally {
+  await s3?.stop();
   await temporal.stop();
   await postgres.stop();
   rmSync(work, { recursive: true, force: true });

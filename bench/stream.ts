@@ -3,6 +3,9 @@
  * (until committed in Iceberg), in one run; then commit-to-queryable latency for a steady trickle. Prints both
  * rates, their ratio (target >= 0.8) and latency p50/p99 (target p50 <= flush.interval_sec + 0.5 s).
  * BENCH_INSERTS / BENCH_UPDATES override the 1 M inserts and 100 k updates; BENCH_FLUSH_SEC the flush interval.
+ * BENCH_STORAGE=s3 also drains the same WAL into a lake on S3 (moto behind a request-counting proxy, a slot, a
+ * publication and a Temporal dev server of its own) after the filesystem run, and prints the ratio of the two and
+ * the requests per epoch.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,6 +20,7 @@ import { startPostgres } from '../stack/postgres.js';
 import { startTemporalDevServer } from '../stack/temporal.js';
 import { tempDir } from '../test/support/stack.js';
 import { cpuSeconds, cpuSecondsByThread, cpuUserSystem } from './proc.js';
+import { benchStorage, describeRequests, startBenchS3 } from './s3.js';
 
 const inserts = Number(process.env.BENCH_INSERTS ?? 1_000_000);
 const updates = Number(process.env.BENCH_UPDATES ?? 100_000);
@@ -29,10 +33,23 @@ const percentile = (values: number[], p: number): number => {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 };
 
+async function stopChild(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  await exited;
+  clearTimeout(timer);
+}
+
 const work = tempDir('pg-cdc-bench-stream-');
 const postgres = await startPostgres({ dataDir: join(work, 'pg', 'data'), durable: false, walLevel: 'logical' });
 const temporal = await startTemporalDevServer({ stateDir: join(work, 'temporal'), ui: false });
+// The S3 run's table actor is `table:public.orders` too: it gets a Temporal server of its own.
+const s3 = benchStorage() === 's3' ? await startBenchS3() : undefined;
+const s3Temporal = s3 && (await startTemporalDevServer({ stateDir: join(work, 'temporal-s3'), ui: false }));
 let stream: ChildProcess | undefined;
+let s3Stream: ChildProcess | undefined;
 try {
   say(
     `bench:stream — ${inserts.toLocaleString('en-US')} inserts + ${updates.toLocaleString('en-US')} updates, PostgreSQL ${postgres.version}`,
@@ -58,6 +75,28 @@ try {
   );
   const bin = join(root, 'bin', 'pg-cdc.js');
   execFileSync(process.execPath, [bin, '--config', config, 'init'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const s3Config = join(work, 'pg-cdc-s3.yml');
+  if (s3 && s3Temporal) {
+    writeFileSync(
+      s3Config,
+      [
+        `state_dir: ${join(work, 'state-s3')}`,
+        `source:\n  postgres:\n    url: ${url}`,
+        `temporal:\n  address: ${s3Temporal.address}\n  task_queue: bench`,
+        'log:\n  level: warn',
+        `flush:\n  interval_sec: ${flushSec}\n  max_rows: 200000`,
+        'replication:\n  heartbeat_interval_sec: 0\n  slot: pg_cdc_slot_s3\n  publication: pg_cdc_pub_s3',
+        s3.storageYaml,
+      ].join('\n'),
+    );
+    // Not execFileSync: the request-counting proxy runs on this process's event loop.
+    const init = spawn(process.execPath, [bin, '--config', s3Config, 'init'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, ...s3.env },
+    });
+    const code = await new Promise<number | null>((resolve) => init.once('exit', resolve));
+    if (code !== 0) throw new Error(`pg-cdc init (S3) exited ${code}`);
+  }
   await sql(`SELECT pg_create_logical_replication_slot('bench_recv', 'pgoutput')`);
 
   // The workload: inserts in transactions of 10 000 rows, then updates in transactions of 10 000.
@@ -211,15 +250,61 @@ try {
       `p50 ${(percentile(latencies, 50) / 1000).toFixed(2)} s, p99 ${(percentile(latencies, 99) / 1000).toFixed(2)} s ` +
       `(target p50 <= ${(flushSec + 0.5).toFixed(1)} s)`,
   );
-} finally {
-  if (stream && stream.exitCode === null) {
-    const child = stream;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    await exited;
-    clearTimeout(timer);
+
+  if (s3) {
+    // The same WAL (the workload and the trickle), drained into the lake on S3 by a second `pg-cdc start`, alone.
+    await stopChild(stream);
+    // Done when the S3 lake holds what the filesystem lake holds: the WAL's end lies beyond the last commit by
+    // whatever else was logged since (checkpoints, the slots' own records).
+    const s3Target = await committedLsn();
+    const s3Lake = openLake({
+      storage: {
+        type: 's3',
+        bucket: 'bench',
+        prefix: 'lake',
+        endpoint: /endpoint: (\S+)/.exec(s3.storageYaml)![1]!,
+        region: 'us-east-1',
+        force_path_style: true,
+        max_attempts: 5,
+        conflict_breaker: { max_conflicts: 10, window_sec: 60 },
+      },
+      catalog: { type: 'local' },
+      state_dir: join(work, 'reader'),
+    });
+    Object.assign(process.env, s3.env);
+    const s3Snapshot = async () =>
+      currentSnapshot((await loadTableMetadata(s3Lake.store, s3Lake.catalog, 'public.orders')).metadata);
+    const before = s3.requests();
+    const epochsBefore = Number((await s3Snapshot())?.summary['pgcdc.epoch'] ?? 0);
+    started = Date.now();
+    s3Stream = spawn(process.execPath, [bin, '--config', s3Config, 'start', '--no-metrics'], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, ...s3.env, PGCDC_LOG_LEVEL: 'warn' },
+    });
+    for (;;) {
+      const summary = (await s3Snapshot().catch(() => undefined))?.summary;
+      const lsn = summaryLsn(summary);
+      if (lsn && parseLsn(lsn) >= s3Target) break;
+      if (s3Stream.exitCode !== null) throw new Error(`pg-cdc start (S3) exited ${s3Stream.exitCode}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    const s3Ms = Date.now() - started;
+    const requests = s3.requests();
+    const epochs = Number((await s3Snapshot())?.summary['pgcdc.epoch'] ?? 0) - epochsBefore;
+    say(
+      `pg-cdc start on S3 (moto), the same WAL:  ${(s3Ms / 1000).toFixed(2)} s  ${perSecond(changes + 40, s3Ms)}; ` +
+        `ratio S3/filesystem ${(s3Ms / streamMs).toFixed(2)} (time)`,
+    );
+    say(
+      `  ${epochs} epochs; requests ${describeRequests(before, requests)} ` +
+        `(the reader's polling included); PUTs per epoch ${(((requests.PUT ?? 0) - (before.PUT ?? 0)) / Math.max(1, epochs)).toFixed(1)}`,
+    );
   }
+} finally {
+  await stopChild(stream);
+  await stopChild(s3Stream);
+  await s3Temporal?.stop();
+  await s3?.stop();
   await temporal.stop();
   await postgres.stop();
   rmSync(work, { recursive: true, force: true });

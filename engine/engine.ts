@@ -10,7 +10,7 @@ import type { AccessPolicy } from '../governance/types.js';
 import { summaryEpoch, summaryLsn } from '../lake/contract/index.js';
 import { currentSchema, currentSnapshot } from '../lake/iceberg/metadata.js';
 import { openLake } from '../lake/open.js';
-import { openDuckDB, type OpenDuckDB } from '../lake/parquet/writer.js';
+import { openDuckDB, renewStoreAccess, type OpenDuckDB } from '../lake/parquet/writer.js';
 import { DecisionCache, visibleTables, type VisibleTable } from './access.js';
 import { changesPlan } from './changes.js';
 import { EngineError, invalid, tableNotFound } from './errors.js';
@@ -81,9 +81,11 @@ class GovernedQueryEngine implements QueryEngine {
    */
   private readonly withConnection: WithConnection = async (fn) => {
     if (this.closed) throw new EngineError('NOT_AVAILABLE', 'the query engine is closed', { hint: 'create a new one' });
-    const root = this.lake.root;
-    this.utility ??= openDuckDB({ allowedDirectories: root === undefined ? [] : [root], threads: 1 });
-    const connection = await (await this.utility).instance.connect();
+    const store = this.lake.store;
+    this.utility ??= openDuckDB({ allowedDirectories: [store.readRoot], threads: 1, store });
+    const { instance } = await this.utility;
+    await renewStoreAccess(instance, store);
+    const connection = await instance.connect();
     try {
       return await fn(connection);
     } finally {
@@ -221,7 +223,7 @@ class GovernedQueryEngine implements QueryEngine {
     }
     const session = await Session.open(
       {
-        root: this.lake.root,
+        store: this.lake.store,
         memoryLimit: this.options.memoryLimit ?? '1GB',
         threads: this.options.threads ?? Math.min(availableParallelism(), 4),
         timeoutMs: this.timeoutMs,

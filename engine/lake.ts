@@ -46,8 +46,6 @@ const FILES_CACHE_LIMIT = 512;
 
 export class LakeIndex {
   readonly store: ObjectStore;
-  /** The directory DuckDB may read: the lake root on a filesystem; none on object storage. */
-  readonly root: string | undefined;
   private readonly files = new BoundedCache<string, Promise<ResolvedFiles>>(FILES_CACHE_LIMIT);
 
   constructor(
@@ -55,7 +53,6 @@ export class LakeIndex {
     private readonly log: Logger,
   ) {
     this.store = lake.store;
-    this.root = lake.root;
   }
 
   /**

@@ -1,6 +1,7 @@
 /**
  * One request's DuckDB: an in-memory database where the only objects are the caller's views, external access off,
- * file access limited to the lake directory, configuration locked. The caller's statement runs prepared (DuckDB
+ * file access limited to the lake (its directory, or its bucket and prefix through httpfs with a secret scoped to
+ * them), configuration locked. The caller's statement runs prepared (DuckDB
  * refuses to prepare more than one statement), streamed, stopped after the row cap, and interrupted at the timeout.
  */
 import { StatementType, type DuckDBType, type DuckDBValue } from '@duckdb/node-api';
@@ -9,6 +10,7 @@ import { liveRowsSql } from '../lake/scan.js';
 import type { IcebergField } from '../core/types/iceberg.js';
 import { isPgCdcError } from '../core/errors/index.js';
 import { EngineError, notAvailable, queryFailed } from './errors.js';
+import type { ObjectStore } from '../lake/storage/index.js';
 import type { ResolvedFiles } from './lake.js';
 import { duckdbType, readRows, type ReadRows } from './values.js';
 
@@ -45,15 +47,16 @@ export function viewSql(view: ViewSpec): string {
       throw notAvailable(`${files.identifier} has equality deletes, which the engine does not read`, error.hint ?? '');
     }
     throw notAvailable(
-      `the files of ${files.identifier} are not on this machine`,
-      'the engine reads filesystem lakes; object storage is not available yet',
+      `the files of ${files.identifier} are not in the lake`,
+      'the manifest names files outside the lake; the engine reads only the lake it opened',
     );
   }
   return sql ?? `SELECT ${view.fields.map(typedNull).join(', ')} WHERE false`;
 }
 
 export interface SessionOptions {
-  readonly root: string | undefined;
+  /** The lake's store: the only place the session may read (its readRoot), and how DuckDB reaches it. */
+  readonly store: Pick<ObjectStore, 'readRoot' | 'duckdbSetup'>;
   readonly memoryLimit: string;
   readonly threads: number | undefined;
   readonly timeoutMs: number;
@@ -79,7 +82,8 @@ export class Session {
 
   static async open(options: SessionOptions, views: readonly ViewSpec[]): Promise<Session> {
     const duck = await openDuckDB({
-      allowedDirectories: options.root === undefined ? [] : [options.root],
+      allowedDirectories: [options.store.readRoot],
+      store: options.store,
       memoryLimit: options.memoryLimit,
       ...(options.threads === undefined ? {} : { threads: options.threads }),
     });

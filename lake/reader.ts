@@ -20,7 +20,10 @@ export interface LiveFile {
   readonly fileSizeInBytes: number;
   /** 0 data, 1 position deletes, 2 equality deletes. */
   readonly content: 0 | 1 | 2;
-  /** Where the file is on this machine: filesystem stores only (undefined on S3 or outside the store). */
+  /**
+   * Where DuckDB reads the file: its local path on a filesystem, its s3:// URL on S3 (read through httpfs);
+   * undefined when the file is outside the store.
+   */
   readonly localPath: string | undefined;
 }
 
@@ -71,7 +74,7 @@ function liveFiles(store: ObjectStore, manifest: ManifestFileRecord, bytes: Uint
         recordCount: Number(file.record_count),
         fileSizeInBytes: Number(file.file_size_in_bytes),
         content,
-        localPath: key === undefined ? undefined : store.localPath(key),
+        localPath: key === undefined ? undefined : store.readPath(key),
       };
     });
 }

@@ -23,7 +23,7 @@ export class UnreadableFileError extends PgCdcError {
   constructor(table: string, file: LiveFile) {
     super('LAKE_FILE_NOT_LOCAL', `a file of ${table} is not on this machine: ${file.path}`, {
       context: { table, file: file.path },
-      hint: 'object-storage files are read through the local cache of immutable files',
+      hint: 'the manifest names a file outside the lake (its storage location changed?)',
     });
   }
 }

@@ -3,10 +3,11 @@
  * pyarrow). Each step says what it did or why it skipped. A missing toolchain is a message, not a stack trace.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
 import { isPgCdcError } from '../core/errors/index.js';
-import { cachedBinDir, venvBin, venvDir } from '../stack/paths.js';
+import { cachedBinDir, duckdbExtensionDir, venvBin, venvDir } from '../stack/paths.js';
 import { findPostgresBinaries } from '../stack/postgres-binaries.js';
 import { locateTemporalCli, TEMPORAL_CLI_MODULE, temporalCliVersion } from '../stack/temporal-cli.js';
 
@@ -123,10 +124,45 @@ function ensurePythonTools(): void {
   say('installed Python tools', venvDir());
 }
 
+/**
+ * DuckDB's httpfs extension (the lake on S3) from the `duckdb-extension-httpfs` wheel in the virtualenv, installed
+ * into pg-cdc's extension directory, so that DuckDB loads it offline (tests, the demo against moto). Elsewhere
+ * DuckDB downloads it on first use.
+ */
+async function ensureDuckDBExtensions(): Promise<void> {
+  const dir = duckdbExtensionDir();
+  const lib = join(venvDir(), 'lib');
+  const python = existsSync(lib) ? readdirSync(lib).find((name) => name.startsWith('python')) : undefined;
+  const wheel = python && join(lib, python, 'site-packages', 'duckdb_extension_httpfs', 'extensions');
+  const file =
+    wheel && existsSync(wheel)
+      ? readdirSync(wheel)
+          .map((v) => join(wheel, v, 'httpfs.duckdb_extension'))
+          .find(existsSync)
+      : undefined;
+  if (!file) {
+    say('skipped DuckDB httpfs install', 'no duckdb-extension-httpfs in the virtualenv; DuckDB will download it');
+    return;
+  }
+  mkdirSync(dir, { recursive: true });
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  try {
+    await connection.run(`SET extension_directory = '${dir.replace(/'/g, "''")}'`);
+    await connection.run(`FORCE INSTALL '${file.replace(/'/g, "''")}'`);
+    await connection.run('LOAD httpfs');
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+  say('installed DuckDB httpfs', dir);
+}
+
 try {
   ensurePostgres();
   ensureTemporalCli();
   ensurePythonTools();
+  await ensureDuckDBExtensions();
   say('done');
 } catch (error) {
   if (isPgCdcError(error)) fail(error.message, error.hint ?? 'see above');

@@ -47,7 +47,7 @@ export async function openStreamService(options: {
 }): Promise<StreamService> {
   const { config, log } = options;
   const source = { ...config.source.postgres, url: options.sourceUrl };
-  const { store, catalog, manifest } = openLake(config);
+  const { store, catalog, manifest } = openLake(config, { log });
   const { routes, tables, serverVersion } = await withSource(
     source,
     async (client) => ({

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import type { Command } from 'commander';
 import { loadConfig, type PgCdcConfig } from '../../core/config/index.js';
 import { createLogger, type Logger } from '../../core/log/index.js';
@@ -14,6 +15,7 @@ import { liveRowsSql } from '../../lake/scan.js';
 import { searchAttributesOf, workflowIds } from '../../core/temporal/index.js';
 import { formatPreflightReport, runPreflight } from '../../source/preflight.js';
 import { startDemoSource } from '../../stack/demo-source.js';
+import { startMoto } from '../../stack/moto.js';
 import { projectRoot } from '../../stack/paths.js';
 import { stopPostgresAt } from '../../stack/postgres.js';
 import { stopDevServer } from '../../stack/temporal.js';
@@ -62,7 +64,18 @@ interface DemoOptions {
   readonly stateDir: string;
   readonly hold?: string;
   readonly keep?: boolean;
+  readonly s3?: boolean;
 }
+
+/** The lake in a bucket of a moto server the demo starts (in memory: it goes when the demo ends). */
+const S3_LAKE_BUCKET = 'pg-cdc-demo';
+const s3Storage = (endpoint: string): string => `storage:
+  type: s3
+  bucket: ${S3_LAKE_BUCKET}
+  prefix: lake
+  endpoint: ${endpoint}
+  region: us-east-1
+`;
 
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 const PG_CDC_BIN = join(projectRoot(), 'bin', 'pg-cdc.js');
@@ -81,17 +94,35 @@ async function runDemo(options: DemoOptions, globals: GlobalOptions): Promise<vo
   const hold = holdMs(options.hold);
   mkdirSync(stateDir, { recursive: true });
   const configFile = join(stateDir, 'demo.yml');
-  writeFileSync(configFile, DEMO_CONFIG);
-  const config = await loadConfig(configFile);
   const log = createLogger({ level: (globals.logLevel ?? 'warn') as never });
-
   const servers: Array<() => Promise<unknown>> = [];
   const connections: Array<() => Promise<unknown>> = [];
+  let lakeLine = 'the lake on the local disk';
+  if (options.s3) {
+    const moto = await startMoto({ log });
+    // Stopped even with --keep: the lake it holds lives in its memory, and nothing finds it again.
+    connections.push(() => moto.stop());
+    // This process and the commands it runs reach moto with its credentials, through the default provider chain.
+    Object.assign(process.env, {
+      AWS_ACCESS_KEY_ID: moto.credentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: moto.credentials.secretAccessKey,
+      AWS_REGION: moto.region,
+    });
+    const s3 = new S3Client({ endpoint: moto.endpoint, region: moto.region, forcePathStyle: true });
+    await s3.send(new CreateBucketCommand({ Bucket: S3_LAKE_BUCKET }));
+    s3.destroy();
+    writeFileSync(configFile, DEMO_CONFIG + s3Storage(moto.endpoint));
+    lakeLine = `the lake in s3://${S3_LAKE_BUCKET}/lake on moto at ${moto.endpoint}`;
+  } else {
+    writeFileSync(configFile, DEMO_CONFIG);
+  }
+  const config = await loadConfig(configFile);
+
   const interrupted = new Promise<void>((done) => {
     process.once('SIGINT', done).once('SIGTERM', done);
   });
   try {
-    say(`pg-cdc demo — state in ${stateDir}`);
+    say(`pg-cdc demo — state in ${stateDir}, ${lakeLine}`);
     const source = await startDemoSource({ stateDir, keepRunning: true, log });
     servers.push(() => stopPostgresAt(source.postgres.dataDir));
     say(
@@ -185,6 +216,7 @@ async function runDemo(options: DemoOptions, globals: GlobalOptions): Promise<vo
     await streamLive({ config, stateDir, sourceUrl: source.url, log, temporal });
     say(`\nTemporal UI: ${temporal.uiUrl ?? '(disabled)'}`);
     say(`Try: node bin/pg-cdc.js --config ${configFile} query --role analyst -t public.orders__changes -n 5`);
+    if (options.s3) say('   (while the demo runs: the S3 lake is in moto, which stops with it)');
     if (hold > 0) {
       say(hold === Number.POSITIVE_INFINITY ? 'Running; Ctrl-C stops the demo.' : `Holding for ${hold / 1000} s.`);
       // The workers have stopped by now, and an idle Temporal connection does not keep Node's event loop alive.
@@ -250,7 +282,7 @@ async function changelogSummary(config: PgCdcConfig, table: string): Promise<str
   const files = await currentDataFiles(store, catalog, table);
   const sql = liveRowsSql(files, { select: 'd._op AS op, count(*) AS n' });
   if (!sql) return 'no changes yet';
-  const duck = await openDuckDB({ threads: 1 });
+  const duck = await openDuckDB({ threads: 1, store });
   try {
     const rows = (await duck.connection.runAndReadAll(`${sql} GROUP BY ALL ORDER BY op`)).getRowObjectsJson();
     return rows.map((r) => `${JSON.stringify(r.n)} ${JSON.stringify(r.op)}`.replace(/"/g, '')).join(', ');
@@ -266,5 +298,6 @@ export function registerDemo(program: Command): void {
     .option('--state-dir <dir>', 'where the demo keeps its servers and data', '.pg-cdc')
     .option('--hold <seconds>', 'keep running this long afterwards, or "forever" (default: until Ctrl-C on a TTY)')
     .option('--keep', 'leave the embedded servers running on exit')
+    .option('--s3', 'keep the lake in a bucket of a moto server (S3 in memory) instead of on the local disk')
     .action(async (options: DemoOptions) => runDemo(options, program.opts<GlobalOptions>()));
 }

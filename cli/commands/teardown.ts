@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { PgCdcError } from '../../core/errors/index.js';
 import { openLake } from '../../lake/open.js';
 import { locatorRoot } from '../../lake/state/index.js';
+import type { ObjectStore } from '../../lake/storage/index.js';
 import { withSource } from '../../source/connection.js';
 import { spoolRoot } from '../../stream/setup.js';
 import { connectClient, resolveTemporal } from '../../workers/connection.js';
@@ -11,6 +12,8 @@ import { dropPublication } from '../../source/snapshot/publication.js';
 import { dropSlot } from '../../source/snapshot/slot.js';
 import { deleteCompactionSchedules } from '../compaction.js';
 import { loadContext, resolveSourceUrl, type GlobalOptions } from '../context.js';
+
+const PURGE_BATCH = 16;
 
 async function confirmPurge(path: string): Promise<boolean> {
   const prompt = createInterface({ input: process.stdin, output: process.stderr });
@@ -33,12 +36,7 @@ export function registerTeardown(program: Command): void {
       const { config } = context;
       // Decide about the lake before touching anything: a refused purge must not leave a half-done teardown.
       const lake = options.purgeStorage ? openLake(config) : undefined;
-      if (lake && lake.root === undefined) {
-        throw new PgCdcError('NOT_AVAILABLE', 'purging object storage is not available yet', {
-          hint: 'delete the bucket prefix with your storage tools',
-        });
-      }
-      const lakePath = lake?.root ?? '';
+      const lakePath = lake?.root ?? lake?.location ?? '';
       if (options.purgeStorage && !options.yes) {
         if (!process.stdin.isTTY) {
           throw new PgCdcError('CONFIRMATION_REQUIRED', `refusing to delete ${lakePath} without confirmation`, {
@@ -85,10 +83,19 @@ export function registerTeardown(program: Command): void {
             await client.connection.close();
           }
         }
-        rmSync(lakePath, { recursive: true, force: true });
+        if (lake.root !== undefined) rmSync(lake.root, { recursive: true, force: true });
+        else await purgeObjects(lake.store);
         // The locators index the purged tables' files: nothing in them can be used again.
         rmSync(locatorRoot(config.state_dir), { recursive: true, force: true });
         process.stdout.write(`lake ${lakePath}: deleted\n`);
       }
     });
+}
+
+/** Every object under the lake's prefix, a few deletes at a time; nothing outside the prefix is touched. */
+async function purgeObjects(store: ObjectStore): Promise<void> {
+  const keys = await store.list('');
+  for (let start = 0; start < keys.length; start += PURGE_BATCH) {
+    await Promise.all(keys.slice(start, start + PURGE_BATCH).map((key) => store.delete(key)));
+  }
 }

@@ -28,6 +28,7 @@ import {
   sha256Hex,
   slotName,
   tableGlob,
+  toBoolean,
   toNumber,
 } from './fields.js';
 
@@ -82,13 +83,23 @@ const filesystemStorageSchema = z.strictObject({
   path: nonEmpty().optional(),
 });
 
+/** Conflicts (a conditional PUT refused) tolerated within the window before the writer stops itself. */
+const conflictBreakerSchema = z.strictObject({
+  max_conflicts: num({ int: true, min: 1 }, 10),
+  window_sec: num({ above: 0, unit: 'seconds' }, 60),
+});
+
 const s3StorageSchema = z.strictObject({
   type: z.literal('s3'),
   bucket: nonEmpty(),
   prefix: z.string().default(''),
   region: nonEmpty().optional(),
   endpoint: nonEmpty().optional(),
-  force_path_style: bool(false),
+  /** Unset: path-style when `endpoint` is set (MinIO, moto, most S3-compatible stores), virtual-hosted otherwise. */
+  force_path_style: z.preprocess(toBoolean, z.boolean()).optional(),
+  /** Attempts per request, the first included, with the SDK's adaptive retry mode. */
+  max_attempts: num({ int: true, min: 1 }, 5),
+  conflict_breaker: conflictBreakerSchema.prefault({}),
 });
 
 /** `type` defaults to filesystem, so `storage: { path: ./lake }` works. */
@@ -274,7 +285,10 @@ export const configSchema = rawConfigSchema.transform((config) => {
   const storage =
     config.storage.type === 'filesystem'
       ? { ...config.storage, path: config.storage.path ?? under(config.state_dir, 'lake') }
-      : config.storage;
+      : {
+          ...config.storage,
+          force_path_style: config.storage.force_path_style ?? config.storage.endpoint !== undefined,
+        };
   const derivedWarehouse =
     storage.type === 'filesystem' ? storage.path : `s3://${storage.bucket}/${storage.prefix.replace(/^\/+/, '')}`;
   const catalog = {

@@ -82,6 +82,8 @@ export const FAILURES = {
   COMMIT_CONFLICT: retryable('another writer committed first (compare-and-swap lost)', 409),
   PARQUET_WRITE_FAILED: retryable('writing a Parquet file failed'),
   STORAGE_KEY_INVALID: badInput('an object storage key is empty, absolute or escapes the lake'),
+  STORAGE_REQUEST_FAILED: retryable('an object storage request failed after the client retried it', 503),
+  STORAGE_WRITER_STOPPED: permanent('the conflict breaker stopped this writer: another one writes the same lake', 409),
   TABLE_IDENTIFIER_INVALID: badInput('a table identifier is not `schema.table`'),
   TABLE_EXISTS: permanent('the table is in the catalog already', 409),
   TABLE_NOT_FOUND: badInput('the table is not in the lake, or the caller may not see it', 404),

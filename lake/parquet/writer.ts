@@ -3,7 +3,7 @@
  * This module knows CSV, DuckDB and Parquet, not the source database: callers hand it column types, a select list
  * and a FIELD_IDS literal as strings (core/types builds them for PostgreSQL tables).
  */
-import { constants, openSync } from 'node:fs';
+import { constants, existsSync, openSync } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -12,8 +12,10 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { duckdbExtensionDir } from '../../core/cache-dir.js';
 import { PgCdcError } from '../../core/errors/index.js';
 import { READ_CSV_OPTIONS } from '../../core/types/index.js';
+import type { ObjectStore } from '../storage/index.js';
 import { discardFifo, prepareFifos, takeFifo } from './fifo.js';
 
 export interface WriteParquetRequest {
@@ -163,6 +165,8 @@ export interface DuckDBOptions {
   readonly tempDirectory?: string;
   /** When given, file access is limited to these directories (and tempDirectory) and external access is off. */
   readonly allowedDirectories?: readonly string[];
+  /** The lake this DuckDB reads (and on S3, reaches through httpfs): its setup runs before the lock. */
+  readonly store?: Pick<ObjectStore, 'duckdbSetup'>;
 }
 
 export interface OpenDuckDB {
@@ -193,6 +197,7 @@ export async function openDuckDB(options: DuckDBOptions = {}): Promise<OpenDuckD
     instance.closeSync();
   };
   try {
+    if (options.store) await prepareForStore(connection, options.store);
     if (options.allowedDirectories) {
       const dirs = [...options.allowedDirectories, tempDirectory].map((d) => sqlString(d.endsWith('/') ? d : `${d}/`));
       await connection.run(`SET allowed_directories = [${dirs.join(', ')}]`);
@@ -204,4 +209,50 @@ export async function openDuckDB(options: DuckDBOptions = {}): Promise<OpenDuckD
     throw error;
   }
   return { instance, connection, close };
+}
+
+/**
+ * Runs the store's statements again on a DuckDB that `openDuckDB({ store })` opened: its secret is made anew from
+ * the credentials the provider chain gives now, so a long-lived DuckDB outlives temporary credentials.
+ */
+export async function renewStoreAccess(
+  instance: DuckDBInstance,
+  store: Pick<ObjectStore, 'duckdbSetup'>,
+): Promise<void> {
+  const { statements } = await store.duckdbSetup();
+  if (statements.length === 0) return;
+  const connection = await instance.connect();
+  try {
+    for (const statement of statements) await connection.run(statement);
+  } finally {
+    connection.closeSync();
+  }
+}
+
+/**
+ * Loads the extensions the store needs and runs its statements. From the extension directory setup filled when
+ * there is one (offline, the build matching ours); otherwise DuckDB installs a missing extension itself.
+ */
+async function prepareForStore(connection: DuckDBConnection, store: Pick<ObjectStore, 'duckdbSetup'>): Promise<void> {
+  const setup = await store.duckdbSetup();
+  if (setup.extensions.length === 0 && setup.statements.length === 0) return;
+  const dir = duckdbExtensionDir();
+  if (existsSync(dir)) await connection.run(`SET extension_directory = ${sqlString(dir)}`);
+  for (const extension of setup.extensions) {
+    try {
+      await connection.run(`LOAD ${extension}`);
+    } catch {
+      try {
+        await connection.run(`INSTALL ${extension}`);
+        await connection.run(`LOAD ${extension}`);
+      } catch (error) {
+        throw new PgCdcError('ENVIRONMENT', `DuckDB could not load its ${extension} extension`, {
+          hint: `run \`npm run setup\` (installs it into ${dir}), or let DuckDB download it (network access to extensions.duckdb.org)`,
+          context: { extension, directory: dir },
+          cause: error,
+        });
+      }
+    }
+  }
+  for (const statement of setup.statements) await connection.run(statement);
 }

@@ -8,7 +8,7 @@ import { TableNotFoundError } from '../errors.js';
 import { currentSchema, currentSnapshot, type Snapshot } from '../iceberg/metadata.js';
 import { findSnapshotByProperty, loadTableMetadata, type LoadedTable } from '../iceberg/table.js';
 import { ManifestStore } from '../manifest.js';
-import type { ObjectStore } from '../storage/index.js';
+import { requestDelta, type ObjectStore } from '../storage/index.js';
 import { commitChanges, type ChangesCommit } from './changes.js';
 import { ChangeBatchError, EpochGapError, EpochMismatchError, EpochStateError } from './errors.js';
 import { evolveToSchema } from './evolve.js';
@@ -179,6 +179,8 @@ export async function commitEpoch(ctx: EpochContext, batch: ChangeBatch, codec: 
   const committedLsn: LsnText = batch.transactions.at(-1)?.commitLsn ?? parentLsn ?? formatLsn(ZERO_LSN);
   const summary = pgcdcSummary({ kind: 'epoch', epoch: batch.epoch, lsn: committedLsn });
   const phase = phaseTimer();
+  // S3 bills per request: the epoch's line says what it sent (with whatever else this process sent meanwhile).
+  const requestsBefore = ctx.store.requestCounts();
   const connection = await ctx.duckdb.connect();
   const changelogConnection = await ctx.duckdb.connect();
   const eventsTable = `epoch_events_${randomBytes(8).toString('hex')}`;
@@ -254,6 +256,7 @@ export async function commitEpoch(ctx: EpochContext, batch: ChangeBatch, codec: 
         resolver: stateCommit.resolver,
         changesCommitted: changes.committed,
         phases: phase.phases,
+        requests: requestDelta(requestsBefore, ctx.store.requestCounts()),
       },
       'epoch committed',
     );

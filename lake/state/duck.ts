@@ -1,8 +1,6 @@
-import { mkdirSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { rmSync, statSync } from 'node:fs';
 import { BIGINT, DuckDBDataChunk, INTEGER, VARCHAR, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { timeStage } from '../../core/metrics/index.js';
-import { NotAvailableError } from '../errors.js';
 import type { DataFile } from '../iceberg/table.js';
 import type { ObjectStore } from '../storage/index.js';
 
@@ -59,13 +57,14 @@ export async function tempTable(
 }
 
 export interface LakeParquet extends DataFile {
-  /** Where DuckDB wrote it, for reading it back. */
+  /** Where DuckDB reads it back (`store.readPath`). */
   readonly localPath: string;
 }
 
 /**
- * `COPY (<query>) TO <the file of key>` as zstd Parquet with Iceberg field ids. The file is written in place: a
- * crashed attempt's file is simply overwritten by the retry, as nothing references it before the commit.
+ * `COPY (<query>) TO <the file of key>` as zstd Parquet with Iceberg field ids, written where the store stages it
+ * (in place on a filesystem, where a crashed attempt's file is simply overwritten by the retry, as nothing
+ * references it before the commit) and then published (uploaded, on S3: written once).
  */
 export async function copyToLake(
   connection: DuckDBConnection,
@@ -75,20 +74,23 @@ export async function copyToLake(
   fieldIds: string,
   content: 0 | 1 = 0,
 ): Promise<LakeParquet> {
-  const localPath = store.localPath(key);
-  if (localPath === undefined) {
-    throw new NotAvailableError('committing epochs to object storage is not available yet', {
-      hint: 'use storage.type: filesystem for now',
-      context: { key },
-    });
+  const staged = await store.stagingPath(key);
+  let recordCount: number;
+  let size: number;
+  try {
+    const reader = await timeStage('parquet_write', () =>
+      connection.runAndReadAll(
+        `COPY (${query}) TO ${quoteString(staged)} (FORMAT parquet, COMPRESSION zstd, FIELD_IDS ${fieldIds})`,
+      ),
+    );
+    recordCount = Number(reader.getRows()[0]?.[0] ?? 0);
+    size = statSync(staged).size;
+  } catch (error) {
+    // A staging copy (object storage) goes; a file written in place is left for the retry to overwrite.
+    if (store.localPath(key) === undefined) rmSync(staged, { force: true });
+    throw error;
   }
-  mkdirSync(dirname(localPath), { recursive: true });
-  const reader = await timeStage('parquet_write', () =>
-    connection.runAndReadAll(
-      `COPY (${query}) TO ${quoteString(localPath)} (FORMAT parquet, COMPRESSION zstd, FIELD_IDS ${fieldIds})`,
-    ),
-  );
-  const recordCount = Number(reader.getRows()[0]?.[0] ?? 0);
-  const size = statSync(localPath).size;
+  await store.publishStaged(key, staged);
+  const localPath = store.readPath(key);
   return { path: store.uri(key), recordCount, fileSizeInBytes: size, localPath, ...(content ? { content } : {}) };
 }

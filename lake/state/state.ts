@@ -247,7 +247,7 @@ function fileNames(store: ObjectStore, locator: Locator, table: string): FileNam
     localPath: (fileId) => {
       const path = locator.filePath(fileId);
       const key = store.keyOf(path);
-      const local = key === undefined ? undefined : store.localPath(key);
+      const local = key === undefined ? undefined : store.readPath(key);
       if (local === undefined) {
         throw new UnreadableFileError(table, {
           path,

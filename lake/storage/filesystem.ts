@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { link, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
-import type { ObjectStore } from './index.js';
+import { RequestCounter, type DuckDBStoreSetup, type ObjectStore, type RequestCounts } from './index.js';
 import { utf8, validateKey, validatePrefix } from './keys.js';
 
 /** Temp files live next to their target (same filesystem, so rename/link are atomic) and are never listed. */
@@ -28,9 +28,12 @@ async function syncDir(dir: string): Promise<void> {
 export class FilesystemObjectStore implements ObjectStore {
   readonly kind = 'filesystem' as const;
   readonly root: string;
+  readonly readRoot: string;
+  private readonly requests = new RequestCounter();
 
   constructor(root: string) {
     this.root = resolve(root);
+    this.readRoot = this.root.endsWith(sep) ? this.root : `${this.root}${sep}`;
   }
 
   /**
@@ -51,7 +54,35 @@ export class FilesystemObjectStore implements ObjectStore {
     return this.path(key);
   }
 
+  readPath(key: string): string {
+    return this.path(key);
+  }
+
+  duckdbSetup(): Promise<DuckDBStoreSetup> {
+    return Promise.resolve({ extensions: [], statements: [] });
+  }
+
+  /** The object's own path: a crashed attempt's file is overwritten by the retry, as nothing references it yet. */
+  async stagingPath(key: string): Promise<string> {
+    const path = this.path(key);
+    await mkdir(dirname(path), { recursive: true });
+    return path;
+  }
+
+  async publishStaged(key: string, path: string): Promise<void> {
+    if (path !== this.path(key)) {
+      await rename(path, this.path(key));
+      await syncDir(dirname(this.path(key)));
+    }
+    this.requests.add('put');
+  }
+
+  requestCounts(): RequestCounts {
+    return this.requests.snapshot();
+  }
+
   async put(key: string, body: Uint8Array | string): Promise<void> {
+    this.requests.add('put');
     const target = this.path(key);
     const temp = await this.writeTemp(target, body);
     try {
@@ -64,6 +95,7 @@ export class FilesystemObjectStore implements ObjectStore {
   }
 
   async putIfAbsent(key: string, body: Uint8Array | string): Promise<boolean> {
+    this.requests.add('put');
     const target = this.path(key);
     // Cheap early answer; the link() below is what decides.
     if (await this.exists(key)) return false;
@@ -81,6 +113,7 @@ export class FilesystemObjectStore implements ObjectStore {
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
+    this.requests.add('get');
     try {
       return new Uint8Array(await readFile(this.path(key)));
     } catch (error) {
@@ -91,6 +124,7 @@ export class FilesystemObjectStore implements ObjectStore {
 
   async list(prefix: string): Promise<string[]> {
     validatePrefix(prefix);
+    this.requests.add('list');
     // Walk only the deepest directory the prefix names; filter the rest by string prefix, as S3 does.
     const slash = prefix.lastIndexOf('/');
     const base = slash < 0 ? '' : prefix.slice(0, slash);
@@ -118,6 +152,7 @@ export class FilesystemObjectStore implements ObjectStore {
   }
 
   async delete(key: string): Promise<void> {
+    this.requests.add('delete');
     try {
       await unlink(this.path(key));
     } catch (error) {

@@ -12,9 +12,19 @@ export function instrumentStore(store: ObjectStore): ObjectStore {
     typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
   return {
     kind: store.kind,
+    // The store's own counts (by billing kind, S3 only) stay the store's; these families count by operation.
     uri: (key) => store.uri(key),
     keyOf: (uri) => store.keyOf(uri),
     localPath: (key) => store.localPath(key),
+    readPath: (key) => store.readPath(key),
+    readRoot: store.readRoot,
+    duckdbSetup: () => store.duckdbSetup(),
+    stagingPath: (key) => store.stagingPath(key),
+    async publishStaged(key, path) {
+      storageRequests.inc(labels('publish'));
+      await timeStage('object_put', () => store.publishStaged(key, path));
+    },
+    requestCounts: () => store.requestCounts(),
     async put(key, body) {
       storageRequests.inc(labels('put'));
       await timeStage('object_put', () => store.put(key, body));

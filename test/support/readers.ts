@@ -29,9 +29,10 @@ def norm(v):
 `;
 
 /** Runs a reader script (NORMALIZE first) on a metadata file; parses what it prints. */
-function runReader<T>(python: string, script: string, metadataLocation: string): T {
+function runReader<T>(python: string, script: string, metadataLocation: string, env: NodeJS.ProcessEnv = {}): T {
   const path = metadataLocation.startsWith('file:') ? fileURLToPath(metadataLocation) : metadataLocation;
   const out = execFileSync(python, ['-c', NORMALIZE + script, path], {
+    env: { ...process.env, ...env },
     encoding: 'utf8',
     maxBuffer: 512 * 1024 * 1024,
   });
@@ -39,8 +40,9 @@ function runReader<T>(python: string, script: string, metadataLocation: string):
 }
 
 const PYICEBERG_SCAN = `
+import os
 from pyiceberg.table import StaticTable
-t = StaticTable.from_metadata(sys.argv[1])
+t = StaticTable.from_metadata(sys.argv[1], json.loads(os.environ.get('PGCDC_PYICEBERG_PROPERTIES', '{}')))
 snap = t.current_snapshot()
 print(json.dumps({
     'rows': t.scan().to_arrow().to_pylist(),
@@ -61,8 +63,15 @@ export interface PyIcebergScan {
  * Read a table the way an independent engine does: PyIceberg's StaticTable on the metadata file, every row of
  * the current snapshot. Decimals come back as strings, timestamps as UTC `YYYY-MM-DDTHH:MM:SS.ffffff`.
  */
-export function scanWithPyIceberg(python: string, metadataLocation: string): PyIcebergScan {
-  return runReader<PyIcebergScan>(python, PYICEBERG_SCAN, metadataLocation);
+export function scanWithPyIceberg(
+  python: string,
+  metadataLocation: string,
+  /** FileIO properties, e.g. `s3.endpoint` and keys for a table on S3. */
+  properties: Record<string, string> = {},
+): PyIcebergScan {
+  return runReader<PyIcebergScan>(python, PYICEBERG_SCAN, metadataLocation, {
+    PGCDC_PYICEBERG_PROPERTIES: JSON.stringify(properties),
+  });
 }
 
 const DUCKDB_ICEBERG_SCAN = `

@@ -198,6 +198,22 @@ describe('errors', () => {
     assert.match(issue.message, /is required/);
   });
 
+  it('addresses S3 path-style when an endpoint is set, unless told otherwise, with the breaker defaults', () => {
+    const s3 = (storage: string): PgCdcConfig['storage'] => parse(`${MINIMAL}storage: ${storage}\n`).storage;
+    const minio = s3('{ type: s3, bucket: lake, endpoint: "http://minio:9000" }');
+    assert.ok(minio.type === 's3');
+    assert.equal(minio.force_path_style, true);
+    assert.deepEqual(minio.conflict_breaker, { max_conflicts: 10, window_sec: 60 });
+    assert.equal(minio.max_attempts, 5);
+    const aws = s3('{ type: s3, bucket: lake }');
+    assert.ok(aws.type === 's3' && aws.force_path_style === false);
+    const vhost = s3('{ type: s3, bucket: lake, endpoint: "https://s3.example", force_path_style: false }');
+    assert.ok(vhost.type === 's3' && vhost.force_path_style === false);
+    const breaker = s3('{ type: s3, bucket: lake, conflict_breaker: { max_conflicts: 3, window_sec: 5 } }');
+    assert.ok(breaker.type === 's3');
+    assert.deepEqual(breaker.conflict_breaker, { max_conflicts: 3, window_sec: 5 });
+  });
+
   it('says gcs is not implemented', () => {
     const issue = issueAt(`${MINIMAL}storage: { type: gcs }\n`, 'storage.type');
     assert.equal(issue.message, 'gcs is not implemented; use filesystem or s3');

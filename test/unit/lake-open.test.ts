@@ -7,7 +7,6 @@ import type { LakeConfig } from '../../lake/open.js';
 import { catalogBehind } from '../../lake/catalog/instrumented.js';
 import { HiveGlueCatalog } from '../../lake/catalog/glue-hive.js';
 import { GlueCatalog } from '../../lake/catalog/glue.js';
-import { LakeKindNotAvailableError } from '../../lake/errors.js';
 import { createTable } from '../../lake/iceberg/table.js';
 import { openLake } from '../../lake/open.js';
 
@@ -42,20 +41,29 @@ describe('openLake', () => {
     assert.equal(await openLake(local(join(root, 'cached'))).metadataAt(table.metadataKey), first);
   });
 
-  it('fails at open on S3 storage, naming storage.type and what to set instead', () => {
+  it('opens S3 storage with the local catalog kept in the bucket, once per process per lake', () => {
     const s3: LakeConfig = {
-      storage: { type: 's3', bucket: 'warehouse', prefix: '', force_path_style: false },
-      catalog: { type: 'iceberg' },
+      storage: {
+        type: 's3',
+        bucket: 'warehouse',
+        prefix: '/cdc/',
+        endpoint: 'http://127.0.0.1:9',
+        force_path_style: true,
+        max_attempts: 1,
+        conflict_breaker: { max_conflicts: 10, window_sec: 60 },
+      },
+      catalog: { type: 'local' },
+      state_dir: join(root, 'state'),
     };
-    assert.throws(
-      () => openLake(s3),
-      (error: unknown) =>
-        error instanceof LakeKindNotAvailableError &&
-        error.code === 'NOT_AVAILABLE' &&
-        error.context.field === 'storage.type' &&
-        error.context.value === 's3' &&
-        /storage\.type: filesystem/.test(error.hint ?? ''),
-    );
+    const lake = openLake(s3);
+    assert.equal(lake.store.kind, 's3');
+    assert.equal(lake.root, undefined);
+    assert.equal(lake.location, 's3://warehouse/cdc');
+    assert.equal(lake.store.uri('public/t/data/a.parquet'), 's3://warehouse/cdc/public/t/data/a.parquet');
+    assert.equal(lake.store.keyOf('s3://warehouse/cdc/public/t/x'), 'public/t/x');
+    assert.equal(lake.store.keyOf('s3://warehouse/other/x'), undefined);
+    assert.equal(lake.store.readRoot, 's3://warehouse/cdc/');
+    assert.equal(openLake({ ...s3, storage: { ...s3.storage, prefix: 'cdc' } as LakeConfig['storage'] }), lake);
   });
 
   it('opens catalog.type glue as Hive tables in Glue beside the local catalog', () => {
