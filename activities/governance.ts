@@ -48,10 +48,10 @@ export function createGovernanceActivities(deps: GovernanceActivityDeps) {
   return {
     /** Write the grant, expiring `ttlMs` from now; from this moment AccessPolicy.decide lists it. */
     async grantBreakGlass(input: GrantBreakGlassInput): Promise<BreakGlassGrant> {
-      return asActivity(() => {
+      return asActivity(async () => {
         requireRole(compileRoles(deps.config.governance), input.principal);
         const resource = formatResource(parseResource(input.resource));
-        const { created, grant } = open().grants.grant(
+        const { created, grant } = await open().grants.grant(
           {
             id: input.grantId,
             workflowId: input.workflowId,
@@ -62,34 +62,34 @@ export function createGovernanceActivities(deps: GovernanceActivityDeps) {
           { actor: input.actor, reason: input.reason },
         );
         if (created) log.info({ principal: grant.principal, resource, expiresAt: grant.expiresAt }, 'granted');
-        return Promise.resolve(grant);
+        return grant;
       });
     },
 
     /** Move the expiry; false when the grant has already ended (it lapsed while no worker ran). */
     async extendBreakGlass(input: ExtendBreakGlassInput): Promise<{ extended: boolean; expiresAt: string | null }> {
-      return asActivity(() => {
-        const { grant } = open().grants.extend(input.grantId, input.expiresAt, {
+      return asActivity(async () => {
+        const { grant } = await open().grants.extend(input.grantId, input.expiresAt, {
           actor: input.actor,
           reason: input.reason,
         });
         const extended = grant !== undefined && grant.endedAt === null && grant.expiresAt === input.expiresAt;
         if (extended) log.info({ grant: input.grantId, expiresAt: input.expiresAt }, 'extended');
-        return Promise.resolve({ extended, expiresAt: grant?.expiresAt ?? null });
+        return { extended, expiresAt: grant?.expiresAt ?? null };
       });
     },
 
     /** End the grant (revoked or expired); ending an ended grant changes nothing. */
     async endBreakGlass(input: EndBreakGlassInput): Promise<{ ended: boolean }> {
-      return asActivity(() => {
+      return asActivity(async () => {
         const action = input.how === 'revoked' ? 'revoke' : 'expire';
-        const { changed, grant } = open().grants.end(
+        const { changed, grant } = await open().grants.end(
           input.grantId,
           { actor: input.actor, reason: input.reason },
           action,
         );
         if (changed) log.info({ grant: input.grantId, principal: grant?.principal, how: input.how }, 'ended');
-        return Promise.resolve({ ended: changed });
+        return { ended: changed };
       });
     },
   };

@@ -8,7 +8,7 @@ export { openAccessPolicy, LocalAccessPolicy, type AccessPolicyOptions } from '.
 export { decideAccess } from './decide.js';
 export { Registry, registryPath, type ResourceRecord, type EffectiveTags } from './registry.js';
 export { SYSTEM_ACTOR, LAPSED_REASON, type BreakGlassGrant } from './grants.js';
-export type { AuditEntry, AuditAction, Change } from './store.js';
+export type { AuditEntry, AuditAction, Change } from './audit.js';
 export { compileRoles, requireRole, roleIssues, type CompiledRole, type RoleSet } from './roles.js';
 export {
   parseTagExpression,

@@ -38,35 +38,32 @@ export class LocalAccessPolicy implements AccessPolicy {
   }
 
   policyVersion(): Promise<number> {
-    return Promise.resolve(this.currentVersion());
+    return this.currentVersion();
   }
 
-  decide(principal: string, lake: readonly LakeTableShape[]): Promise<AccessDecision> {
-    // The registry is synchronous; a throw inside the executor becomes the rejection.
-    return new Promise((resolve) => {
-      const role = requireRole(this.roles, principal);
-      const version = this.currentVersion();
-      const index = this.classification(version);
-      const grants = this.registry.grants.active(principal);
-      resolve(decideAccess({ principal, role, policyVersion: version, index, lake, grants }));
-    });
+  async decide(principal: string, lake: readonly LakeTableShape[]): Promise<AccessDecision> {
+    const role = requireRole(this.roles, principal);
+    const version = await this.currentVersion();
+    const index = await this.classification(version);
+    const grants = await this.registry.grants.active(principal);
+    return decideAccess({ principal, role, policyVersion: version, index, lake, grants });
   }
 
-  close(): Promise<void> {
-    if (this.ownsRegistry) this.registry.close();
-    return Promise.resolve();
+  async close(): Promise<void> {
+    if (this.ownsRegistry) await this.registry.close();
   }
 
   /** Ends grants past their expiry first, so a lapsed grant moves the version like a revoked one. */
-  private currentVersion(): number {
-    this.registry.grants.lapse();
+  private async currentVersion(): Promise<number> {
+    await this.registry.grants.lapse();
     return this.registry.policyVersion();
   }
 
-  private classification(version: number): ClassificationIndex | undefined {
+  private async classification(version: number): Promise<ClassificationIndex | undefined> {
     if (this.cached?.version !== version) {
-      const database = this.database ?? this.registry.database();
-      const index = database === undefined ? undefined : indexClassification(database, this.registry.ownTags(database));
+      const database = this.database ?? (await this.registry.database());
+      const index =
+        database === undefined ? undefined : indexClassification(database, await this.registry.ownTags(database));
       this.cached = { version, index };
     }
     return this.cached.index;
@@ -83,7 +80,7 @@ export function openAccessPolicy(config: PgCdcConfig, options: AccessPolicyOptio
   try {
     return new LocalAccessPolicy(config, registry, options.registry === undefined, options.database);
   } catch (error) {
-    if (options.registry === undefined) registry.close();
+    if (options.registry === undefined) void registry.close();
     throw error;
   }
 }

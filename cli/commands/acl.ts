@@ -32,8 +32,8 @@ function registerClassification(acl: Command, program: Command): void {
       withRegistry(program, async ({ config }, registry) => {
         const inventory = await requireLakeInventory(config);
         const only = resources.length > 0 ? resources.map(parseResource) : undefined;
-        const result = registerLake(registry, config, inventory, changeOf(options, 'registration'), only);
-        if (options.json) return printJson({ ...result, policyVersion: registry.policyVersion() });
+        const result = await registerLake(registry, config, inventory, changeOf(options, 'registration'), only);
+        if (options.json) return printJson({ ...result, policyVersion: await registry.policyVersion() });
         print(`${result.created.length} registered, ${result.existing.length} already registered`);
         for (const text of result.created) print(`  + ${text}`);
       }),
@@ -47,11 +47,11 @@ function registerClassification(acl: Command, program: Command): void {
     .action((text: string, options: { history?: boolean; json?: boolean }) =>
       withRegistry(program, async ({ config }, registry) => {
         const resource = parseResource(text);
-        if (!registry.get(resource)) {
+        if (!(await registry.get(resource))) {
           const inventory = await readLakeInventory(config);
           if (inventory) locateInLake(inventory, resource);
         }
-        const view = resourceView(registry, compileRoles(config.governance), resource, options);
+        const view = await resourceView(registry, compileRoles(config.governance), resource, options);
         if (options.json) printJson(view);
         else print(formatResourceView(view));
       }),
@@ -66,7 +66,7 @@ function registerClassification(acl: Command, program: Command): void {
     .option('--actor <name>', 'who, for the audit (default: $USER)')
     .option('--json', 'machine-readable output')
     .action((text: string, options: ChangeOptions & { tag: string[]; unset: string[]; json?: boolean }) =>
-      withRegistry(program, ({ config, log }, registry) => {
+      withRegistry(program, async ({ config, log }, registry) => {
         const resource = parseResource(text);
         if (options.tag.length === 0 && options.unset.length === 0) {
           throw new GovernanceError('ACL_SET_EMPTY', 'nothing to set', {
@@ -75,12 +75,17 @@ function registerClassification(acl: Command, program: Command): void {
         }
         requireReason(options);
         const set = Object.fromEntries(options.tag.map(parseTagAssignment));
-        const { changed, record } = registry.setTags(resource, { set, unset: options.unset }, changeOf(options, ''));
+        const { changed, record } = await registry.setTags(
+          resource,
+          { set, unset: options.unset },
+          changeOf(options, ''),
+        );
         warnConfigOwnedKeys(config.tables.tags, resource, [...Object.keys(set), ...options.unset], log);
-        if (options.json) return printJson({ changed, ...record, policyVersion: registry.policyVersion() });
+        const policyVersion = await registry.policyVersion();
+        if (options.json) return printJson({ changed, ...record, policyVersion });
         print(
           changed
-            ? `${record.text}: version ${record.version}, tags ${formatTags(record.tags)} (policy_version ${registry.policyVersion()})`
+            ? `${record.text}: version ${record.version}, tags ${formatTags(record.tags)} (policy_version ${policyVersion})`
             : `${record.text}: unchanged (version ${record.version}, tags ${formatTags(record.tags)})`,
         );
       }),
@@ -94,7 +99,7 @@ function registerClassification(acl: Command, program: Command): void {
     .action((options: { unclassified?: boolean; json?: boolean }) =>
       withRegistry(program, async ({ config }, registry) => {
         const inventory = await readLakeInventory(config);
-        const views = listViews(registry, compileRoles(config.governance), inventory, {
+        const views = await listViews(registry, compileRoles(config.governance), inventory, {
           unclassified: options.unclassified === true,
           requireTags: config.governance.require_tags,
         });
@@ -109,7 +114,7 @@ function registerClassification(acl: Command, program: Command): void {
     .option('--json', 'machine-readable output')
     .action((options: { json?: boolean }) =>
       withRegistry(program, async ({ config }, registry) => {
-        const report = diffIntent(registry, config, await requireLakeInventory(config));
+        const report = await diffIntent(registry, config, await requireLakeInventory(config));
         if (options.json) printJson(report);
         else print(formatDrift(report));
         if (report.drift.length > 0) process.exitCode = EXIT.driftHealed;
@@ -125,9 +130,9 @@ function registerClassification(acl: Command, program: Command): void {
     .action((options: ChangeOptions & { json?: boolean }) =>
       withRegistry(program, async ({ config }, registry) => {
         const inventory = await requireLakeInventory(config);
-        const healed = syncIntent(registry, config, inventory, changeOf(options, 'acl sync'));
-        const report = diffIntent(registry, config, inventory);
-        if (options.json) printJson({ ...report, healed, policyVersion: registry.policyVersion() });
+        const healed = await syncIntent(registry, config, inventory, changeOf(options, 'acl sync'));
+        const report = await diffIntent(registry, config, inventory);
+        if (options.json) printJson({ ...report, healed, policyVersion: await registry.policyVersion() });
         else print(formatDrift(report, healed));
         if (healed.length > 0) process.exitCode = EXIT.driftHealed;
       }),

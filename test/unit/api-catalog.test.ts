@@ -58,8 +58,8 @@ describe('GET /v1/catalog with governance', () => {
     );
     registry = Registry.forConfig(config);
     const who = { actor: 'test', reason: 'catalog visibility' };
-    registry.register(r('shop.public.people'), { sensitivity: 'internal' }, who);
-    registry.register(r('shop.public.people._internal'), { sensitivity: 'secret' }, who);
+    await registry.register(r('shop.public.people'), { sensitivity: 'internal' }, who);
+    await registry.register(r('shop.public.people._internal'), { sensitivity: 'secret' }, who);
     policy = openAccessPolicy(config, { registry, database: 'shop' });
     const runtime = createServeRuntime({
       config,
@@ -73,7 +73,7 @@ describe('GET /v1/catalog with governance', () => {
   after(async () => {
     await app.close();
     await policy.close();
-    registry.close();
+    await registry.close();
     fixture.cleanup();
   });
 
