@@ -1,6 +1,7 @@
 /** The audit trail's vocabulary, shared by every registry backend: who changed what, when, why, before and after. */
 
-export type AuditAction = 'register' | 'set' | 'sync' | 'grant' | 'extend' | 'revoke' | 'expire';
+/** `lf-sync`: Lake Formation's LF-tags on a resource were put back to the registry's (`acl sync`, aclSyncWorkflow). */
+export type AuditAction = 'register' | 'set' | 'sync' | 'grant' | 'extend' | 'revoke' | 'expire' | 'lf-sync';
 
 export interface AuditEntry {
   /** Increasing with time within one registry. */

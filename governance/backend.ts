@@ -67,6 +67,8 @@ export interface RegistryBackend {
   /** Replace a resource's tags and version; false when its version is no longer `expectedVersion`. */
   updateResource(resource: StoredResource, expectedVersion: number, audit: AuditWrite): Promise<boolean>;
   readAudit(filter: AuditFilter): Promise<AuditEntry[]>;
+  /** Record a change made outside the registry (Lake Formation healed): an audit entry and a new policy_version. */
+  appendAudit(audit: AuditWrite): Promise<void>;
 
   getGrant(id: string): Promise<StoredGrant | undefined>;
   /** Every grant (newest first, at most `limit`), or those of one workflow id. */

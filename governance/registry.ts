@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import type { PgCdcConfig } from '../core/config/index.js';
-import { auditOf, type AuditEntry, type Change } from './audit.js';
+import { auditOf, type AuditEntry, type AuditRecord, type Change } from './audit.js';
 import type { RegistryBackend, StoredResource } from './backend.js';
 import { openDynamoBackend } from './backends/dynamodb.js';
 import { SqliteBackend } from './backends/sqlite.js';
@@ -215,6 +215,11 @@ export class Registry {
       ...(filter.principal === undefined ? {} : { principal: filter.principal }),
       ...(filter.limit === undefined ? {} : { limit: filter.limit }),
     });
+  }
+
+  /** Audit a change made outside the registry (Lake Formation's tags healed); moves policy_version. */
+  recordAudit(change: Change, record: AuditRecord): Promise<void> {
+    return this.backend.appendAudit(auditOf(change, this.now().toISOString(), record));
   }
 
   close(): Promise<void> {

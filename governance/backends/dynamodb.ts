@@ -218,6 +218,10 @@ export class DynamoBackend implements RegistryBackend {
     return items.slice(0, limit).map(toAuditEntry).reverse();
   }
 
+  async appendAudit(audit: AuditWrite): Promise<void> {
+    await this.transact(audit);
+  }
+
   async getGrant(id: string): Promise<StoredGrant | undefined> {
     const item = await this.getItem({ [KEY.partition]: s(GRANT), [KEY.sort]: s(id) });
     return item && toGrant(item);
@@ -282,16 +286,16 @@ export class DynamoBackend implements RegistryBackend {
   }
 
   /**
-   * Write `data` with its audit item and the next policy_version, all or nothing. False when the data's own
-   * condition failed (the caller reads again); a counter that moved meanwhile is read again here.
+   * Write `data` (if any) with its audit item and the next policy_version, all or nothing. False when the data's
+   * own condition failed (the caller reads again); a counter that moved meanwhile is read again here.
    */
-  private async transact(audit: AuditWrite, data: TransactWriteItem): Promise<boolean> {
+  private async transact(audit: AuditWrite, data?: TransactWriteItem): Promise<boolean> {
     await this.ensureTable();
     return retryOnConflict(`policy_version of ${this.location}`, async () => {
       const current = await this.policyVersion();
       const next = current + 1;
       const items: TransactWriteItem[] = [
-        data,
+        ...(data ? [data] : []),
         {
           Update: {
             TableName: this.table,
@@ -317,7 +321,7 @@ export class DynamoBackend implements RegistryBackend {
       } catch (error) {
         if (!(error instanceof TransactionCanceledException)) throw unavailable(this.table, error);
         const [own] = error.CancellationReasons ?? [];
-        if (own?.Code === 'ConditionalCheckFailed') return { applied: false };
+        if (data && own?.Code === 'ConditionalCheckFailed') return { applied: false };
         // The counter or the audit key moved (another writer), or a transaction conflict: read again.
         return undefined;
       }

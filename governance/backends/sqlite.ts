@@ -274,6 +274,10 @@ export class SqliteBackend implements RegistryBackend {
     return Promise.resolve(rows.map(toAuditEntry));
   }
 
+  async appendAudit(audit: AuditWrite): Promise<void> {
+    await this.write(() => this.recordChange(audit));
+  }
+
   getGrant(id: string): Promise<StoredGrant | undefined> {
     const row = this.db.prepare('SELECT * FROM grants WHERE id = ?').get(id) as GrantRow | undefined;
     return Promise.resolve(row && toGrant(row));
