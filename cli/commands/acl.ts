@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import type { PgCdcConfig } from '../../core/config/index.js';
 import { matchesTableGlob } from '../../core/selection/index.js';
 import { GovernanceError } from '../../governance/errors.js';
 import { formatDrift, formatResourceList, formatResourceView } from '../../governance/format.js';
@@ -10,7 +11,16 @@ import {
   requireLakeInventory,
   syncIntent,
 } from '../../governance/intent.js';
+import {
+  driftCount,
+  formatLakeFormation,
+  healedCount,
+  reconcileLakeFormation,
+  type LakeFormationReconciliation,
+} from '../../governance/lakeformation/index.js';
+import type { Registry } from '../../governance/registry.js';
 import { formatResource, parseResource, type Resource } from '../../governance/resource.js';
+import type { Change } from '../../governance/audit.js';
 import { compileRoles } from '../../governance/roles.js';
 import { formatTags, parseTagAssignment } from '../../governance/tags.js';
 import { listViews, resourceView } from '../../governance/views.js';
@@ -110,33 +120,71 @@ function registerClassification(acl: Command, program: Command): void {
 
   acl
     .command('diff')
-    .description('drift between pg-cdc.yml (tables.tags, the lake) and the registry: exit 0 clean, 3 drift found')
+    .description(
+      'drift between pg-cdc.yml (tables.tags, the lake), the registry and, with governance.catalog: glue, ' +
+        'Lake Formation: exit 0 clean, 3 drift found, 2 an AWS error',
+    )
     .option('--json', 'machine-readable output')
     .action((options: { json?: boolean }) =>
       withRegistry(program, async ({ config }, registry) => {
-        const report = await diffIntent(registry, config, await requireLakeInventory(config));
-        if (options.json) printJson(report);
-        else print(formatDrift(report));
-        if (report.drift.length > 0) process.exitCode = EXIT.driftHealed;
+        const inventory = await requireLakeInventory(config);
+        const report = await diffIntent(registry, config, inventory);
+        const lakeFormation = await lakeFormationOf(config, registry, inventory.database, {
+          heal: false,
+          change: changeOf({}, 'acl diff'),
+        });
+        if (options.json) printJson({ ...report, ...(lakeFormation ? { lakeFormation } : {}) });
+        else print([formatDrift(report), ...(lakeFormation ? [formatLakeFormation(lakeFormation)] : [])].join('\n'));
+        if (report.drift.length > 0 || (lakeFormation && driftCount(lakeFormation) > 0)) {
+          process.exitCode = EXIT.driftHealed;
+        }
       }),
     );
 
   acl
     .command('sync')
-    .description('heal drift: register what is missing, restore tags pg-cdc.yml sets; exit 0 clean, 3 healed')
+    .description(
+      'heal drift: register what is missing, restore tags pg-cdc.yml sets, and put Lake Formation back to the ' +
+        'registry (governance.catalog: glue); exit 0 clean, 3 healed, 2 an AWS error',
+    )
     .option('--actor <name>', 'who, for the audit (default: $USER)')
     .option('--reason <text>', 'why, for the audit', 'acl sync: pg-cdc.yml tables.tags')
     .option('--json', 'machine-readable output')
     .action((options: ChangeOptions & { json?: boolean }) =>
       withRegistry(program, async ({ config }, registry) => {
         const inventory = await requireLakeInventory(config);
-        const healed = await syncIntent(registry, config, inventory, changeOf(options, 'acl sync'));
+        const change = changeOf(options, 'acl sync');
+        const healed = await syncIntent(registry, config, inventory, change);
         const report = await diffIntent(registry, config, inventory);
-        if (options.json) printJson({ ...report, healed, policyVersion: await registry.policyVersion() });
-        else print(formatDrift(report, healed));
-        if (healed.length > 0) process.exitCode = EXIT.driftHealed;
+        const lakeFormation = await lakeFormationOf(config, registry, inventory.database, { heal: true, change });
+        if (options.json) {
+          printJson({
+            ...report,
+            healed,
+            ...(lakeFormation ? { lakeFormation } : {}),
+            policyVersion: await registry.policyVersion(),
+          });
+        } else {
+          print(
+            [formatDrift(report, healed), ...(lakeFormation ? [formatLakeFormation(lakeFormation)] : [])].join('\n'),
+          );
+        }
+        if (healed.length > 0 || (lakeFormation && healedCount(lakeFormation) > 0)) {
+          process.exitCode = EXIT.driftHealed;
+        }
       }),
     );
+}
+
+/** Lake Formation's side of diff and sync, when governance.catalog is glue. */
+function lakeFormationOf(
+  config: PgCdcConfig,
+  registry: Registry,
+  db: string,
+  options: { heal: boolean; change: Change },
+): Promise<LakeFormationReconciliation | undefined> {
+  if (config.governance.catalog !== 'glue') return Promise.resolve(undefined);
+  return reconcileLakeFormation(config, registry, db, options);
 }
 
 /** `acl sync` puts back keys pg-cdc.yml sets on a table: say so when `acl set` changes one. */

@@ -205,29 +205,3 @@ export async function syncLakeFormation(
   }
   return healed;
 }
-
-export function formatLakeFormationDrift(report: LakeFormationReport, healed?: readonly LakeFormationDrift[]): string {
-  const lines: string[] = [];
-  const show = (tags: Tags): string =>
-    Object.keys(tags).length === 0
-      ? '(none)'
-      : Object.entries(tags)
-          .map(([k, v]) => `${k}=${v}`)
-          .join(', ');
-  if (healed && healed.length > 0) {
-    lines.push(`Lake Formation (${report.database}): ${healed.length} resource(s) healed`);
-    for (const item of healed) lines.push(`  ~ ${item.target}: was ${show(item.actual)}, now ${show(item.expected)}`);
-  }
-  if (report.drift.length === 0) {
-    if (!healed || healed.length === 0) lines.push(`Lake Formation (${report.database}): LF-tags match the registry`);
-  } else {
-    lines.push(`Lake Formation (${report.database}): ${report.drift.length} resource(s) drifted`);
-    for (const item of report.drift) {
-      lines.push(
-        `  ${item.target} (${item.resource}): has ${show(item.actual)}, the registry says ${show(item.expected)}`,
-      );
-    }
-  }
-  if (report.unmapped.length > 0) lines.push(`  not in Glue yet (nothing to tag): ${report.unmapped.join(', ')}`);
-  return lines.join('\n');
-}
