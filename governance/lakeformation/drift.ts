@@ -185,9 +185,11 @@ export async function syncLakeFormation(
         );
         throwOnTagFailures('RemoveLFTagsFromResource', removed.Failures, context);
       }
+      // The whole intended set, not only the missing keys: adding a value a resource has is a no-op, and an
+      // implementation that replaces a resource's tags on every add (moto's, for tables) ends up right too.
       if (Object.keys(drift.add).length > 0) {
         const added = await clients.lakeFormation.send(
-          new AddLFTagsToResourceCommand({ Resource: assignment.lf, LFTags: toPairs(drift.add) }),
+          new AddLFTagsToResourceCommand({ Resource: assignment.lf, LFTags: toPairs(drift.expected) }),
         );
         throwOnTagFailures('AddLFTagsToResource', added.Failures, context);
       }

@@ -7,3 +7,4 @@ export { formatLakeFormation } from './format.js';
 export type { LakeFormationDrift, LakeFormationReport } from './drift.js';
 export { tagPolicies, planRoleGrants, policyKey, type GrantDrift, type TagPolicy } from './policies.js';
 export { openLakeFormation, type LakeFormationClients } from './client.js';
+export { lakeFormationAccess } from './access.js';

@@ -158,7 +158,7 @@ const fromLf = (expression: readonly LFTag[] | undefined): TagPolicy =>
   toPolicy(new Map((expression ?? []).map((tag) => [tag.TagKey ?? '', new Set(tag.TagValues ?? [])])));
 
 /** The TABLE LF-tag policy grants each principal holds now (ListPermissions). */
-async function readPolicyGrants(clients: LakeFormationClients): Promise<Map<string, Map<string, TagPolicy>>> {
+export async function readPolicyGrants(clients: LakeFormationClients): Promise<Map<string, Map<string, TagPolicy>>> {
   const held = new Map<string, Map<string, TagPolicy>>();
   try {
     for await (const page of paginateListPermissions({ client: clients.lakeFormation }, {})) {
