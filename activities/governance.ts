@@ -1,13 +1,18 @@
 /**
- * Governance side effects for BreakGlassWorkflow: write, extend and end a grant in the registry. Each is idempotent
- * (a retried activity finds its own write and changes nothing), audited, and bumps policy_version.
+ * Governance side effects. For BreakGlassWorkflow: write, extend and end a grant in the registry; each is idempotent
+ * (a retried activity finds its own write and changes nothing), audited, and bumps policy_version. For
+ * aclSyncWorkflow: heal drift (registry versus pg-cdc.yml, Lake Formation versus the registry); a retry reads the
+ * drift again and heals what is left.
  */
+import { Context } from '@temporalio/activity';
 import type { PgCdcConfig } from '../core/config/index.js';
 import type { Logger } from '../core/log/index.js';
 import { compileRoles, requireRole } from '../governance/roles.js';
 import { Registry } from '../governance/registry.js';
 import { formatResource, parseResource } from '../governance/resource.js';
 import type { BreakGlassGrant } from '../governance/grants.js';
+import { readLakeInventory, syncIntent } from '../governance/intent.js';
+import { driftCount, healedCount, reconcileLakeFormation } from '../governance/lakeformation/index.js';
 import { asActivity } from './failures.js';
 
 export interface GovernanceActivityDeps {
@@ -41,11 +46,61 @@ export interface EndBreakGlassInput {
   readonly reason: string;
 }
 
+export interface AclSyncRequest {
+  readonly actor: string;
+  readonly reason: string;
+}
+
+export interface AclSyncReport {
+  /** The lake's source database; undefined when the lake holds nothing yet (nothing to do). */
+  readonly database: string | undefined;
+  /** Registry resources registered or put back to pg-cdc.yml's tags. */
+  readonly registryHealed: number;
+  /** Lake Formation resources and role grants put back to the registry (governance.catalog: glue). */
+  readonly lakeFormationHealed: number;
+  /** What still differs after healing (a resource not in Glue yet is not counted). */
+  readonly lakeFormationLeft: number;
+  readonly policyVersion: number;
+}
+
 export function createGovernanceActivities(deps: GovernanceActivityDeps) {
   let registry: Registry | undefined;
   const open = (): Registry => (registry ??= Registry.forConfig(deps.config));
-  const log = deps.log.child({ component: 'break-glass' });
+  const log = deps.log.child({ component: 'governance' });
   return {
+    /** Heal drift as `pg-cdc acl sync` does, audited; the report counts what was healed. */
+    async syncAcl(request: AclSyncRequest): Promise<AclSyncReport> {
+      return asActivity(async () => {
+        const registry = open();
+        const inventory = await readLakeInventory(deps.config);
+        if (!inventory) {
+          return {
+            database: undefined,
+            registryHealed: 0,
+            lakeFormationHealed: 0,
+            lakeFormationLeft: 0,
+            policyVersion: await registry.policyVersion(),
+          };
+        }
+        const healed = await syncIntent(registry, deps.config, inventory, request);
+        Context.current().heartbeat('registry');
+        const lakeFormation =
+          deps.config.governance.catalog === 'glue'
+            ? await reconcileLakeFormation(deps.config, registry, inventory.database, { heal: true, change: request })
+            : undefined;
+        const report: AclSyncReport = {
+          database: inventory.database,
+          registryHealed: healed.length,
+          lakeFormationHealed: lakeFormation ? healedCount(lakeFormation) : 0,
+          lakeFormationLeft: lakeFormation ? driftCount(lakeFormation) : 0,
+          policyVersion: await registry.policyVersion(),
+        };
+        const healedAny = report.registryHealed + report.lakeFormationHealed > 0;
+        if (healedAny) log.info(report, 'acl drift healed');
+        return report;
+      });
+    },
+
     /** Write the grant, expiring `ttlMs` from now; from this moment AccessPolicy.decide lists it. */
     async grantBreakGlass(input: GrantBreakGlassInput): Promise<BreakGlassGrant> {
       return asActivity(async () => {

@@ -1,7 +1,9 @@
 import type { PgCdcConfig } from '../core/config/index.js';
 import type { Logger } from '../core/log/index.js';
+import { describeTarget } from '../source/connection.js';
 import { lazyLake } from '../activities/index.js';
 import { ActorSink } from '../stream/actors.js';
+import { ensureAclSyncSchedule } from './acl-sync.js';
 import { ensureCompactionSchedules } from './compaction.js';
 import { prepareStreamLocators } from '../stream/locators.js';
 import type { TableStart } from '../stream/setup.js';
@@ -78,6 +80,10 @@ export async function openStreamHost(options: {
       tables: options.tables.map((t) => t.table),
       log,
     });
+    if (config.governance.catalog === 'glue') {
+      const { database } = describeTarget(options.sourceUrl);
+      await ensureAclSyncSchedule({ client, taskQueue: temporal.taskQueue, database, log });
+    }
     return { temporal, sink, close };
   } catch (error) {
     await close().catch(closeFailed);

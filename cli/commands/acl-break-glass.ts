@@ -53,7 +53,7 @@ async function breakGlassTarget(
 }
 
 /** Run `work` with a client of the configured Temporal, closed after. */
-async function withTemporal<T>(
+export async function withTemporal<T>(
   context: CommandContext,
   work: (client: Client, temporal: TemporalEndpoint) => Promise<T>,
 ): Promise<T> {

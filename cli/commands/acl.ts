@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { PgCdcConfig } from '../../core/config/index.js';
+import { scheduleIds } from '../../core/temporal/index.js';
 import { matchesTableGlob } from '../../core/selection/index.js';
 import { GovernanceError } from '../../governance/errors.js';
 import { formatDrift, formatResourceList, formatResourceView } from '../../governance/format.js';
@@ -26,7 +27,8 @@ import { formatTags, parseTagAssignment } from '../../governance/tags.js';
 import { listViews, resourceView } from '../../governance/views.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit.js';
-import { registerBreakGlass } from './acl-break-glass.js';
+import { ACL_SYNC_EVERY, ensureAclSyncSchedule } from '../acl-sync.js';
+import { registerBreakGlass, withTemporal } from './acl-break-glass.js';
 import { changeOf, print, printJson, requireReason, withRegistry, type ChangeOptions } from './acl-common.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -149,9 +151,11 @@ function registerClassification(acl: Command, program: Command): void {
     )
     .option('--actor <name>', 'who, for the audit (default: $USER)')
     .option('--reason <text>', 'why, for the audit', 'acl sync: pg-cdc.yml tables.tags')
+    .option('--schedule', `also create the Temporal Schedule running aclSyncWorkflow every ${ACL_SYNC_EVERY}`)
     .option('--json', 'machine-readable output')
-    .action((options: ChangeOptions & { json?: boolean }) =>
-      withRegistry(program, async ({ config }, registry) => {
+    .action((options: ChangeOptions & { json?: boolean; schedule?: boolean }) =>
+      withRegistry(program, async (context, registry) => {
+        const { config } = context;
         const inventory = await requireLakeInventory(config);
         const change = changeOf(options, 'acl sync');
         const healed = await syncIntent(registry, config, inventory, change);
@@ -168,6 +172,13 @@ function registerClassification(acl: Command, program: Command): void {
           print(
             [formatDrift(report, healed), ...(lakeFormation ? [formatLakeFormation(lakeFormation)] : [])].join('\n'),
           );
+        }
+        if (options.schedule) {
+          const { database } = inventory;
+          const outcome = await withTemporal(context, (client, temporal) =>
+            ensureAclSyncSchedule({ client, taskQueue: temporal.taskQueue, database, log: context.log }),
+          );
+          if (!options.json) print(`schedule ${scheduleIds.aclSync(database)}: ${outcome}, every ${ACL_SYNC_EVERY}`);
         }
         if (healed.length > 0 || (lakeFormation && healedCount(lakeFormation) > 0)) {
           process.exitCode = EXIT.driftHealed;

@@ -12,9 +12,13 @@ export const SEARCH_ATTRIBUTES = {
   PgCdcEpoch: 'Int',
 } as const;
 
-/** Temporal Schedule ids: one compaction schedule per table, whose runs are `compact:<table>-<time>`. */
+/**
+ * Temporal Schedule ids: one compaction schedule per table, whose runs are `compact:<table>-<time>`; one ACL sync
+ * schedule per source database, whose runs are `acl-sync:<db>-<time>`.
+ */
 export const scheduleIds = {
   compaction: (qualifiedName: string) => `compact:${qualifiedName}`,
+  aclSync: (database: string) => `acl-sync:${database}`,
 } as const;
 
 export type SearchAttributeName = keyof typeof SEARCH_ATTRIBUTES;
@@ -31,4 +35,5 @@ export const workflowIds = {
   flush: (qualifiedName: string, epoch: number, sender: string) => `flush:${qualifiedName}:${epoch}:${sender}`,
   breakGlass: (principal: string, resource: string) => `breakglass:${principal}:${resource}`,
   compaction: (qualifiedName: string) => `compact:${qualifiedName}`,
+  aclSync: (database: string) => `acl-sync:${database}`,
 } as const;
