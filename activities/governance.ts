@@ -12,7 +12,15 @@ import { Registry } from '../governance/registry.js';
 import { formatResource, parseResource } from '../governance/resource.js';
 import type { BreakGlassGrant } from '../governance/grants.js';
 import { readLakeInventory, syncIntent } from '../governance/intent.js';
-import { driftCount, healedCount, reconcileLakeFormation } from '../governance/lakeformation/index.js';
+import {
+  driftCount,
+  grantBreakGlassInLakeFormation,
+  healedCount,
+  openLakeFormation,
+  reconcileLakeFormation,
+  revokeBreakGlassInLakeFormation,
+} from '../governance/lakeformation/index.js';
+import type { Resource } from '../governance/resource.js';
 import { asActivity } from './failures.js';
 
 export interface GovernanceActivityDeps {
@@ -67,6 +75,24 @@ export function createGovernanceActivities(deps: GovernanceActivityDeps) {
   let registry: Registry | undefined;
   const open = (): Registry => (registry ??= Registry.forConfig(deps.config));
   const log = deps.log.child({ component: 'governance' });
+  /**
+   * With governance.catalog: glue, a break-glass grant is also a Lake Formation grant to the role's principal_arn
+   * (roles without one are decided by pg-cdc only).
+   */
+  const inLakeFormation = async (
+    principal: string,
+    resource: Resource,
+    change: typeof grantBreakGlassInLakeFormation,
+  ): Promise<void> => {
+    const arn = deps.config.governance.roles[principal]?.principal_arn;
+    if (deps.config.governance.catalog !== 'glue' || arn === undefined) return;
+    const clients = openLakeFormation(deps.config);
+    try {
+      await change(clients, arn, resource);
+    } finally {
+      clients.close();
+    }
+  };
   return {
     /** Heal drift as `pg-cdc acl sync` does, audited; the report counts what was healed. */
     async syncAcl(request: AclSyncRequest): Promise<AclSyncReport> {
@@ -105,7 +131,8 @@ export function createGovernanceActivities(deps: GovernanceActivityDeps) {
     async grantBreakGlass(input: GrantBreakGlassInput): Promise<BreakGlassGrant> {
       return asActivity(async () => {
         requireRole(compileRoles(deps.config.governance), input.principal);
-        const resource = formatResource(parseResource(input.resource));
+        const parsed = parseResource(input.resource);
+        const resource = formatResource(parsed);
         const { created, grant } = await open().grants.grant(
           {
             id: input.grantId,
@@ -117,6 +144,8 @@ export function createGovernanceActivities(deps: GovernanceActivityDeps) {
           { actor: input.actor, reason: input.reason },
         );
         if (created) log.info({ principal: grant.principal, resource, expiresAt: grant.expiresAt }, 'granted');
+        // After the registry: a grant in Lake Formation is always one the registry has, and so gets revoked.
+        if (grant.endedAt === null) await inLakeFormation(grant.principal, parsed, grantBreakGlassInLakeFormation);
         return grant;
       });
     },
@@ -144,6 +173,9 @@ export function createGovernanceActivities(deps: GovernanceActivityDeps) {
           action,
         );
         if (changed) log.info({ grant: input.grantId, principal: grant?.principal, how: input.how }, 'ended');
+        // Whether or not this call ended it (a reader may have lapsed it first), Lake Formation's grant goes.
+        if (grant)
+          await inLakeFormation(grant.principal, parseResource(grant.resource), revokeBreakGlassInLakeFormation);
         return { ended: changed };
       });
     },

@@ -8,3 +8,4 @@ export type { LakeFormationDrift, LakeFormationReport } from './drift.js';
 export { tagPolicies, planRoleGrants, policyKey, type GrantDrift, type TagPolicy } from './policies.js';
 export { openLakeFormation, type LakeFormationClients } from './client.js';
 export { lakeFormationAccess } from './access.js';
+export { grantBreakGlassInLakeFormation, revokeBreakGlassInLakeFormation } from './break-glass.js';
