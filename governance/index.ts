@@ -4,7 +4,7 @@
  * enforces. Default deny: what a decision does not list does not exist for the principal.
  */
 export type { AccessDecision, AccessPolicy, LakeTableShape, TableGrant } from './types.js';
-export { openAccessPolicy, LocalAccessPolicy, type AccessPolicyOptions } from './policy.js';
+export { openAccessPolicy, LocalAccessPolicy, type AccessPolicyOptions, type GovernedAccessPolicy } from './policy.js';
 export { decideAccess } from './decide.js';
 export { Registry, registryPath, type ResourceRecord, type EffectiveTags } from './registry.js';
 export { SYSTEM_ACTOR, LAPSED_REASON, type BreakGlassGrant } from './grants.js';

@@ -8,6 +8,8 @@ import { decideAccess, indexClassification, type ClassificationIndex } from './d
 import { Registry, type RegistryOptions } from './registry.js';
 import { compileRoles, requireRole, type RoleSet } from './roles.js';
 import type { AccessDecision, AccessPolicy, LakeTableShape } from './types.js';
+import { openLakeFormation } from './lakeformation/client.js';
+import { LakeFormationAccessPolicy } from './lakeformation/policy.js';
 
 export interface AccessPolicyOptions extends RegistryOptions {
   /**
@@ -70,15 +72,24 @@ export class LocalAccessPolicy implements AccessPolicy {
   }
 }
 
+/** An AccessPolicy that also names its principals (the roles of pg-cdc.yml). */
+export interface GovernedAccessPolicy extends AccessPolicy {
+  principals(): string[];
+}
+
 /**
- * The AccessPolicy for a configuration. Throws CONFIG_INVALID when a role's grant does not parse (naming the role,
- * the key and the position), NOT_AVAILABLE for a registry kind this version does not have.
+ * The AccessPolicy for a configuration: decided from the registry, or, with `governance.catalog: glue`, from Lake
+ * Formation for roles with `principal_arn` (lakeformation/policy.ts). Throws CONFIG_INVALID when a role's grant
+ * does not parse (naming the role, the key and the position).
  */
-export function openAccessPolicy(config: PgCdcConfig, options: AccessPolicyOptions = {}): LocalAccessPolicy {
+export function openAccessPolicy(config: PgCdcConfig, options: AccessPolicyOptions = {}): GovernedAccessPolicy {
   compileRoles(config.governance);
   const registry = options.registry ?? Registry.forConfig(config, options);
   try {
-    return new LocalAccessPolicy(config, registry, options.registry === undefined, options.database);
+    const local = new LocalAccessPolicy(config, registry, options.registry === undefined, options.database);
+    if (config.governance.catalog !== 'glue') return local;
+    const clients = openLakeFormation(config);
+    return new LakeFormationAccessPolicy(config, registry, clients, local, options.database);
   } catch (error) {
     if (options.registry === undefined) void registry.close();
     throw error;

@@ -8,7 +8,6 @@
  */
 import type { PgCdcConfig } from '../../core/config/index.js';
 import { decideAccess, type ClassificationIndex } from '../decide.js';
-import type { LocalAccessPolicy } from '../policy.js';
 import type { Registry } from '../registry.js';
 import { requireRole, compileRoles, type RoleSet } from '../roles.js';
 import type { Tags } from '../tags.js';
@@ -28,11 +27,16 @@ export class LakeFormationAccessPolicy implements AccessPolicy {
     private readonly registry: Registry,
     private readonly clients: LakeFormationClients & { close?(): void },
     /** Decides roles without principal_arn, and owns the registry's lifetime. */
-    private readonly local: LocalAccessPolicy,
+    private readonly local: AccessPolicy,
     private readonly database: string | undefined,
     private readonly now: () => number = Date.now,
   ) {
     this.roles = compileRoles(config.governance);
+  }
+
+  /** Role names, sorted. */
+  principals(): string[] {
+    return [...this.roles.keys()];
   }
 
   policyVersion(): Promise<number> {

@@ -13,7 +13,7 @@ import type { NativeConnection, Worker, WorkflowBundleWithSourceMap } from '@tem
 import { createActivities } from '../../activities/index.js';
 import { loadConfig, type PgCdcConfig } from '../../core/config/index.js';
 import { silentLogger } from '../../core/log/index.js';
-import { openAccessPolicy, type LocalAccessPolicy } from '../../governance/policy.js';
+import { openAccessPolicy, type GovernedAccessPolicy } from '../../governance/policy.js';
 import { Registry } from '../../governance/registry.js';
 import { ManifestStore, emptyManifest } from '../../lake/manifest.js';
 import { FilesystemObjectStore } from '../../lake/storage/filesystem.js';
@@ -46,7 +46,7 @@ describe('break-glass grants', () => {
   let configPath: string;
   let config: PgCdcConfig;
   let taskQueue: string;
-  let policy: LocalAccessPolicy;
+  let policy: GovernedAccessPolicy;
   let registry: Registry;
 
   const cli = (...args: string[]): Promise<CliResult> =>

@@ -27,6 +27,7 @@ import {
   type LakeFormationClients,
 } from '../../governance/lakeformation/index.js';
 import { openAccessPolicy } from '../../governance/policy.js';
+import type { AccessDecision } from '../../governance/types.js';
 import { Registry } from '../../governance/registry.js';
 import { parseResource as r } from '../../governance/resource.js';
 import { motoEndpoint, tempDir, uniqueName } from '../support/stack.js';
@@ -111,6 +112,9 @@ describe('Lake Formation enforcement on moto', { skip: moto.skip }, () => {
   };
 
   before(async () => {
+    // The engine's Lake Formation clients take the default credential chain.
+    process.env.AWS_ACCESS_KEY_ID ??= 'testing';
+    process.env.AWS_SECRET_ACCESS_KEY ??= 'testing';
     await glue.send(new CreateDatabaseCommand({ DatabaseInput: { Name: glueDatabase } }));
     for (const [identifier, columns] of Object.entries(TABLES)) {
       await glue.send(
@@ -189,8 +193,20 @@ describe('Lake Formation enforcement on moto', { skip: moto.skip }, () => {
     // The same map from the local backend (SQLite) and from Lake Formation's own rules.
     const local = Registry.open(`${dir}/governance.sqlite`);
     await classify(local, config, dir);
-    const policy = openAccessPolicy(config, { registry: local, database: 'shop' });
-    const shapes = inventory(dir).tables.map((t) => ({ identifier: t.identifier, columns: t.columns }));
+    const policy = openAccessPolicy(
+      { ...config, governance: { ...config.governance, catalog: 'local' } },
+      { registry: local, database: 'shop' },
+    );
+    // Query-time enforcement from Lake Formation: the engine's policy with governance.catalog: glue.
+    const fromLakeFormation = openAccessPolicy(config, { registry, database: 'shop' });
+    const shapes = inventory(dir).tables.flatMap((t) => [
+      { identifier: t.identifier, columns: t.columns },
+      { identifier: `${t.identifier}__changes`, columns: ['_op', '_seq', '_commit_lsn', ...t.columns] },
+    ]);
+    const shown = (decision: AccessDecision): Record<string, string[]> =>
+      Object.fromEntries([...decision.tables].map(([table, grant]) => [table, [...grant.columns]]));
+    const withoutChangelogs = (map: Record<string, string[]>) =>
+      Object.fromEntries(Object.entries(map).filter(([table]) => !table.endsWith('__changes')));
     const expected = {
       analyst: {
         'public.customers': ['id'],
@@ -201,9 +217,13 @@ describe('Lake Formation enforcement on moto', { skip: moto.skip }, () => {
       finance: { 'public.orders': ['id', 'customer_id', 'amount'], 'public.page_views': ['url', 'seen_at'] },
     };
     for (const [role, map] of Object.entries(expected)) {
-      const decided = await policy.decide(role, shapes);
-      const fromLocal = Object.fromEntries([...decided.tables].map(([table, grant]) => [table, [...grant.columns]]));
-      assert.deepEqual(fromLocal, map, `${role}: the local backend gives docs/governance.md's table`);
+      const fromLocal = shown(await policy.decide(role, shapes));
+      assert.deepEqual(
+        withoutChangelogs(fromLocal),
+        map,
+        `${role}: the local backend gives docs/governance.md's table`,
+      );
+      assert.deepEqual(shown(await fromLakeFormation.decide(role, shapes)), fromLocal, `${role}: decided from LF`);
       const fromLf = Object.fromEntries(
         await lakeFormationAccess(clients, principals[role as keyof typeof principals]),
       );
@@ -211,6 +231,7 @@ describe('Lake Formation enforcement on moto', { skip: moto.skip }, () => {
     }
     await policy.close();
     await local.close();
+    const analystBefore = shown(await fromLakeFormation.decide('analyst', shapes));
 
     // Drift injected in Lake Formation: a column tag added by hand, a table tag removed, a grant revoked.
     const email = {
@@ -235,6 +256,14 @@ describe('Lake Formation enforcement on moto', { skip: moto.skip }, () => {
       }),
     );
     assert.deepEqual((await lakeFormationAccess(clients, principals.analyst)).get('public.customers'), ['id', 'email']);
+    // The engine decides from its snapshot of Lake Formation until policy_version moves (or 5 minutes pass).
+    assert.deepEqual(shown(await fromLakeFormation.decide('analyst', shapes)), analystBefore, 'cached');
+    await registry.setTags(r('shop.public.page_views.url'), { set: { note: 'moves policy_version' } }, who);
+    assert.deepEqual(
+      shown(await fromLakeFormation.decide('analyst', shapes))['public.customers'],
+      ['id', 'email'],
+      'read again once policy_version moved: Lake Formation now lets analyst read email',
+    );
 
     const drift = await reconcileLakeFormation(config, registry, 'shop', { heal: false, change: who, clients });
     assert.deepEqual(
@@ -242,6 +271,7 @@ describe('Lake Formation enforcement on moto', { skip: moto.skip }, () => {
       [
         [`${glueDatabase}.public__customers.email`, {}, { sensitivity: 'public' }],
         [`${glueDatabase}.public__orders`, { domain: 'sales' }, {}],
+        [`${glueDatabase}.public__page_views.url`, { note: 'moves policy_version' }, {}],
       ],
     );
     assert.deepEqual(
@@ -254,8 +284,11 @@ describe('Lake Formation enforcement on moto', { skip: moto.skip }, () => {
       change: { actor: 'pg-cdc', reason: 'acl sync' },
       clients,
     });
-    assert.equal(healedCount(healed), 3);
+    assert.equal(healedCount(healed), 4);
     assert.equal(driftCount(healed), 0);
+    // Healing moved policy_version (the lf-sync audit entries): the engine reads Lake Formation, back as it was.
+    assert.deepEqual(shown(await fromLakeFormation.decide('analyst', shapes)), analystBefore);
+    await fromLakeFormation.close();
     assert.deepEqual((await lakeFormationAccess(clients, principals.analyst)).get('public.customers'), ['id']);
     assert.deepEqual((await lakeFormationAccess(clients, principals.support)).get('public.customers'), [
       'id',
@@ -268,6 +301,7 @@ describe('Lake Formation enforcement on moto', { skip: moto.skip }, () => {
       [
         ['lf-sync', 'shop.public.customers.email', null],
         ['lf-sync', 'shop.public.orders', null],
+        ['lf-sync', 'shop.public.page_views.url', null],
         ['lf-sync', 'shop', 'support'],
       ],
     );

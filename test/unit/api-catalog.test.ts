@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildHttpApp, createServeRuntime } from '../../api/serve.js';
 import { catalogOutput } from '../../api/schemas/console.js';
 import { silentLogger } from '../../core/log/index.js';
-import { openAccessPolicy, type LocalAccessPolicy } from '../../governance/policy.js';
+import { openAccessPolicy, type GovernedAccessPolicy } from '../../governance/policy.js';
 import { Registry } from '../../governance/registry.js';
 import { parseResource as r } from '../../governance/resource.js';
 import type { IcebergField } from '../../core/types/iceberg.js';
@@ -26,7 +26,7 @@ const CHANGELOG = changelogSchema({ type: 'struct', 'schema-id': 0, fields: PEOP
 describe('GET /v1/catalog with governance', () => {
   let fixture: Fixture;
   let registry: Registry;
-  let policy: LocalAccessPolicy;
+  let policy: GovernedAccessPolicy;
   let app: FastifyInstance;
 
   before(async () => {
