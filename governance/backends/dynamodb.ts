@@ -12,13 +12,12 @@ import {
   ScanCommand,
   TransactWriteItemsCommand,
   TransactionCanceledException,
-  type AttributeValue,
   type QueryCommandInput,
   type ScanCommandInput,
   type TransactWriteItem,
 } from '@aws-sdk/client-dynamodb';
 import type { PgCdcConfig } from '../../core/config/index.js';
-import type { AuditAction, AuditEntry, AuditWrite } from '../audit.js';
+import type { AuditEntry, AuditWrite } from '../audit.js';
 import type {
   AuditFilter,
   GrantExpectation,
@@ -29,90 +28,24 @@ import type {
 } from '../backend.js';
 import { retryOnConflict } from '../conflict.js';
 import { parseResource } from '../resource.js';
+import {
+  AUDIT,
+  auditItem,
+  byGrantTime,
+  GRANT,
+  META,
+  n,
+  RESOURCE_PREFIX,
+  resourceItem,
+  s,
+  toAuditEntry,
+  toGrant,
+  toResource,
+  grantItem,
+  num,
+  type Item,
+} from './dynamodb-items.js';
 import { ensureAclTable, KEY, unavailable } from './dynamodb-table.js';
-
-type Item = Record<string, AttributeValue>;
-
-const META = { [KEY.partition]: { S: 'meta' }, [KEY.sort]: { S: 'policy_version' } } satisfies Item;
-const RESOURCE_PREFIX = 'resource#';
-const AUDIT = 'audit';
-const GRANT = 'grant';
-
-const s = (value: string): AttributeValue => ({ S: value });
-const n = (value: number): AttributeValue => ({ N: String(value) });
-const str = (item: Item, name: string): string => item[name]?.S ?? '';
-const optStr = (item: Item, name: string): string | null => item[name]?.S ?? null;
-const num = (item: Item, name: string): number => Number(item[name]?.N ?? 0);
-const optNum = (item: Item, name: string): number | null => (item[name]?.N === undefined ? null : Number(item[name].N));
-const json = (value: unknown): AttributeValue => s(JSON.stringify(value ?? null));
-const parsed = (item: Item, name: string): unknown => JSON.parse(item[name]?.S ?? 'null') as unknown;
-
-/** Audit sort keys sort as numbers. */
-const auditKey = (policyVersion: number): string => String(policyVersion).padStart(15, '0');
-
-const resourceItem = (resource: StoredResource): Item => ({
-  [KEY.partition]: s(RESOURCE_PREFIX + resource.db),
-  [KEY.sort]: s(resource.text),
-  kind: s(resource.kind),
-  db: s(resource.db),
-  tags: json(resource.tags),
-  version: n(resource.version),
-  registered_at: s(resource.registeredAt),
-  updated_at: s(resource.updatedAt),
-});
-
-const toResource = (item: Item): StoredResource => ({
-  text: str(item, KEY.sort),
-  kind: str(item, 'kind') as StoredResource['kind'],
-  db: str(item, 'db'),
-  tags: parsed(item, 'tags') as Record<string, string>,
-  version: num(item, 'version'),
-  registeredAt: str(item, 'registered_at'),
-  updatedAt: str(item, 'updated_at'),
-});
-
-const grantItem = (grant: StoredGrant): Item => ({
-  [KEY.partition]: s(GRANT),
-  [KEY.sort]: s(grant.id),
-  workflow_id: s(grant.workflowId),
-  principal: s(grant.principal),
-  resource: s(grant.resource),
-  reason: s(grant.reason),
-  granted_by: s(grant.grantedBy),
-  granted_at: s(grant.grantedAt),
-  expires_at: s(grant.expiresAt),
-});
-
-const toGrant = (item: Item): StoredGrant => ({
-  id: str(item, KEY.sort),
-  workflowId: str(item, 'workflow_id'),
-  principal: str(item, 'principal'),
-  resource: str(item, 'resource'),
-  reason: str(item, 'reason'),
-  grantedBy: str(item, 'granted_by'),
-  grantedAt: str(item, 'granted_at'),
-  expiresAt: str(item, 'expires_at'),
-  endedAt: optStr(item, 'ended_at'),
-  endedBy: optStr(item, 'ended_by'),
-  endReason: optStr(item, 'end_reason'),
-});
-
-const toAuditEntry = (item: Item): AuditEntry => ({
-  id: num(item, 'policy_version'),
-  at: str(item, 'at'),
-  actor: str(item, 'actor'),
-  action: str(item, 'action') as AuditAction,
-  resource: str(item, 'resource'),
-  principal: optStr(item, 'principal'),
-  reason: str(item, 'reason'),
-  before: parsed(item, 'before'),
-  after: parsed(item, 'after'),
-  version: optNum(item, 'version'),
-  policyVersion: num(item, 'policy_version'),
-});
-
-const byGrantTime = (a: StoredGrant, b: StoredGrant): number =>
-  a.grantedAt < b.grantedAt ? -1 : a.grantedAt > b.grantedAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 
 /** The AWS client of a configuration: the catalog's region and endpoint (moto, LocalStack), the default credentials. */
 export function openDynamoBackend(config: PgCdcConfig): DynamoBackend {
@@ -309,7 +242,7 @@ export class DynamoBackend implements RegistryBackend {
         {
           Put: {
             TableName: this.table,
-            Item: this.auditItem(audit, next),
+            Item: auditItem(audit, next),
             ConditionExpression: 'attribute_not_exists(#pk)',
             ExpressionAttributeNames: { '#pk': KEY.partition },
           },
@@ -326,23 +259,6 @@ export class DynamoBackend implements RegistryBackend {
         return undefined;
       }
     }).then((outcome) => outcome.applied);
-  }
-
-  private auditItem(audit: AuditWrite, policyVersion: number): Item {
-    return {
-      [KEY.partition]: s(AUDIT),
-      [KEY.sort]: s(auditKey(policyVersion)),
-      at: s(audit.at),
-      actor: s(audit.actor),
-      action: s(audit.action),
-      resource: s(audit.resource),
-      ...(audit.principal === undefined ? {} : { principal: s(audit.principal) }),
-      reason: s(audit.reason),
-      before: json(audit.before),
-      after: json(audit.after),
-      ...(audit.version === undefined ? {} : { version: n(audit.version) }),
-      policy_version: n(policyVersion),
-    };
   }
 
   private ensureTable(): Promise<void> {

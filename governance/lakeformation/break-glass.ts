@@ -10,9 +10,8 @@ import {
   RevokePermissionsCommand,
   type Resource as LfResource,
 } from '@aws-sdk/client-lakeformation';
-import { GovernanceError } from '../errors.js';
 import { formatResource, type Resource } from '../resource.js';
-import { lakeFormationFailure, type LakeFormationClients } from './client.js';
+import { LakeFormationError, lakeFormationFailure, type LakeFormationClients } from './client.js';
 import { LF_TABLE_PERMISSIONS } from './policies.js';
 import { readGlueTargets } from './targets.js';
 
@@ -23,7 +22,7 @@ async function lakeFormationResource(clients: LakeFormationClients, resource: Re
   const identifier = `${resource.schema}.${resource.table}`;
   const table = (await readGlueTargets(clients)).tables.get(identifier);
   if (!table) {
-    throw new GovernanceError('LAKE_FORMATION_FAILED', `${identifier} is not registered in Glue yet`, {
+    throw new LakeFormationError('LAKE_FORMATION_FAILED', `${identifier} is not registered in Glue yet`, {
       context: { resource: formatResource(resource), database: DatabaseName },
       hint: 'the Glue catalog registers a table when it commits to it; grant again once it is there',
     });
