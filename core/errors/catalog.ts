@@ -98,7 +98,6 @@ export const FAILURES = {
   REGISTRY_CONFLICT: retryable('a registry entry kept changing under concurrent writers', 409),
   LAKE_FORMATION_FAILED: retryable('an AWS Lake Formation or Glue call of governance failed', 502),
   GRANT_NOT_EXPRESSIBLE: badInput('a role grant has no Lake Formation LF-tag policy equivalent'),
-  PRINCIPAL_ARN_MISSING: badInput('a role has no governance.roles.<role>.principal_arn for Lake Formation'),
   ACL_SET_EMPTY: badInput('`acl set` was given nothing to set'),
   REASON_REQUIRED: badInput('a break-glass grant needs a reason'),
   WAIT_INVALID: badInput('`--wait` is not a duration'),
