@@ -10,6 +10,7 @@ export const ACTIVITY_NAMES = Object.keys({
   grantBreakGlass: true,
   extendBreakGlass: true,
   endBreakGlass: true,
+  syncAcl: true,
   describeSnapshotTables: true,
   preparePublication: true,
   assertSlotAbsent: true,

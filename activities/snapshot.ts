@@ -79,7 +79,7 @@ export function createSnapshotActivities(deps: SnapshotActivityDeps) {
           const found = await listTables(client);
           const selection = selectTables(found, { ...deps.config.tables, schemas: source.schemas });
           // governance.mode strict: an untagged table is refused before anything is written (UNTAGGED_TABLES).
-          assertPublishable(
+          await assertPublishable(
             deps.config,
             selection.selected.map((decision) => qualifiedName(decision.table)),
             {

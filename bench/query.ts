@@ -119,9 +119,9 @@ async function buildLake(): Promise<string> {
   const registry = Registry.forConfig(config);
   try {
     const inventory = await readLakeInventory(config);
-    registerLake(registry, config, inventory!, { actor: 'bench', reason: 'bench:query' });
+    await registerLake(registry, config, inventory!, { actor: 'bench', reason: 'bench:query' });
   } finally {
-    registry.close();
+    await registry.close();
   }
   say(
     `table bench.sales: ${rows.toLocaleString('en-US')} rows, ${(size / 1024 / 1024).toFixed(0)} MiB Parquet, ` +

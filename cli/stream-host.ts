@@ -1,10 +1,12 @@
 import type { PgCdcConfig } from '../core/config/index.js';
 import type { Logger } from '../core/log/index.js';
+import { describeTarget } from '../source/connection.js';
 import { lazyLake } from '../activities/index.js';
 import { workflowIds } from '../core/temporal/index.js';
 import { ActorSink } from '../stream/actors.js';
 import type { TableOnboarding } from '../stream/late-tables.js';
 import type { snapshotTableWorkflow } from '../workflows/snapshot-table.js';
+import { ensureAclSyncSchedule } from './acl-sync.js';
 import { ensureCompactionSchedules } from './compaction.js';
 import { prepareStreamLocators } from '../stream/locators.js';
 import type { TableStart } from '../stream/setup.js';
@@ -83,6 +85,10 @@ export async function openStreamHost(options: {
       tables: options.tables.map((t) => t.table),
       log,
     });
+    if (config.governance.catalog === 'glue') {
+      const { database } = describeTarget(options.sourceUrl);
+      await ensureAclSyncSchedule({ client, taskQueue: temporal.taskQueue, database, log });
+    }
     const onboarding: TableOnboarding = {
       snapshotTable: (input) =>
         client.workflow.execute<typeof snapshotTableWorkflow>('snapshotTableWorkflow', {

@@ -62,10 +62,12 @@ export class LakeEmptyError extends GovernanceError {
   }
 }
 
-export class RegistryUnavailableError extends GovernanceError {
-  constructor(what: string) {
-    super('NOT_AVAILABLE', `${what} is not available in this version`, {
-      hint: 'set governance.registry: local (a SQLite file in state_dir)',
+/** A conditional write kept losing to concurrent writers; the registry is unchanged by it. */
+export class RegistryConflictError extends GovernanceError {
+  constructor(what: string, attempts: number) {
+    super('REGISTRY_CONFLICT', `${what} kept changing under ${attempts} attempts to write it`, {
+      context: { what, attempts },
+      hint: 'another writer is changing the same entry in a loop: find it (pg-cdc acl get --history), then retry',
     });
   }
 }

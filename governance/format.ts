@@ -1,7 +1,7 @@
 /** Plain-text renderings of the registry for `pg-cdc acl` (stdout); `--json` prints the objects instead. */
 import type { BreakGlassGrant } from './grants.js';
 import type { Drift, DriftReport } from './intent.js';
-import type { AuditEntry } from './store.js';
+import type { AuditEntry } from './audit.js';
 import { formatTags, type Tags } from './tags.js';
 
 export interface ResourceView {

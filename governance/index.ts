@@ -4,11 +4,11 @@
  * enforces. Default deny: what a decision does not list does not exist for the principal.
  */
 export type { AccessDecision, AccessPolicy, LakeTableShape, TableGrant } from './types.js';
-export { openAccessPolicy, LocalAccessPolicy, type AccessPolicyOptions } from './policy.js';
+export { openAccessPolicy, LocalAccessPolicy, type AccessPolicyOptions, type GovernedAccessPolicy } from './policy.js';
 export { decideAccess } from './decide.js';
 export { Registry, registryPath, type ResourceRecord, type EffectiveTags } from './registry.js';
 export { SYSTEM_ACTOR, LAPSED_REASON, type BreakGlassGrant } from './grants.js';
-export type { AuditEntry, AuditAction, Change } from './store.js';
+export type { AuditEntry, AuditAction, Change } from './audit.js';
 export { compileRoles, requireRole, roleIssues, type CompiledRole, type RoleSet } from './roles.js';
 export {
   parseTagExpression,

@@ -19,7 +19,7 @@ import {
   tableResource,
   type Resource,
 } from './resource.js';
-import type { Change } from './store.js';
+import type { Change } from './audit.js';
 import { normalizeTags, type Tags } from './tags.js';
 
 export interface LakeTableInventory {
@@ -130,8 +130,12 @@ export interface DriftReport {
   readonly stale: readonly string[];
 }
 
-export function diffIntent(registry: Registry, config: PgCdcConfig, inventory: LakeInventory): DriftReport {
-  const registered = new Map(registry.list(inventory.database).map((record) => [record.text, record]));
+export async function diffIntent(
+  registry: Registry,
+  config: PgCdcConfig,
+  inventory: LakeInventory,
+): Promise<DriftReport> {
+  const registered = new Map((await registry.list(inventory.database)).map((record) => [record.text, record]));
   const drift: Drift[] = [];
   const intended = intendedResources(config, inventory);
   for (const { text, tags } of intended) {
@@ -149,16 +153,21 @@ export function diffIntent(registry: Registry, config: PgCdcConfig, inventory: L
 }
 
 /** Register what is missing and put drifted keys back to pg-cdc.yml's values; returns what it healed. */
-export function syncIntent(registry: Registry, config: PgCdcConfig, inventory: LakeInventory, change: Change): Drift[] {
-  const report = diffIntent(registry, config, inventory);
+export async function syncIntent(
+  registry: Registry,
+  config: PgCdcConfig,
+  inventory: LakeInventory,
+  change: Change,
+): Promise<Drift[]> {
+  const report = await diffIntent(registry, config, inventory);
   const healed: Drift[] = [];
   for (const item of report.drift) {
     const resource = parseResource(item.resource);
     if (item.kind === 'unregistered') {
-      if (registry.register(resource, item.expected, change).created) healed.push(item);
+      if ((await registry.register(resource, item.expected, change)).created) healed.push(item);
     } else {
       const set = Object.fromEntries(item.keys.map((key) => [key, item.expected[key]!]));
-      if (registry.setTags(resource, { set }, change, 'sync').changed) healed.push(item);
+      if ((await registry.setTags(resource, { set }, change, 'sync')).changed) healed.push(item);
     }
   }
   return healed;
@@ -173,20 +182,20 @@ export interface Registration {
  * Register resources of the lake at version 0 with pg-cdc.yml's tags: `only` (each checked against the lake), or
  * everything the lake holds. Registered resources are left as they are.
  */
-export function registerLake(
+export async function registerLake(
   registry: Registry,
   config: PgCdcConfig,
   inventory: LakeInventory,
   change: Change,
   only?: readonly Resource[],
-): Registration {
+): Promise<Registration> {
   for (const resource of only ?? []) locateInLake(inventory, resource);
   const wanted = only && new Set(only.map(formatResource));
   const created: string[] = [];
   const existing: string[] = [];
   for (const item of intendedResources(config, inventory)) {
     if (wanted && !wanted.has(item.text)) continue;
-    (registry.register(item.resource, item.tags, change).created ? created : existing).push(item.text);
+    ((await registry.register(item.resource, item.tags, change)).created ? created : existing).push(item.text);
   }
   return { created, existing };
 }

@@ -8,6 +8,8 @@ import { decideAccess, indexClassification, type ClassificationIndex } from './d
 import { Registry, type RegistryOptions } from './registry.js';
 import { compileRoles, requireRole, type RoleSet } from './roles.js';
 import type { AccessDecision, AccessPolicy, LakeTableShape } from './types.js';
+import { openLakeFormation } from './lakeformation/client.js';
+import { LakeFormationAccessPolicy } from './lakeformation/policy.js';
 
 export interface AccessPolicyOptions extends RegistryOptions {
   /**
@@ -38,52 +40,58 @@ export class LocalAccessPolicy implements AccessPolicy {
   }
 
   policyVersion(): Promise<number> {
-    return Promise.resolve(this.currentVersion());
+    return this.currentVersion();
   }
 
-  decide(principal: string, lake: readonly LakeTableShape[]): Promise<AccessDecision> {
-    // The registry is synchronous; a throw inside the executor becomes the rejection.
-    return new Promise((resolve) => {
-      const role = requireRole(this.roles, principal);
-      const version = this.currentVersion();
-      const index = this.classification(version);
-      const grants = this.registry.grants.active(principal);
-      resolve(decideAccess({ principal, role, policyVersion: version, index, lake, grants }));
-    });
+  async decide(principal: string, lake: readonly LakeTableShape[]): Promise<AccessDecision> {
+    const role = requireRole(this.roles, principal);
+    const version = await this.currentVersion();
+    const index = await this.classification(version);
+    const grants = await this.registry.grants.active(principal);
+    return decideAccess({ principal, role, policyVersion: version, index, lake, grants });
   }
 
-  close(): Promise<void> {
-    if (this.ownsRegistry) this.registry.close();
-    return Promise.resolve();
+  async close(): Promise<void> {
+    if (this.ownsRegistry) await this.registry.close();
   }
 
   /** Ends grants past their expiry first, so a lapsed grant moves the version like a revoked one. */
-  private currentVersion(): number {
-    this.registry.grants.lapse();
+  private async currentVersion(): Promise<number> {
+    await this.registry.grants.lapse();
     return this.registry.policyVersion();
   }
 
-  private classification(version: number): ClassificationIndex | undefined {
+  private async classification(version: number): Promise<ClassificationIndex | undefined> {
     if (this.cached?.version !== version) {
-      const database = this.database ?? this.registry.database();
-      const index = database === undefined ? undefined : indexClassification(database, this.registry.ownTags(database));
+      const database = this.database ?? (await this.registry.database());
+      const index =
+        database === undefined ? undefined : indexClassification(database, await this.registry.ownTags(database));
       this.cached = { version, index };
     }
     return this.cached.index;
   }
 }
 
+/** An AccessPolicy that also names its principals (the roles of pg-cdc.yml). */
+export interface GovernedAccessPolicy extends AccessPolicy {
+  principals(): string[];
+}
+
 /**
- * The AccessPolicy for a configuration. Throws CONFIG_INVALID when a role's grant does not parse (naming the role,
- * the key and the position), NOT_AVAILABLE for a registry kind this version does not have.
+ * The AccessPolicy for a configuration: decided from the registry, or, with `governance.catalog: glue`, from Lake
+ * Formation for roles with `principal_arn` (lakeformation/policy.ts). Throws CONFIG_INVALID when a role's grant
+ * does not parse (naming the role, the key and the position).
  */
-export function openAccessPolicy(config: PgCdcConfig, options: AccessPolicyOptions = {}): LocalAccessPolicy {
+export function openAccessPolicy(config: PgCdcConfig, options: AccessPolicyOptions = {}): GovernedAccessPolicy {
   compileRoles(config.governance);
   const registry = options.registry ?? Registry.forConfig(config, options);
   try {
-    return new LocalAccessPolicy(config, registry, options.registry === undefined, options.database);
+    const local = new LocalAccessPolicy(config, registry, options.registry === undefined, options.database);
+    if (config.governance.catalog !== 'glue') return local;
+    const clients = openLakeFormation(config);
+    return new LakeFormationAccessPolicy(config, registry, clients, local, options.database);
   } catch (error) {
-    if (options.registry === undefined) registry.close();
+    if (options.registry === undefined) void registry.close();
     throw error;
   }
 }

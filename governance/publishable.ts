@@ -44,42 +44,51 @@ export interface PublishOptions {
 const placeholder = (key: string): string => `${key}=<value>`;
 
 /** pg-cdc.yml always works; `acl set` only for a table the registry has (one already in the lake). */
-function fixFor(
+async function fixFor(
   table: string,
   database: string | undefined,
   registry: Registry | undefined,
   missing: readonly string[],
-): string {
+): Promise<string> {
   const keys = missing.length > 0 ? missing : ['sensitivity'];
   const yaml = `tables.tags: { "${table}": { ${keys.map((k) => `${k}: <value>`).join(', ')} } } in pg-cdc.yml`;
   const parts = splitLakeIdentifier(table);
-  const registered = database && parts ? registry?.get(tableResource(database, parts.schema, parts.table)) : undefined;
+  const registered =
+    database && parts ? await registry?.get(tableResource(database, parts.schema, parts.table)) : undefined;
   if (!registered) return `add ${yaml}`;
   const resource = formatResource(registered.resource);
   const flags = keys.map((k) => `--tag ${placeholder(k)}`).join(' ');
   return `add ${yaml}, or run: pg-cdc acl set ${resource} ${flags} --reason "..."`;
 }
 
-function registryTags(registry: Registry | undefined, database: string | undefined, table: string): Tags {
+async function registryTags(
+  registry: Registry | undefined,
+  database: string | undefined,
+  table: string,
+): Promise<Tags> {
   const parts = splitLakeIdentifier(table);
   if (!registry || !database || !parts) return {};
   return mergeTags(
-    registry.get(databaseResource(database))?.tags,
-    registry.get(tableResource(database, parts.schema, parts.table))?.tags,
+    (await registry.get(databaseResource(database)))?.tags,
+    (await registry.get(tableResource(database, parts.schema, parts.table)))?.tags,
   );
 }
 
+/**
+ * Whether the registry has anything to say: a local file that exists, or a DynamoDB table when strict mode must
+ * refuse (in permissive mode the answer only warns, and a publish must not wait on AWS for it).
+ */
+const registryInUse = (config: PgCdcConfig): boolean =>
+  config.governance.registry === 'local' ? existsSync(registryPath(config)) : config.governance.mode === 'strict';
+
 /** Which of `tables` are untagged, and how to tag them; `ok` is false when strict mode must refuse them. */
-export function checkPublishable(
+export async function checkPublishable(
   config: PgCdcConfig,
   tables: readonly PublishableTable[],
   options: PublishOptions = {},
-): PublishCheck {
+): Promise<PublishCheck> {
   const { mode, require_tags: requireTags } = config.governance;
-  const opened =
-    options.registry === undefined && config.governance.registry === 'local' && existsSync(registryPath(config))
-      ? Registry.forConfig(config)
-      : undefined;
+  const opened = options.registry === undefined && registryInUse(config) ? Registry.forConfig(config) : undefined;
   const registry = options.registry ?? opened;
   try {
     const untagged: UntaggedTable[] = [];
@@ -87,25 +96,25 @@ export function checkPublishable(
       const table = typeof entry === 'string' ? entry : `${entry.schema}.${entry.name}`;
       const parts = splitLakeIdentifier(table);
       const configured = parts ? resolveTags(config.tables.tags, parts.schema, parts.table) : {};
-      const tags = mergeTags(registryTags(registry, options.database, table), configured);
+      const tags = mergeTags(await registryTags(registry, options.database, table), configured);
       const missing = missingKeys(tags, requireTags);
       if (missing.length > 0 || isEmptyTags(tags)) {
-        untagged.push({ table, tags, missing, fix: fixFor(table, options.database, registry, missing) });
+        untagged.push({ table, tags, missing, fix: await fixFor(table, options.database, registry, missing) });
       }
     }
     return { ok: mode !== 'strict' || untagged.length === 0, mode, requireTags, untagged };
   } finally {
-    opened?.close();
+    await opened?.close();
   }
 }
 
 /** `checkPublishable`, throwing UNTAGGED_TABLES (with the fix for each table) when strict mode refuses. */
-export function assertPublishable(
+export async function assertPublishable(
   config: PgCdcConfig,
   tables: readonly PublishableTable[],
   options: PublishOptions = {},
-): PublishCheck {
-  const check = checkPublishable(config, tables, options);
+): Promise<PublishCheck> {
+  const check = await checkPublishable(config, tables, options);
   if (!check.ok) {
     const lines = check.untagged.map(
       (t) =>

@@ -1,22 +1,19 @@
 /**
  * The governance registry: every resource's own tags with a monotonic version, the audit of every change, the
  * break-glass grants, and `policy_version`, which moves on every classification or grant change so that readers
- * (the query engine) know when to decide again. Local by default: a SQLite file in the state directory.
+ * (the query engine) know when to decide again. The rules live here; storage is a backend (backend.ts): a SQLite
+ * file in the state directory (`governance.registry: local`, the default) or a DynamoDB table (`dynamodb`).
  */
 import { join } from 'node:path';
 import type { PgCdcConfig } from '../core/config/index.js';
-import { ResourceNotRegisteredError, RegistryUnavailableError } from './errors.js';
+import { auditOf, type AuditEntry, type AuditRecord, type Change } from './audit.js';
+import type { RegistryBackend, StoredResource } from './backend.js';
+import { openDynamoBackend } from './backends/dynamodb.js';
+import { SqliteBackend } from './backends/sqlite.js';
+import { retryOnConflict } from './conflict.js';
+import { ResourceNotRegisteredError } from './errors.js';
 import { GrantStore } from './grants.js';
 import { formatResource, lineage, parseResource, type Resource } from './resource.js';
-import {
-  openSqlite,
-  readAudit,
-  readPolicyVersion,
-  recordChange,
-  type AuditEntry,
-  type Change,
-  type Sqlite,
-} from './store.js';
 import { editTags, normalizeTags, sameTags, type Tags } from './tags.js';
 
 export interface ResourceRecord {
@@ -37,29 +34,23 @@ export interface EffectiveTags {
   readonly from: Readonly<Record<string, string>>;
 }
 
-interface ResourceRow {
-  resource: string;
-  tags: string;
-  version: number;
-  registered_at: string;
-  updated_at: string;
-}
-
-const toRecord = (row: ResourceRow): ResourceRecord => ({
-  resource: parseResource(row.resource),
-  text: row.resource,
-  tags: JSON.parse(row.tags) as Tags,
-  version: row.version,
-  registeredAt: row.registered_at,
-  updatedAt: row.updated_at,
+const toRecord = (stored: StoredResource): ResourceRecord => ({
+  resource: parseResource(stored.text),
+  text: stored.text,
+  tags: stored.tags,
+  version: stored.version,
+  registeredAt: stored.registeredAt,
+  updatedAt: stored.updatedAt,
 });
 
-const columnsOf = (resource: Resource): [string, string | null, string | null, string | null] => [
-  resource.db,
-  resource.kind === 'database' ? null : resource.schema,
-  resource.kind === 'database' ? null : resource.table,
-  resource.kind === 'column' ? resource.column : null,
-];
+/** db → table → column order: a resource before the resources inside it. */
+const orderKey = (resource: Resource): string =>
+  [
+    resource.db,
+    resource.kind === 'database' ? '' : resource.schema,
+    resource.kind === 'database' ? '' : resource.table,
+    resource.kind === 'column' ? resource.column : '',
+  ].join('\u0000');
 
 export interface RegistryOptions {
   /** The clock; tests move it. */
@@ -75,77 +66,67 @@ export class Registry {
   private readonly now: () => Date;
 
   constructor(
-    private readonly db: Sqlite,
-    readonly path: string,
+    private readonly backend: RegistryBackend,
     options: RegistryOptions = {},
   ) {
     this.now = options.now ?? (() => new Date());
-    this.grants = new GrantStore(db, this.now);
+    this.grants = new GrantStore(backend, this.now);
   }
 
+  /** A local registry in a SQLite file. */
   static open(path: string, options: RegistryOptions = {}): Registry {
-    return new Registry(openSqlite(path), path, options);
+    return new Registry(SqliteBackend.open(path), options);
   }
 
-  /** The registry a configuration names (`governance.registry`); only `local` exists in this version. */
+  /** The registry a configuration names (`governance.registry`). */
   static forConfig(config: PgCdcConfig, options: RegistryOptions = {}): Registry {
-    if (config.governance.registry !== 'local') throw new RegistryUnavailableError('governance.registry: dynamodb');
+    if (config.governance.registry === 'dynamodb') return new Registry(openDynamoBackend(config), options);
     return Registry.open(registryPath(config), options);
   }
 
-  policyVersion(): number {
-    return readPolicyVersion(this.db);
+  /** A file path, or `dynamodb:<table>`. */
+  get location(): string {
+    return this.backend.location;
+  }
+
+  policyVersion(): Promise<number> {
+    return this.backend.policyVersion();
   }
 
   /** The source database of the most recently registered database resource (of any resource without one). */
-  database(): string | undefined {
-    const row = this.db
-      .prepare("SELECT db FROM resources ORDER BY kind = 'database' DESC, registered_at DESC LIMIT 1")
-      .get() as { db: string } | undefined;
-    return row?.db;
+  database(): Promise<string | undefined> {
+    return this.backend.latestDatabase();
   }
 
-  get(resource: Resource): ResourceRecord | undefined {
-    const row = this.db.prepare('SELECT * FROM resources WHERE resource = ?').get(formatResource(resource)) as
-      ResourceRow | undefined;
-    return row && toRecord(row);
+  async get(resource: Resource): Promise<ResourceRecord | undefined> {
+    const stored = await this.backend.getResource(formatResource(resource));
+    return stored && toRecord(stored);
   }
 
-  require(resource: Resource): ResourceRecord {
-    const record = this.get(resource);
+  async require(resource: Resource): Promise<ResourceRecord> {
+    const record = await this.get(resource);
     if (!record) throw new ResourceNotRegisteredError(formatResource(resource));
     return record;
   }
 
   /** Every registered resource of a database (all of them without `db`), in db → table → column order. */
-  list(db?: string): ResourceRecord[] {
-    const rows = (
-      db === undefined
-        ? this.db.prepare('SELECT * FROM resources').all()
-        : this.db.prepare('SELECT * FROM resources WHERE db = ?').all(db)
-    ) as ResourceRow[];
-    const order = (r: ResourceRecord): string => {
-      const [d, s, t, c] = columnsOf(r.resource);
-      return [d, s ?? '', t ?? '', c ?? ''].join('\u0000');
-    };
-    return rows.map(toRecord).sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
+  async list(db?: string): Promise<ResourceRecord[]> {
+    const records = (await this.backend.listResources(db)).map(toRecord);
+    const keyed = records.map((record) => ({ record, key: orderKey(record.resource) }));
+    return keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map(({ record }) => record);
   }
 
   /** Own tags of every registered resource of a database, by canonical text: what decisions are made from. */
-  ownTags(db: string): Map<string, Tags> {
-    const rows = this.db.prepare('SELECT resource, tags FROM resources WHERE db = ?').all(db) as {
-      resource: string;
-      tags: string;
-    }[];
-    return new Map(rows.map((row) => [row.resource, JSON.parse(row.tags) as Tags]));
+  async ownTags(db: string): Promise<Map<string, Tags>> {
+    return new Map((await this.backend.listResources(db)).map((stored) => [stored.text, stored.tags]));
   }
 
   /** Its own tags over its table's over its database's, registered or not. */
-  effectiveTags(resource: Resource): EffectiveTags {
+  async effectiveTags(resource: Resource): Promise<EffectiveTags> {
     const tags: Record<string, string> = {};
     const from: Record<string, string> = {};
     for (const level of lineage(resource)) {
-      const own = this.get(level)?.tags ?? {};
+      const own = (await this.get(level))?.tags ?? {};
       for (const [key, value] of Object.entries(own)) {
         tags[key] = value;
         from[key] = formatResource(level);
@@ -156,75 +137,92 @@ export class Registry {
 
   /**
    * Register a resource at version 0 with `tags`; a registered resource is left as it is (registration is
-   * idempotent). Audited like every other change.
+   * idempotent, and of two concurrent registrations one creates). Audited like every other change.
    */
-  register(resource: Resource, tags: Tags, change: Change): { created: boolean; record: ResourceRecord } {
+  async register(
+    resource: Resource,
+    tags: Tags,
+    change: Change,
+  ): Promise<{ created: boolean; record: ResourceRecord }> {
     const text = formatResource(resource);
     const clean = normalizeTags(tags, { resource: text });
-    return this.db
-      .transaction(() => {
-        const existing = this.get(resource);
-        if (existing) return { created: false, record: existing };
-        const at = this.now().toISOString();
-        this.db
-          .prepare(
-            `INSERT INTO resources (resource, kind, db, schema_name, table_name, column_name, tags, version,
-                                    registered_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)`,
-          )
-          .run(text, resource.kind, ...columnsOf(resource), JSON.stringify(clean), at, at);
-        recordChange(
-          this.db,
-          change,
-          { action: 'register', resource: text, before: null, after: { tags: clean }, version: 0 },
-          at,
-        );
-        return { created: true, record: this.require(resource) };
-      })
-      .immediate();
+    const existing = await this.get(resource);
+    if (existing) return { created: false, record: existing };
+    const at = this.now().toISOString();
+    const stored: StoredResource = {
+      text,
+      kind: resource.kind,
+      db: resource.db,
+      tags: clean,
+      version: 0,
+      registeredAt: at,
+      updatedAt: at,
+    };
+    const audit = auditOf(change, at, {
+      action: 'register',
+      resource: text,
+      before: null,
+      after: { tags: clean },
+      version: 0,
+    });
+    const created = await this.backend.insertResource(stored, audit);
+    return { created, record: created ? toRecord(stored) : await this.require(resource) };
   }
 
   /**
    * Set and remove own tags of a registered resource. A change bumps its version and policy_version and is
-   * audited with the tags before and after; setting what is already there changes nothing.
+   * audited with the tags before and after; setting what is already there changes nothing. The write is
+   * conditional on the version it read: a concurrent change makes it read and apply the edit again.
    */
   setTags(
     resource: Resource,
     edit: { set?: Tags; unset?: readonly string[] },
     change: Change,
     action: 'set' | 'sync' = 'set',
-  ): { changed: boolean; record: ResourceRecord } {
+  ): Promise<{ changed: boolean; record: ResourceRecord }> {
     const text = formatResource(resource);
-    return this.db
-      .transaction(() => {
-        const current = this.require(resource);
-        const next = editTags(current.tags, normalizeTags(edit.set ?? {}, { resource: text }), edit.unset ?? []);
-        if (sameTags(current.tags, next)) return { changed: false, record: current };
-        const at = this.now().toISOString();
-        const version = current.version + 1;
-        this.db
-          .prepare('UPDATE resources SET tags = ?, version = ?, updated_at = ? WHERE resource = ?')
-          .run(JSON.stringify(next), version, at, text);
-        recordChange(
-          this.db,
-          change,
-          { action, resource: text, before: { tags: current.tags }, after: { tags: next }, version },
-          at,
-        );
-        return { changed: true, record: this.require(resource) };
-      })
-      .immediate();
+    const set = normalizeTags(edit.set ?? {}, { resource: text });
+    return retryOnConflict(`tags of ${text}`, async () => {
+      const current = await this.require(resource);
+      const next = editTags(current.tags, set, edit.unset ?? []);
+      if (sameTags(current.tags, next)) return { changed: false, record: current };
+      const at = this.now().toISOString();
+      const version = current.version + 1;
+      const stored: StoredResource = {
+        text,
+        kind: resource.kind,
+        db: resource.db,
+        tags: next,
+        version,
+        registeredAt: current.registeredAt,
+        updatedAt: at,
+      };
+      const audit = auditOf(change, at, {
+        action,
+        resource: text,
+        before: { tags: current.tags },
+        after: { tags: next },
+        version,
+      });
+      if (!(await this.backend.updateResource(stored, current.version, audit))) return undefined;
+      return { changed: true, record: toRecord(stored) };
+    });
   }
 
-  audit(filter: { resource?: Resource; principal?: string; limit?: number } = {}): AuditEntry[] {
-    return readAudit(this.db, {
+  audit(filter: { resource?: Resource; principal?: string; limit?: number } = {}): Promise<AuditEntry[]> {
+    return this.backend.readAudit({
       ...(filter.resource ? { resource: formatResource(filter.resource) } : {}),
       ...(filter.principal === undefined ? {} : { principal: filter.principal }),
       ...(filter.limit === undefined ? {} : { limit: filter.limit }),
     });
   }
 
-  close(): void {
-    if (this.db.open) this.db.close();
+  /** Audit a change made outside the registry (Lake Formation's tags healed); moves policy_version. */
+  recordAudit(change: Change, record: AuditRecord): Promise<void> {
+    return this.backend.appendAudit(auditOf(change, this.now().toISOString(), record));
+  }
+
+  close(): Promise<void> {
+    return this.backend.close();
   }
 }

@@ -11,14 +11,14 @@ import { isEmptyTags, missingKeys, type Tags } from './tags.js';
 export const isClassified = (tags: Tags, requireTags: readonly string[]): boolean =>
   !isEmptyTags(tags) && missingKeys(tags, requireTags).length === 0;
 
-export function resourceView(
+export async function resourceView(
   registry: Registry,
   roles: RoleSet,
   resource: Resource,
   options: { history?: boolean } = {},
-): ResourceView {
-  const record = registry.get(resource);
-  const { tags: effective, from } = registry.effectiveTags(resource);
+): Promise<ResourceView> {
+  const record = await registry.get(resource);
+  const { tags: effective, from } = await registry.effectiveTags(resource);
   const matches = isEmptyTags(effective)
     ? []
     : [...roles.values()].filter((role) => evaluateTagExpression(role.grant, effective)).map((role) => role.name);
@@ -32,7 +32,7 @@ export function resourceView(
     from,
     matches,
     ...(record ? { registeredAt: record.registeredAt, updatedAt: record.updatedAt } : {}),
-    ...(options.history ? { history: registry.audit({ resource }) } : {}),
+    ...(options.history ? { history: await registry.audit({ resource }) } : {}),
   };
 }
 
@@ -41,14 +41,15 @@ export function resourceView(
  * the lake or registered) whose effective tags are not classified instead. A column inherits its table's tags and
  * can only add to them, so an unclassified column always sits in an unclassified table.
  */
-export function listViews(
+export async function listViews(
   registry: Registry,
   roles: RoleSet,
   inventory: LakeInventory | undefined,
   options: { unclassified?: boolean; requireTags?: readonly string[] } = {},
-): ResourceView[] {
-  const records = registry.list(inventory?.database);
-  if (!options.unclassified) return records.map((record) => resourceView(registry, roles, record.resource));
+): Promise<ResourceView[]> {
+  const records = await registry.list(inventory?.database);
+  const view = (resource: Resource): Promise<ResourceView> => resourceView(registry, roles, resource);
+  if (!options.unclassified) return Promise.all(records.map((record) => view(record.resource)));
   const tables = new Map<string, Resource>();
   for (const record of records) {
     if (record.resource.kind === 'table') tables.set(record.text, record.resource);
@@ -57,8 +58,6 @@ export function listViews(
     const resource = tableResource(inventory!.database, table.schema, table.table);
     tables.set(formatResource(resource), resource);
   }
-  return [...tables.keys()]
-    .sort()
-    .map((text) => resourceView(registry, roles, parseResource(text)))
-    .filter((view) => !isClassified(view.effective, options.requireTags ?? []));
+  const views = await Promise.all([...tables.keys()].sort().map((text) => view(parseResource(text))));
+  return views.filter((candidate) => !isClassified(candidate.effective, options.requireTags ?? []));
 }

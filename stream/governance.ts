@@ -11,33 +11,33 @@ import { columnResource, splitLakeIdentifier } from '../governance/resource.js';
  * to the new one, so a classified column stays classified. An added column is registered with no tags of its own
  * (it inherits its table's); both entries say which schema change made them.
  */
-export function recordColumnChanges(
+export async function recordColumnChanges(
   registry: Registry,
   database: string,
   table: string,
   schemaId: number,
   changes: readonly ColumnChange[],
-): void {
+): Promise<void> {
   const parts = splitLakeIdentifier(table);
   if (!parts) return;
   const column = (name: string) => columnResource(database, parts.schema, parts.table, name);
   for (const change of changes) {
     if (change.kind === 'rename') {
-      const tags = registry.get(column(change.from))?.tags ?? {};
+      const tags = (await registry.get(column(change.from)))?.tags ?? {};
       const reason = `column ${change.from} renamed to ${change.to} while streaming (schema ${schemaId}); its own tags follow it`;
-      const { created } = registry.register(column(change.to), tags, { actor: SYSTEM_ACTOR, reason });
+      const { created } = await registry.register(column(change.to), tags, { actor: SYSTEM_ACTOR, reason });
       if (!created && Object.keys(tags).length > 0) {
-        registry.setTags(column(change.to), { set: tags }, { actor: SYSTEM_ACTOR, reason });
+        await registry.setTags(column(change.to), { set: tags }, { actor: SYSTEM_ACTOR, reason });
       }
     } else if (change.kind === 'add') {
       const reason = `column ${change.column} added while streaming (schema ${schemaId}); it inherits its table's tags`;
-      registry.register(column(change.column), {}, { actor: SYSTEM_ACTOR, reason });
+      await registry.register(column(change.column), {}, { actor: SYSTEM_ACTOR, reason });
     }
   }
 }
 
-/** The configuration's local registry when it exists (governance in use); none otherwise. */
+/** The configuration's registry when governance is in use (a DynamoDB one, or a local file that exists); none otherwise. */
 export function openRegistryIfPresent(config: PgCdcConfig): Registry | undefined {
-  if (config.governance.registry !== 'local' || !existsSync(registryPath(config))) return undefined;
+  if (config.governance.registry === 'local' && !existsSync(registryPath(config))) return undefined;
   return Registry.forConfig(config);
 }

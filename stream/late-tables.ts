@@ -146,7 +146,7 @@ export class LateTables {
         );
         continue;
       }
-      if (!this.publishable(table)) continue;
+      if (!(await this.publishable(table))) continue;
       this.joining.add(table);
       void this.join(decision.table).finally(() => this.joining.delete(table));
     }
@@ -159,9 +159,9 @@ export class LateTables {
   }
 
   /** Strict mode: an untagged table is refused like at `init`, and logged once. */
-  private publishable(table: string): boolean {
+  private async publishable(table: string): Promise<boolean> {
     try {
-      assertPublishable(this.options.config, [table], {
+      await assertPublishable(this.options.config, [table], {
         database: describeTarget(this.options.source.url ?? '').database,
       });
       return true;

@@ -356,9 +356,9 @@ export class StreamRunner {
     if (registry && evolution) {
       try {
         const { database } = describeTarget(this.options.source.url ?? '');
-        recordColumnChanges(registry, database, route.table, evolution.shape.schemaId, evolution.changes);
+        await recordColumnChanges(registry, database, route.table, evolution.shape.schemaId, evolution.changes);
       } finally {
-        registry.close();
+        await registry.close();
       }
     }
   }

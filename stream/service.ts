@@ -56,7 +56,7 @@ export async function openStreamService(options: {
     }),
     { log },
   );
-  assertPublishable(
+  await assertPublishable(
     config,
     tables.map((t) => t.table),
     { database: describeTarget(options.sourceUrl).database },

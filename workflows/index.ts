@@ -6,3 +6,4 @@ export { tableActorWorkflow } from './table-actor.js';
 export { breakGlassWorkflow } from './breakglass.js';
 export { compactionWorkflow } from './compaction.js';
 export { snapshotTableWorkflow } from './snapshot-table.js';
+export { aclSyncWorkflow } from './acl-sync.js';

@@ -60,7 +60,7 @@ async function breakGlassTarget(
 }
 
 /** Run `work` with a client of the configured Temporal, closed after. */
-async function withTemporal<T>(
+export async function withTemporal<T>(
   context: CommandContext,
   work: (client: Client, temporal: TemporalEndpoint) => Promise<T>,
 ): Promise<T> {
@@ -139,8 +139,13 @@ async function updateGrant(
   }
 }
 
-function printGrant(registry: Registry, grant: BreakGlassGrant, json: boolean | undefined, line: string): void {
-  if (json) printJson({ ...grant, policyVersion: registry.policyVersion() });
+async function printGrant(
+  registry: Registry,
+  grant: BreakGlassGrant,
+  json: boolean | undefined,
+  line: string,
+): Promise<void> {
+  if (json) printJson({ ...grant, policyVersion: await registry.policyVersion() });
   else print(line);
 }
 
@@ -205,12 +210,12 @@ export function registerBreakGlass(acl: Command, program: Command): void {
             await handle.terminate('the grant was not applied in time').catch((gone: unknown) => {
               if (!(gone instanceof WorkflowNotFoundError)) throw gone;
             });
-            registry.grants.end(runId, { actor: actorOf(options), reason: 'not applied in time' }, 'revoke');
+            await registry.grants.end(runId, { actor: actorOf(options), reason: 'not applied in time' }, 'revoke');
             throw error;
           }
-          const grant = registry.grants.get(runId);
+          const grant = await registry.grants.get(runId);
           if (!grant) throw notApplied(target, 'the grant', temporal.taskQueue);
-          printGrant(
+          await printGrant(
             registry,
             grant,
             options.json,
@@ -231,7 +236,7 @@ export function registerBreakGlass(acl: Command, program: Command): void {
       withRegistry(program, async (context, registry) => {
         const target = await breakGlassTarget(context, options);
         const wait = waitMs(options.wait);
-        const open = registry.grants.latestFor(target.workflowId);
+        const open = await registry.grants.latestFor(target.workflowId);
         if (!open || open.endedAt !== null) {
           throw notFound(
             target,
@@ -246,9 +251,9 @@ export function registerBreakGlass(acl: Command, program: Command): void {
           ),
         );
         // Its workflow is gone (terminated by hand): end the grant here, audited all the same.
-        if (outcome === 'gone') registry.grants.end(open.id, change, 'revoke');
-        const ended = registry.grants.get(open.id)!;
-        printGrant(
+        if (outcome === 'gone') await registry.grants.end(open.id, change, 'revoke');
+        const ended = (await registry.grants.get(open.id))!;
+        await printGrant(
           registry,
           ended,
           options.json,
@@ -267,7 +272,7 @@ export function registerBreakGlass(acl: Command, program: Command): void {
         ttlMs(options.ttl);
         requireReason(options);
         const wait = waitMs(options.wait);
-        const open = registry.grants.active(target.principal).find((g) => g.workflowId === target.workflowId);
+        const open = (await registry.grants.active(target.principal)).find((g) => g.workflowId === target.workflowId);
         if (!open) {
           throw notFound(
             target,
@@ -289,8 +294,8 @@ export function registerBreakGlass(acl: Command, program: Command): void {
             'revoke it with `pg-cdc acl break-glass revoke` and grant a new one',
           );
         }
-        const moved = registry.grants.get(open.id)!;
-        printGrant(
+        const moved = (await registry.grants.get(open.id))!;
+        await printGrant(
           registry,
           moved,
           options.json,
@@ -305,9 +310,9 @@ export function registerBreakGlass(acl: Command, program: Command): void {
     .option('--all', 'include ended grants')
     .option('--json', 'machine-readable output')
     .action((options: { all?: boolean; json?: boolean }) =>
-      withRegistry(program, (_context, registry) => {
-        registry.grants.lapse();
-        const grants = options.all ? registry.grants.list() : registry.grants.active();
+      withRegistry(program, async (_context, registry) => {
+        await registry.grants.lapse();
+        const grants = await (options.all ? registry.grants.list() : registry.grants.active());
         if (options.json) printJson(grants);
         else print(formatGrants(grants, new Date()));
       }),

@@ -3,7 +3,7 @@ import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { GovernanceError } from '../../governance/errors.js';
 import { Registry } from '../../governance/registry.js';
-import type { Change } from '../../governance/store.js';
+import type { Change } from '../../governance/audit.js';
 import { loadContext, type CommandContext, type GlobalOptions } from '../context.js';
 
 export interface ChangeOptions {
@@ -50,6 +50,6 @@ export async function withRegistry<T>(
   try {
     return await work(context, registry);
   } finally {
-    registry.close();
+    await registry.close();
   }
 }

@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import type { PgCdcConfig } from '../../core/config/index.js';
+import { scheduleIds } from '../../core/temporal/index.js';
 import { matchesTableGlob } from '../../core/selection/index.js';
 import { GovernanceError } from '../../governance/errors.js';
 import { formatDrift, formatResourceList, formatResourceView } from '../../governance/format.js';
@@ -10,13 +12,23 @@ import {
   requireLakeInventory,
   syncIntent,
 } from '../../governance/intent.js';
+import {
+  driftCount,
+  formatLakeFormation,
+  healedCount,
+  reconcileLakeFormation,
+  type LakeFormationReconciliation,
+} from '../../governance/lakeformation/index.js';
+import type { Registry } from '../../governance/registry.js';
 import { formatResource, parseResource, type Resource } from '../../governance/resource.js';
+import type { Change } from '../../governance/audit.js';
 import { compileRoles } from '../../governance/roles.js';
 import { formatTags, parseTagAssignment } from '../../governance/tags.js';
 import { listViews, resourceView } from '../../governance/views.js';
 import type { CommandContext } from '../context.js';
 import { EXIT } from '../exit.js';
-import { registerBreakGlass } from './acl-break-glass.js';
+import { ACL_SYNC_EVERY, ensureAclSyncSchedule } from '../acl-sync.js';
+import { registerBreakGlass, withTemporal } from './acl-break-glass.js';
 import { changeOf, print, printJson, requireReason, withRegistry, type ChangeOptions } from './acl-common.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
@@ -32,8 +44,8 @@ function registerClassification(acl: Command, program: Command): void {
       withRegistry(program, async ({ config }, registry) => {
         const inventory = await requireLakeInventory(config);
         const only = resources.length > 0 ? resources.map(parseResource) : undefined;
-        const result = registerLake(registry, config, inventory, changeOf(options, 'registration'), only);
-        if (options.json) return printJson({ ...result, policyVersion: registry.policyVersion() });
+        const result = await registerLake(registry, config, inventory, changeOf(options, 'registration'), only);
+        if (options.json) return printJson({ ...result, policyVersion: await registry.policyVersion() });
         print(`${result.created.length} registered, ${result.existing.length} already registered`);
         for (const text of result.created) print(`  + ${text}`);
       }),
@@ -47,11 +59,11 @@ function registerClassification(acl: Command, program: Command): void {
     .action((text: string, options: { history?: boolean; json?: boolean }) =>
       withRegistry(program, async ({ config }, registry) => {
         const resource = parseResource(text);
-        if (!registry.get(resource)) {
+        if (!(await registry.get(resource))) {
           const inventory = await readLakeInventory(config);
           if (inventory) locateInLake(inventory, resource);
         }
-        const view = resourceView(registry, compileRoles(config.governance), resource, options);
+        const view = await resourceView(registry, compileRoles(config.governance), resource, options);
         if (options.json) printJson(view);
         else print(formatResourceView(view));
       }),
@@ -66,7 +78,7 @@ function registerClassification(acl: Command, program: Command): void {
     .option('--actor <name>', 'who, for the audit (default: $USER)')
     .option('--json', 'machine-readable output')
     .action((text: string, options: ChangeOptions & { tag: string[]; unset: string[]; json?: boolean }) =>
-      withRegistry(program, ({ config, log }, registry) => {
+      withRegistry(program, async ({ config, log }, registry) => {
         const resource = parseResource(text);
         if (options.tag.length === 0 && options.unset.length === 0) {
           throw new GovernanceError('ACL_SET_EMPTY', 'nothing to set', {
@@ -75,12 +87,17 @@ function registerClassification(acl: Command, program: Command): void {
         }
         requireReason(options);
         const set = Object.fromEntries(options.tag.map(parseTagAssignment));
-        const { changed, record } = registry.setTags(resource, { set, unset: options.unset }, changeOf(options, ''));
+        const { changed, record } = await registry.setTags(
+          resource,
+          { set, unset: options.unset },
+          changeOf(options, ''),
+        );
         warnConfigOwnedKeys(config.tables.tags, resource, [...Object.keys(set), ...options.unset], log);
-        if (options.json) return printJson({ changed, ...record, policyVersion: registry.policyVersion() });
+        const policyVersion = await registry.policyVersion();
+        if (options.json) return printJson({ changed, ...record, policyVersion });
         print(
           changed
-            ? `${record.text}: version ${record.version}, tags ${formatTags(record.tags)} (policy_version ${registry.policyVersion()})`
+            ? `${record.text}: version ${record.version}, tags ${formatTags(record.tags)} (policy_version ${policyVersion})`
             : `${record.text}: unchanged (version ${record.version}, tags ${formatTags(record.tags)})`,
         );
       }),
@@ -94,7 +111,7 @@ function registerClassification(acl: Command, program: Command): void {
     .action((options: { unclassified?: boolean; json?: boolean }) =>
       withRegistry(program, async ({ config }, registry) => {
         const inventory = await readLakeInventory(config);
-        const views = listViews(registry, compileRoles(config.governance), inventory, {
+        const views = await listViews(registry, compileRoles(config.governance), inventory, {
           unclassified: options.unclassified === true,
           requireTags: config.governance.require_tags,
         });
@@ -105,33 +122,80 @@ function registerClassification(acl: Command, program: Command): void {
 
   acl
     .command('diff')
-    .description('drift between pg-cdc.yml (tables.tags, the lake) and the registry: exit 0 clean, 3 drift found')
+    .description(
+      'drift between pg-cdc.yml (tables.tags, the lake), the registry and, with governance.catalog: glue, ' +
+        'Lake Formation: exit 0 clean, 3 drift found, 2 an AWS error',
+    )
     .option('--json', 'machine-readable output')
     .action((options: { json?: boolean }) =>
       withRegistry(program, async ({ config }, registry) => {
-        const report = diffIntent(registry, config, await requireLakeInventory(config));
-        if (options.json) printJson(report);
-        else print(formatDrift(report));
-        if (report.drift.length > 0) process.exitCode = EXIT.driftHealed;
+        const inventory = await requireLakeInventory(config);
+        const report = await diffIntent(registry, config, inventory);
+        const lakeFormation = await lakeFormationOf(config, registry, inventory.database, {
+          heal: false,
+          change: changeOf({}, 'acl diff'),
+        });
+        if (options.json) printJson({ ...report, ...(lakeFormation ? { lakeFormation } : {}) });
+        else print([formatDrift(report), ...(lakeFormation ? [formatLakeFormation(lakeFormation)] : [])].join('\n'));
+        if (report.drift.length > 0 || (lakeFormation && driftCount(lakeFormation) > 0)) {
+          process.exitCode = EXIT.driftHealed;
+        }
       }),
     );
 
   acl
     .command('sync')
-    .description('heal drift: register what is missing, restore tags pg-cdc.yml sets; exit 0 clean, 3 healed')
+    .description(
+      'heal drift: register what is missing, restore tags pg-cdc.yml sets, and put Lake Formation back to the ' +
+        'registry (governance.catalog: glue); exit 0 clean, 3 healed, 2 an AWS error',
+    )
     .option('--actor <name>', 'who, for the audit (default: $USER)')
     .option('--reason <text>', 'why, for the audit', 'acl sync: pg-cdc.yml tables.tags')
+    .option('--schedule', `also create the Temporal Schedule running aclSyncWorkflow every ${ACL_SYNC_EVERY}`)
     .option('--json', 'machine-readable output')
-    .action((options: ChangeOptions & { json?: boolean }) =>
-      withRegistry(program, async ({ config }, registry) => {
+    .action((options: ChangeOptions & { json?: boolean; schedule?: boolean }) =>
+      withRegistry(program, async (context, registry) => {
+        const { config } = context;
         const inventory = await requireLakeInventory(config);
-        const healed = syncIntent(registry, config, inventory, changeOf(options, 'acl sync'));
-        const report = diffIntent(registry, config, inventory);
-        if (options.json) printJson({ ...report, healed, policyVersion: registry.policyVersion() });
-        else print(formatDrift(report, healed));
-        if (healed.length > 0) process.exitCode = EXIT.driftHealed;
+        const change = changeOf(options, 'acl sync');
+        const healed = await syncIntent(registry, config, inventory, change);
+        const report = await diffIntent(registry, config, inventory);
+        const lakeFormation = await lakeFormationOf(config, registry, inventory.database, { heal: true, change });
+        if (options.json) {
+          printJson({
+            ...report,
+            healed,
+            ...(lakeFormation ? { lakeFormation } : {}),
+            policyVersion: await registry.policyVersion(),
+          });
+        } else {
+          print(
+            [formatDrift(report, healed), ...(lakeFormation ? [formatLakeFormation(lakeFormation)] : [])].join('\n'),
+          );
+        }
+        if (options.schedule) {
+          const { database } = inventory;
+          const outcome = await withTemporal(context, (client, temporal) =>
+            ensureAclSyncSchedule({ client, taskQueue: temporal.taskQueue, database, log: context.log }),
+          );
+          if (!options.json) print(`schedule ${scheduleIds.aclSync(database)}: ${outcome}, every ${ACL_SYNC_EVERY}`);
+        }
+        if (healed.length > 0 || (lakeFormation && healedCount(lakeFormation) > 0)) {
+          process.exitCode = EXIT.driftHealed;
+        }
       }),
     );
+}
+
+/** Lake Formation's side of diff and sync, when governance.catalog is glue. */
+function lakeFormationOf(
+  config: PgCdcConfig,
+  registry: Registry,
+  db: string,
+  options: { heal: boolean; change: Change },
+): Promise<LakeFormationReconciliation | undefined> {
+  if (config.governance.catalog !== 'glue') return Promise.resolve(undefined);
+  return reconcileLakeFormation(config, registry, db, options);
 }
 
 /** `acl sync` puts back keys pg-cdc.yml sets on a table: say so when `acl set` changes one. */

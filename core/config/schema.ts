@@ -120,6 +120,8 @@ const catalogSchema = z.strictObject({
 const roleSchema = z.strictObject({
   grant: nonEmpty(),
   description: z.string().optional(),
+  /** The IAM principal Lake Formation grants this role's tag policies to (`governance.catalog: glue`). */
+  principal_arn: nonEmpty().optional(),
 });
 
 const governanceSchema = z.strictObject({

@@ -6,9 +6,13 @@ export const DEFAULT_TASK_QUEUE = 'pg-cdc';
 
 export * from './search-attributes.js';
 
-/** Temporal Schedule ids: one compaction schedule per table, whose runs are `compact:<table>-<time>`. */
+/**
+ * Temporal Schedule ids: one compaction schedule per table, whose runs are `compact:<table>-<time>`; one ACL sync
+ * schedule per source database, whose runs are `acl-sync:<db>-<time>`.
+ */
 export const scheduleIds = {
   compaction: (qualifiedName: string) => `compact:${qualifiedName}`,
+  aclSync: (database: string) => `acl-sync:${database}`,
 } as const;
 
 export const workflowIds = {
@@ -25,4 +29,5 @@ export const workflowIds = {
   flush: (qualifiedName: string, epoch: number, sender: string) => `flush:${qualifiedName}:${epoch}:${sender}`,
   breakGlass: (principal: string, resource: string) => `breakglass:${principal}:${resource}`,
   compaction: (qualifiedName: string) => `compact:${qualifiedName}`,
+  aclSync: (database: string) => `acl-sync:${database}`,
 } as const;

@@ -13,7 +13,7 @@ import type { NativeConnection, Worker, WorkflowBundleWithSourceMap } from '@tem
 import { createActivities } from '../../activities/index.js';
 import { loadConfig, type PgCdcConfig } from '../../core/config/index.js';
 import { silentLogger } from '../../core/log/index.js';
-import { openAccessPolicy, type LocalAccessPolicy } from '../../governance/policy.js';
+import { openAccessPolicy, type GovernedAccessPolicy } from '../../governance/policy.js';
 import { Registry } from '../../governance/registry.js';
 import { ManifestStore, emptyManifest } from '../../lake/manifest.js';
 import { FilesystemObjectStore } from '../../lake/storage/filesystem.js';
@@ -46,7 +46,7 @@ describe('break-glass grants', () => {
   let configPath: string;
   let config: PgCdcConfig;
   let taskQueue: string;
-  let policy: LocalAccessPolicy;
+  let policy: GovernedAccessPolicy;
   let registry: Registry;
 
   const cli = (...args: string[]): Promise<CliResult> =>
@@ -128,8 +128,8 @@ describe('break-glass grants', () => {
       tables: { 'public.customers': entry(['id', 'name', 'email']), 'public.orders': entry(['id', 'amount']) },
     });
     registry = Registry.forConfig(config);
-    registry.register({ kind: 'database', db: DB }, {}, { actor: 'test', reason: 'setup' });
-    registry.register(
+    await registry.register({ kind: 'database', db: DB }, {}, { actor: 'test', reason: 'setup' });
+    await registry.register(
       { kind: 'table', db: DB, schema: 'public', table: 'orders' },
       { domain: 'crm' },
       {
@@ -170,7 +170,7 @@ describe('break-glass grants', () => {
       assert.equal(result.ended?.how, 'expired');
       assert.ok(elapsed < 20_000, `ended ${elapsed} ms after the grant command started`);
       assert.deepEqual(await visible(), { 'public.orders': ['id', 'amount'] });
-      const audit = registry.audit({ principal: 'support' });
+      const audit = await registry.audit({ principal: 'support' });
       assert.deepEqual(
         audit.map((e) => [e.action, e.actor, e.reason]),
         [
@@ -178,7 +178,7 @@ describe('break-glass grants', () => {
           ['expire', 'pg-cdc', 'ttl reached'],
         ],
       );
-      const ended = registry.grants.list(1)[0]!;
+      const ended = (await registry.grants.list(1))[0]!;
       const lasted = Date.parse(ended.endedAt!) - Date.parse(ended.grantedAt);
       assert.equal(Date.parse(ended.expiresAt) - Date.parse(ended.grantedAt), 3000);
       assert.ok(lasted >= 3000 && lasted < 10_000, `the grant lasted ${lasted} ms for a 3 s TTL`);
@@ -198,10 +198,10 @@ describe('break-glass grants', () => {
       const handle = client.workflow.getHandle('breakglass:support:shop.public.customers');
       const result = (await handle.result()) as BreakGlassResult;
       assert.equal(result.ended?.how, 'expired');
-      const ended = registry.grants.latestFor('breakglass:support:shop.public.customers')!;
+      const ended = (await registry.grants.latestFor('breakglass:support:shop.public.customers'))!;
       assert.equal(ended.endedBy, 'pg-cdc');
       assert.equal(ended.endReason, 'ttl reached', 'ended by the workflow, not by a reader');
-      assert.equal(registry.audit({ principal: 'support' }).filter((e) => e.action === 'expire').length, 2);
+      assert.equal((await registry.audit({ principal: 'support' })).filter((e) => e.action === 'expire').length, 2);
       assert.equal((await visible())['public.customers'], undefined);
     } finally {
       await second.stop();
@@ -222,7 +222,7 @@ describe('break-glass grants', () => {
         .getHandle('breakglass:support:shop.public.customers.name')
         .result()) as BreakGlassResult;
       assert.equal(result.ended?.how, 'expired');
-      const expiries = registry.audit({ principal: 'support' }).filter((e) => e.action === 'expire');
+      const expiries = (await registry.audit({ principal: 'support' })).filter((e) => e.action === 'expire');
       assert.equal(expiries.length, 3, 'ended exactly once');
       assert.equal(expiries.at(-1)?.reason, 'ttl reached before a worker ended it', 'by the reader, at the TTL');
     } finally {
@@ -296,7 +296,7 @@ describe('break-glass grants', () => {
         .result()) as BreakGlassResult;
       assert.deepEqual(result.ended, { how: 'revoked', by: 'lead', reason: 'fixed' });
       assert.equal(result.extensions.length, 2);
-      const last = registry.audit({ principal: 'support' }).slice(-4);
+      const last = (await registry.audit({ principal: 'support' })).slice(-4);
       assert.deepEqual(
         last.map((e) => [e.action, e.actor, e.reason]),
         [
@@ -372,7 +372,7 @@ describe('break-glass grants', () => {
     try {
       // However it ends (the late revocation or the TTL), it ends, once.
       await client.workflow.getHandle('breakglass:support:shop.public.customers.id').result();
-      const ended = registry.grants.latestFor('breakglass:support:shop.public.customers.id')!;
+      const ended = (await registry.grants.latestFor('breakglass:support:shop.public.customers.id'))!;
       assert.notEqual(ended.endedAt, null);
     } finally {
       await second.stop();

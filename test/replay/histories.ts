@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export type RecordedWorkflow = 'snapshot' | 'table-actor' | 'compaction' | 'breakglass';
+export type RecordedWorkflow = 'snapshot' | 'table-actor' | 'compaction' | 'breakglass' | 'acl-sync';
 
 export interface RecordedHistory {
   readonly file: string;
@@ -72,6 +72,12 @@ export const RECORDED_HISTORIES: readonly RecordedHistory[] = [
     workflowType: 'breakGlassWorkflow',
     patches: [],
     why: 'recorded before the Updates: extended and revoked by signals, as executions started then still are',
+  },
+  {
+    file: 'acl-sync-current.json',
+    workflowType: 'aclSyncWorkflow',
+    patches: [],
+    why: 'an ACL sync that healed the registry (nothing registered yet): its one activity, syncAcl',
   },
 ];
 

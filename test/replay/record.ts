@@ -1,11 +1,11 @@
 /**
  * Records the workflow histories that test/unit/replay.test.ts replays: a real snapshot, a table actor's first
- * streamed epochs (and, after a compaction, its `maintain` Update), the compaction and a break-glass grant
- * (extended, then revoked), each driven through the `pg-cdc` CLI of a
+ * streamed epochs (and, after a compaction, its `maintain` Update), the compaction, a break-glass grant
+ * (extended, then revoked) and an ACL sync (the registry healed), each driven through the `pg-cdc` CLI of a
  * checkout against a PostgreSQL and a Temporal dev server started here. Re-record when a workflow changes on
  * purpose (and keep the histories of older code that running executions may still have):
  *
- *   npm run record:histories [-- --only snapshot,table-actor,compaction,breakglass] [--label current] [--cli <bin/pg-cdc.js>]
+ *   npm run record:histories [-- --only snapshot,table-actor,compaction,breakglass,acl-sync] [--label current] [--cli <bin/pg-cdc.js>]
  *
  * `--cli` names the CLI of another checkout (an older commit, unpacked outside the repository with its own
  * node_modules), so histories of code that is gone can be recorded with the same steps. Files are written to
@@ -28,7 +28,7 @@ import { historyToJson } from './proto-json.js';
 const here = import.meta.dirname;
 const { values } = parseArgs({
   options: {
-    only: { type: 'string', default: 'snapshot,table-actor,compaction,breakglass' },
+    only: { type: 'string', default: 'snapshot,table-actor,compaction,breakglass,acl-sync' },
     label: { type: 'string', default: 'current' },
     cli: { type: 'string', default: join(here, '..', '..', 'bin', 'pg-cdc.js') },
     out: { type: 'string', default: join(here, 'histories') },
@@ -126,7 +126,7 @@ try {
   await cli(configPath, 'init', '--json');
   await save(client, 'snapshot', workflowIds.snapshot(SLOT));
 
-  if (only.has('table-actor') || only.has('compaction') || only.has('breakglass')) {
+  if (['table-actor', 'compaction', 'breakglass', 'acl-sync'].some((name) => only.has(name as RecordedWorkflow))) {
     const stream = spawn(process.execPath, [values.cli, '--config', configPath, 'start', '--no-metrics'], {
       env: { ...process.env, PGCDC_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'inherit', 'inherit'],
@@ -167,6 +167,17 @@ try {
       const workflowId = workflowIds.breakGlass(GRANT.principal, GRANT.resource);
       await client.workflow.getHandle(workflowId).result();
       await save(client, 'breakglass', workflowId);
+    }
+
+    if (only.has('acl-sync')) {
+      // As its schedule starts it, on the worker of `pg-cdc start`: nothing is registered yet, so it heals.
+      const workflowId = workflowIds.aclSync(DB);
+      await client.workflow.execute('aclSyncWorkflow', {
+        workflowId,
+        taskQueue: 'replay',
+        args: [{ actor: 'recorder', reason: 'recording' }],
+      });
+      await save(client, 'acl-sync', workflowId);
     }
   }
 } finally {

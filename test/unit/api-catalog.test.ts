@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildHttpApp, createServeRuntime } from '../../api/serve.js';
 import { catalogOutput } from '../../api/schemas/console.js';
 import { silentLogger } from '../../core/log/index.js';
-import { openAccessPolicy, type LocalAccessPolicy } from '../../governance/policy.js';
+import { openAccessPolicy, type GovernedAccessPolicy } from '../../governance/policy.js';
 import { Registry } from '../../governance/registry.js';
 import { parseResource as r } from '../../governance/resource.js';
 import type { IcebergField } from '../../core/types/iceberg.js';
@@ -26,7 +26,7 @@ const CHANGELOG = changelogSchema({ type: 'struct', 'schema-id': 0, fields: PEOP
 describe('GET /v1/catalog with governance', () => {
   let fixture: Fixture;
   let registry: Registry;
-  let policy: LocalAccessPolicy;
+  let policy: GovernedAccessPolicy;
   let app: FastifyInstance;
 
   before(async () => {
@@ -58,8 +58,8 @@ describe('GET /v1/catalog with governance', () => {
     );
     registry = Registry.forConfig(config);
     const who = { actor: 'test', reason: 'catalog visibility' };
-    registry.register(r('shop.public.people'), { sensitivity: 'internal' }, who);
-    registry.register(r('shop.public.people._internal'), { sensitivity: 'secret' }, who);
+    await registry.register(r('shop.public.people'), { sensitivity: 'internal' }, who);
+    await registry.register(r('shop.public.people._internal'), { sensitivity: 'secret' }, who);
     policy = openAccessPolicy(config, { registry, database: 'shop' });
     const runtime = createServeRuntime({
       config,
@@ -73,7 +73,7 @@ describe('GET /v1/catalog with governance', () => {
   after(async () => {
     await app.close();
     await policy.close();
-    registry.close();
+    await registry.close();
     fixture.cleanup();
   });
 

@@ -54,8 +54,8 @@ describe('governed engine over the local governance registry', () => {
         columns('secret', 'keys', ['id', 'api_key']),
       ],
     };
-    registerLake(registry, config, inventory, who);
-    registry.setTags(parseResource('shop.public.people.email'), { set: { sensitivity: 'pii' } }, who);
+    await registerLake(registry, config, inventory, who);
+    await registry.setTags(parseResource('shop.public.people.email'), { set: { sensitivity: 'pii' } }, who);
     const policy = openAccessPolicy(config, { registry });
     closePolicy = () => policy.close();
     engine = createQueryEngine({ config, policy, log: silentLogger, threads: 1, memoryLimit: '256MB' });
@@ -63,7 +63,7 @@ describe('governed engine over the local governance registry', () => {
   after(async () => {
     await engine.close();
     await closePolicy();
-    registry.close();
+    await registry.close();
     lake.cleanup();
   });
 
@@ -99,7 +99,7 @@ describe('governed engine over the local governance registry', () => {
       (await orders()).columns.map((c) => c.name),
       ['id', 'person_id', 'amount', 'status'],
     );
-    registry.setTags(parseResource('shop.public.orders.amount'), { set: { sensitivity: 'pii' } }, who);
+    await registry.setTags(parseResource('shop.public.orders.amount'), { set: { sensitivity: 'pii' } }, who);
     assert.deepEqual(
       (await orders()).columns.map((c) => c.name),
       ['id', 'person_id', 'status'],
@@ -108,12 +108,12 @@ describe('governed engine over the local governance registry', () => {
       engine.query('analyst', { kind: 'structured', table: 'public.orders', where: ['amount:gt:1'] }),
       { code: 'COLUMN_NOT_FOUND' },
     );
-    registry.setTags(parseResource('shop.public.orders.amount'), { unset: ['sensitivity'] }, who);
+    await registry.setTags(parseResource('shop.public.orders.amount'), { unset: ['sensitivity'] }, who);
     assert.deepEqual(
       (await orders()).columns.map((c) => c.name),
       ['id', 'person_id', 'amount', 'status'],
     );
-    registry.setTags(parseResource('shop.public.orders'), { set: { sensitivity: 'restricted' } }, who);
+    await registry.setTags(parseResource('shop.public.orders'), { set: { sensitivity: 'restricted' } }, who);
     await assert.rejects(orders(), { code: 'TABLE_NOT_FOUND' });
   });
 });
