@@ -7,7 +7,8 @@ import { maxLsn, parseLsn, parseLsnText, ZERO_LSN, type LsnText } from '../core/
 import { planTable } from '../core/types/index.js';
 import { parseIdentifier, type Catalog } from '../lake/catalog/index.js';
 import { summaryEpoch, summaryLsn } from '../lake/contract/index.js';
-import { currentSchema, currentSnapshot } from '../lake/iceberg/metadata.js';
+import { currentSchema } from '../lake/iceberg/metadata.js';
+import { headSnapshot } from '../lake/iceberg/refs.js';
 import { loadTableMetadata } from '../lake/iceberg/table.js';
 import type { ManifestStore } from '../lake/manifest.js';
 import type { ObjectStore } from '../lake/storage/index.js';
@@ -61,7 +62,7 @@ export async function prepareRoutes(options: {
     if (lakeFields.join('|') !== planFields.join('|')) {
       throw new SchemaChangedError(identifier, `lake (${lakeFields.join(', ')}) vs source (${planFields.join(', ')})`);
     }
-    const summary = currentSnapshot(loaded.metadata)?.summary;
+    const summary = headSnapshot(loaded.metadata)?.summary;
     const epoch = summaryEpoch(summary) ?? 0;
     const committedLsn = summaryLsn(summary) ?? parseLsnText(current.value.tables[identifier]!.committed_lsn);
     const spoolDir = join(spoolRoot(options.config), encodeURIComponent(identifier));

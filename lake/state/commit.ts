@@ -5,7 +5,8 @@ import { formatLsn, parseLsn, tryParseLsn, ZERO_LSN, type LsnText } from '../../
 import type { Catalog } from '../catalog/index.js';
 import { changelogIdentifier, pgcdcSummary, SUMMARY_KEY, summaryEpoch, summaryLsn } from '../contract/index.js';
 import { TableNotFoundError } from '../errors.js';
-import { currentSchema, currentSnapshot, type Snapshot } from '../iceberg/metadata.js';
+import { currentSchema, type Snapshot } from '../iceberg/metadata.js';
+import { headSnapshot } from '../iceberg/refs.js';
 import { findSnapshotByProperty, loadTableMetadata, type LoadedTable } from '../iceberg/table.js';
 import { ManifestStore } from '../manifest.js';
 import type { ObjectStore } from '../storage/index.js';
@@ -112,7 +113,7 @@ async function committedEpoch(
     if (!(error instanceof TableNotFoundError)) throw error;
   }
   const changesSnapshot = changes && findSnapshotByProperty(changes.metadata, SUMMARY_KEY.epoch, epoch);
-  if (changes && epochOf(currentSnapshot(state.metadata)) === batch.epoch) {
+  if (changes && epochOf(headSnapshot(state.metadata)) === batch.epoch) {
     await recordEpochInManifest(ctx.manifest ?? new ManifestStore(ctx.store), ctx.log, {
       state,
       changes,
@@ -142,7 +143,7 @@ export async function commitEpoch(ctx: EpochContext, batch: ChangeBatch, codec: 
     throw new EpochMismatchError(batch.table, batch.epoch, 'epochs are whole numbers from 1 (0 is the snapshot base)');
   }
   const state = await loadTableMetadata(ctx.store, ctx.catalog, batch.table);
-  const parent = currentSnapshot(state.metadata);
+  const parent = headSnapshot(state.metadata);
   const tableEpoch = epochOf(parent);
   if (!parent || tableEpoch === undefined) {
     throw new EpochStateError(
@@ -267,7 +268,7 @@ export async function prepareLocator(ctx: EpochContext, table: string, codec: Ch
   const path = locatorPath(ctx.locatorDir, await loadTableMetadata(ctx.store, ctx.catalog, table));
   startLocatorUpdate(path, ctx.log, { table }, async () => {
     const state = await loadTableMetadata(ctx.store, ctx.catalog, table);
-    const current = currentSnapshot(state.metadata);
+    const current = headSnapshot(state.metadata);
     if (!current) return;
     const key = identityKey(currentSchema(state.metadata), codec);
     const connection = await ctx.duckdb.connect();
