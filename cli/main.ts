@@ -6,7 +6,6 @@ import { EXIT, reportError } from './exit.js';
 /** Commands of the reference CLI that this version does not provide yet: they say so instead of "unknown command". */
 const NOT_YET_AVAILABLE: ReadonlyArray<[string, string]> = [
   ['reconcile', 'one-shot schema reconcile'],
-  ['promote', 'ref promotion'],
   ['catalog', 'catalog registration'],
 ];
 
@@ -28,6 +27,7 @@ const COMMANDS: ReadonlyArray<[string, () => Promise<Register>]> = [
   ['serve', async () => (await import('./commands/serve.js')).registerServe],
   ['acl', async () => (await import('./commands/acl.js')).registerAcl],
   ['compact', async () => (await import('./commands/compact.js')).registerCompact],
+  ['promote', async () => (await import('./commands/promote.js')).registerPromote],
   ['worker', async () => (await import('./commands/worker.js')).registerWorker],
   ['demo', async () => (await import('./commands/demo.js')).registerDemo],
   ['embedded', async () => (await import('./commands/embedded.js')).registerEmbedded],
@@ -66,7 +66,7 @@ export async function buildProgram(argv: readonly string[] = process.argv): Prom
       .allowExcessArguments()
       .action(() => {
         throw new PgCdcError('NOT_AVAILABLE', `\`pg-cdc ${name}\` (${what}) is not available in this version`, {
-          hint: 'available now: preflight, discover, init, status, query, serve, acl, teardown, version, worker, demo, embedded; see docs/cli.md',
+          hint: 'available now: preflight, discover, init, status, query, serve, acl, compact, promote, teardown, version, worker, demo, embedded; see docs/cli.md',
         });
       });
   }

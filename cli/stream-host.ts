@@ -3,6 +3,7 @@ import type { Logger } from '../core/log/index.js';
 import { lazyLake } from '../activities/index.js';
 import { ActorSink } from '../stream/actors.js';
 import { ensureCompactionSchedules } from './compaction.js';
+import { ensurePromotionWorkflow } from './promotion.js';
 import { prepareStreamLocators } from '../stream/locators.js';
 import type { TableStart } from '../stream/setup.js';
 import { clientOver, connectWorker, resolveTemporal, type TemporalEndpoint } from '../workers/connection.js';
@@ -22,8 +23,8 @@ export interface StreamHost {
 
 /**
  * Connects to Temporal (starting the embedded dev server when configured), starts the workers, then each table's
- * actor (an actor already running answers its state query through these workers). A worker failing later is
- * reported to `onWorkerFailure`. On a failure here, whatever was opened is closed before the error is rethrown.
+ * actor (an actor already running answers its state query through these workers), the compaction schedules and
+ * the promotion workflow. A worker failing later is reported to `onWorkerFailure`. On a failure here, whatever was opened is closed before the error is rethrown.
  */
 export async function openStreamHost(options: {
   config: PgCdcConfig;
@@ -78,6 +79,7 @@ export async function openStreamHost(options: {
       tables: options.tables.map((t) => t.table),
       log,
     });
+    await ensurePromotionWorkflow({ client, config, taskQueue: temporal.taskQueue, log });
     return { temporal, sink, close };
   } catch (error) {
     await close().catch(closeFailed);

@@ -9,6 +9,7 @@ import { ResourceNotRegisteredError, RegistryUnavailableError } from './errors.j
 import { GrantStore } from './grants.js';
 import { formatResource, lineage, parseResource, type Resource } from './resource.js';
 import {
+  appendAudit,
   openSqlite,
   readAudit,
   readPolicyVersion,
@@ -182,6 +183,16 @@ export class Registry {
         return { created: true, record: this.require(resource) };
       })
       .immediate();
+  }
+
+  /**
+   * Audits a promotion of `main` on the database resource: who and why (`change`), from and to (`before`,
+   * `after`: the refs and the cut) and the diff. Data moved, not policy: the policy version stays.
+   */
+  auditPromotion(change: Change, database: string, before: unknown, after: unknown): void {
+    const resource = formatResource({ kind: 'database', db: database });
+    const record = { action: 'promote' as const, resource, before, after };
+    appendAudit(this.db, change, record, this.now().toISOString(), this.policyVersion());
   }
 
   /**

@@ -93,7 +93,8 @@ export function openSqlite(path: string): Sqlite {
   }
 }
 
-export type AuditAction = 'register' | 'set' | 'sync' | 'grant' | 'extend' | 'revoke' | 'expire';
+/** `promote`: `main` moved (lake/state/promotion.ts); the only action that leaves the policy version as it was. */
+export type AuditAction = 'register' | 'set' | 'sync' | 'grant' | 'extend' | 'revoke' | 'expire' | 'promote';
 
 export interface AuditEntry {
   readonly id: number;
@@ -161,6 +162,12 @@ export const toAuditEntry = (row: AuditRow): AuditEntry => ({
 export function recordChange(db: Sqlite, change: Change, record: AuditRecord, at: string): number {
   db.prepare("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'policy_version'").run();
   const policyVersion = readPolicyVersion(db);
+  appendAudit(db, change, record, at, policyVersion);
+  return policyVersion;
+}
+
+/** Append an audit entry stamped with `policyVersion` (what was in force), without changing the policy. */
+export function appendAudit(db: Sqlite, change: Change, record: AuditRecord, at: string, policyVersion: number): void {
   db.prepare(
     `INSERT INTO audit (at, actor, action, resource, principal, reason, before, after, version, policy_version)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -176,7 +183,6 @@ export function recordChange(db: Sqlite, change: Change, record: AuditRecord, at
     record.version ?? null,
     policyVersion,
   );
-  return policyVersion;
 }
 
 export function readPolicyVersion(db: Sqlite): number {

@@ -5,3 +5,4 @@ export { snapshotWorkflow } from './snapshot.js';
 export { tableActorWorkflow } from './table-actor.js';
 export { breakGlassWorkflow } from './breakglass.js';
 export { compactionWorkflow } from './compaction.js';
+export { promotionWorkflow } from './promotion.js';

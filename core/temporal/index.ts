@@ -9,6 +9,8 @@ export * from './search-attributes.js';
 /** Temporal Schedule ids: one compaction schedule per table, whose runs are `compact:<table>-<time>`. */
 export const scheduleIds = {
   compaction: (qualifiedName: string) => `compact:${qualifiedName}`,
+  /** One per lake: the source database the lake replicates. */
+  promotion: (database: string) => `promote:${database}`,
 } as const;
 
 export const workflowIds = {
@@ -23,4 +25,6 @@ export const workflowIds = {
   flush: (qualifiedName: string, epoch: number, sender: string) => `flush:${qualifiedName}:${epoch}:${sender}`,
   breakGlass: (principal: string, resource: string) => `breakglass:${principal}:${resource}`,
   compaction: (qualifiedName: string) => `compact:${qualifiedName}`,
+  /** One per lake: the source database the lake replicates. */
+  promotion: (database: string) => `promote:${database}`,
 } as const;

@@ -108,7 +108,7 @@ describe('pg-cdc preflight, as a user runs it', () => {
     const version = await runCli(['version', '--json']);
     assert.equal(version.code, 0);
     assert.equal((JSON.parse(version.stdout) as { version: string }).version, '0.1.0');
-    const later = await runCli(['promote']);
+    const later = await runCli(['reconcile']);
     assert.equal(later.code, 2);
     assert.match(later.stderr, /not available in this version/);
   });
