@@ -62,7 +62,7 @@ export function createPromotionActivities(deps: PromotionActivityDeps) {
     /** Moves `main` to staging at the cut unless the diff is breaking and not forced; audits what moved. */
     async promoteToMain(request: PromoteRequest & { readonly database: string }): Promise<PromotionOutcome> {
       return asActivity(async () => {
-        const outcome = await promote(context(), { ...request, cutLsn: await cut() });
+        const outcome = await promote(context(), { ...request, slotLsn: await cut() });
         const moved = outcome.diff.tables.filter((t) => t.moves);
         if ((outcome.promoted && moved.length > 0) || (outcome.refused && !request.auto)) {
           const registry = Registry.forConfig(deps.config);

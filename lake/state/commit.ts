@@ -161,7 +161,13 @@ export async function commitEpoch(ctx: EpochContext, batch: ChangeBatch, codec: 
   const schema = currentSchema(state.metadata);
   const key = identityKey(schema, codec);
   const committedLsn: LsnText = batch.transactions.at(-1)?.commitLsn ?? parentLsn ?? formatLsn(ZERO_LSN);
-  const summary = pgcdcSummary({ kind: 'epoch', epoch: batch.epoch, lsn: committedLsn });
+  const firstLsn = batch.transactions[0]?.commitLsn;
+  const summary = pgcdcSummary({
+    kind: 'epoch',
+    epoch: batch.epoch,
+    lsn: committedLsn,
+    ...(firstLsn ? { firstLsn } : {}),
+  });
   const phase = phaseTimer();
   const connection = await ctx.duckdb.connect();
   const changelogConnection = await ctx.duckdb.connect();

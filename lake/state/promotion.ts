@@ -1,11 +1,12 @@
 import { PgCdcError } from '../../core/errors/index.js';
 import type { Logger } from '../../core/log/index.js';
-import { parseLsn, tryParseLsn, type LsnText } from '../../core/lsn/index.js';
+import { formatLsn, parseLsn, tryParseLsn, type LsnText } from '../../core/lsn/index.js';
 import type { IcebergField } from '../../core/types/iceberg.js';
 import type { Catalog } from '../catalog/index.js';
 import {
   changelogIdentifier,
   classifyColumns,
+  SUMMARY_KEY,
   summaryLsn,
   worstClass,
   type ColumnsDiff,
@@ -18,6 +19,7 @@ import {
   branchSnapshot,
   hasStaging,
   headSnapshot,
+  isAncestor,
   MAIN_BRANCH,
   STAGING_BRANCH,
   withMainAt,
@@ -33,13 +35,15 @@ import type { ObjectStore } from '../storage/index.js';
  * The cut. The stream worker acknowledges the slot only as far as every table has committed (stream/checkpoint.ts):
  * its confirmed position C is the oldest commit LSN still waiting in any table's spool, or, with nothing waiting,
  * past the last commit read. So every transaction whose commit LSN is below C is in the lake for every table it
- * touched, and a transaction at or above C may be in some tables and not yet in others. An epoch's `pgcdc.lsn` is
- * the commit LSN of the last transaction it holds, so each table's newest staging snapshot whose `pgcdc.lsn` is
- * below C holds exactly the table's transactions below C: any later snapshot holds a transaction at or above C. A
- * table idle since its last epoch is complete below C too (nothing for it committed since), and its newest snapshot
- * is the one promoted; so is the snapshot base when no epoch came after it (main already names it). Snapshots of a
- * flush still committing while the promotion runs hold transactions at or above C and stay on staging. Promoted
- * together, the tables of `main` are one point of the source: a join across them sees no half of a transaction.
+ * touched. Tables seal their epochs independently, so one table's epoch may hold transactions on both sides of C.
+ * Each epoch's snapshot records the commit LSNs of its first and last transaction (`pgcdc.first-lsn`, `pgcdc.lsn`),
+ * so a table's snapshot S holds exactly the table's transactions below X for every X with lsn(S) < X ≤ first(N),
+ * N the next epoch on staging (for the newest snapshot: X ≤ C, as nothing of the table below C is missing). The
+ * promotion takes the highest X at or below C that every table's snapshots admit, and moves each table's `main` to
+ * the snapshot admitting it. A table idle since its last epoch admits every X above it; a compaction's snapshot (and
+ * an epoch without transactions) holds what its parent held and admits the same. Snapshots that end above X stay on
+ * staging. Promoted together, the tables of `main` are one point of the source: every transaction below X, none at
+ * or above it, so a join across them sees no half of a transaction.
  *
  * Each table's `main` moves in its own metadata commit (a filesystem catalog has no multi-table transaction); the
  * manifest's `main` record, written last, is the atomic database-wide statement of the cut. A promotion that dies in
@@ -53,8 +57,8 @@ export interface PromotionContext {
 }
 
 export interface PromotionRequest {
-  /** Every transaction committed below this LSN is in every table (the slot's confirmed position). */
-  readonly cutLsn: LsnText;
+  /** The slot's confirmed position: every transaction committed below it is in every table. */
+  readonly slotLsn: LsnText;
   /** Promote even a breaking diff. */
   readonly force: boolean;
   /** Compute the diff; move nothing. */
@@ -105,16 +109,68 @@ const point = (metadata: TableMetadata, snapshot: Snapshot | undefined): RefPoin
   schemaId: snapshot ? (snapshot['schema-id'] ?? metadata['current-schema-id']) : null,
 });
 
-/** The newest snapshot of staging (or of the only branch) below the cut; main's own when none is. */
-export function snapshotAtCut(metadata: TableMetadata, cut: bigint): Snapshot | undefined {
-  const main = branchSnapshot(metadata, MAIN_BRANCH);
-  if (!hasStaging(metadata)) return main;
-  for (const snapshot of branchHistory(metadata, STAGING_BRANCH)) {
-    const lsn = tryParseLsn(summaryLsn(snapshot.summary) ?? '');
-    if (lsn !== undefined && lsn < cut) return snapshot;
-    if (main && snapshot['snapshot-id'] === main['snapshot-id']) return main;
+/** A table state on staging: the snapshot holding it, and the cuts X it is exact for (`low < X ≤ high`). */
+interface Admits {
+  readonly snapshot: Snapshot;
+  readonly low: bigint;
+  readonly high: bigint;
+}
+
+const lsnOf = (snapshot: Snapshot, key: string): bigint | undefined =>
+  tryParseLsn(snapshot.summary[key] ?? '') ?? undefined;
+
+/**
+ * The cuts each state on a table's staging admits, oldest first, the newest up to the slot's position. Snapshots
+ * that add no transaction (a compaction, an empty epoch) merge into the state before them, named by the newest.
+ * An epoch written without `pgcdc.first-lsn` admits only the cut right above the state before it.
+ */
+export function admittedCuts(metadata: TableMetadata, slotLsn: bigint): Admits[] {
+  if (!hasStaging(metadata)) {
+    const head = headSnapshot(metadata);
+    return head ? [{ snapshot: head, low: -1n, high: slotLsn }] : [];
   }
-  return main;
+  const chain = branchHistory(metadata, STAGING_BRANCH).reverse();
+  const states: { snapshot: Snapshot; lsn: bigint; first?: bigint }[] = [];
+  for (const snapshot of chain) {
+    const lsn = lsnOf(snapshot, SUMMARY_KEY.lsn);
+    if (lsn === undefined) continue;
+    const previous = states.at(-1);
+    const addsNothing = previous && (lsn <= previous.lsn || snapshot.summary[SUMMARY_KEY.kind] === 'compaction');
+    if (previous && addsNothing) previous.snapshot = snapshot;
+    else {
+      // The base holds every transaction below its LSN (the consistent point), an epoch those at or below its own.
+      const base = snapshot.summary[SUMMARY_KEY.kind] === 'snapshot';
+      states.push({ snapshot, lsn: base ? lsn - 1n : lsn, first: lsnOf(snapshot, SUMMARY_KEY.firstLsn) });
+    }
+  }
+  return states.map((state, i) => {
+    const next = states[i + 1];
+    const high = next ? (next.first ?? state.lsn + 1n) : slotLsn;
+    return { snapshot: state.snapshot, low: state.lsn, high: high < slotLsn ? high : slotLsn };
+  });
+}
+
+/**
+ * The highest cut at or below the slot's position that every table admits, and the snapshot of each table at it;
+ * undefined when none does (a table's staging history expired between two states).
+ */
+export function consistentCut(
+  tables: ReadonlyMap<string, Admits[]>,
+  slotLsn: bigint,
+): { cut: bigint; at: Map<string, Snapshot> } | undefined {
+  const candidates = [...new Set([slotLsn, ...[...tables.values()].flat().map((a) => a.high)])]
+    .filter((x) => x <= slotLsn)
+    .sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
+  for (const cut of candidates) {
+    const at = new Map<string, Snapshot>();
+    for (const [table, admits] of tables) {
+      const found = admits.find((a) => a.low < cut && cut <= a.high);
+      if (!found) break;
+      at.set(table, found.snapshot);
+    }
+    if (at.size === tables.size) return { cut, at };
+  }
+  return undefined;
 }
 
 const fieldsAt = (metadata: TableMetadata, schemaId: number | null): Map<number, IcebergField> => {
@@ -131,9 +187,17 @@ async function loadChangelog(ctx: PromotionContext, table: string): Promise<Load
   }
 }
 
-function planTable(table: string, state: TableMetadata, primaryKey: readonly string[], cut: bigint): TablePromotion {
-  const main = point(state, branchSnapshot(state, MAIN_BRANCH));
-  const target = point(state, snapshotAtCut(state, cut));
+function planTable(
+  table: string,
+  state: TableMetadata,
+  primaryKey: readonly string[],
+  at: Snapshot | undefined,
+): TablePromotion {
+  const mainSnapshot = branchSnapshot(state, MAIN_BRANCH);
+  // Never backwards: a cut that would name a snapshot before main's leaves main where it is.
+  const forward = at && (!mainSnapshot || isAncestor(state, mainSnapshot['snapshot-id'], at)) ? at : mainSnapshot;
+  const main = point(state, mainSnapshot);
+  const target = point(state, forward);
   const columns = classifyColumns(
     { fields: fieldsAt(state, main.schemaId), primaryKey },
     { fields: fieldsAt(state, target.schemaId), primaryKey },
@@ -148,37 +212,46 @@ function planTable(table: string, state: TableMetadata, primaryKey: readonly str
   };
 }
 
-/** The diff a promotion at `cutLsn` would make, table by table, classified as `get_diff` classifies. */
-export async function planPromotion(ctx: PromotionContext, cutLsn: LsnText): Promise<PromotionDiff> {
+/** The diff a promotion would make at the highest consistent cut below `slotLsn`, classified as `get_diff` does. */
+export async function planPromotion(ctx: PromotionContext, slotLsn: LsnText): Promise<PromotionDiff> {
   const manifest = (await ctx.manifest.read())?.value;
-  const cut = parseLsn(cutLsn);
-  const tables = await Promise.all(
-    Object.entries(manifest?.tables ?? {})
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(async ([table, entry]) => {
-        const state = await loadTableMetadata(ctx.store, ctx.catalog, table);
-        return planTable(table, state.metadata, entry.primary_key, cut);
-      }),
+  const slot = parseLsn(slotLsn);
+  const entries = Object.entries(manifest?.tables ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const loaded = await Promise.all(
+    entries.map(async ([table]) => (await loadTableMetadata(ctx.store, ctx.catalog, table)).metadata),
+  );
+  const admits = new Map(entries.map(([table], i) => [table, admittedCuts(loaded[i]!, slot)]));
+  const found = consistentCut(admits, slot);
+  const tables = entries.map(([table, entry], i) =>
+    planTable(table, loaded[i]!, entry.primary_key, found?.at.get(table)),
   );
   const classification = tables.reduce<DiffClass>((worst, t) => worstClass(worst, t.classification), 'safe');
+  const cutLsn = found ? formatLsn(found.cut) : (manifest?.main?.cut_lsn ?? slotLsn);
   return { cutLsn, classification, promoteSafe: classification !== 'breaking', tables };
 }
 
-/** Moves one table's `main` to the snapshot at the cut; retried when an epoch commits meanwhile. */
-async function moveMain(ctx: PromotionContext, identifier: string, cut: bigint): Promise<string | null> {
+/** Moves one table's `main` to `target` (a staging snapshot); retried when an epoch commits meanwhile. */
+async function moveMain(ctx: PromotionContext, identifier: string, target: bigint): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     const table = await loadTableMetadata(ctx.store, ctx.catalog, identifier);
-    const target = snapshotAtCut(table.metadata, cut);
-    if (!target) return null;
-    const next = withMainAt(table.metadata, target['snapshot-id']);
-    if (next === table.metadata) return String(target['snapshot-id']);
+    const next = withMainAt(table.metadata, target);
+    if (next === table.metadata) return;
     try {
       await commitMetadata(ctx.store, ctx.catalog, table, next);
-      return String(target['snapshot-id']);
+      return;
     } catch (error) {
       if (!(error instanceof CommitConflictError) || attempt >= 5) throw error;
     }
   }
+}
+
+/** The changelog snapshot of the same epoch as the state's `target`: the changelog moves with its table. */
+function changelogAt(changes: TableMetadata, epoch: string | undefined): Snapshot | undefined {
+  if (epoch === undefined) return undefined;
+  const main = branchSnapshot(changes, MAIN_BRANCH);
+  const history = hasStaging(changes) ? branchHistory(changes, STAGING_BRANCH) : [];
+  const found = history.find((s) => s.summary[SUMMARY_KEY.epoch] === epoch);
+  return found && (!main || isAncestor(changes, main['snapshot-id'], found)) ? found : undefined;
 }
 
 /**
@@ -186,7 +259,7 @@ async function moveMain(ctx: PromotionContext, identifier: string, cut: bigint):
  * tables and their changelogs move together; the manifest's `main` record is written after every table moved.
  */
 export async function promote(ctx: PromotionContext, request: PromotionRequest): Promise<PromotionOutcome> {
-  const diff = await planPromotion(ctx, request.cutLsn);
+  const diff = await planPromotion(ctx, request.slotLsn);
   if (request.dryRun) return { promoted: false, dryRun: true, diff };
   if (!diff.promoteSafe && !request.force) {
     const breaking = diff.tables.filter((t) => t.classification === 'breaking').map((t) => t.table);
@@ -200,22 +273,25 @@ export async function promote(ctx: PromotionContext, request: PromotionRequest):
   const recorded = (await ctx.manifest.read())?.value.main;
   // Nothing to move (auto mode's checks between flushes): the record stands, the manifest is not rewritten.
   if (recorded && diff.tables.every((t) => !t.moves)) return { promoted: true, dryRun: false, diff, record: recorded };
-  const cut = parseLsn(request.cutLsn);
   const tables: MainRecord['tables'] = {};
   for (const plan of diff.tables) {
     const changes = await loadChangelog(ctx, plan.table);
-    const changesId = changes ? await moveMain(ctx, changes.identifier, cut) : null;
-    const stateId = await moveMain(ctx, plan.table, cut);
     const state = await loadTableMetadata(ctx.store, ctx.catalog, plan.table);
-    const at = state.metadata.snapshots.find((s) => String(s['snapshot-id']) === stateId);
+    const target = state.metadata.snapshots.find((s) => String(s['snapshot-id']) === plan.target.snapshotId);
+    const changesTarget = changes && changelogAt(changes.metadata, target?.summary[SUMMARY_KEY.epoch]);
+    if (changes && changesTarget) await moveMain(ctx, changes.identifier, changesTarget['snapshot-id']);
+    if (target) await moveMain(ctx, plan.table, target['snapshot-id']);
+    const changesMain =
+      changes &&
+      branchSnapshot((await loadTableMetadata(ctx.store, ctx.catalog, changes.identifier)).metadata, MAIN_BRANCH);
     tables[plan.table] = {
-      state_snapshot_id: stateId,
-      changes_snapshot_id: changesId,
-      lsn: (at && summaryLsn(at.summary)) ?? request.cutLsn,
+      state_snapshot_id: plan.target.snapshotId,
+      changes_snapshot_id: changesMain ? String(changesMain['snapshot-id']) : null,
+      lsn: plan.target.lsn ?? diff.cutLsn,
     };
   }
   const record: MainRecord = {
-    cut_lsn: request.cutLsn,
+    cut_lsn: diff.cutLsn,
     promoted_at: new Date().toISOString(),
     promoted_by: request.by,
     reason: request.reason,
@@ -224,7 +300,7 @@ export async function promote(ctx: PromotionContext, request: PromotionRequest):
     tables,
   };
   await ctx.manifest.update((current) => withMainRecord(current, record));
-  ctx.log.info({ cutLsn: request.cutLsn, classification: diff.classification, by: request.by }, 'promoted to main');
+  ctx.log.info({ cutLsn: diff.cutLsn, classification: diff.classification, by: request.by }, 'promoted to main');
   return { promoted: true, dryRun: false, diff, record };
 }
 
