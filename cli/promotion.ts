@@ -21,8 +21,12 @@ export async function lakeDatabase(config: PgCdcConfig): Promise<string> {
   return manifest.source.database;
 }
 
+/** Checks (auto mode's promotion, the pending diff) come every flush interval, and no more often than this. */
+const MIN_CHECK_INTERVAL_MS = 5_000;
+
 export function promotionInput(config: PgCdcConfig, database: string): PromotionInput {
-  return { database, mode: config.promotion.mode, checkIntervalMs: Math.round(config.flush.interval_sec * 1000) };
+  const checkIntervalMs = Math.max(MIN_CHECK_INTERVAL_MS, Math.round(config.flush.interval_sec * 1000));
+  return { database, mode: config.promotion.mode, checkIntervalMs };
 }
 
 /**

@@ -270,9 +270,11 @@ export async function promote(ctx: PromotionContext, request: PromotionRequest):
       diff,
     };
   }
-  const recorded = (await ctx.manifest.read())?.value.main;
-  // Nothing to move (auto mode's checks between flushes): the record stands, the manifest is not rewritten.
-  if (recorded && diff.tables.every((t) => !t.moves)) return { promoted: true, dryRun: false, diff, record: recorded };
+  // Nothing to move (auto mode's checks, a repeated request): the record stands, the manifest is not rewritten.
+  if (diff.tables.every((t) => !t.moves)) {
+    const recorded = (await ctx.manifest.read())?.value.main;
+    return { promoted: true, dryRun: false, diff, ...(recorded ? { record: recorded } : {}) };
+  }
   const tables: MainRecord['tables'] = {};
   for (const plan of diff.tables) {
     const changes = await loadChangelog(ctx, plan.table);
