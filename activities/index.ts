@@ -6,6 +6,7 @@ import { createCompactionActivities } from './compaction.js';
 import { createGovernanceActivities } from './governance.js';
 import { openLakeAccess, type LakeAccess } from './lake.js';
 import { createPreflightActivities, type PreflightActivityDeps } from './preflight.js';
+import { createPromotionActivities } from './promotion.js';
 import { createSnapshotActivities } from './snapshot.js';
 import { createStreamActivities } from './stream.js';
 
@@ -37,6 +38,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createSnapshotActivities({ ...deps, lake }),
     ...createStreamActivities({ ...deps, lake }),
     ...createCompactionActivities({ ...deps, lake }),
+    ...createPromotionActivities(deps),
   };
 }
 

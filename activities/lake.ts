@@ -5,7 +5,7 @@ import { PgCdcError } from '../core/errors/index.js';
 import type { Logger } from '../core/log/index.js';
 import type { RewriteContext } from '../lake/compaction/rewrite.js';
 import type { ManifestStore } from '../lake/manifest.js';
-import { currentSnapshot } from '../lake/iceberg/metadata.js';
+import { headSnapshot } from '../lake/iceberg/refs.js';
 import { loadTableMetadata, type DataFile } from '../lake/iceberg/table.js';
 import { summaryEpoch } from '../lake/contract/index.js';
 import { openLake } from '../lake/open.js';
@@ -108,7 +108,7 @@ export function openLakeAccess(config: PgCdcConfig, log: Logger): Promise<LakeAc
   return Promise.resolve({
     async committedEpoch(table) {
       const loaded = await loadTableMetadata(store, catalog, table);
-      return summaryEpoch(currentSnapshot(loaded.metadata)?.summary) ?? 0;
+      return summaryEpoch(headSnapshot(loaded.metadata)?.summary) ?? 0;
     },
     commitEpoch: async (batch, codec) =>
       commitEpoch({ store, catalog, duckdb: await epochDuckDB(), locatorDir, log, manifest }, batch, codec),

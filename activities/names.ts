@@ -26,4 +26,7 @@ export const ACTIVITY_NAMES = Object.keys({
   rewriteForCompaction: true,
   requestMaintenance: true,
   commitMaintenance: true,
+  holdMain: true,
+  planPromotion: true,
+  promoteToMain: true,
 } satisfies Record<keyof Activities, true>) as ReadonlyArray<keyof Activities>;

@@ -1,6 +1,6 @@
 import { ScheduleAlreadyRunning, type Client } from '@temporalio/client';
 import type { Logger } from '../core/log/index.js';
-import { scheduleIds, workflowIds } from '../core/temporal/index.js';
+import { scheduleIds, searchAttributesOf, workflowIds } from '../core/temporal/index.js';
 import type { aclSyncWorkflow } from '../workflows/acl-sync.js';
 
 /** How often the scheduled aclSyncWorkflow heals drift, unless an operator changed the schedule since. */
@@ -30,6 +30,7 @@ export async function ensureAclSyncSchedule(options: {
         workflowId: workflowIds.aclSync(database),
         taskQueue,
         args: [{}] as Parameters<typeof aclSyncWorkflow>,
+        typedSearchAttributes: searchAttributesOf({ kind: 'acl-sync' }),
       },
       // A run still going when the next is due is not doubled.
       policies: { overlap: 'SKIP' },

@@ -36,6 +36,8 @@ export const EXIT = {
   error: 2,
   /** acl diff/sync: drift was found and healed. */
   driftHealed: 3,
+  /** promote: the diff is breaking (or not safe) and --force was not given; nothing moved. */
+  refused: 3,
 } as const;
 
 /** Print an error the way a person can act on it, and return the exit code it maps to. Never a bare stack. */

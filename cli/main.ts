@@ -4,7 +4,7 @@ import { packageVersion } from './commands/version.js';
 import { EXIT, reportError } from './exit.js';
 
 /** Commands of the reference CLI that this version does not provide yet: they say so instead of "unknown command". */
-const NOT_YET_AVAILABLE: ReadonlyArray<[string, string]> = [['promote', 'ref promotion']];
+const NOT_YET_AVAILABLE: ReadonlyArray<[string, string]> = [];
 
 type Register = (program: Command) => void;
 
@@ -26,6 +26,7 @@ const COMMANDS: ReadonlyArray<[string, () => Promise<Register>]> = [
   ['compact', async () => (await import('./commands/compact.js')).registerCompact],
   ['catalog', async () => (await import('./commands/catalog.js')).registerCatalog],
   ['reconcile', async () => (await import('./commands/reconcile.js')).registerReconcile],
+  ['promote', async () => (await import('./commands/promote.js')).registerPromote],
   ['worker', async () => (await import('./commands/worker.js')).registerWorker],
   ['demo', async () => (await import('./commands/demo.js')).registerDemo],
   ['embedded', async () => (await import('./commands/embedded.js')).registerEmbedded],
@@ -64,7 +65,7 @@ export async function buildProgram(argv: readonly string[] = process.argv): Prom
       .allowExcessArguments()
       .action(() => {
         throw new PgCdcError('NOT_AVAILABLE', `\`pg-cdc ${name}\` (${what}) is not available in this version`, {
-          hint: 'available now: preflight, discover, init, status, query, serve, acl, catalog, compact, teardown, version, worker, demo, embedded; see docs/cli.md',
+          hint: 'available now: preflight, discover, init, status, query, serve, acl, catalog, compact, promote, reconcile, teardown, version, worker, demo, embedded; see docs/cli.md',
         });
       });
   }

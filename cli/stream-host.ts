@@ -2,12 +2,13 @@ import type { PgCdcConfig } from '../core/config/index.js';
 import type { Logger } from '../core/log/index.js';
 import { describeTarget } from '../source/connection.js';
 import { lazyLake } from '../activities/index.js';
-import { workflowIds } from '../core/temporal/index.js';
+import { searchAttributesOf, workflowIds } from '../core/temporal/index.js';
 import { ActorSink } from '../stream/actors.js';
 import type { TableOnboarding } from '../stream/late-tables.js';
 import type { snapshotTableWorkflow } from '../workflows/snapshot-table.js';
 import { ensureAclSyncSchedule } from './acl-sync.js';
 import { ensureCompactionSchedules } from './compaction.js';
+import { ensurePromotionWorkflow } from './promotion.js';
 import { prepareStreamLocators } from '../stream/locators.js';
 import type { TableStart } from '../stream/setup.js';
 import { clientOver, connectWorker, resolveTemporal, type TemporalEndpoint } from '../workers/connection.js';
@@ -29,8 +30,8 @@ export interface StreamHost {
 
 /**
  * Connects to Temporal (starting the embedded dev server when configured), starts the workers, then each table's
- * actor (an actor already running answers its state query through these workers). A worker failing later is
- * reported to `onWorkerFailure`. On a failure here, whatever was opened is closed before the error is rethrown.
+ * actor (an actor already running answers its state query through these workers), the compaction schedules and
+ * the promotion workflow. A worker failing later is reported to `onWorkerFailure`. On a failure here, whatever was opened is closed before the error is rethrown.
  */
 export async function openStreamHost(options: {
   config: PgCdcConfig;
@@ -97,12 +98,18 @@ export async function openStreamHost(options: {
           args: [input],
           // A run left by a crashed start copied under a snapshot that is gone: it is replaced.
           workflowIdConflictPolicy: 'TERMINATE_EXISTING',
+          typedSearchAttributes: searchAttributesOf({
+            kind: 'snapshot',
+            table: input.table.identifier,
+            slot: config.replication.slot,
+          }),
         }),
       startTable: async (table) => {
         await sink.ensureActors([table]);
         await ensureCompactionSchedules({ client, config, taskQueue: temporal.taskQueue, tables: [table.table], log });
       },
     };
+    await ensurePromotionWorkflow({ client, config, taskQueue: temporal.taskQueue, log });
     return { temporal, sink, onboarding, close };
   } catch (error) {
     await close().catch(closeFailed);

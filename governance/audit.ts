@@ -1,7 +1,9 @@
 /** The audit trail's vocabulary, shared by every registry backend: who changed what, when, why, before and after. */
 
 /** `lf-sync`: Lake Formation's LF-tags on a resource were put back to the registry's (`acl sync`, aclSyncWorkflow). */
-export type AuditAction = 'register' | 'set' | 'sync' | 'grant' | 'extend' | 'revoke' | 'expire' | 'lf-sync';
+/** `promote`: `main` moved (lake/state/promotion.ts). */
+export type AuditAction =
+  'register' | 'set' | 'sync' | 'grant' | 'extend' | 'revoke' | 'expire' | 'lf-sync' | 'promote';
 
 export interface AuditEntry {
   /** Increasing with time within one registry. */

@@ -170,6 +170,16 @@ export class Registry {
   }
 
   /**
+   * Audits a promotion of `main` on the database resource: who and why (`change`), from and to (`before`,
+   * `after`: the refs and the cut) and the diff. Written like every audit entry of a change made outside the
+   * registry, so it also moves policy_version (a reader's cached decisions are re-read once).
+   */
+  auditPromotion(change: Change, database: string, before: unknown, after: unknown): Promise<void> {
+    const resource = formatResource({ kind: 'database', db: database });
+    return this.recordAudit(change, { action: 'promote', resource, before, after });
+  }
+
+  /**
    * Set and remove own tags of a registered resource. A change bumps its version and policy_version and is
    * audited with the tags before and after; setting what is already there changes nothing. The write is
    * conditional on the version it read: a concurrent change makes it read and apply the edit again.

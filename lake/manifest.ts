@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { LSN_TEXT_PATTERN } from '../core/lsn/index.js';
+import { DIFF_CLASSES } from './contract/diff.js';
 import { stringifyJson, type JsonValue } from './json.js';
 import type { ObjectStore } from './storage/index.js';
 import { pruneVersions, type VersionPruning, type VersionRetention } from './retention.js';
@@ -38,6 +39,31 @@ const manifestTable = z.object({
   dropped_at: z.iso.datetime({ offset: true }).optional(),
 });
 
+const snapshotId = z.string().regex(/^\d+$/);
+
+/** What `main` names in one table after a promotion: the state and changelog snapshots at the cut. */
+const promotedTable = z.object({
+  state_snapshot_id: snapshotId.nullable(),
+  changes_snapshot_id: snapshotId.nullable(),
+  /** The `pgcdc.lsn` of the state snapshot: the last commit in it, below the cut. */
+  lsn,
+});
+
+/**
+ * The database-wide record of `main` (lake/state/promotion.ts): one promotion moved every table to its newest
+ * staging snapshot below `cut_lsn`, so the tables of `main` are one consistent point of the source.
+ */
+const mainRecord = z.object({
+  cut_lsn: lsn,
+  promoted_at: z.iso.datetime({ offset: true }),
+  promoted_by: z.string().min(1),
+  reason: z.string(),
+  /** The contract diff's class of the promotion (lake/contract/diff.ts); `breaking` only when forced. */
+  classification: z.enum(DIFF_CLASSES),
+  forced: z.boolean(),
+  tables: z.record(z.string(), promotedTable),
+});
+
 export const pgCdcManifestSchema = z.object({
   format_version: z.literal(1),
   updated_at: z.iso.datetime({ offset: true }),
@@ -49,12 +75,16 @@ export const pgCdcManifestSchema = z.object({
     consistent_point_lsn: lsn.optional(),
   }),
   tables: z.record(z.string(), manifestTable),
+  /** Absent until the first promotion: then the tables' `main` is their current snapshot. */
+  main: mainRecord.optional(),
 });
 
 export type PgCdcManifest = z.infer<typeof pgCdcManifestSchema>;
 export type ManifestTable = z.infer<typeof manifestTable>;
 export type ManifestSource = PgCdcManifest['source'];
 export type IcebergTableRef = z.infer<typeof icebergTableRef>;
+export type MainRecord = z.infer<typeof mainRecord>;
+export type PromotedTable = z.infer<typeof promotedTable>;
 
 export function emptyManifest(source: ManifestSource, now: Date = new Date()): PgCdcManifest {
   return { format_version: 1, updated_at: now.toISOString(), source, tables: {} };

@@ -3,7 +3,8 @@ import type { Catalog } from './catalog/index.js';
 import { LakeFormatError } from './errors.js';
 import { decodeManifest, decodeManifestList, type ManifestFileRecord } from './iceberg/avro.js';
 import { liveManifests } from './iceberg/manifests.js';
-import { currentSchema, currentSnapshot, type Snapshot, type TableMetadata } from './iceberg/metadata.js';
+import { currentSchema, type Snapshot, type TableMetadata } from './iceberg/metadata.js';
+import { headSnapshot } from './iceberg/refs.js';
 import type { IcebergSchema } from '../core/types/iceberg.js';
 import { loadTableMetadata } from './iceberg/table.js';
 import type { ObjectStore } from './storage/index.js';
@@ -79,7 +80,7 @@ function liveFiles(store: ObjectStore, manifest: ManifestFileRecord, bytes: Uint
     });
 }
 
-/** The live files of a table's current snapshot, or of `snapshotId` when given. */
+/** The live files of the table's head (what the next commit builds on), or of `snapshotId` when given. */
 export async function currentDataFiles(
   store: ObjectStore,
   catalog: Catalog,
@@ -102,7 +103,7 @@ export async function snapshotFiles(
 ): Promise<SnapshotFiles> {
   let snapshot: Snapshot | undefined;
   if (options.snapshotId === undefined) {
-    snapshot = currentSnapshot(metadata);
+    snapshot = headSnapshot(metadata);
   } else {
     snapshot = metadata.snapshots.find((s) => s['snapshot-id'] === options.snapshotId);
     if (!snapshot) {

@@ -9,7 +9,8 @@ import type { SourceTable } from '../core/types/source.js';
 import type { IcebergSchema } from '../core/types/index.js';
 import { parseIdentifier, type Catalog } from '../lake/catalog/index.js';
 import { summaryEpoch, summaryLsn, TABLE_PROPERTY } from '../lake/contract/index.js';
-import { currentSchema, currentSnapshot } from '../lake/iceberg/metadata.js';
+import { currentSchema } from '../lake/iceberg/metadata.js';
+import { headSnapshot } from '../lake/iceberg/refs.js';
 import { loadTableMetadata } from '../lake/iceberg/table.js';
 import type { ManifestStore } from '../lake/manifest.js';
 import { recordDroppedInManifest } from '../lake/state/manifest-entry.js';
@@ -89,7 +90,7 @@ export async function prepareRoutes(options: {
     });
     if (source === undefined) continue;
     const loaded = await loadTableMetadata(options.store, options.catalog, identifier);
-    const summary = currentSnapshot(loaded.metadata)?.summary;
+    const summary = headSnapshot(loaded.metadata)?.summary;
     const epoch = summaryEpoch(summary) ?? 0;
     const committedLsn = summaryLsn(summary) ?? parseLsnText(current.value.tables[identifier]!.committed_lsn);
     const spoolDir = join(spoolRoot(options.config), encodeURIComponent(identifier));

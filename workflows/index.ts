@@ -7,3 +7,4 @@ export { breakGlassWorkflow } from './breakglass.js';
 export { compactionWorkflow } from './compaction.js';
 export { snapshotTableWorkflow } from './snapshot-table.js';
 export { aclSyncWorkflow } from './acl-sync.js';
+export { promotionWorkflow } from './promotion.js';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DIFF_CLASSES, type DiffClass } from '../../lake/contract/index.js';
 
 /**
  * What the front doors answer: the MCP tools' output schemas (their `structuredContent`) and the REST bodies are
@@ -132,10 +133,8 @@ export const snapshotOutput = z.object({
   delete_files: z.array(fileEntry.extend({ content: z.enum(['position', 'equality']) })),
 });
 
-const CLASSES = ['safe', 'schema_change', 'policy_change', 'breaking'] as const;
-export const diffClass = z.enum(CLASSES);
-export type DiffClass = (typeof CLASSES)[number];
-export const DIFF_SEVERITY: readonly DiffClass[] = CLASSES;
+export const diffClass = z.enum(DIFF_CLASSES);
+export type { DiffClass };
 
 const refPoint = z.object({ ref: z.string(), manifest_version: z.number().int(), updated_at: z.string() });
 const typedColumn = z.object({ name: z.string(), type: z.string() });

@@ -2,7 +2,7 @@ import { isChangelogIdentifier, stateIdentifierOf, visibleChangelogColumns } fro
 import { currentSchema, currentSnapshot } from '../../lake/iceberg/metadata.js';
 import { loadTableMetadata } from '../../lake/iceberg/table.js';
 import type { CatalogWire, StatusWire } from '../schemas/console.js';
-import { typeText } from './diff.js';
+import { typeText } from '../../lake/contract/index.js';
 import type { LakeView, ManifestAt } from './lake-view.js';
 import { visibleEntries } from './manifest.js';
 import type { VisibleSet } from './visibility.js';

@@ -2,7 +2,7 @@ import type { IcebergSchema } from '../../core/types/iceberg.js';
 import type { TableMetadata } from '../../lake/iceberg/metadata.js';
 import type { FreshnessInput } from '../schemas/inputs.js';
 import type { FreshnessWire, TableFreshnessWire } from '../schemas/outputs.js';
-import { isWidening, typeText } from './diff.js';
+import { isWidening, typeText } from '../../lake/contract/index.js';
 import type { LakeView, ManifestAt } from './lake-view.js';
 import { visibleEntries } from './manifest.js';
 import { tableNotFound } from './not-found.js';

@@ -4,7 +4,7 @@ import type { LakeView, ManifestAt } from './lake-view.js';
 
 /**
  * Refs name a whole-lake point in time: a version of pg-cdc's manifest, which moves with every committed epoch.
- *   latest | staging | main   the newest manifest (promotion is automatic in this version, so main is staging)
+ *   latest | staging | main   the newest manifest (its entries are the staging heads; its `main` record is not read)
  *   v<N>                      manifest version N (VERSION_PRUNED once compaction pruned it)
  *   raw@<ISO 8601 time>       the newest manifest committed at or before that time
  */

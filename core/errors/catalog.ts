@@ -80,6 +80,7 @@ export const FAILURES = {
   LAKE_FILE_NOT_LOCAL: permanent('a data file of the table is not on this machine'),
   EQUALITY_DELETES: permanent('a table holds equality-delete files, which pg-cdc does not read'),
   COMMIT_CONFLICT: retryable('another writer committed first (compare-and-swap lost)', 409),
+  PROMOTION_FAILED: permanent('the promotion of staging to main failed (the promote:<db> workflow says why)'),
   PARQUET_WRITE_FAILED: retryable('writing a Parquet file failed'),
   STORAGE_KEY_INVALID: badInput('an object storage key is empty, absolute or escapes the lake'),
   STORAGE_REQUEST_FAILED: retryable('an object storage request failed after the client retried it', 503),

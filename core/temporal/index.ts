@@ -13,6 +13,8 @@ export * from './search-attributes.js';
 export const scheduleIds = {
   compaction: (qualifiedName: string) => `compact:${qualifiedName}`,
   aclSync: (database: string) => `acl-sync:${database}`,
+  /** One per lake: the source database the lake replicates. */
+  promotion: (database: string) => `promote:${database}`,
 } as const;
 
 export const workflowIds = {
@@ -30,4 +32,6 @@ export const workflowIds = {
   breakGlass: (principal: string, resource: string) => `breakglass:${principal}:${resource}`,
   compaction: (qualifiedName: string) => `compact:${qualifiedName}`,
   aclSync: (database: string) => `acl-sync:${database}`,
+  /** One per lake: the source database the lake replicates. */
+  promotion: (database: string) => `promote:${database}`,
 } as const;

@@ -21,7 +21,15 @@ export const SEARCH_ATTRIBUTES = {
 
 export type SearchAttributeName = keyof typeof SEARCH_ATTRIBUTES;
 
-export const WORKFLOW_KINDS = ['preflight', 'snapshot', 'table', 'compaction', 'breakglass'] as const;
+export const WORKFLOW_KINDS = [
+  'preflight',
+  'snapshot',
+  'table',
+  'compaction',
+  'breakglass',
+  'promotion',
+  'acl-sync',
+] as const;
 export type WorkflowKind = (typeof WORKFLOW_KINDS)[number];
 
 const keyword = (name: SearchAttributeName) => defineSearchAttributeKey(name, SearchAttributeType.KEYWORD);

@@ -1,5 +1,5 @@
 import { PgCdcError } from '../../core/errors/index.js';
-import { currentSnapshot } from '../iceberg/metadata.js';
+import { headSnapshot } from '../iceberg/refs.js';
 import { rewriteFiles } from '../iceberg/rewrite.js';
 import { loadTableMetadata, type AppendResult, type DataFile } from '../iceberg/table.js';
 import { snapshotFiles, type LiveFile, type SnapshotFiles } from '../reader.js';
@@ -43,7 +43,7 @@ export async function commitRewrite(ctx: RewriteContext, rewrite: TableRewrite):
   // A retried commit (its activity died after the swap) finds its snapshot instead of committing twice.
   const done = loaded.metadata.snapshots.find((s) => s['snapshot-id'] === snapshotId);
   if (done) return { result: { committed: false, snapshot: done, table: loaded }, carriedDeletes: 0, epochsKept: 0 };
-  const current = currentSnapshot(loaded.metadata);
+  const current = headSnapshot(loaded.metadata);
   if (!current) throw new CompactionStaleError(table, rewrite.baseSnapshotId, 'the table has no snapshot');
   // One read of the table's metadata serves the base, the current files and the swap (a table of a thousand
   // snapshots has a metadata file of a few hundred kilobytes).

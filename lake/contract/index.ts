@@ -7,3 +7,4 @@ export * from './naming.js';
 export * from './changelog-schema.js';
 export * from './changelog-visibility.js';
 export * from './summary.js';
+export * from './diff.js';

@@ -16,6 +16,8 @@ export const SUMMARY_KEY = {
   epoch: 'pgcdc.epoch',
   /** The committed LSN: every transaction committed at or before it is in the snapshot. */
   lsn: 'pgcdc.lsn',
+  /** On an epoch's snapshot: the commit LSN of its first transaction (promotion's cut needs both ends). */
+  firstLsn: 'pgcdc.first-lsn',
   /** The replication slot the base was exported from. */
   slot: 'pgcdc.slot',
   /** Changelog rows the epoch added. */
@@ -62,12 +64,14 @@ export function pgcdcSummary(facts: {
   readonly kind: SnapshotKind;
   readonly epoch: number;
   readonly lsn: LsnText;
+  readonly firstLsn?: LsnText;
   readonly slot?: string;
 }): Record<string, string> {
   return {
     [SUMMARY_KEY.kind]: facts.kind,
     [SUMMARY_KEY.epoch]: String(facts.epoch),
     [SUMMARY_KEY.lsn]: facts.lsn,
+    ...(facts.firstLsn === undefined ? {} : { [SUMMARY_KEY.firstLsn]: facts.firstLsn }),
     ...(facts.slot === undefined ? {} : { [SUMMARY_KEY.slot]: facts.slot }),
   };
 }

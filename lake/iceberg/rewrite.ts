@@ -12,7 +12,8 @@ import {
   writeManifest,
   type ManifestWriter,
 } from './manifests.js';
-import { currentSchema, currentSnapshot, snapshotSummary, type FileTotals, type Snapshot } from './metadata.js';
+import { currentSchema, snapshotSummary, type FileTotals, type Snapshot } from './metadata.js';
+import { headSnapshot } from './refs.js';
 import {
   commitSnapshot,
   CommitFiles,
@@ -52,7 +53,7 @@ export async function rewriteFiles(
   const { table, done } = await loadForCommit(store, catalog, identifier, input.snapshotId, input.table);
   if (done) return done;
   const { metadata } = table;
-  const parent = currentSnapshot(metadata);
+  const parent = headSnapshot(metadata);
   if (!parent) throw new LakeFormatError(`${identifier} has no snapshot to rewrite`, { table: identifier });
   if (input.expectedSnapshotId !== undefined && parent['snapshot-id'] !== input.expectedSnapshotId) {
     throw new CommitConflictError(`${identifier} moved on while its rewrite was prepared`, {

@@ -15,18 +15,17 @@ import {
 } from './manifests.js';
 import {
   currentSchema,
-  currentSnapshot,
   appendMetadataLog,
   newTableMetadata,
   parseTableMetadata,
   serializeTableMetadata,
   snapshotSummary,
-  withSnapshot,
   type FileTotals,
   type Snapshot,
   type SnapshotOperation,
   type TableMetadata,
 } from './metadata.js';
+import { headSnapshot, withCommittedSnapshot } from './refs.js';
 import type { IcebergSchema } from '../../core/types/iceberg.js';
 
 /**
@@ -170,7 +169,7 @@ export async function appendFiles(
 
   const snapshotId = input.snapshotId ?? randomSnapshotId();
   const sequenceNumber = metadata['last-sequence-number'] + 1;
-  const parent = currentSnapshot(metadata);
+  const parent = headSnapshot(metadata);
   const schema = currentSchema(metadata);
   const files = new CommitFiles(store);
   const writer: ManifestWriter = {
@@ -255,14 +254,17 @@ export class CommitFiles {
   }
 }
 
-/** Makes `snapshot` the table's current one: the next metadata version is written, then the catalog pointer swapped. */
+/**
+ * Makes `snapshot` the head of the table (of `staging` when it has that branch, else of `main`): the next metadata
+ * version is written, then the catalog pointer swapped.
+ */
 export async function commitSnapshot(
   catalog: Catalog,
   table: LoadedTable,
   snapshot: Snapshot,
   files: CommitFiles,
 ): Promise<AppendResult> {
-  const next = withSnapshot(table.metadata, snapshot, table.metadataLocation);
+  const next = withCommittedSnapshot(table.metadata, snapshot, table.metadataLocation);
   const metadataKey = metadataFileKey(table.location, metadataVersion(table.metadataKey) + 1);
   const metadataLocation = await files.put(metadataKey, serializeTableMetadata(next));
   await catalog.commitTable(table.identifier, table.metadataKey, metadataKey);

@@ -5,7 +5,8 @@ import { formatLsn, parseLsn, tryParseLsn, ZERO_LSN, type LsnText } from '../../
 import type { Catalog } from '../catalog/index.js';
 import { changelogIdentifier, pgcdcSummary, SUMMARY_KEY, summaryEpoch, summaryLsn } from '../contract/index.js';
 import { TableNotFoundError } from '../errors.js';
-import { currentSchema, currentSnapshot, type Snapshot } from '../iceberg/metadata.js';
+import { currentSchema, type Snapshot } from '../iceberg/metadata.js';
+import { headSnapshot } from '../iceberg/refs.js';
 import { findSnapshotByProperty, loadTableMetadata, type LoadedTable } from '../iceberg/table.js';
 import { ManifestStore } from '../manifest.js';
 import { requestDelta, type ObjectStore } from '../storage/index.js';
@@ -113,7 +114,7 @@ async function committedEpoch(
     if (!(error instanceof TableNotFoundError)) throw error;
   }
   const changesSnapshot = changes && findSnapshotByProperty(changes.metadata, SUMMARY_KEY.epoch, epoch);
-  if (changes && epochOf(currentSnapshot(state.metadata)) === batch.epoch) {
+  if (changes && epochOf(headSnapshot(state.metadata)) === batch.epoch) {
     await recordEpochInManifest(ctx.manifest ?? new ManifestStore(ctx.store), ctx.log, {
       state,
       changes,
@@ -143,7 +144,7 @@ export async function commitEpoch(ctx: EpochContext, batch: ChangeBatch, codec: 
     throw new EpochMismatchError(batch.table, batch.epoch, 'epochs are whole numbers from 1 (0 is the snapshot base)');
   }
   let state = await loadTableMetadata(ctx.store, ctx.catalog, batch.table);
-  let parent = currentSnapshot(state.metadata);
+  let parent = headSnapshot(state.metadata);
   const tableEpoch = epochOf(parent);
   if (!parent || tableEpoch === undefined) {
     throw new EpochStateError(
@@ -167,7 +168,7 @@ export async function commitEpoch(ctx: EpochContext, batch: ChangeBatch, codec: 
     }
     state = evolution.state;
     // A fill of the rows already there is a snapshot of its own: the epoch builds on it.
-    parent = currentSnapshot(state.metadata) ?? parent;
+    parent = headSnapshot(state.metadata) ?? parent;
     if (evolution.evolved) {
       const schemaId = state.metadata['current-schema-id'];
       ctx.log.info({ table: batch.table, epoch: batch.epoch, schemaId }, 'table schema evolved');
@@ -177,7 +178,13 @@ export async function commitEpoch(ctx: EpochContext, batch: ChangeBatch, codec: 
   const schema = currentSchema(state.metadata);
   const key = identityKey(schema, codec);
   const committedLsn: LsnText = batch.transactions.at(-1)?.commitLsn ?? parentLsn ?? formatLsn(ZERO_LSN);
-  const summary = pgcdcSummary({ kind: 'epoch', epoch: batch.epoch, lsn: committedLsn });
+  const firstLsn = batch.transactions[0]?.commitLsn;
+  const summary = pgcdcSummary({
+    kind: 'epoch',
+    epoch: batch.epoch,
+    lsn: committedLsn,
+    ...(firstLsn ? { firstLsn } : {}),
+  });
   const phase = phaseTimer();
   // S3 bills per request: the epoch's line says what it sent (with whatever else this process sent meanwhile).
   const requestsBefore = ctx.store.requestCounts();
@@ -287,7 +294,7 @@ export async function prepareLocator(ctx: EpochContext, table: string, codec: Ch
   const path = locatorPath(ctx.locatorDir, await loadTableMetadata(ctx.store, ctx.catalog, table));
   startLocatorUpdate(path, ctx.log, { table }, async () => {
     const state = await loadTableMetadata(ctx.store, ctx.catalog, table);
-    const current = currentSnapshot(state.metadata);
+    const current = headSnapshot(state.metadata);
     if (!current) return;
     const key = identityKey(currentSchema(state.metadata), codec);
     const connection = await ctx.duckdb.connect();

@@ -5,7 +5,7 @@ import type { IcebergSchema } from '../../core/types/iceberg.js';
 import type { Catalog } from '../catalog/index.js';
 import { fieldIdsOf } from '../compaction/order.js';
 import { pgcdcSummary, SUMMARY_KEY, summaryEpoch, summaryLsn } from '../contract/index.js';
-import { currentSnapshot } from '../iceberg/metadata.js';
+import { headSnapshot } from '../iceberg/refs.js';
 import { appendFiles, type LoadedTable } from '../iceberg/table.js';
 import { currentDataFiles } from '../reader.js';
 import { liveRowsSql, scanColumnNames } from '../scan.js';
@@ -32,7 +32,7 @@ export async function fillNewFields(
   codec: ChangeCodec,
   fills: readonly ColumnFill[],
 ): Promise<LoadedTable> {
-  const parent = currentSnapshot(state.metadata);
+  const parent = headSnapshot(state.metadata);
   const schemaId = Math.max(...state.metadata.schemas.map((s) => s['schema-id'])) + 1;
   if (!parent || parent.summary[SUMMARY_KEY.filledFor] === String(schemaId)) return state;
   const files = await currentDataFiles(store, catalog, state.identifier);

@@ -1,5 +1,6 @@
 import type { Logger } from '../../core/log/index.js';
-import { currentSchema, currentSnapshot } from '../iceberg/metadata.js';
+import { currentSchema } from '../iceberg/metadata.js';
+import { headSnapshot } from '../iceberg/refs.js';
 import type { LoadedTable } from '../iceberg/table.js';
 import {
   emptyManifest,
@@ -26,7 +27,7 @@ export interface ManifestEntryInput {
 }
 
 function tableRef(table: LoadedTable): IcebergTableRef {
-  const snapshot = currentSnapshot(table.metadata);
+  const snapshot = headSnapshot(table.metadata);
   return {
     metadata_location: table.metadataLocation,
     snapshot_id: snapshot ? String(snapshot['snapshot-id']) : null,
@@ -39,7 +40,7 @@ function tableRef(table: LoadedTable): IcebergTableRef {
  * snapshot's summary rather than from the files a commit added, so that it counts what a reader sees.
  */
 function liveRows(table: LoadedTable): number {
-  const summary = currentSnapshot(table.metadata)?.summary;
+  const summary = headSnapshot(table.metadata)?.summary;
   const total = Number(summary?.['total-records'] ?? 0) - Number(summary?.['total-position-deletes'] ?? 0);
   return Math.max(0, total);
 }

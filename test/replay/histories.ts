@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export type RecordedWorkflow = 'snapshot' | 'table-actor' | 'compaction' | 'breakglass' | 'acl-sync';
+export type RecordedWorkflow = 'snapshot' | 'table-actor' | 'compaction' | 'breakglass' | 'acl-sync' | 'promotion';
 
 export interface RecordedHistory {
   readonly file: string;
@@ -66,6 +66,12 @@ export const RECORDED_HISTORIES: readonly RecordedHistory[] = [
     workflowType: 'breakGlassWorkflow',
     patches: [],
     why: 'a grant waited on, extended and revoked through Updates',
+  },
+  {
+    file: 'promotion-current.json',
+    workflowType: 'promotionWorkflow',
+    patches: [],
+    why: 'promote:<db> in auto mode: its checks, then a promotion asked for through the promote Update',
   },
   {
     file: 'breakglass-signals.json',

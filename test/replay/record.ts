@@ -5,7 +5,7 @@
  * checkout against a PostgreSQL and a Temporal dev server started here. Re-record when a workflow changes on
  * purpose (and keep the histories of older code that running executions may still have):
  *
- *   npm run record:histories [-- --only snapshot,table-actor,compaction,breakglass,acl-sync] [--label current] [--cli <bin/pg-cdc.js>]
+ *   npm run record:histories [-- --only snapshot,table-actor,compaction,breakglass,acl-sync,promotion] [--label current] [--cli <bin/pg-cdc.js>]
  *
  * `--cli` names the CLI of another checkout (an older commit, unpacked outside the repository with its own
  * node_modules), so histories of code that is gone can be recorded with the same steps. Files are written to
@@ -28,7 +28,7 @@ import { historyToJson } from './proto-json.js';
 const here = import.meta.dirname;
 const { values } = parseArgs({
   options: {
-    only: { type: 'string', default: 'snapshot,table-actor,compaction,breakglass,acl-sync' },
+    only: { type: 'string', default: 'snapshot,table-actor,compaction,breakglass,acl-sync,promotion' },
     label: { type: 'string', default: 'current' },
     cli: { type: 'string', default: join(here, '..', '..', 'bin', 'pg-cdc.js') },
     out: { type: 'string', default: join(here, 'histories') },
@@ -126,7 +126,11 @@ try {
   await cli(configPath, 'init', '--json');
   await save(client, 'snapshot', workflowIds.snapshot(SLOT));
 
-  if (['table-actor', 'compaction', 'breakglass', 'acl-sync'].some((name) => only.has(name as RecordedWorkflow))) {
+  if (
+    ['table-actor', 'compaction', 'breakglass', 'acl-sync', 'promotion'].some((name) =>
+      only.has(name as RecordedWorkflow),
+    )
+  ) {
     const stream = spawn(process.execPath, [values.cli, '--config', configPath, 'start', '--no-metrics'], {
       env: { ...process.env, PGCDC_LOG_LEVEL: 'warn' },
       stdio: ['ignore', 'inherit', 'inherit'],
@@ -157,6 +161,12 @@ try {
       await postgres.query(`UPDATE orders SET note = 'after compaction' WHERE id <= 10`, [], DB);
       await epochAtLeast(3);
       await save(client, 'compaction', workflowIds.table(TABLE), `table-actor-compacted-${values.label}`);
+    }
+
+    if (only.has('promotion')) {
+      // The stream started promote:<db> (auto mode); a promotion asked for through its Update joins its history.
+      await cli(configPath, 'promote', '--reason', 'recording', '--json');
+      await save(client, 'promotion', workflowIds.promotion(DB));
     }
 
     if (only.has('breakglass')) {

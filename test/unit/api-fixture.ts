@@ -11,7 +11,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { sha256Hex } from '../../api/http/auth.js';
-import { typeText } from '../../api/service/diff.js';
+import { typeText } from '../../lake/contract/index.js';
 import { parseConfig } from '../../core/config/index.js';
 import { PgCdcError } from '../../core/errors/index.js';
 import type {
