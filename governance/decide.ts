@@ -14,6 +14,7 @@ import {
 } from '../lake/contract/index.js';
 import type { BreakGlassGrant } from './grants.js';
 import { evaluateTagExpression } from './expression.js';
+import { isHiddenNewColumn } from './new-columns.js';
 import { parseResource, splitLakeIdentifier, type Resource } from './resource.js';
 import type { CompiledRole } from './roles.js';
 import { isEmptyTags, mergeTags, type Tags } from './tags.js';
@@ -107,7 +108,9 @@ function decideTable(
   let widened = false;
   for (const column of columns) {
     const tags = effectiveColumnTags(index, table, column);
-    const byTags = !isEmptyTags(tags) && evaluateTagExpression(role.grant, tags);
+    // A column added while streaming under `governance.new_columns: hidden` waits for its classification.
+    const hidden = isHiddenNewColumn(index.columnTags.get(table)?.get(column));
+    const byTags = !hidden && !isEmptyTags(tags) && evaluateTagExpression(role.grant, tags);
     const byGrant = coverage.all || coverage.columns.has(column);
     if (byTags || byGrant) visible.add(column);
     if (byGrant && !byTags) widened = true;

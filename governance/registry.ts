@@ -14,6 +14,7 @@ import { retryOnConflict } from './conflict.js';
 import { ResourceNotRegisteredError } from './errors.js';
 import { GrantStore } from './grants.js';
 import { formatResource, lineage, parseResource, type Resource } from './resource.js';
+import { classified } from './new-columns.js';
 import { editTags, normalizeTags, sameTags, type Tags } from './tags.js';
 
 export interface ResourceRecord {
@@ -194,7 +195,7 @@ export class Registry {
     const set = normalizeTags(edit.set ?? {}, { resource: text });
     return retryOnConflict(`tags of ${text}`, async () => {
       const current = await this.require(resource);
-      const next = editTags(current.tags, set, edit.unset ?? []);
+      const next = classified(editTags(current.tags, set, edit.unset ?? []), set);
       if (sameTags(current.tags, next)) return { changed: false, record: current };
       const at = this.now().toISOString();
       const version = current.version + 1;

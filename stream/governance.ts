@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import type { PgCdcConfig } from '../core/config/index.js';
 import type { ColumnChange } from '../core/types/evolution.js';
 import { Registry, registryPath, SYSTEM_ACTOR } from '../governance/index.js';
+import { newColumnTags, type NewColumnsPolicy } from '../governance/new-columns.js';
 import { columnResource, splitLakeIdentifier } from '../governance/resource.js';
 
 /**
@@ -17,6 +18,7 @@ export async function recordColumnChanges(
   table: string,
   schemaId: number,
   changes: readonly ColumnChange[],
+  policy: NewColumnsPolicy = 'inherit',
 ): Promise<void> {
   const parts = splitLakeIdentifier(table);
   if (!parts) return;
@@ -30,8 +32,11 @@ export async function recordColumnChanges(
         await registry.setTags(column(change.to), { set: tags }, { actor: SYSTEM_ACTOR, reason });
       }
     } else if (change.kind === 'add') {
-      const reason = `column ${change.column} added while streaming (schema ${schemaId}); it inherits its table's tags`;
-      await registry.register(column(change.column), {}, { actor: SYSTEM_ACTOR, reason });
+      const reason =
+        policy === 'hidden'
+          ? `column ${change.column} added while streaming (schema ${schemaId}); hidden until classified (governance.new_columns: hidden)`
+          : `column ${change.column} added while streaming (schema ${schemaId}); it inherits its table's tags`;
+      await registry.register(column(change.column), newColumnTags(policy), { actor: SYSTEM_ACTOR, reason });
     }
   }
 }

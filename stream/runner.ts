@@ -12,6 +12,7 @@ import { Checkpoint } from './checkpoint.js';
 import { EpochCommitter, type EpochSink } from './committer.js';
 import { SourceProbe } from './probe.js';
 import { describeChanges, RelationEvolver } from './evolve.js';
+import { newColumnsPolicy } from '../governance/new-columns.js';
 import { openRegistryIfPresent, recordColumnChanges } from './governance.js';
 import { describeTarget } from '../source/connection.js';
 import { describeKeyChange, keyAfterRelation, withPrimaryKey } from './identity.js';
@@ -356,7 +357,14 @@ export class StreamRunner {
     if (registry && evolution) {
       try {
         const { database } = describeTarget(this.options.source.url ?? '');
-        await recordColumnChanges(registry, database, route.table, evolution.shape.schemaId, evolution.changes);
+        await recordColumnChanges(
+          registry,
+          database,
+          route.table,
+          evolution.shape.schemaId,
+          evolution.changes,
+          newColumnsPolicy(this.options.config),
+        );
       } finally {
         await registry.close();
       }

@@ -128,6 +128,8 @@ const governanceSchema = z.strictObject({
   catalog: z.enum(['local', 'glue']).default('local'),
   registry: z.enum(['local', 'dynamodb']).default('local'),
   mode: z.enum(['permissive', 'strict']).default('permissive'),
+  /** Columns added while streaming: `inherit` their table's tags, or stay `hidden` until classified (strict's default). */
+  new_columns: z.enum(['inherit', 'hidden']).optional(),
   require_tags: z.array(nonEmpty()).default([]),
   roles: z
     .record(
