@@ -95,14 +95,19 @@ export function openLakeAccess(config: PgCdcConfig, log: Logger): Promise<LakeAc
     }));
   // Compaction gets its own, with one thread: its rewrite reads and sorts the whole table for seconds beside the
   // epochs, which would otherwise share its threads and memory limit, and on two cores it leaves one to the stream.
+  // Like the epochs' it reads the lake, so on S3 it loads httpfs and renews its secret before each use.
   let compactionDuck: ReturnType<typeof openDuckDB> | undefined;
-  const compactionDuckDB = async (): Promise<DuckDBInstance> =>
-    (
+  const compactionDuckDB = async (): Promise<DuckDBInstance> => {
+    const instance = (
       await (compactionDuck ??= openDuckDB({
         threads: 1,
         memoryLimit: process.env.PGCDC_DUCKDB_COMPACTION_MEMORY_LIMIT ?? '256MB',
+        store,
       }))
     ).instance;
+    await renewStoreAccess(instance, store);
+    return instance;
+  };
   // A cache next to the worker: losing it costs a rebuild from the lake, never data.
   const locatorDir = locatorRoot(config.state_dir);
   return Promise.resolve({
