@@ -5,11 +5,12 @@
  * same name, compared case-insensitively (Glue folds column names to lower case).
  */
 import { paginateGetTables } from '@aws-sdk/client-glue';
+import { GLUE_PARAMETERS } from '../../lake/catalog/glue.js';
 import type { LakeFormationClients } from './client.js';
 import { lakeFormationFailure } from './client.js';
 
 /** The Glue table parameter naming the lake identifier (`schema.table`) a table was registered for. */
-export const GLUE_IDENTIFIER_PARAMETER = 'pgcdc.identifier';
+const GLUE_IDENTIFIER_PARAMETER = GLUE_PARAMETERS.identifier;
 
 export interface GlueTableTarget {
   /** The Glue table name. */

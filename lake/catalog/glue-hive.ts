@@ -13,12 +13,12 @@ import { readManifestEntries, readManifestList } from '../iceberg/manifests.js';
 import type { ObjectStore } from '../storage/index.js';
 import { glueColumns } from './glue-columns.js';
 import { awsErrorName, glueFailure } from './glue-errors.js';
-import { createGlueDatabase, glueClient, glueTableName, type GlueCatalogOptions } from './glue.js';
+import { createGlueDatabase, GLUE_PARAMETERS, glueClient, glueTableName, type GlueCatalogOptions } from './glue.js';
 import type { Catalog, CatalogTable } from './index.js';
 
 /** Table parameters of the Hive tables, beside pg-cdc's `pgcdc.identifier`. */
 export const HIVE_PARAMETERS = {
-  identifier: 'pgcdc.identifier',
+  identifier: GLUE_PARAMETERS.identifier,
   /** The Iceberg snapshot whose added files the table lists: the table's last base (`init` or a compaction). */
   baseSnapshotId: 'pgcdc.base-snapshot-id',
   /** The LSN the rows are as of (the base's `pgcdc.lsn`, or the snapshot a compaction rewrote). */
