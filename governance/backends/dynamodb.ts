@@ -280,18 +280,15 @@ export class DynamoBackend implements RegistryBackend {
   }
 
   /** Every item of a partition (up to `limit` after the filter), following pages. */
-  private async query(
+  private query(
     partition: string,
     extra: Partial<QueryCommandInput> = {},
     values: Item = {},
     limit = Number.POSITIVE_INFINITY,
   ): Promise<Item[]> {
-    await this.ensureTable();
-    const out: Item[] = [];
-    let start: Item | undefined;
-    try {
-      do {
-        const page = await this.client.send(
+    return this.pages(
+      (start) =>
+        this.client.send(
           new QueryCommand({
             TableName: this.table,
             ConsistentRead: true,
@@ -301,33 +298,38 @@ export class DynamoBackend implements RegistryBackend {
             ExpressionAttributeValues: { ':pk': s(partition), ...values },
             ...(start ? { ExclusiveStartKey: start } : {}),
           }),
-        );
-        out.push(...(page.Items ?? []));
-        start = page.LastEvaluatedKey;
-      } while (start && out.length < limit);
-    } catch (error) {
-      throw unavailable(this.table, error);
-    }
-    return out;
+        ),
+      limit,
+    );
   }
 
-  private async scan(input: Partial<ScanCommandInput>): Promise<Item[]> {
+  private scan(input: Partial<ScanCommandInput>): Promise<Item[]> {
+    return this.pages((start) =>
+      this.client.send(
+        new ScanCommand({
+          TableName: this.table,
+          ConsistentRead: true,
+          ...input,
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      ),
+    );
+  }
+
+  /** The items of `read`'s pages, following LastEvaluatedKey until there is none or `limit` items are in. */
+  private async pages(
+    read: (start: Item | undefined) => Promise<{ Items?: Item[]; LastEvaluatedKey?: Item }>,
+    limit = Number.POSITIVE_INFINITY,
+  ): Promise<Item[]> {
     await this.ensureTable();
     const out: Item[] = [];
     let start: Item | undefined;
     try {
       do {
-        const page = await this.client.send(
-          new ScanCommand({
-            TableName: this.table,
-            ConsistentRead: true,
-            ...input,
-            ...(start ? { ExclusiveStartKey: start } : {}),
-          }),
-        );
+        const page = await read(start);
         out.push(...(page.Items ?? []));
         start = page.LastEvaluatedKey;
-      } while (start);
+      } while (start && out.length < limit);
     } catch (error) {
       throw unavailable(this.table, error);
     }
