@@ -64,8 +64,14 @@ export const RECORDED_HISTORIES: readonly RecordedHistory[] = [
   {
     file: 'breakglass-current.json',
     workflowType: 'breakGlassWorkflow',
+    patches: ['extensions-before-revoke'],
+    why: 'a grant waited on, extended and revoked through Updates, extensions applied in the order asked',
+  },
+  {
+    file: 'breakglass-before-extend-order.json',
+    workflowType: 'breakGlassWorkflow',
     patches: [],
-    why: 'a grant waited on, extended and revoked through Updates',
+    why: 'recorded before an extension signalled together with the revocation was applied first',
   },
   {
     file: 'promotion-current.json',
