@@ -64,9 +64,9 @@ export class LakeEmptyError extends GovernanceError {
 
 /** A conditional write kept losing to concurrent writers; the registry is unchanged by it. */
 export class RegistryConflictError extends GovernanceError {
-  constructor(what: string, attempts: number) {
-    super('REGISTRY_CONFLICT', `${what} kept changing under ${attempts} attempts to write it`, {
-      context: { what, attempts },
+  constructor(what: string, attempts: number, elapsedMs: number) {
+    super('REGISTRY_CONFLICT', `${what} kept changing under ${attempts} attempts to write it in ${elapsedMs} ms`, {
+      context: { what, attempts, elapsedMs },
       hint: 'another writer is changing the same entry in a loop: find it (pg-cdc acl get --history), then retry',
     });
   }
