@@ -13,10 +13,11 @@
  * - the process's peak RSS.
  * Stream throughput while compacting needs the stream: bench:compact-stream measures it.
  */
-import { mkdirSync, rmSync, statSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { commitRewrite } from '../lake/compaction/commit.js';
+import { fieldIdsOf } from '../lake/compaction/order.js';
 import { commitMaintenance, rewritePart } from '../lake/compaction/maintain.js';
 import { currentSchema } from '../lake/iceberg/metadata.js';
 import { appendFiles, createTable, loadTableMetadata } from '../lake/iceberg/table.js';
@@ -25,6 +26,7 @@ import { openDuckDB, type OpenDuckDB } from '../lake/parquet/writer.js';
 import { currentDataFiles } from '../lake/reader.js';
 import { liveRowsSql } from '../lake/scan.js';
 import { commitEpoch } from '../lake/state/index.js';
+import { copyToLake } from '../lake/state/duck.js';
 import { settleLocatorUpdates } from '../lake/state/locator-updates.js';
 import type { ObjectStore } from '../lake/storage/index.js';
 import { benchTable, type BenchTable } from './orders.js';
@@ -61,24 +63,53 @@ async function footprint(store: ObjectStore, location: string): Promise<Footprin
 const describe = (f: Footprint): string =>
   `${f.files} data/delete files (${mib(f.dataBytes)}), ${f.metadataFiles} metadata files (${mib(f.metadataBytes)})`;
 
+/** The p50 of a read of one table, and of its two parts: planning its live files, and the aggregate in DuckDB. */
+interface ReadTimes {
+  readonly total: number;
+  readonly plan: number;
+  readonly scan: number;
+  /** The aggregate's answer, so that two tables said to hold the same rows can be checked to. */
+  readonly answer: string;
+}
+
 /**
  * Plans each table's live files and aggregates its live rows: p50 over `reads` runs each, in ms. The tables are
  * read in turn, so that load from elsewhere on the machine falls on each alike.
  */
-async function readP50(duck: OpenDuckDB, table: BenchTable, ...identifiers: string[]): Promise<number[]> {
+async function readP50(duck: OpenDuckDB, table: BenchTable, ...identifiers: string[]): Promise<ReadTimes[]> {
   const { store, catalog } = table.ctx;
-  const times = identifiers.map((): number[] => []);
+  const times = identifiers.map(() => ({ total: [] as number[], plan: [] as number[], scan: [] as number[] }));
+  const answers = identifiers.map(() => '');
   for (let i = 0; i < reads; i++) {
     for (const [at, identifier] of identifiers.entries()) {
       const started = performance.now();
       const files = await currentDataFiles(store, catalog, identifier);
+      const planned = performance.now();
       const live = liveRowsSql(files, { select: 'd.id, d.amount' })!;
-      await duck.connection.runAndReadAll(`SELECT count(*), sum(amount) FROM (${live})`);
-      times[at]!.push(performance.now() - started);
+      const result = await duck.connection.runAndReadAll(`SELECT count(*), sum(amount) FROM (${live})`);
+      answers[at] = JSON.stringify(result.getRows()[0], (_, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
+      const done = performance.now();
+      times[at]!.total.push(done - started);
+      times[at]!.plan.push(planned - started);
+      times[at]!.scan.push(done - planned);
     }
   }
-  return times.map(median);
+  return times.map((t, at) => ({
+    total: median(t.total),
+    plan: median(t.plan),
+    scan: median(t.scan),
+    answer: answers[at]!,
+  }));
 }
+
+/** The tables compared hold the same rows, or the comparison means nothing: stop rather than print it. */
+function sameAnswer(what: string, ...reads: ReadTimes[]): void {
+  const answers = new Set(reads.map((read) => read.answer));
+  if (answers.size !== 1) throw new Error(`${what}: the reads disagree: ${[...answers].join(' / ')}`);
+}
+
+const parts = (t: ReadTimes): string =>
+  `${t.total.toFixed(0)} ms (plan ${t.plan.toFixed(1)}, scan ${t.scan.toFixed(1)})`;
 
 const work = join(tmpdir(), `pg-cdc-bench-compact-${process.pid}`);
 const duck = await openDuckDB({ memoryLimit: '1GB' });
@@ -98,7 +129,7 @@ try {
   await settleLocatorUpdates();
 
   const before = await footprint(store, location);
-  const [readBefore] = (await readP50(duck, table, identifier)) as [number];
+  const [readBefore] = (await readP50(duck, table, identifier)) as [ReadTimes];
 
   // DuckDB alone, writing the same live rows to one Parquet file: the floor a rewrite cannot beat. The faster of
   // two runs: the first reads the epochs' files cold, which the rewrite after it then finds warm.
@@ -141,26 +172,27 @@ try {
   const freshLocation = `bench/fresh_${rows}`;
   const schema = currentSchema((await loadTableMetadata(store, catalog, identifier)).metadata);
   await createTable(store, catalog, { identifier: fresh, location: freshLocation, schema });
-  const freshKey = `${freshLocation}/data/fresh.parquet`;
-  mkdirSync(dirname(store.localPath(freshKey)!), { recursive: true });
-  const copied = await duck.connection.runAndReadAll(
-    `COPY (SELECT * FROM read_parquet('${directPath}')) TO '${store.localPath(freshKey)!}' (FORMAT parquet, COMPRESSION zstd)`,
+  // Written as the lake's writers write (field ids in the Parquet schema): the reader maps columns by field id, so a
+  // file without them would read as all NULL, and fast.
+  const freshFile = await copyToLake(
+    duck.connection,
+    store,
+    `${freshLocation}/data/fresh.parquet`,
+    `SELECT * FROM read_parquet('${directPath}')`,
+    fieldIdsOf(schema),
   );
   await appendFiles(store, catalog, fresh, {
     dataFiles: [
-      {
-        path: store.uri(freshKey),
-        recordCount: Number(copied.getRows()[0]![0]),
-        fileSizeInBytes: statSync(store.localPath(freshKey)!).size,
-      },
+      { path: freshFile.path, recordCount: freshFile.recordCount, fileSizeInBytes: freshFile.fileSizeInBytes },
     ],
   });
-  const [readAfter, readFresh] = (await readP50(duck, table, identifier, fresh)) as [number, number];
+  const [readAfter, readFresh] = (await readP50(duck, table, identifier, fresh)) as [ReadTimes, ReadTimes];
+  sameAnswer('after compaction', readBefore, readAfter, readFresh);
   // One more epoch: its snapshot no longer carries the rewrite's manifest of DELETED entries, and adds a data and a
   // delete file.
   await commitEpoch(table.ctx, table.nextBatch(), table.codec);
   await settleLocatorUpdates();
-  const [readNext, readFreshAgain] = (await readP50(duck, table, identifier, fresh)) as [number, number];
+  const [readNext, readFreshAgain] = (await readP50(duck, table, identifier, fresh)) as [ReadTimes, ReadTimes];
 
   say('');
   say(`before: ${describe(before)}`);
@@ -171,15 +203,14 @@ try {
       `${result.expired[identifier]?.expiredSnapshots ?? 0} snapshots expired`,
   );
 
+  say(`read p50: before ${parts(readBefore)}, after ${parts(readAfter)}, fresh snapshot ${parts(readFresh)}`);
   say(
-    `read p50: before ${readBefore.toFixed(0)} ms, after ${readAfter.toFixed(0)} ms, fresh snapshot ${readFresh.toFixed(0)} ms`,
+    `  after / fresh: ${(readAfter.total / readFresh.total).toFixed(2)} (target ≤ 1.2); ` +
+      `before / after: ${(readBefore.total / readAfter.total).toFixed(1)}`,
   );
   say(
-    `  after / fresh: ${(readAfter / readFresh).toFixed(2)} (target ≤ 1.2); before / after: ${(readBefore / readAfter).toFixed(1)}`,
-  );
-  say(
-    `  after one more epoch: ${readNext.toFixed(0)} ms against ${readFreshAgain.toFixed(0)} ms fresh: ` +
-      `${(readNext / readFreshAgain).toFixed(2)}`,
+    `  after one more epoch: ${parts(readNext)} against ${parts(readFreshAgain)} fresh: ` +
+      `${(readNext.total / readFreshAgain.total).toFixed(2)}`,
   );
   say(
     `compaction (rewrite and commit) ${seconds(swappedMs)} against DuckDB writing the same rows directly ` +
