@@ -1,3 +1,5 @@
+/** The folders the CLI is bundled from. */
+export const SOURCE_DIRS: readonly string[];
 /** A fingerprint of the CLI's sources under root: changes with any edit, new or removed file. */
 export function sourceFingerprint(root: string): string;
 /** The prebuilt bundle's entry for the sources under root as they are now, built first if missing. */

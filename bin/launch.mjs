@@ -14,7 +14,8 @@ import { fileURLToPath } from 'node:url';
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 /** Where bundles live: inside the package, so a bundle resolves node_modules exactly as the sources do. */
 const buildDir = (root) => join(root, 'dist');
-const SOURCE_DIRS = [
+/** The folders the CLI is bundled from; the Dockerfile copies the same (test/unit/deploy-docker.test.ts). */
+export const SOURCE_DIRS = [
   'activities',
   'api',
   'cli',

@@ -1,6 +1,7 @@
 /**
- * Set-up, stage two: PostgreSQL server binaries, the Temporal CLI and the Python virtualenv (moto, pyiceberg,
- * pyarrow). Each step says what it did or why it skipped. A missing toolchain is a message, not a stack trace.
+ * Set-up, stage two: PostgreSQL server binaries, the Temporal CLI, the Python virtualenv (moto, pyiceberg,
+ * pyarrow) and a headless Chromium (the Temporal UI test). Each step says what it did or why it skipped. A missing
+ * toolchain is a message, not a stack trace.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { isPgCdcError } from '../core/errors/index.js';
 import { cachedBinDir, duckdbExtensionDir, venvBin, venvDir } from '../stack/paths.js';
 import { findPostgresBinaries } from '../stack/postgres-binaries.js';
 import { locateTemporalCli, TEMPORAL_CLI_MODULE, temporalCliVersion } from '../stack/temporal-cli.js';
+import { CHROMIUM_PACKAGE, locateChromium } from '../test/support/chromium.js';
 
 // DuckDB's Python package with the iceberg and avro extensions that match @duckdb/node-api 1.5.5: the second
 // independent reader (iceberg_scan) of the tables we write. httpfs comes along for the lake on S3.
@@ -35,6 +37,9 @@ const has = (command: string): boolean => spawnSync('sh', ['-c', `command -v ${c
 const run = (command: string, args: string[], env: NodeJS.ProcessEnv = process.env): boolean =>
   spawnSync(command, args, { stdio: 'inherit', env }).status === 0;
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+const APT_ENV = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+/** Waits for another apt or dpkg run (a second setup, unattended upgrades) instead of failing on its lock. */
+const APT_LOCK_WAIT = ['-o', 'DPkg::Lock::Timeout=600'];
 
 function ensurePostgres(): void {
   try {
@@ -43,8 +48,10 @@ function ensurePostgres(): void {
   } catch {
     if (isRoot && has('apt-get')) {
       say('installing Debian package postgresql');
-      const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-      if (run('apt-get', ['update', '-q'], env) && run('apt-get', ['install', '-y', '-q', 'postgresql'], env)) {
+      if (
+        run('apt-get', ['update', '-q'], APT_ENV) &&
+        run('apt-get', [...APT_LOCK_WAIT, 'install', '-y', '-q', 'postgresql'], APT_ENV)
+      ) {
         say('installed postgresql from Debian');
       }
     }
@@ -125,6 +132,29 @@ function ensurePythonTools(): void {
 }
 
 /**
+ * Debian's chromium, for the test that opens the Temporal UI headless (test/integration/temporal-ui.test.ts). Only
+ * the browser itself: its recommended fonts and desktop services change nothing in a dumped DOM.
+ */
+function ensureChromium(): void {
+  const found = locateChromium();
+  if (found) {
+    say('skipped Chromium install', `found ${found}`);
+    return;
+  }
+  if (isRoot && has('apt-get')) {
+    say(`installing Debian package ${CHROMIUM_PACKAGE}`, 'for the Temporal UI test; a minute or two, once');
+    const args = [...APT_LOCK_WAIT, 'install', '-y', '-q', '--no-install-recommends', CHROMIUM_PACKAGE];
+    if (run('apt-get', ['update', '-q'], APT_ENV) && run('apt-get', args, APT_ENV) && locateChromium()) {
+      say('installed chromium from Debian', locateChromium());
+      return;
+    }
+  }
+  const fix = `install Chromium (Debian: apt-get install ${CHROMIUM_PACKAGE}), or set PGCDC_CHROMIUM to its binary`;
+  if (inCi) fail('no Chromium for the Temporal UI test', fix);
+  console.warn(`setup: WARNING no Chromium; the Temporal UI test will be skipped\n  fix: ${fix}`);
+}
+
+/**
  * DuckDB's httpfs extension (the lake on S3) from the `duckdb-extension-httpfs` wheel in the virtualenv, installed
  * into pg-cdc's extension directory, so that DuckDB loads it offline (tests, the demo against moto). Elsewhere
  * DuckDB downloads it on first use.
@@ -162,6 +192,7 @@ try {
   ensurePostgres();
   ensureTemporalCli();
   ensurePythonTools();
+  ensureChromium();
   await ensureDuckDBExtensions();
   say('done');
 } catch (error) {

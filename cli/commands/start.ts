@@ -6,7 +6,8 @@ import { loadContext, resolveSourceUrl, type GlobalOptions } from '../context.js
 import { serveMetrics } from '../metrics-endpoint.js';
 import { openStreamProcess } from '../stream-process.js';
 
-const STOP_DEADLINE_MS = 90_000;
+/** SIGTERM to exit: the graceful stop never takes longer (docs/streaming.md; deploy/ sizes its stop timeouts on it). */
+export const STOP_DEADLINE_MS = 90_000;
 
 export function registerStart(program: Command): void {
   program
