@@ -27,6 +27,26 @@ export function newColumnTags(policy: NewColumnsPolicy): Tags {
 export const isHiddenNewColumn = (ownTags: Tags | undefined): boolean => ownTags?.[UNCLASSIFIED_TAG] !== undefined;
 
 /**
+ * The value a hidden column carries in Lake Formation under every tag key a role's grant names: no grant admits it
+ * (planRoleGrants refuses one that names it).
+ */
+export const HIDDEN_IN_LAKE_FORMATION = 'pgcdc.unclassified';
+
+/**
+ * A column's own tags as Lake Formation must hold them. LF-tag grants are conjunctions of `key IN values` with no
+ * negation, so the marker alone hides nothing there: a grant on the table's inherited tags would still admit the
+ * column. A hidden column gets, on top of its own tags, HIDDEN_IN_LAKE_FORMATION under every key the grants name;
+ * a column tag overrides the table's, so every conjunction fails on it. Classifying the column (`acl set`) removes
+ * the marker, and the next sync these values with it.
+ */
+export function lakeFormationColumnTags(ownTags: Tags, grantKeys: Iterable<string>): Tags {
+  if (!isHiddenNewColumn(ownTags)) return ownTags;
+  const hidden: Record<string, string> = { ...ownTags };
+  for (const key of grantKeys) if (key !== UNCLASSIFIED_TAG) hidden[key] = HIDDEN_IN_LAKE_FORMATION;
+  return hidden;
+}
+
+/**
  * The tags a classification leaves: an edit that does not itself set the marker removes it (classifying a hidden
  * column is what makes it visible).
  */

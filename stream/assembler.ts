@@ -1,8 +1,10 @@
 import { PgCdcError } from '../core/errors/index.js';
 import { asLsn, type Lsn } from '../core/lsn/index.js';
 import type { PgoutputMessage, Tuple } from '../source/replication/messages.js';
+import type { TableShape } from '../core/types/evolution.js';
 import type { CsvBytes } from './csv.js';
 import { wireValue, type TableRoute } from './routes.js';
+import type { ShapedKeys } from './spool.js';
 
 /**
  * Transaction assembly: decoded pgoutput messages in, whole committed transactions out, written to the spool of
@@ -20,9 +22,12 @@ interface Transaction {
   readonly finalLsn?: Lsn;
   /** Spool keys per table, in first-write order, for this transaction's (sub)transactions. */
   readonly files: Map<TableRoute, string[]>;
+  /** The columns each spool key's rows were written in: the route's shape when the file was started. */
+  readonly shapes: Map<string, TableShape>;
   seq: number;
   /** The file the previous row went to. */
-  lastFile?: { readonly route: TableRoute; readonly sub: number; readonly key: string } | undefined;
+  lastFile?:
+    { readonly route: TableRoute; readonly sub: number; readonly key: string; readonly shape: TableShape } | undefined;
 }
 
 export interface AssemblerEvents {
@@ -89,7 +94,13 @@ export class TransactionAssembler {
   handle(message: PgoutputMessage): void {
     switch (message.tag) {
       case 'begin':
-        this.current = { xid: message.xid, finalLsn: asLsn(message.finalLsn), files: new Map(), seq: 0 };
+        this.current = {
+          xid: message.xid,
+          finalLsn: asLsn(message.finalLsn),
+          files: new Map(),
+          shapes: new Map(),
+          seq: 0,
+        };
         return;
       case 'commit':
         this.finish(
@@ -127,7 +138,7 @@ export class TransactionAssembler {
       case 'stream_start':
         this.streamXid = message.xid;
         if (!this.streamed.has(message.xid))
-          this.streamed.set(message.xid, { xid: message.xid, files: new Map(), seq: 0 });
+          this.streamed.set(message.xid, { xid: message.xid, files: new Map(), shapes: new Map(), seq: 0 });
         return;
       case 'stream_stop':
         this.streamXid = undefined;
@@ -136,7 +147,7 @@ export class TransactionAssembler {
         const txn = this.streamed.get(message.xid);
         this.streamed.delete(message.xid);
         this.finish(
-          txn ?? { xid: message.xid, files: new Map(), seq: 0 },
+          txn ?? { xid: message.xid, files: new Map(), shapes: new Map(), seq: 0 },
           asLsn(message.commitLsn),
           asLsn(message.endLsn),
           message.commitTimeMicros,
@@ -205,11 +216,11 @@ export class TransactionAssembler {
 
   /** One spool file per (sub)transaction and table, so a subtransaction abort drops exactly its rows. */
   private fileKey(txn: Transaction, route: TableRoute, sub: number): string {
-    // The common case, another row for the same table and subtransaction, builds no string.
+    // The common case, another row for the same table, subtransaction and columns, builds no string.
     const last = txn.lastFile;
-    if (last && last.route === route && last.sub === sub) return last.key;
+    if (last && last.route === route && last.sub === sub && last.shape === route.shape) return last.key;
     const key = this.nextFileKey(txn, route, sub);
-    txn.lastFile = { route, sub, key };
+    txn.lastFile = { route, sub, key, shape: route.shape };
     return key;
   }
 
@@ -218,11 +229,13 @@ export class TransactionAssembler {
     let keys = txn.files.get(route);
     if (!keys) txn.files.set(route, (keys = []));
     const last = keys.at(-1);
-    if (last?.startsWith(prefix)) return last;
+    if (last?.startsWith(prefix) && txn.shapes.get(last) === route.shape) return last;
     // Rows of a subtransaction interleave with its parent's: a new file at each switch keeps every file to one
-    // subtransaction (what an abort drops); rows carry the top-level xid, and _seq orders them across files.
+    // subtransaction (what an abort drops); rows carry the top-level xid, and _seq orders them across files. An
+    // ALTER of the table between two writes starts a new file too: one file, one shape.
     const fresh = `${prefix}${++this.fileCounter}`;
     keys.push(fresh);
+    txn.shapes.set(fresh, route.shape);
     return fresh;
   }
 
@@ -241,11 +254,12 @@ export class TransactionAssembler {
         for (const key of keys) route.spool.discard(key);
         continue;
       }
+      const parts = shapedParts(keys, txn.shapes);
       if (verdict === 'hold') {
-        route.gate!.hold(keys, { xid: txn.xid, commitLsn, commitTime });
+        route.gate!.hold(parts, { xid: txn.xid, commitLsn, commitTime });
         continue;
       }
-      route.spool.commit(keys, { xid: txn.xid, commitLsn, commitTime });
+      route.spool.commitParts(parts, { xid: txn.xid, commitLsn, commitTime });
       tables.push(route);
     }
     rows = txn.seq;
@@ -271,6 +285,18 @@ export class TransactionAssembler {
       txn.files.set(route, kept);
     }
   }
+}
+
+/** A transaction's keys for one table, in write order, cut where the shape they were written in changes. */
+function shapedParts(keys: readonly string[], shapes: ReadonlyMap<string, TableShape>): ShapedKeys[] {
+  const parts: { shape: TableShape; keys: string[] }[] = [];
+  for (const key of keys) {
+    const shape = shapes.get(key)!;
+    const last = parts.at(-1);
+    if (last?.shape === shape) last.keys.push(key);
+    else parts.push({ shape, keys: [key] });
+  }
+  return parts;
 }
 
 /**

@@ -16,7 +16,7 @@ import { newColumnsPolicy } from '../governance/new-columns.js';
 import { openRegistryIfPresent, recordColumnChanges } from './governance.js';
 import { describeTarget } from '../source/connection.js';
 import { describeKeyChange, keyAfterRelation, withPrimaryKey } from './identity.js';
-import { reshapeRoute, SchemaChangedError, type TableRoute } from './routes.js';
+import { reshapeRoute, type TableRoute } from './routes.js';
 import { StreamMetrics } from './metrics.js';
 import { LateTables, type LateTablesOptions, type TableOnboarding } from './late-tables.js';
 
@@ -335,20 +335,18 @@ export class StreamRunner {
       ...(evolution ? describeChanges(evolution.changes) : []),
       ...(key === undefined ? [] : [describeKeyChange(columns.source.primaryKey, key)]),
     ];
-    if (this.assembler.hasRowsFor(route)) {
-      // Rows written before the ALTER inside the very transaction that made it: its CSV has the old columns, and
-      // one epoch has one shape. Rare (an ALTER between DML of the same table in one transaction); said so plainly.
-      throw new SchemaChangedError(
-        route.table,
-        `a transaction changed rows both before and after: ${changes.join('; ')}`,
-      );
-    }
-    const sealed = route.spool.seal();
-    route.spool.reshape(shape);
+    // The transaction being received wrote rows of the table before the ALTER: they keep their files and columns,
+    // and its commit splits it over two epochs at this point (TableSpool.commitParts). Otherwise the open epoch
+    // ends here, and the spool takes the new columns at once.
+    const split = this.assembler.hasRowsFor(route);
+    const sealed = split ? undefined : route.spool.seal();
+    if (!split) route.spool.reshape(shape);
     reshapeRoute(route, shape);
     this.options.log.info(
-      { table: route.table, schemaId: shape.schemaId, changes, sealedEpoch: sealed?.batch.epoch },
-      'columns changed; the epochs after this point carry the new schema',
+      { table: route.table, schemaId: shape.schemaId, changes, sealedEpoch: sealed?.batch.epoch, split },
+      split
+        ? 'columns changed between two writes of one transaction; it is split into epochs at this point'
+        : 'columns changed; the epochs after this point carry the new schema',
     );
     this.metrics.schemaChanges += 1;
     if (sealed) this.committer.pump([route]);

@@ -1,10 +1,10 @@
 import { snapshotSees, type SnapshotXids } from '../core/xid/index.js';
 import type { Lsn } from '../core/lsn/index.js';
-import type { TableSpool } from './spool.js';
+import type { ShapedKeys, TableSpool, TransactionMeta } from './spool.js';
 
 interface HeldTransaction {
-  readonly keys: readonly string[];
-  readonly meta: { readonly xid: number; readonly commitLsn: Lsn; readonly commitTime: string };
+  readonly parts: readonly ShapedKeys[];
+  readonly meta: TransactionMeta;
 }
 
 export type GateVerdict = 'in-base' | 'apply' | 'hold';
@@ -39,8 +39,8 @@ export class SnapshotGate {
     return snapshotSees(snapshot.xids, xid) ? 'in-base' : 'apply';
   }
 
-  hold(keys: readonly string[], meta: HeldTransaction['meta']): void {
-    this.held.push({ keys, meta });
+  hold(parts: readonly ShapedKeys[], meta: TransactionMeta): void {
+    this.held.push({ parts, meta });
   }
 
   /**
@@ -52,18 +52,18 @@ export class SnapshotGate {
     const held = this.held;
     this.held = [];
     let inBase = 0;
-    for (const { keys, meta } of held) {
+    for (const { parts, meta } of held) {
       if (this.verdict(meta.xid, meta.commitLsn) === 'in-base') {
         inBase += 1;
-        for (const key of keys) spool.discard(key);
-      } else spool.commit(keys, meta);
+        for (const { keys } of parts) for (const key of keys) spool.discard(key);
+      } else spool.commitParts(parts, meta);
     }
     return { inBase, applied: held.length - inBase };
   }
 
   /** Forgets what is held (the table's snapshot failed; it starts over). */
   abandon(spool: TableSpool): void {
-    for (const { keys } of this.held) for (const key of keys) spool.discard(key);
+    for (const { parts } of this.held) for (const { keys } of parts) for (const key of keys) spool.discard(key);
     this.held = [];
   }
 

@@ -51,6 +51,18 @@ interface OpenTransaction extends CommittedTransaction {
   readonly lsn: Lsn;
 }
 
+/** Spool files of one committed transaction for one table whose rows were written in one shape, in write order. */
+export interface ShapedKeys {
+  readonly shape: TableShape;
+  readonly keys: readonly string[];
+}
+
+/** Whether two shapes describe the same columns (the same object, unless it went through a restart). */
+const sameShape = (a: TableShape, b: TableShape): boolean =>
+  a === b || (a.schemaId === b.schemaId && JSON.stringify(a) === JSON.stringify(b));
+
+type Continuation = Pick<CommittedTransaction, 'continued' | 'continues'>;
+
 const SEGMENT = 'segment.csv';
 
 const FLUSH_AT = 256 * 1024;
@@ -128,6 +140,10 @@ export class TableSpool {
       }
       found.push(fromSaved(saved, dir));
     }
+    // A transaction split at an ALTER is sealed into its epochs at once; an epoch whose continuation is missing
+    // (a crash between the two seals) was never acknowledged either, and goes with it.
+    while (found.at(-1)?.batch.transactions.at(-1)?.continues)
+      rmSync(found.pop()!.dir, { recursive: true, force: true });
     this.sealedQueue.push(...found);
     this.nextEpoch = (found.at(-1)?.batch.epoch ?? committedEpoch) + 1;
     return found;
@@ -191,11 +207,38 @@ export class TableSpool {
     for (const key of [...this.pending.keys()]) this.discard(key);
   }
 
+  /** Moves a committed transaction's rows, written in the open epoch's shape, into the open epoch. */
+  commit(txnKeys: readonly string[], meta: TransactionMeta): void {
+    this.commitParts([{ shape: this.shape, keys: txnKeys }], meta);
+  }
+
   /**
-   * Moves a committed transaction's rows into the open epoch: rows still in memory are appended to the epoch's
-   * segment file; files already on disk (a large or streamed transaction) are moved in whole.
+   * Moves a committed transaction's rows into the open epoch, part by part in the shapes they were written in. A
+   * part in other columns than the open epoch's seals it first and opens one in the part's columns. A transaction
+   * whose rows are in two shapes (an ALTER between its writes) is split over consecutive epochs, each sealed at
+   * once: the first part of the split must never reach the lake while the rest is only in memory, or a restart
+   * would skip the transaction as committed (docs/schema-evolution.md).
    */
-  commit(txnKeys: readonly string[], meta: { xid: number; commitLsn: Lsn; commitTime: string }): void {
+  commitParts(parts: readonly ShapedKeys[], meta: TransactionMeta): void {
+    const written = parts.filter((part) => part.keys.some((key) => this.pending.has(key)));
+    written.forEach((part, i) => {
+      if (!sameShape(part.shape, this.shape)) {
+        this.seal();
+        this.shape = part.shape;
+      }
+      this.append(part.keys, meta, {
+        ...(i > 0 ? { continued: true } : {}),
+        ...(i < written.length - 1 ? { continues: true } : {}),
+      });
+    });
+    if (written.length > 1) this.seal();
+  }
+
+  /**
+   * Appends a transaction's rows to the open epoch: rows still in memory go to the epoch's segment file; files
+   * already on disk (a large or streamed transaction) are moved in whole.
+   */
+  private append(txnKeys: readonly string[], meta: TransactionMeta, continuation: Continuation): void {
     let rows = 0;
     for (const key of txnKeys) {
       const file = this.pending.get(key);
@@ -225,6 +268,7 @@ export class TableSpool {
       commitLsn: formatLsn(meta.commitLsn),
       commitTime: meta.commitTime,
       rows,
+      ...continuation,
       lsn: meta.commitLsn,
     });
   }
@@ -320,6 +364,12 @@ export class TableSpool {
   get hasOpen(): boolean {
     return this.open.length > 0;
   }
+}
+
+export interface TransactionMeta {
+  readonly xid: number;
+  readonly commitLsn: Lsn;
+  readonly commitTime: string;
 }
 
 function fromSaved(saved: SavedBatch, dir: string): SealedEpoch {

@@ -1,8 +1,9 @@
 /**
  * The registry's own tags versus the LF-tags assigned in Lake Formation. The registry is the intent: every
  * resource of the Glue database carries exactly its registry resource's own tags (Lake Formation resolves
- * inheritance database → table → column itself, as the registry does). A Glue table or column the registry does
- * not have should carry none. `diffLakeFormation` reads (GetResourceLFTags on the database, each table and its
+ * inheritance database → table → column itself, as the registry does), and a new column still hidden
+ * (`governance.new_columns: hidden`) carries, besides, a value no grant admits under every key the grants name
+ * (governance/new-columns.ts). A Glue table or column the registry does not have should carry none. `diffLakeFormation` reads (GetResourceLFTags on the database, each table and its
  * columns); `syncLakeFormation` creates the LF-tags it needs, then removes and adds tags
  * (RemoveLFTagsFromResource, AddLFTagsToResource) and audits each healed resource as `lf-sync`.
  */
@@ -16,6 +17,7 @@ import {
 import type { Change } from '../audit.js';
 import type { Registry } from '../registry.js';
 import { columnResource, databaseResource, formatResource, splitLakeIdentifier, tableResource } from '../resource.js';
+import { lakeFormationColumnTags } from '../new-columns.js';
 import type { Tags } from '../tags.js';
 import { LakeFormationError, lakeFormationFailure, throwOnTagFailures, type LakeFormationClients } from './client.js';
 import { addToCatalog, ensureTagCatalog, type TagCatalog } from './tags.js';
@@ -67,6 +69,7 @@ async function readAssignments(
   clients: LakeFormationClients,
   registry: Registry,
   db: string,
+  grantKeys: readonly string[],
 ): Promise<{ assignments: Assignment[]; unmapped: string[] }> {
   const targets = await readGlueTargets(clients);
   const records = await registry.list(db);
@@ -129,7 +132,7 @@ async function readAssignments(
         resource: text,
         target: `${tableTarget}.${glueColumn}`,
         lf: { TableWithColumns: { DatabaseName: glueDb, Name: table.name, ColumnNames: [glueColumn] } },
-        expected: own.get(text) ?? {},
+        expected: lakeFormationColumnTags(own.get(text) ?? {}, grantKeys),
         actual: actualByColumn.get(lower) ?? {},
       });
     }
@@ -146,12 +149,14 @@ function driftOf(assignment: Assignment): LakeFormationDrift | undefined {
   return { resource: assignment.resource, target: assignment.target, expected, actual, add, remove };
 }
 
+/** `grants`: the LF-tags the roles' grants name (grantTagCatalog); a hidden column is tagged against their keys. */
 export async function diffLakeFormation(
   clients: LakeFormationClients,
   registry: Registry,
   db: string,
+  grants: TagCatalog = new Map(),
 ): Promise<LakeFormationReport> {
-  const { assignments, unmapped } = await readAssignments(clients, registry, db);
+  const { assignments, unmapped } = await readAssignments(clients, registry, db, [...grants.keys()]);
   const drift = assignments.flatMap((assignment) => driftOf(assignment) ?? []);
   return { database: clients.database, drift, unmapped };
 }
@@ -165,10 +170,10 @@ export async function syncLakeFormation(
   registry: Registry,
   db: string,
   change: Change,
-  extraTags: TagCatalog = new Map(),
+  grants: TagCatalog = new Map(),
 ): Promise<LakeFormationDrift[]> {
-  const { assignments } = await readAssignments(clients, registry, db);
-  const wanted: TagCatalog = new Map(extraTags);
+  const { assignments } = await readAssignments(clients, registry, db, [...grants.keys()]);
+  const wanted: TagCatalog = new Map(grants);
   for (const { expected } of assignments) {
     for (const [key, value] of Object.entries(expected)) addToCatalog(wanted, key, [value]);
   }

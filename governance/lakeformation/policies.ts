@@ -17,6 +17,7 @@ import {
 import type { PgCdcConfig } from '../../core/config/index.js';
 import { GovernanceError } from '../errors.js';
 import { formatTagExpression, type TagExpression } from '../expression.js';
+import { HIDDEN_IN_LAKE_FORMATION } from '../new-columns.js';
 import { compileRoles, type CompiledRole } from '../roles.js';
 import { lakeFormationFailure, type LakeFormationClients } from './client.js';
 import { addToCatalog, ensureTagCatalog, type TagCatalog } from './tags.js';
@@ -100,7 +101,15 @@ export function tagPolicies(role: Pick<CompiledRole, 'name' | 'grant'>): TagPoli
   if (typeof result === 'string')
     throw new GrantNotExpressibleError(role.name, formatTagExpression(role.grant), result);
   const unique = new Map(result.map((conjunction) => [policyKey(toPolicy(conjunction)), toPolicy(conjunction)]));
-  return [...unique.values()];
+  const policies = [...unique.values()];
+  if (policies.some((policy) => policy.some(({ values }) => values.includes(HIDDEN_IN_LAKE_FORMATION)))) {
+    throw new GrantNotExpressibleError(
+      role.name,
+      formatTagExpression(role.grant),
+      `it names ${HIDDEN_IN_LAKE_FORMATION}, the value that keeps unclassified new columns hidden`,
+    );
+  }
+  return policies;
 }
 
 export interface RoleGrantPlan {

@@ -48,8 +48,9 @@ export async function reconcileLakeFormation(
   try {
     let healedTags: LakeFormationDrift[] = [];
     let healedGrants: GrantDrift[] = [];
+    const grantTags = grantTagCatalog(plans);
     if (options.heal) {
-      healedTags = await syncLakeFormation(clients, registry, db, options.change, grantTagCatalog(plans));
+      healedTags = await syncLakeFormation(clients, registry, db, options.change, grantTags);
       healedGrants = await syncRoleGrants(clients, plans);
       for (const item of healedGrants) {
         await registry.recordAudit(options.change, {
@@ -61,7 +62,7 @@ export async function reconcileLakeFormation(
         });
       }
     }
-    const tags = await diffLakeFormation(clients, registry, db);
+    const tags = await diffLakeFormation(clients, registry, db, grantTags);
     const grants = await diffRoleGrants(clients, plans);
     return { tags, grants, healedTags, healedGrants };
   } finally {

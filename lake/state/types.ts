@@ -60,6 +60,14 @@ export interface CommittedTransaction {
   readonly commitTime: string;
   /** Changes of this transaction to the table; the files hold exactly the sum over `transactions`, or the epoch is refused. */
   readonly rows: number;
+  /**
+   * The transaction altered the table between two of its writes, so its changes to the table are split over
+   * consecutive epochs at the ALTER, each part in the columns it was written in (docs/schema-evolution.md):
+   * `continued`, its earlier changes are in the previous epoch (it is then the epoch's first transaction, at the
+   * previous epoch's LSN); `continues`, its later changes are in the next epoch (it is then the last).
+   */
+  readonly continued?: true;
+  readonly continues?: true;
 }
 
 export interface ChangeBatch {
@@ -69,7 +77,7 @@ export interface ChangeBatch {
   readonly epoch: number;
   /** Local paths of the CSV files holding the changes of `transactions`. */
   readonly files: readonly string[];
-  /** In commit order; every commit LSN above the table's committed LSN. */
+  /** In commit order; every commit LSN above the table's committed LSN (a `continued` first one: at it). */
   readonly transactions: readonly CommittedTransaction[];
 }
 

@@ -28,6 +28,7 @@ describe('role grants as Lake Formation LF-tag policies', () => {
       ['not domain = crm', /"not" is a negation/],
       ['has sensitivity', /"has sensitivity" admits any value/],
       ['a = x and a = y', /no value in common/],
+      ['sensitivity in [public, pgcdc.unclassified]', /names pgcdc.unclassified, the value that keeps unclassified/],
     ] as const) {
       assert.throws(
         () => tagPolicies({ name: 'finance', grant: parseTagExpression(grant) }),

@@ -10,6 +10,8 @@ import { asLsn } from '../../core/lsn/index.js';
 import { formatSnapshotXids, parseSnapshotXids, snapshotSees, widenXid } from '../../core/xid/index.js';
 import { keyAfterRelation } from '../../stream/identity.js';
 import { SnapshotGate } from '../../stream/snapshot-gate.js';
+import type { ShapedKeys } from '../../stream/spool.js';
+import type { TableShape } from '../../core/types/evolution.js';
 
 describe('snapshot xids', () => {
   it('parses pg_current_snapshot() and writes it back', () => {
@@ -55,16 +57,17 @@ describe('SnapshotGate', () => {
 
   it('holds transactions until the snapshot is taken, then sorts them in commit order', () => {
     const gate = new SnapshotGate();
+    const shape = {} as TableShape;
     assert.equal(gate.verdict(101, asLsn(500n)), 'hold');
     const committed: string[][] = [];
     const discarded: string[] = [];
     const spool = {
-      commit: (keys: readonly string[]) => void committed.push([...keys]),
+      commitParts: (parts: readonly ShapedKeys[]) => void committed.push(parts.flatMap((part) => part.keys)),
       discard: (key: string) => void discarded.push(key),
     };
-    gate.hold(['a'], { xid: 101, commitLsn: asLsn(500n), commitTime: '' });
-    gate.hold(['b'], { xid: 103, commitLsn: asLsn(600n), commitTime: '' });
-    gate.hold(['c'], { xid: 104, commitLsn: asLsn(700n), commitTime: '' });
+    gate.hold([{ shape, keys: ['a'] }], { xid: 101, commitLsn: asLsn(500n), commitTime: '' });
+    gate.hold([{ shape, keys: ['b'] }], { xid: 103, commitLsn: asLsn(600n), commitTime: '' });
+    gate.hold([{ shape, keys: ['c'] }], { xid: 104, commitLsn: asLsn(700n), commitTime: '' });
     assert.equal(gate.oldestHeldLsn, 500n);
     const sorted = gate.resolve(xids, seenBelow, spool as never);
     assert.deepEqual(sorted, { inBase: 2, applied: 1 });
