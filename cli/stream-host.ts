@@ -43,7 +43,8 @@ export async function openStreamHost(options: {
 }): Promise<StreamHost> {
   const { config, log } = options;
   const temporal = await resolveTemporal(config.temporal, { stateDir: options.stateDir, log });
-  const connection = await connectWorker(temporal, log);
+  // The process's signal handler stops the stream first, and the workers only after its last epochs committed.
+  const connection = await connectWorker(temporal, log, { ownSignals: true });
   const client = clientOver(connection, temporal);
   const closeFailed = (error: unknown): void => log.warn({ err: error }, 'closing a Temporal connection');
   const closeConnections = (): Promise<void> => connection.close();

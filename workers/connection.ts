@@ -6,7 +6,7 @@ import { PgCdcError, TemporalConnectionError } from '../core/errors/index.js';
 import { silentLogger, type Logger } from '../core/log/index.js';
 import { SEARCH_ATTRIBUTES } from '../core/temporal/index.js';
 import { startTemporalDevServer, type RunningDevServer } from '../stack/temporal.js';
-import { installRuntime } from './runtime.js';
+import { installRuntime, type RuntimeOptions } from './runtime.js';
 
 /** The part of pg-cdc.yml's `temporal:` section a connection needs. */
 export interface TemporalSettings {
@@ -156,8 +156,12 @@ export function clientOver(connection: NativeConnection, endpoint: TemporalEndpo
   return new Client({ connection, namespace: endpoint.namespace });
 }
 
-export async function connectWorker(endpoint: TemporalEndpoint, log: Logger = silentLogger): Promise<NativeConnection> {
-  installRuntime(log);
+export async function connectWorker(
+  endpoint: TemporalEndpoint,
+  log: Logger = silentLogger,
+  runtime: RuntimeOptions = {},
+): Promise<NativeConnection> {
+  installRuntime(log, runtime);
   let connection: NativeConnection;
   try {
     connection = await NativeConnection.connect(endpoint.connectionOptions);

@@ -3,15 +3,25 @@ import type { Logger } from '../core/log/index.js';
 
 let installed = false;
 
+export interface RuntimeOptions {
+  /**
+   * The process handles SIGINT and SIGTERM itself, and its workers stop when it says so. By default the SDK stops
+   * every worker of the process on those signals, which a process that must still commit through its own worker
+   * after the signal (`pg-cdc start`: its in-flight epochs go through the table actors it hosts) cannot allow.
+   */
+  readonly ownSignals?: boolean;
+}
+
 /**
  * Route the SDK's own logs through pino. The SDK allows one Runtime per process and creates a default one on the
  * first NativeConnection or Worker, so this runs before either; later calls are no-ops.
  */
-export function installRuntime(log: Logger): void {
+export function installRuntime(log: Logger, options: RuntimeOptions = {}): void {
   if (installed) return;
   installed = true;
   const target = log.child({ component: 'temporal-sdk' });
   Runtime.install({
+    ...(options.ownSignals ? { shutdownSignals: [] } : {}),
     logger: new DefaultLogger('WARN', ({ level, message, meta }) => {
       // Expected for the activity-only worker on the host-pinned queue: not worth a warning.
       if (message.startsWith('No workflows registered')) return;
