@@ -38,6 +38,11 @@ export class CaseProcesses {
     return `exited ${child.exitCode ?? child.signalCode}${code ? ` (${code})` : ''}`;
   }
 
+  /** How often the running `pg-cdc start` has logged a line matching `pattern`. */
+  streamLogCount(pattern: RegExp): number {
+    return this.current?.logs().match(new RegExp(pattern.source, 'g'))?.length ?? 0;
+  }
+
   async killStream(): Promise<void> {
     if (!this.current) return;
     await this.current.stop('SIGKILL');

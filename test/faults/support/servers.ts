@@ -1,7 +1,8 @@
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import { startMoto, type RunningMoto } from '../../../stack/moto.js';
 import { findPostgresBinaries } from '../../../stack/postgres-binaries.js';
 import { startPostgres, stopPostgresAt, type RunningPostgres } from '../../../stack/postgres.js';
@@ -42,13 +43,13 @@ export class CaseServers {
   }
 
   /** `pg_ctl restart -m fast`: every session is ended (walsenders too) and the server comes back on its port. */
-  restartPostgres(): void {
+  async restartPostgres(): Promise<void> {
     const { dataDir } = this.postgres;
     const owner = statSync(dataDir);
-    execFileSync(
+    await promisify(execFile)(
       join(findPostgresBinaries().binDir, 'pg_ctl'),
       ['-D', dataDir, '-l', join(dirname(dataDir), 'postgres.log'), '-m', 'fast', '-w', '-t', '60', 'restart'],
-      { stdio: 'pipe', ...(process.getuid?.() === 0 ? { uid: owner.uid, gid: owner.gid } : {}) },
+      process.getuid?.() === 0 ? { uid: owner.uid, gid: owner.gid } : {},
     );
   }
 
