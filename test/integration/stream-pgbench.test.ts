@@ -5,9 +5,9 @@
  * is seeded and its seed printed; `PGCDC_TEST_SEED=<seed>` replays it.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../support/cli.js';
+import { PGBENCH, PGBENCH_TABLES as TABLES, pgbench } from '../support/pgbench.js';
 import { pythonOrSkip, scanWithPyIceberg } from '../support/readers.js';
 import { scheduleSeed, seededRandom } from '../support/random.js';
 import { skipLoudlyOrFail } from '../support/skip.js';
@@ -21,20 +21,8 @@ import {
   type RunningStream,
 } from '../support/stream.js';
 
-const PGBENCH = ['/usr/lib/postgresql/15/bin/pgbench', '/usr/bin/pgbench'].find(
-  (path) => spawnSync(path, ['--version']).status === 0,
-);
-
 /** How often the kill test SIGKILLs the stream worker, 2–6 s apart (seeded). */
 const KILLS = 3;
-
-// Per-row hashes over columns whose text forms agree in PostgreSQL and DuckDB (integers).
-const TABLES: ReadonlyArray<[table: string, columns: readonly string[]]> = [
-  ['pgbench_accounts', ['aid', 'bid', 'abalance']],
-  ['pgbench_branches', ['bid', 'bbalance']],
-  ['pgbench_tellers', ['tid', 'bid', 'tbalance']],
-  ['pgbench_history', ['tid', 'bid', 'aid', 'delta']],
-];
 
 const hashExpr = (alias: string, columns: readonly string[], cast: string): string =>
   `md5(${columns.map((c) => `${alias}${c}::${cast}`).join(` || '|' || `)}) AS h`;
@@ -70,15 +58,6 @@ async function compareInPyIceberg(db: Db, lake: string, python: string): Promise
       .sort();
     assert.deepEqual(mirrored, source, `${table} as PyIceberg reads it`);
   }
-}
-
-function pgbench(url: string, args: readonly string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(PGBENCH!, [...args, url], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`pgbench ${args.join(' ')}: ${stderr}`))));
-  });
 }
 
 describe(

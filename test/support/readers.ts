@@ -82,16 +82,38 @@ def extension(module):
 con = duckdb.connect()
 for module in (duckdb_extension_avro, duckdb_extension_iceberg):
     con.execute(f"LOAD '{extension(module)}'")
-rows = con.execute('SELECT * FROM iceberg_scan(?)', [sys.argv[1]]).fetch_arrow_table().to_pylist()
+s3 = json.loads(os.environ.get('PGCDC_DUCKDB_S3', 'null'))
+if s3:
+    import duckdb_extension_httpfs
+    con.execute(f"LOAD '{extension(duckdb_extension_httpfs)}'")
+    con.execute("CREATE SECRET (TYPE s3, KEY_ID ?, SECRET ?, REGION ?, ENDPOINT ?, URL_STYLE 'path', USE_SSL false)".replace('?', "'{}'").format(
+        s3['key_id'], s3['secret'], s3['region'], s3['endpoint']))
+rows = con.execute('SELECT * FROM iceberg_scan(?)', [sys.argv[1]]).to_arrow_table().to_pylist()
 print(json.dumps({'rows': rows}, default=norm))
 `;
 
+/** Where DuckDB's reader finds a table on S3 (moto, say): plain HTTP, path-style addressing. */
+export interface DuckDbS3 {
+  /** `host:port`, without a scheme. */
+  readonly endpoint: string;
+  readonly region: string;
+  readonly key_id: string;
+  readonly secret: string;
+}
+
 /**
  * Read a table with DuckDB's own Iceberg reader (`iceberg_scan`, the 1.5.5 extension from PyPI), which applies
- * position deletes itself: the second independent reader beside PyIceberg. Values are normalized as there.
+ * position deletes itself: the second independent reader beside PyIceberg. Values are normalized as there. With
+ * `s3`, `metadataLocation` is an `s3://` URI read through the httpfs extension from the same wheels.
  */
-export function scanWithDuckDbIceberg(python: string, metadataLocation: string): { rows: Record<string, unknown>[] } {
-  return runReader<{ rows: Record<string, unknown>[] }>(python, DUCKDB_ICEBERG_SCAN, metadataLocation);
+export function scanWithDuckDbIceberg(
+  python: string,
+  metadataLocation: string,
+  s3?: DuckDbS3,
+): { rows: Record<string, unknown>[] } {
+  return runReader<{ rows: Record<string, unknown>[] }>(python, DUCKDB_ICEBERG_SCAN, metadataLocation, {
+    PGCDC_DUCKDB_S3: JSON.stringify(s3 ?? null),
+  });
 }
 
 /**

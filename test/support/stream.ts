@@ -16,11 +16,13 @@ export function streamConfig(options: {
   heartbeatSec?: number;
   /** replication.table_check_interval_sec: how soon tables that join or are dropped are noticed. */
   tableCheckSec?: number;
+  /** A Temporal server of the test's own; the shared one by default. */
+  temporal?: { readonly address: string; readonly namespace: string };
   extra?: readonly string[];
 }): { path: string; stateDir: string; lake: string; slot: string } {
   const stateDir = join(tempDir(), 'state');
   const slot = uniqueName(`${options.prefix}_slot`);
-  const temporal = sharedTemporal();
+  const temporal = options.temporal ?? sharedTemporal();
   const path = writeConfig(
     [
       `state_dir: ${stateDir}`,
