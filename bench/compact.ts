@@ -188,6 +188,14 @@ try {
   });
   const [readAfter, readFresh] = (await readP50(duck, table, identifier, fresh)) as [ReadTimes, ReadTimes];
   sameAnswer('after compaction', readBefore, readAfter, readFresh);
+  const layout = async (file: string): Promise<string> => {
+    const stats = await duck.connection.runAndReadAll(
+      `SELECT count(DISTINCT row_group_id), max(row_group_num_rows) FROM parquet_metadata('${file}')`,
+    );
+    const [groups, largest] = stats.getRows()[0]!;
+    return `${String(groups)} row groups of at most ${String(largest)} rows`;
+  };
+  const compactedPath = store.readPath(store.keyOf(rewrite.files[0]!.path)!);
   // One more epoch: its snapshot no longer carries the rewrite's manifest of DELETED entries, and adds a data and a
   // delete file.
   await commitEpoch(table.ctx, table.nextBatch(), table.codec);
@@ -203,6 +211,7 @@ try {
       `${result.expired[identifier]?.expiredSnapshots ?? 0} snapshots expired`,
   );
 
+  say(`  compacted file: ${await layout(compactedPath)}; fresh file: ${await layout(freshFile.localPath)}`);
   say(`read p50: before ${parts(readBefore)}, after ${parts(readAfter)}, fresh snapshot ${parts(readFresh)}`);
   say(
     `  after / fresh: ${(readAfter.total / readFresh.total).toFixed(2)} (target ≤ 1.2); ` +
