@@ -50,7 +50,7 @@ const listedWorkflowIds = (dom: string, namespace: string): string[] =>
   );
 
 describe('the Temporal UI', { skip }, () => {
-  let stateDir: string;
+  let stateDir: string | undefined;
   let uiPort: number;
   let stream: RunningStream | undefined;
 
@@ -84,8 +84,8 @@ describe('the Temporal UI', { skip }, () => {
 
   after(async () => {
     const code = await stream?.stop();
-    await stopDevServer(join(stateDir, 'temporal'));
-    assert.equal(code, 0, stream?.logs().slice(-4000));
+    if (stateDir) await stopDevServer(join(stateDir, 'temporal'));
+    if (stream) assert.equal(code, 0, stream.logs().slice(-4000));
   });
 
   it('lists the table actor a search-attribute query names, and not the other table', async () => {

@@ -1,5 +1,5 @@
 /**
- * The container deployment, read as Docker would read it (no daemon runs here, so nothing is built): the
+ * The container deployment, read as Docker would read it (the suite builds no image and needs no daemon): the
  * Dockerfile, .dockerignore, docker-compose.yml and the pg-cdc.yml it mounts keep the invariants their comments
  * promise.
  */
