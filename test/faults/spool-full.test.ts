@@ -47,7 +47,7 @@ const spool = tool ? {} : mountSpool();
 describe('fault: the spool disk full', { skip: tool || spool.skip || false }, () => {
   it('start pauses or fails clearly, and resumes when space returns, with nothing lost or repeated', () =>
     runFaultCase({
-      name: 'spool-disk-full',
+      name: 'spool-full',
       loadSec: 20,
       config: ['spool:', `  dir: ${spool.dir!}`],
       async inject({ processes, random, untilMs, elapsedSec, record }) {

@@ -90,10 +90,14 @@ export class CaseProcesses {
     await Promise.all([this.current?.stop('SIGKILL'), this.worker?.stop('SIGKILL')]);
   }
 
-  /** The tail of every process's log, the running ones last. */
+  /** Every process's log, the running ones last. */
+  allLogs(): string {
+    return [...this.ended, this.worker?.logs() ?? '', this.current?.logs() ?? ''].join('\n----\n');
+  }
+
+  /** The tail of every process's log, for a failure's message. */
   logTail(chars = 6000): string {
-    const all = [...this.ended, this.worker?.logs() ?? '', this.current?.logs() ?? ''].join('\n----\n');
-    return all.slice(-chars);
+    return this.allLogs().slice(-chars);
   }
 }
 
