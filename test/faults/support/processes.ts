@@ -2,10 +2,11 @@ import { spawn } from 'node:child_process';
 import { PG_CDC_BIN } from '../../support/cli.js';
 import { startStream, type RunningStream } from '../../support/stream.js';
 
-/** An error code pg-cdc logged (`"code":"TEMPORAL_UNREACHABLE"`), the last one, for the report. */
+/** The error code a pg-cdc process ended with (`pg-cdc: CODE: message`), else the last one it logged. */
 export function lastErrorCode(logs: string): string | undefined {
-  const codes = [...logs.matchAll(/"code":"([A-Z][A-Z_]+)"/g)].map((m) => m[1]!);
-  return codes.at(-1);
+  const printed = [...logs.matchAll(/^pg-cdc: ([A-Z][A-Z_]+):/gm)].map((m) => m[1]!);
+  const logged = [...logs.matchAll(/"code":"([A-Z][A-Z_]+)"/g)].map((m) => m[1]!);
+  return printed.at(-1) ?? logged.at(-1);
 }
 
 /** The pg-cdc processes of a case, each restartable: `pg-cdc start`, and a separate `pg-cdc worker` if asked for. */
