@@ -236,7 +236,14 @@ export class StreamRunner {
         this.options.onStatus?.(this.metrics);
       }
     };
-    const timer = setInterval(tick, TICK_MS);
+    // A tick that throws (the spool's disk full, say) ends the stream with its error, as the read loop would.
+    const timer = setInterval(() => {
+      try {
+        tick();
+      } catch (error) {
+        this.abort(error);
+      }
+    }, TICK_MS);
     let handled = 0;
     let lastYield = performance.now();
     try {
@@ -308,6 +315,11 @@ export class StreamRunner {
       this.options.log.warn(
         { confirmed: formatLsn(confirm), failed },
         'stream stopped; the failed tables keep their epochs in the spool, and the slot is held for them',
+      );
+    } else if (!drained) {
+      this.options.log.warn(
+        { confirmed: formatLsn(confirm) },
+        'stream stopped; the epochs still committing stay sealed in the spool, and the slot is held for them',
       );
     } else {
       this.options.log.info({ confirmed: formatLsn(confirm) }, 'stream stopped; every read change is committed');

@@ -81,7 +81,23 @@ export function loadEpochShape(tableDir: string, epoch?: number): TableShape {
 }
 
 export function saveBatch(dir: string, batch: SavedBatch): void {
-  writeFileSync(join(dir, BATCH_FILE), JSON.stringify(batch));
+  const path = join(dir, BATCH_FILE);
+  try {
+    writeFileSync(path, JSON.stringify(batch));
+  } catch (error) {
+    throw spoolWriteError(error, path);
+  }
+}
+
+/** A full disk as the typed error that says what to do; any other write error as it came. */
+export function spoolWriteError(error: unknown, path: string): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code !== 'ENOSPC' && code !== 'EDQUOT') return error;
+  return new PgCdcError('SPOOL_DISK_FULL', `the spool's disk is full (${code})`, {
+    context: { path },
+    hint: 'free space on the disk of spool.dir (or give it a larger one) and start pg-cdc again: nothing that is not in the lake was acknowledged, so it resumes where the lake ends',
+    cause: error,
+  });
 }
 
 export function readSavedBatch(dir: string): SavedBatch | undefined {

@@ -9,6 +9,7 @@ import {
   readSavedBatch,
   saveBatch,
   saveCommittedShape,
+  spoolWriteError,
   toChangeBatch,
   type SavedBatch,
 } from './spool-files.js';
@@ -389,9 +390,13 @@ function fromSaved(saved: SavedBatch, dir: string): SealedEpoch {
 
 function flush(file: PendingFile): void {
   if (file.buffer.length === 0) return;
-  file.fd ??= openSync(file.path, 'a');
   const bytes = file.buffer.bytes;
-  for (let written = 0; written < bytes.length;) written += writeSync(file.fd, bytes, written);
+  try {
+    file.fd ??= openSync(file.path, 'a');
+    for (let written = 0; written < bytes.length;) written += writeSync(file.fd, bytes, written);
+  } catch (error) {
+    throw spoolWriteError(error, file.path);
+  }
   file.bytes += bytes.length;
   file.buffer.clear();
 }

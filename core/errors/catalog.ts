@@ -68,6 +68,10 @@ export const FAILURES = {
   ),
   TYPE_MAPPING: permanent('a column type has no Iceberg mapping'),
   SPOOL_MISSING: permanent('a sealed epoch is not in the spool (or was written by an older version)'),
+  SPOOL_DISK_FULL: retryable(
+    "the spool's disk is full (or over quota): the stream stopped before acknowledging anything not in the lake",
+    507,
+  ),
 
   // Epochs and the lake
   EPOCH_GAP: permanent('an epoch arrived before the one it follows was committed'),

@@ -47,7 +47,7 @@ const spool = tool ? {} : mountSpool();
 describe('fault: the spool disk full', { skip: tool || spool.skip || false }, () => {
   it('start pauses or fails clearly, and resumes when space returns, with nothing lost or repeated', () =>
     runFaultCase({
-      name: 'spool-disk-full',
+      name: 'spool-full',
       loadSec: 20,
       config: ['spool:', `  dir: ${spool.dir!}`],
       async inject({ processes, random, untilMs, elapsedSec, record }) {
@@ -61,7 +61,9 @@ describe('fault: the spool disk full', { skip: tool || spool.skip || false }, ()
         record(
           `spool disk full (${(bytes / 2 ** 20).toFixed(1)} MiB ballast) for ${(elapsedSec() - at).toFixed(1)} s`,
           at,
-          `${during ? `pg-cdc start ${during} while full; ` : 'pg-cdc start kept running while full; '}${await processes.ensureStreaming()}`,
+          during
+            ? `${await processes.ensureStreaming()} (it ended while the disk was full)`
+            : await processes.ensureStreaming(),
         );
       },
       cleanup: () => {

@@ -10,7 +10,7 @@ import { missingTool, runFaultCase } from './support/fault-case.js';
 describe('fault: SIGKILL of the stream process', { skip: missingTool() }, () => {
   it('restarted after each kill, it loses and repeats nothing', () =>
     runFaultCase({
-      name: 'stream-sigkill',
+      name: 'stream-kill',
       loadSec: 20,
       async inject({ processes, random, untilMs, elapsedSec, record }) {
         for (const [from, to] of [

@@ -10,7 +10,7 @@ import { missingTool, runFaultCase } from './support/fault-case.js';
 describe('fault: SIGKILL of the Temporal server', { skip: missingTool() }, () => {
   it('started again on its history, the stream resumes and nothing is lost or repeated', () =>
     runFaultCase({
-      name: 'temporal-sigkill',
+      name: 'temporal-kill',
       loadSec: 20,
       async inject({ servers, processes, random, untilMs, elapsedSec, record }) {
         await untilMs(between(random, 3, 12));

@@ -24,7 +24,9 @@ describe('fault: Temporal unavailable', { skip: missingTool() }, () => {
         record(
           `Temporal stopped for ${(temporalOutageMs() / 1000).toFixed(0)} s`,
           at,
-          `${during ? `pg-cdc start ${during} during the outage; ` : ''}${await processes.ensureStreaming()}`,
+          during
+            ? `${await processes.ensureStreaming()} (it ended during the outage)`
+            : await processes.ensureStreaming(),
         );
       },
     }));

@@ -11,7 +11,7 @@ import { missingTool, runFaultCase } from './support/fault-case.js';
 describe('fault: SIGKILL of the worker process', { skip: missingTool() }, () => {
   it('the other worker takes its tasks over, and nothing is lost or repeated', () =>
     runFaultCase({
-      name: 'worker-sigkill',
+      name: 'worker-kill',
       loadSec: 20,
       worker: true,
       async inject({ processes, random, untilMs, elapsedSec, record }) {

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { formatLsn, parseLsn } from '../../../core/lsn/index.js';
 import type { CaseLake } from './lake-view.js';
 
-interface Sample {
+export interface AckSample {
   readonly atMs: number;
   /** The slot's confirmed_flush_lsn. */
   readonly confirmed: bigint;
@@ -19,7 +19,7 @@ interface Sample {
  * not have it.
  */
 export class AckWatch {
-  private readonly samples: Sample[] = [];
+  private readonly samples: AckSample[] = [];
   private failedReads = 0;
   private running = true;
   private readonly loop: Promise<void>;
@@ -48,7 +48,7 @@ export class AckWatch {
     }
   }
 
-  private async sample(atMs: number): Promise<Sample | undefined> {
+  private async sample(atMs: number): Promise<AckSample | undefined> {
     const client = new pg.Client({ connectionString: this.sourceUrl, connectionTimeoutMillis: 2000 });
     let confirmed: string | null | undefined;
     await client.connect();
@@ -87,18 +87,29 @@ export class AckWatch {
    * list with no samples at all proves nothing, so the caller checks `counts` too.
    */
   violations(commitLsns: ReadonlyMap<string, readonly bigint[]>): string[] {
-    const found: string[] = [];
-    for (const sample of this.samples) {
-      for (const [table, committed] of sample.committed) {
-        const missing = (commitLsns.get(table) ?? []).find((lsn) => lsn > committed && lsn < sample.confirmed);
-        if (missing !== undefined) {
-          found.push(
-            `at ${(sample.atMs / 1000).toFixed(1)} s the slot was confirmed at ${formatLsn(sample.confirmed)}, but ` +
-              `${table} held only up to ${formatLsn(committed)}, without the transaction committed at ${formatLsn(missing)}`,
-          );
-        }
+    return ackViolations(this.samples, commitLsns);
+  }
+}
+
+/**
+ * The samples in which the slot was confirmed past a transaction the lake did not hold: a commit LSN of a table's
+ * changelog above the table's committed LSN and below the confirmed position.
+ */
+export function ackViolations(
+  samples: readonly AckSample[],
+  commitLsns: ReadonlyMap<string, readonly bigint[]>,
+): string[] {
+  const found: string[] = [];
+  for (const sample of samples) {
+    for (const [table, committed] of sample.committed) {
+      const missing = (commitLsns.get(table) ?? []).find((lsn) => lsn > committed && lsn < sample.confirmed);
+      if (missing !== undefined) {
+        found.push(
+          `at ${(sample.atMs / 1000).toFixed(1)} s the slot was confirmed at ${formatLsn(sample.confirmed)}, but ` +
+            `${table} held only up to ${formatLsn(committed)}, without the transaction committed at ${formatLsn(missing)}`,
+        );
       }
     }
-    return found;
   }
+  return found;
 }

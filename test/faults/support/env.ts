@@ -9,6 +9,8 @@ export const FAULT_ENV = {
   report: 'PGCDC_FAULT_REPORT',
   /** How long the Temporal outage case keeps the server down, in seconds (60 by default). */
   temporalOutageSec: 'PGCDC_FAULT_TEMPORAL_OUTAGE_SEC',
+  /** A directory to keep every case's pg-cdc logs in (`<case>.log`), to see how it recovered. */
+  logs: 'PGCDC_FAULT_LOGS',
 } as const;
 
 /** The seed `PGCDC_FAULT_SEED` gives, or a new one. */

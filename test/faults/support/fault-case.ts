@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { runCli } from '../../support/cli.js';
-import { PGBENCH } from '../../support/pgbench.js';
-import { pythonOrSkip, scanWithDuckDbIceberg, scanWithPyIceberg } from '../../support/readers.js';
+import { PGBENCH, PGBENCH_TABLES } from '../../support/pgbench.js';
+import { pythonOrSkip, scanWithBothReaders, type BothReaders } from '../../support/readers.js';
 import { skipLoudlyOrFail } from '../../support/skip.js';
 import { eventually, streamConfig } from '../../support/stream.js';
 import { AckWatch } from './ack-watch.js';
-import { caseRandom } from './env.js';
+import { caseRandom, FAULT_ENV } from './env.js';
 import { filesystemLake, type CaseLake } from './lake-view.js';
 import { LAKE_TABLES, compareInLake, compareTables, preparePgbench, runLoad, sourceRowCounts } from './load.js';
 import { CaseProcesses } from './processes.js';
@@ -30,6 +32,8 @@ export interface FaultCaseSpec {
   readonly name: string;
   /** How long pgbench runs, in seconds. */
   readonly loadSec: number;
+  /** flush.interval_sec: 1 by default. */
+  readonly flushIntervalSec?: number;
   /** Lines added to the case's pg-cdc.yml. */
   readonly config?: readonly string[];
   /** The lake: under `state_dir` by default; given, it is made once the servers run (the S3 case's bucket). */
@@ -69,15 +73,22 @@ export async function runFaultCase(spec: FaultCaseSpec): Promise<void> {
   let passed = false;
   let servers: CaseServers | undefined;
   let processes: CaseProcesses | undefined;
+  const phases: string[] = [];
+  let phaseStart = started;
+  const phase = (name: string): void => {
+    phases.push(`${name} ${((Date.now() - phaseStart) / 1000).toFixed(0)}`);
+    phaseStart = Date.now();
+  };
   try {
     servers = await CaseServers.start({ moto: spec.moto === true });
     const url = await servers.postgres.createDatabase('faults');
     await preparePgbench(url);
+    phase('servers+pgbench');
     const customLake = spec.lake ? await spec.lake(servers) : undefined;
     const config = streamConfig({
       url,
       prefix: 'faults',
-      flushIntervalSec: 1,
+      flushIntervalSec: spec.flushIntervalSec ?? 1,
       maxRows: 20_000,
       heartbeatSec: 5,
       temporal: servers.temporalAddress,
@@ -86,11 +97,13 @@ export async function runFaultCase(spec: FaultCaseSpec): Promise<void> {
     const lake = customLake ?? filesystemLake(config.stateDir);
     const init = await runCli(['--config', config.path, 'init'], lake.env);
     assert.equal(init.code, 0, `pg-cdc init: ${init.stdout}${init.stderr}`);
+    phase('init');
 
     processes = new CaseProcesses(config.path, lake.env);
     await processes.startStream();
     if (spec.worker) await processes.startWorker();
     const watch = new AckWatch(url, config.slot, lake, LAKE_TABLES);
+    phase('start');
 
     const loadStarted = Date.now();
     const context: CaseContext = {
@@ -105,14 +118,15 @@ export async function runFaultCase(spec: FaultCaseSpec): Promise<void> {
     const recovery = await processes.ensureStreaming();
     if (!recovery.endsWith('rode it out')) context.record('(after the faults)', context.elapsedSec(), recovery);
 
-    const caughtUp = Date.now();
+    phase('load+faults');
     await eventually(() => compareInLake(url, lake), CATCH_UP_MS).catch((error: unknown) => {
       throw new Error(`${(error as Error).message}\n--- pg-cdc logs ---\n${processes!.logTail()}`);
     });
-    const catchUpSec = (Date.now() - caughtUp) / 1000;
+    phase('catch-up');
     const exitCode = await processes.stopAll();
     assert.equal(exitCode, 0, `pg-cdc start did not stop cleanly:\n${processes.logTail()}`);
     await watch.stop();
+    phase('stop');
 
     const commitLsns = new Map<string, bigint[]>();
     for (const table of LAKE_TABLES) commitLsns.set(table, await lake.commitLsns(table));
@@ -122,18 +136,29 @@ export async function runFaultCase(spec: FaultCaseSpec): Promise<void> {
     assert.deepEqual(violations, [], 'the slot was confirmed past what the lake held');
 
     await compareWithReaders(url, lake);
-    detail =
-      `${await sourceRowCounts(url)} rows equal in DuckDB (ours), PyIceberg and iceberg_scan; caught up in ` +
-      `${catchUpSec.toFixed(1)} s; ${samples} ack samples, none past the lake; ${loadFailures} pgbench runs failed`;
+    phase('readers');
+    detail = `${await sourceRowCounts(url)} rows equal in DuckDB (ours), PyIceberg and iceberg_scan; ${samples} ack samples, none past the lake; ${loadFailures} pgbench runs failed`;
     passed = true;
   } catch (error) {
     detail = (error instanceof Error ? error.message : String(error)).split('\n')[0]!.slice(0, 300);
     throw error;
   } finally {
+    const keepLogs = process.env[FAULT_ENV.logs];
+    if (keepLogs && processes) {
+      mkdirSync(keepLogs, { recursive: true });
+      writeFileSync(join(keepLogs, `${spec.name}.log`), processes.allLogs());
+    }
     await processes?.killAll().catch(() => undefined);
     await servers?.stop();
     await spec.cleanup?.().catch(() => undefined);
-    recordCase({ case: spec.name, passed, durationSec: (Date.now() - started) / 1000, faults, detail });
+    phase('teardown');
+    recordCase({
+      case: spec.name,
+      passed,
+      durationSec: (Date.now() - started) / 1000,
+      faults,
+      detail: `${detail}\n  seconds: ${phases.join(', ')}`,
+    });
   }
 }
 
@@ -141,14 +166,20 @@ export async function runFaultCase(spec: FaultCaseSpec): Promise<void> {
 async function compareWithReaders(url: string, lake: CaseLake): Promise<void> {
   const { python } = pythonOrSkip();
   assert.ok(python, 'the Python readers are missing');
-  const locations = new Map<string, string>();
-  for (const table of LAKE_TABLES) locations.set(table, await lake.metadataLocation(table));
-  const pyIceberg = await compareTables(url, (table) =>
-    Promise.resolve(scanWithPyIceberg(python, locations.get(table)!, lake.pyIcebergProperties).rows),
+  const tables = await Promise.all(
+    PGBENCH_TABLES.map(async ([table, columns]) => ({
+      location: await lake.metadataLocation(`public.${table}`),
+      columns,
+    })),
   );
+  const scans = scanWithBothReaders(python, tables, {
+    pyIcebergProperties: lake.pyIcebergProperties,
+    s3: lake.duckDbS3,
+  });
+  const scanned = (reader: keyof BothReaders) => (table: string) =>
+    Promise.resolve(scans[LAKE_TABLES.indexOf(table)]![reader]);
+  const pyIceberg = await compareTables(url, scanned('pyiceberg'));
   assert.equal(pyIceberg, true, `PyIceberg: ${String(pyIceberg)}`);
-  const iceberg = await compareTables(url, (table) =>
-    Promise.resolve(scanWithDuckDbIceberg(python, locations.get(table)!, lake.duckDbS3).rows),
-  );
-  assert.equal(iceberg, true, `DuckDB iceberg_scan: ${String(iceberg)}`);
+  const icebergScan = await compareTables(url, scanned('iceberg_scan'));
+  assert.equal(icebergScan, true, `DuckDB iceberg_scan: ${String(icebergScan)}`);
 }

@@ -2,10 +2,11 @@ import { spawn } from 'node:child_process';
 import { PG_CDC_BIN } from '../../support/cli.js';
 import { startStream, type RunningStream } from '../../support/stream.js';
 
-/** An error code pg-cdc logged (`"code":"TEMPORAL_UNREACHABLE"`), the last one, for the report. */
+/** The error code a pg-cdc process ended with (`pg-cdc: CODE: message`), else the last one it logged. */
 export function lastErrorCode(logs: string): string | undefined {
-  const codes = [...logs.matchAll(/"code":"([A-Z][A-Z_]+)"/g)].map((m) => m[1]!);
-  return codes.at(-1);
+  const printed = [...logs.matchAll(/^pg-cdc: ([A-Z][A-Z_]+):/gm)].map((m) => m[1]!);
+  const logged = [...logs.matchAll(/"code":"([A-Z][A-Z_]+)"/g)].map((m) => m[1]!);
+  return printed.at(-1) ?? logged.at(-1);
 }
 
 /** The pg-cdc processes of a case, each restartable: `pg-cdc start`, and a separate `pg-cdc worker` if asked for. */
@@ -90,10 +91,14 @@ export class CaseProcesses {
     await Promise.all([this.current?.stop('SIGKILL'), this.worker?.stop('SIGKILL')]);
   }
 
-  /** The tail of every process's log, the running ones last. */
+  /** Every process's log, the running ones last. */
+  allLogs(): string {
+    return [...this.ended, this.worker?.logs() ?? '', this.current?.logs() ?? ''].join('\n----\n');
+  }
+
+  /** The tail of every process's log, for a failure's message. */
   logTail(chars = 6000): string {
-    const all = [...this.ended, this.worker?.logs() ?? '', this.current?.logs() ?? ''].join('\n----\n');
-    return all.slice(-chars);
+    return this.allLogs().slice(-chars);
   }
 }
 
