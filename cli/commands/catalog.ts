@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { writeMetricsFile } from '../../core/metrics/index.js';
 import { registerLakeTables, type RegisterResult } from '../../lake/catalog/register.js';
 import { openLake } from '../../lake/open.js';
 import { loadContext, type GlobalOptions } from '../context.js';
@@ -7,6 +8,7 @@ import { EXIT } from '../exit.js';
 interface RegisterOptions {
   readonly table?: string;
   readonly json?: boolean;
+  readonly metricsFile?: string;
 }
 
 const SIGN: Record<RegisterResult['outcome'], string> = { registered: ' ', created: '+', updated: '~', published: '~' };
@@ -32,9 +34,11 @@ export function registerCatalog(program: Command): void {
     )
     .option('--table <schema.table>', 'only this table and its changelog (default: every table in the lake)')
     .option('--json', 'machine-readable output')
+    .option('--metrics-file <path>', "write the run's metrics there (node_exporter's textfile collector)")
     .action(async (options: RegisterOptions) => {
       const { config } = await loadContext(program.opts<GlobalOptions>());
       const results = await registerLakeTables(openLake(config), options.table);
+      if (options.metricsFile !== undefined) await writeMetricsFile(options.metricsFile);
       const healed = results.filter((result) => result.outcome !== 'registered');
       if (options.json) {
         process.stdout.write(`${JSON.stringify({ catalog: config.catalog.type, tables: results }, null, 2)}\n`);

@@ -1,2 +1,3 @@
 export * from './registry.js';
 export * from './families.js';
+export * from './lake.js';
