@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { writeMetricsFile } from '../../core/metrics/index.js';
 import { registerLakeTables, type RegisterResult } from '../../lake/catalog/register.js';
 import { openLake } from '../../lake/open.js';
 import { loadContext, type GlobalOptions } from '../context.js';
 import { EXIT } from '../exit.js';
+import { writeMetricsFile } from '../metrics-endpoint.js';
 
 interface RegisterOptions {
   readonly table?: string;

@@ -1,4 +1,3 @@
-import { rename, writeFile } from 'node:fs/promises';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 
 /**
@@ -34,14 +33,3 @@ export async function renderMetrics(extra?: Registry): Promise<string> {
 }
 
 export const METRICS_CONTENT_TYPE = processRegistry.contentType;
-
-/**
- * Writes the process registry to `path` in the text format, atomically (a temporary file renamed over it): how a
- * one-shot command (`pg-cdc catalog register --metrics-file`) hands its figures to node_exporter's textfile
- * collector, which serves them on its own /metrics.
- */
-export async function writeMetricsFile(path: string): Promise<void> {
-  const partial = `${path}.${process.pid}.tmp`;
-  await writeFile(partial, await renderMetrics());
-  await rename(partial, path);
-}
