@@ -34,6 +34,9 @@ describe('the S3 request error metric', () => {
   let status = 503;
   let requests = 0;
   before(async () => {
+    // The client signs every request: any credentials do for an endpoint that answers all alike.
+    process.env.AWS_ACCESS_KEY_ID ??= 'test';
+    process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
     server = createServer((request, response) => {
       requests++;
       request.resume();
@@ -58,8 +61,6 @@ describe('the S3 request error metric', () => {
   };
 
   it('counts every failed attempt by operation and status class, retried ones included', async () => {
-    process.env.AWS_ACCESS_KEY_ID ??= 'test';
-    process.env.AWS_SECRET_ACCESS_KEY ??= 'test';
     status = 503;
     const before5xx = await sample('pgcdc_s3_request_errors_total', { op: 'put', status_class: '5xx' });
     requests = 0;
@@ -74,6 +75,26 @@ describe('the S3 request error metric', () => {
     await assert.rejects(s3.get('a/b.json'), StorageRequestError);
     assert.equal(requests, 1);
     assert.equal(await sample('pgcdc_s3_request_errors_total', { op: 'get', status_class: '4xx' }), before4xx + 1);
+    s3.destroy();
+  });
+
+  it('counts a request that got no answer as network', async () => {
+    const closed = createServer();
+    await new Promise<void>((listening) => closed.listen(0, '127.0.0.1', listening));
+    const { port } = closed.address() as AddressInfo;
+    await new Promise((done) => closed.close(done));
+    const s3 = new S3ObjectStore({
+      bucket: 'lake',
+      prefix: '',
+      region: 'us-east-1',
+      endpoint: `http://127.0.0.1:${port}`,
+      forcePathStyle: true,
+      maxAttempts: 1,
+      stagingRoot: tempDir('s3-errors'),
+    });
+    const before = await sample('pgcdc_s3_request_errors_total', { op: 'list', status_class: 'network' });
+    await assert.rejects(s3.list('a/'), StorageRequestError);
+    assert.equal(await sample('pgcdc_s3_request_errors_total', { op: 'list', status_class: 'network' }), before + 1);
     s3.destroy();
   });
 
