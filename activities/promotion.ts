@@ -6,6 +6,7 @@ import type { PgCdcConfig } from '../core/config/index.js';
 import { PgCdcError } from '../core/errors/index.js';
 import type { Logger } from '../core/log/index.js';
 import { parseLsnText, type LsnText } from '../core/lsn/index.js';
+import { metricsCollectErrors, recordPromotionLag } from '../core/metrics/index.js';
 import { Registry } from '../governance/registry.js';
 import { openLake } from '../lake/open.js';
 import {
@@ -16,6 +17,7 @@ import {
   type PromotionDiff,
   type PromotionOutcome,
 } from '../lake/state/promotion.js';
+import { measurePromotionLag } from '../lake/state/promotion-lag.js';
 import { withSource } from '../source/connection.js';
 import { readSlotPosition } from '../source/slot-position.js';
 import type { PromoteRequest } from '../workflows/promotion-messages.js';
@@ -48,19 +50,37 @@ export function createPromotionActivities(deps: PromotionActivityDeps) {
     }
     return parseLsnText(confirmed);
   };
+  /**
+   * Records how far `main` is behind `staging` in each table of `diff`, as the lake holds them now. A reading that
+   * fails (a table dropped meanwhile) is logged and counted, and fails neither the plan nor a promotion made.
+   */
+  const recordLag = async (diff: PromotionDiff): Promise<void> => {
+    try {
+      const tables = diff.tables.map((t) => t.table);
+      recordPromotionLag(await measurePromotionLag(context(), tables));
+    } catch (error) {
+      metricsCollectErrors.inc({ family: 'pgcdc_promotion_lag' });
+      log.warn({ err: error }, 'promotion lag not measured');
+    }
+  };
   return {
     /** Forks `staging` at `main` in every table that has none: from now on `main` waits for promotion. */
     async holdMain(): Promise<string[]> {
       return asActivity(() => holdMain(context()));
     },
 
-    /** The diff a promotion now would make (the `state` query's pending diff). */
+    /** The diff a promotion now would make (the `state` query's pending diff); records the promotion lag. */
     async planPromotion(): Promise<PromotionDiff> {
-      return asActivity(async () => planPromotion(context(), await cut()));
+      return asActivity(async () => {
+        const diff = await planPromotion(context(), await cut());
+        await recordLag(diff);
+        return diff;
+      });
     },
 
     /**
-     * Moves `main` to staging at the cut unless the diff is breaking and not forced; audits what moved. Auto mode's
+     * Moves `main` to staging at the cut unless the diff is breaking and not forced; audits what moved and records
+     * the promotion lag that is left. Auto mode's
      * own checks first fork `staging` in every table that lacks it (a table that joined since, a lake that was
      * written before auto mode held `main` back), so from then on its epochs wait for the next cut as well.
      */
@@ -92,6 +112,7 @@ export function createPromotionActivities(deps: PromotionActivityDeps) {
             await registry.close();
           }
         }
+        await recordLag(outcome.diff);
         return outcome;
       });
     },

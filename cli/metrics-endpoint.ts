@@ -1,3 +1,4 @@
+import { rename, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { configureMetrics, METRICS_CONTENT_TYPE, renderMetrics } from '../core/metrics/index.js';
 import type { MetricsConfig } from '../core/config/index.js';
@@ -30,4 +31,15 @@ export function serveMetrics(listen: string, settings: MetricsConfig, log: Logge
   server.on('error', (error) => log.warn({ err: error, listen }, 'metrics endpoint not started'));
   server.listen(port, host, () => log.info({ url: `http://${listen}/metrics` }, 'metrics endpoint'));
   return server;
+}
+
+/**
+ * Writes the process registry to `path` in the text format, atomically (a temporary file renamed over it): how a
+ * one-shot command (`pg-cdc catalog register --metrics-file`) hands its figures to node_exporter's textfile
+ * collector, which serves them on its own /metrics.
+ */
+export async function writeMetricsFile(path: string): Promise<void> {
+  const partial = `${path}.${process.pid}.tmp`;
+  await writeFile(partial, await renderMetrics());
+  await rename(partial, path);
 }

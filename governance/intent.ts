@@ -6,6 +6,7 @@
  */
 import type { PgCdcConfig } from '../core/config/index.js';
 import { didYouMean } from '../core/config/index.js';
+import { aclDrift, aclDriftHealed } from '../core/metrics/index.js';
 import { resolveTags } from '../core/selection/index.js';
 import { openLake } from '../lake/open.js';
 import { LakeEmptyError, ResourceNotInLakeError } from './errors.js';
@@ -149,6 +150,7 @@ export async function diffIntent(
   }
   const known = new Set(intended.map((r) => r.text));
   const stale = [...registered.keys()].filter((text) => !known.has(text));
+  aclDrift.set({ target: 'registry' }, drift.length);
   return { database: inventory.database, drift, stale };
 }
 
@@ -170,6 +172,9 @@ export async function syncIntent(
       if ((await registry.setTags(resource, { set }, change, 'sync')).changed) healed.push(item);
     }
   }
+  // What was not healed here another writer healed meanwhile: nothing is left either way.
+  aclDriftHealed.inc({ target: 'registry' }, healed.length);
+  aclDrift.set({ target: 'registry' }, 0);
   return healed;
 }
 

@@ -6,7 +6,9 @@
  */
 import { join } from 'node:path';
 import type { PgCdcConfig } from '../core/config/index.js';
+import { trackActiveGrants } from '../core/metrics/index.js';
 import { auditOf, type AuditEntry, type AuditRecord, type Change } from './audit.js';
+import { AuditCountingBackend } from './audit-counting.js';
 import type { RegistryBackend, StoredResource } from './backend.js';
 import { openDynamoBackend } from './backends/dynamodb.js';
 import { SqliteBackend } from './backends/sqlite.js';
@@ -65,13 +67,15 @@ export const registryPath = (config: Pick<PgCdcConfig, 'state_dir'>): string =>
 export class Registry {
   readonly grants: GrantStore;
   private readonly now: () => Date;
+  private readonly backend: RegistryBackend;
+  /** Withdraws this registry as the source of the active break-glass grants gauge (core/metrics). */
+  private readonly untrackGrants: () => void;
 
-  constructor(
-    private readonly backend: RegistryBackend,
-    options: RegistryOptions = {},
-  ) {
+  constructor(backend: RegistryBackend, options: RegistryOptions = {}) {
     this.now = options.now ?? (() => new Date());
-    this.grants = new GrantStore(backend, this.now);
+    this.backend = new AuditCountingBackend(backend);
+    this.grants = new GrantStore(this.backend, this.now);
+    this.untrackGrants = trackActiveGrants(async () => (await this.grants.active()).length);
   }
 
   /** A local registry in a SQLite file. */
@@ -234,6 +238,7 @@ export class Registry {
   }
 
   close(): Promise<void> {
+    this.untrackGrants();
     return this.backend.close();
   }
 }

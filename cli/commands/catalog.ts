@@ -3,10 +3,12 @@ import { registerLakeTables, type RegisterResult } from '../../lake/catalog/regi
 import { openLake } from '../../lake/open.js';
 import { loadContext, type GlobalOptions } from '../context.js';
 import { EXIT } from '../exit.js';
+import { writeMetricsFile } from '../metrics-endpoint.js';
 
 interface RegisterOptions {
   readonly table?: string;
   readonly json?: boolean;
+  readonly metricsFile?: string;
 }
 
 const SIGN: Record<RegisterResult['outcome'], string> = { registered: ' ', created: '+', updated: '~', published: '~' };
@@ -32,9 +34,11 @@ export function registerCatalog(program: Command): void {
     )
     .option('--table <schema.table>', 'only this table and its changelog (default: every table in the lake)')
     .option('--json', 'machine-readable output')
+    .option('--metrics-file <path>', "write the run's metrics there (node_exporter's textfile collector)")
     .action(async (options: RegisterOptions) => {
       const { config } = await loadContext(program.opts<GlobalOptions>());
       const results = await registerLakeTables(openLake(config), options.table);
+      if (options.metricsFile !== undefined) await writeMetricsFile(options.metricsFile);
       const healed = results.filter((result) => result.outcome !== 'registered');
       if (options.json) {
         process.stdout.write(`${JSON.stringify({ catalog: config.catalog.type, tables: results }, null, 2)}\n`);

@@ -217,6 +217,14 @@ export const filesDeleted = new Counter({
   registers,
 });
 
+/** A family read apart from the work it describes failed to be read; the work itself went on. */
+export const metricsCollectErrors = new Counter({
+  name: 'pgcdc_metrics_collect_errors_total',
+  help: 'Readings of a family that failed (the registry or the lake did not answer), by family.',
+  labelNames: ['family'],
+  registers,
+});
+
 /** Seconds since `started` (performance.now()), for a histogram observation. */
 export const secondsSince = (started: number): number => (performance.now() - started) / 1000;
 

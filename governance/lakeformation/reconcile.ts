@@ -4,6 +4,7 @@
  * registry, auditing what it changed. `acl diff`, `acl sync` and aclSyncWorkflow call it.
  */
 import type { PgCdcConfig } from '../../core/config/index.js';
+import { aclDrift, aclDriftHealed } from '../../core/metrics/index.js';
 import type { Change } from '../audit.js';
 import type { Registry } from '../registry.js';
 import { databaseResource, formatResource } from '../resource.js';
@@ -64,7 +65,10 @@ export async function reconcileLakeFormation(
     }
     const tags = await diffLakeFormation(clients, registry, db, grantTags);
     const grants = await diffRoleGrants(clients, plans);
-    return { tags, grants, healedTags, healedGrants };
+    const result = { tags, grants, healedTags, healedGrants };
+    aclDriftHealed.inc({ target: 'lakeformation' }, healedCount(result));
+    aclDrift.set({ target: 'lakeformation' }, driftCount(result));
+    return result;
   } finally {
     opened?.close();
   }

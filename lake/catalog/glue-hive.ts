@@ -7,6 +7,7 @@ import {
   type Table,
   type TableInput,
 } from '@aws-sdk/client-glue';
+import { catalogPublishes } from '../../core/metrics/index.js';
 import { SUMMARY_KEY } from '../contract/index.js';
 import { currentSnapshot, type Snapshot, type TableMetadata } from '../iceberg/metadata.js';
 import { readManifestEntries, readManifestList } from '../iceberg/manifests.js';
@@ -142,6 +143,7 @@ export class HiveGlueCatalog implements Catalog {
       });
     }
     this.published.set(identifier, baseId);
+    catalogPublishes.inc();
     return true;
   }
 

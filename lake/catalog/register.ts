@@ -1,3 +1,4 @@
+import { catalogDriftTables, catalogSyncTables } from '../../core/metrics/index.js';
 import { changelogIdentifier } from '../contract/index.js';
 import { LakeFormatError, TableNotFoundError } from '../errors.js';
 import { metadataVersion } from '../iceberg/table.js';
@@ -52,7 +53,14 @@ export async function registerLakeTables(lake: RegisterLake, only?: string): Pro
     const published = (await lake.catalog.refresh?.(identifier)) ?? false;
     results.push(published && result.outcome === 'registered' ? { ...result, outcome: 'published' } : result);
   }
+  recordSync(results);
   return results;
+}
+
+/** What a re-sync found, for the catalog families: each table by outcome, and how many had drifted. */
+function recordSync(results: readonly RegisterResult[]): void {
+  for (const { outcome } of results) catalogSyncTables.inc({ outcome: outcome === 'registered' ? 'in_sync' : outcome });
+  catalogDriftTables.set(results.filter((result) => result.outcome !== 'registered').length);
 }
 
 async function registerOne(lake: RegisterLake, identifier: string, ref: IcebergTableRef): Promise<RegisterResult> {

@@ -1,4 +1,5 @@
 import { PgCdcError } from '../../core/errors/index.js';
+import { breakersTripped, breakerTrips } from '../../core/metrics/index.js';
 
 export interface ConflictBreakerOptions {
   /** Conflicts within the window that trip the breaker (10 by default). */
@@ -56,6 +57,8 @@ export class ConflictBreaker {
     while (this.times.length > 0 && this.times[0]! <= now - this.options.windowMs) this.times.shift();
     if (this.times.length < this.options.maxConflicts) return;
     this.trippedAt = now;
+    breakerTrips.inc();
+    breakersTripped.inc();
     const error = new WriterStoppedError(this.lake, this.times.length, this.options.windowMs, key);
     this.onTrip(error);
     throw error;

@@ -19,6 +19,7 @@ import {
 } from './breaker.js';
 import { RequestCounter, type DuckDBStoreSetup, type ObjectStore, type RequestCounts } from './index.js';
 import { joinKey, utf8, validateKey, validatePrefix } from './keys.js';
+import { countS3Errors } from './s3-errors.js';
 import { StagingArea } from './staging.js';
 
 export interface S3StoreOptions {
@@ -103,6 +104,7 @@ export class S3ObjectStore implements ObjectStore {
       retryMode: 'adaptive',
       maxAttempts: options.maxAttempts,
     });
+    countS3Errors(this.client);
     this.breaker = new ConflictBreaker(
       this.readRoot,
       options.breaker ?? DEFAULT_CONFLICT_BREAKER,

@@ -13,6 +13,7 @@ import type { NativeConnection, Worker, WorkflowBundleWithSourceMap } from '@tem
 import { createActivities } from '../../activities/index.js';
 import { loadConfig, type PgCdcConfig } from '../../core/config/index.js';
 import { silentLogger } from '../../core/log/index.js';
+import { processRegistry, renderMetrics } from '../../core/metrics/index.js';
 import { openAccessPolicy, type GovernedAccessPolicy } from '../../governance/policy.js';
 import { Registry } from '../../governance/registry.js';
 import { ManifestStore, emptyManifest } from '../../lake/manifest.js';
@@ -28,6 +29,12 @@ import {
 } from '../../workflows/breakglass-messages.js';
 import { runCli, type CliResult } from '../support/cli.js';
 import { sharedTemporal, tempDir, uniqueName, writeConfig } from '../support/stack.js';
+
+/** Audit entries of `action` this process wrote (its in-process workers and registries), from its metrics. */
+async function audits(action: string): Promise<number> {
+  const family = await processRegistry.getSingleMetric('pgcdc_audit_events_total')?.get();
+  return family?.values.find((v) => v.labels.action === action)?.value ?? 0;
+}
 
 const DB = 'shop';
 const lake = [
@@ -151,10 +158,14 @@ describe('break-glass grants', () => {
     const worker = await startWorker();
     try {
       assert.deepEqual(await visible(), { 'public.orders': ['id', 'amount'] });
+      const audited = { grant: await audits('grant'), expire: await audits('expire') };
       const started = Date.now();
       const grant = await cli('grant', ...target('public.customers.email'), '--ttl', '3s', '--reason', 'INC-1');
       assert.equal(grant.code, 0, grant.stdout + grant.stderr);
       assert.match(grant.stdout, /support may read shop\.public\.customers\.email until /);
+      // This process's registry: the gauge reads it, and its worker wrote the grant.
+      assert.match(await renderMetrics(), /^pgcdc_breakglass_grants_active 1$/m);
+      assert.equal(await audits('grant'), audited.grant + 1);
       // Visible as soon as the command returned: no cache, no restart.
       assert.deepEqual(await visible(), {
         'public.orders': ['id', 'amount'],
@@ -170,6 +181,8 @@ describe('break-glass grants', () => {
       assert.equal(result.ended?.how, 'expired');
       assert.ok(elapsed < 20_000, `ended ${elapsed} ms after the grant command started`);
       assert.deepEqual(await visible(), { 'public.orders': ['id', 'amount'] });
+      assert.match(await renderMetrics(), /^pgcdc_breakglass_grants_active 0$/m);
+      assert.equal(await audits('expire'), audited.expire + 1);
       const audit = await registry.audit({ principal: 'support' });
       assert.deepEqual(
         audit.map((e) => [e.action, e.actor, e.reason]),

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
@@ -14,7 +15,8 @@ import { tempDir, writeConfig } from '../support/stack.js';
 
 /**
  * `pg-cdc catalog register` as a user runs it, on a lake with the local catalog (the Glue catalog's drift cases
- * are in glue-catalog.test.ts): exit 0 when the catalog matches the lake, 3 when it healed drift, 2 on an error.
+ * are in glue-catalog.test.ts): exit 0 when the catalog matches the lake, 3 when it healed drift, 2 on an error;
+ * `--metrics-file` leaves the run's catalog figures in Prometheus's text format.
  */
 const text = { oid: 0, schema: 'pg_catalog', name: 'text', typmod: -1, category: 'S', isEnum: false };
 const REGISTER_ITEMS: SourceTable = {
@@ -71,9 +73,14 @@ describe('pg-cdc catalog register', () => {
     const older = committed.metadata['metadata-log'].at(-1)?.['metadata-file'];
     assert.ok(older, 'the base commit made a second metadata version');
     await lake.catalog.commitTable(identifier, first.metadataKey, lake.store.keyOf(older)!);
-    const stale = await register();
+    const metricsFile = join(dir, 'register.prom');
+    const stale = await register('--metrics-file', metricsFile);
     assert.equal(stale.code, 3, stale.stderr);
     assert.deepEqual(outcomes(stale.stdout), [[identifier, 'updated']]);
+    // The run's figures, for node_exporter's textfile collector.
+    const metrics = readFileSync(metricsFile, 'utf8');
+    assert.match(metrics, /^pgcdc_catalog_sync_tables_total\{outcome="updated"\} 1$/m);
+    assert.match(metrics, /^pgcdc_catalog_drift_tables 1$/m);
     assert.equal((await lake.catalog.loadTable(identifier)).metadataKey, committed.metadataKey);
 
     // A commit the manifest has not recorded yet is the catalog ahead of it, not drift.

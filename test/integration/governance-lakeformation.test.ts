@@ -17,6 +17,7 @@ import {
   RevokePermissionsCommand,
 } from '@aws-sdk/client-lakeformation';
 import { parseConfig, type PgCdcConfig } from '../../core/config/index.js';
+import { processRegistry } from '../../core/metrics/index.js';
 import { DynamoBackend } from '../../governance/backends/dynamodb.js';
 import { registerLake, type LakeInventory } from '../../governance/intent.js';
 import {
@@ -31,6 +32,12 @@ import type { AccessDecision } from '../../governance/types.js';
 import { Registry } from '../../governance/registry.js';
 import { parseResource as r } from '../../governance/resource.js';
 import { motoEndpoint, tempDir, uniqueName } from '../support/stack.js';
+
+/** This process's value of an ACL drift family for Lake Formation. */
+async function lakeFormationSample(name: 'pgcdc_acl_drift' | 'pgcdc_acl_drift_healed_total'): Promise<number> {
+  const family = await processRegistry.getSingleMetric(name)?.get();
+  return family?.values.find((v) => v.labels.target === 'lakeformation')?.value ?? 0;
+}
 
 const moto = motoEndpoint();
 const aws = {
@@ -173,12 +180,16 @@ describe('Lake Formation enforcement on moto', { skip: moto.skip }, () => {
     const registry = new Registry(new DynamoBackend(dynamo, config.catalog.acl_table!));
     await classify(registry, config, dir);
 
+    const healedBefore = await lakeFormationSample('pgcdc_acl_drift_healed_total');
     const found = await reconcileLakeFormation(config, registry, 'shop', { heal: false, change: who, clients });
     assert.ok(found.tags.drift.length > 0, 'nothing is tagged in Lake Formation yet');
     assert.equal(found.grants.length, 3, 'no role holds its grant yet');
+    assert.equal(await lakeFormationSample('pgcdc_acl_drift'), found.tags.drift.length + 3);
     const synced = await reconcileLakeFormation(config, registry, 'shop', { heal: true, change: who, clients });
     assert.equal(healedCount(synced), found.tags.drift.length + 3);
     assert.equal(driftCount(synced), 0);
+    assert.equal(await lakeFormationSample('pgcdc_acl_drift'), 0);
+    assert.equal(await lakeFormationSample('pgcdc_acl_drift_healed_total'), healedBefore + healedCount(synced));
     const onCustomers = await lakeFormation.send(
       new GetResourceLFTagsCommand({
         Resource: { Table: { DatabaseName: glueDatabase, Name: 'public__customers' } },

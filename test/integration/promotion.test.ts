@@ -16,6 +16,7 @@ import { openDuckDB } from '../../lake/parquet/writer.js';
 import { currentDataFiles } from '../../lake/reader.js';
 import { liveRowsSql } from '../../lake/scan.js';
 import { Registry } from '../../governance/registry.js';
+import { freePort } from '../../stack/ports.js';
 import { requireTemporalCli } from '../../stack/temporal-cli.js';
 import { runCli } from '../support/cli.js';
 import { pythonOrSkip, scanWithPyIceberg } from '../support/readers.js';
@@ -73,6 +74,7 @@ describe('promotion, manual mode', () => {
   let stream: RunningStream | undefined;
   const cli = (...args: string[]) => runCli(['--config', config.path, ...args]);
   const tables = ['public.promo_orders', 'public.promo_items'];
+  let metricsUrl: string;
 
   before(async () => {
     db = await freshDatabase('promo');
@@ -84,10 +86,21 @@ describe('promotion, manual mode', () => {
       CREATE TABLE promo_notes (id int PRIMARY KEY, body text, extra text);
       INSERT INTO promo_notes VALUES (1, 'b', 'x');
     `);
-    config = streamConfig({ url: db.url(), prefix: 'promo', extra: ['promotion:', '  mode: manual'] });
+    metricsUrl = `http://127.0.0.1:${await freePort()}/metrics`;
+    config = streamConfig({
+      url: db.url(),
+      prefix: 'promo',
+      extra: [
+        'promotion:',
+        '  mode: manual',
+        'metrics:',
+        `  listen: ${new URL(metricsUrl).host}`,
+        '  table_labels: true',
+      ],
+    });
     const init = await cli('init');
     assert.equal(init.code, 0, init.stdout + init.stderr);
-    stream = startStream(config.path);
+    stream = startStream(config.path, {}, { metrics: true });
     // The workflow forks staging in every table before main is held back.
     await eventually(async () => {
       const { store, catalog } = lakeAt(config.lake);
@@ -119,6 +132,14 @@ describe('promotion, manual mode', () => {
       assert.equal(scan.rows.length, 5, 'PyIceberg reads main');
     }
 
+    // `start`'s /metrics: the promotion workflow's checks measure how far main is behind staging.
+    const scrape = async () => (await fetch(metricsUrl)).text();
+    const sample = (text: string, pattern: RegExp): number => Number(pattern.exec(text)?.[1] ?? NaN);
+    await eventually(async () => {
+      const lag = sample(await scrape(), /^pgcdc_promotion_lag_snapshots\{table="public\.promo_orders"\} (\d+)$/m);
+      return lag > 0 || `promotion lag of public.promo_orders: ${lag}`;
+    });
+
     await acknowledged(db, config.slot, config.lake, tables);
     const promoted = await cli('promote', '--from', 'staging', '--to', 'main', '--reason', 'first batch', '--json');
     assert.equal(promoted.code, 0, promoted.stdout + promoted.stderr);
@@ -138,6 +159,7 @@ describe('promotion, manual mode', () => {
     await registry.close();
     assert.equal(audit.length, 1);
     assert.equal(audit[0]?.reason, 'first batch');
+    assert.equal(sample(await scrape(), /^pgcdc_audit_events_total\{action="promote"\} (\d+)$/m), 1);
   });
 
   it('promotes again through temporal workflow update', async () => {

@@ -15,6 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { CreateBucketCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Client, Connection } from '@temporalio/client';
 import { isPgCdcError } from '../../core/errors/index.js';
+import { processRegistry } from '../../core/metrics/index.js';
 import { workflowIds } from '../../core/temporal/index.js';
 import { openLake, type Lake, type LakeConfig } from '../../lake/open.js';
 import { openDuckDB } from '../../lake/parquet/writer.js';
@@ -34,6 +35,14 @@ const CREDENTIALS = { AWS_ACCESS_KEY_ID: 'testing', AWS_SECRET_ACCESS_KEY: 'test
 Object.assign(process.env, CREDENTIALS);
 
 const bucketName = (): string => uniqueName('s3lake').replace(/_/g, '-');
+
+/** The sum of this process's series of a metric family whose labels include `labels`. */
+async function metricSum(name: string, labels: Record<string, string> = {}): Promise<number> {
+  const family = await processRegistry.getSingleMetric(name)?.get();
+  return (family?.values ?? [])
+    .filter((v) => Object.entries(labels).every(([key, want]) => v.labels[key] === want))
+    .reduce((sum, v) => sum + v.value, 0);
+}
 
 async function createBucket(endpoint: string, bucket: string): Promise<void> {
   const s3 = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true });
@@ -242,6 +251,7 @@ describe('conditional PUTs on S3', { skip: moto.skip }, () => {
   it('the breaker trips on a storm of conflicts and stops that writer with a typed error', async () => {
     const bucket = bucketName();
     await createBucket(moto.endpoint!, bucket);
+    const trips = await metricSum('pgcdc_cas_breaker_trips_total');
     const writer = storeAt(moto.endpoint!, bucket, { maxConflicts: 5, windowMs: 60_000 });
     await writer.put('taken', 'first');
     for (let i = 1; i < 5; i++) assert.equal(await writer.putIfAbsent('taken', `other ${i}`), false);
@@ -254,6 +264,7 @@ describe('conditional PUTs on S3', { skip: moto.skip }, () => {
       (error: unknown) => isPgCdcError(error) && error.code === 'STORAGE_WRITER_STOPPED',
     );
     assert.equal(decodeUtf8((await writer.get('taken'))!), 'first');
+    assert.equal(await metricSum('pgcdc_cas_breaker_trips_total'), trips + 1);
     writer.destroy();
   });
 });
@@ -302,6 +313,7 @@ describe('S3 5xx answers', { skip: moto.skip }, () => {
     await createBucket(moto.endpoint!, bucket);
     const proxy = await flakyProxy(moto.endpoint!, 3);
     const store = storeAt(proxy.endpoint, bucket);
+    const errors = await metricSum('pgcdc_s3_request_errors_total', { status_class: '5xx' });
     try {
       const bodies = new Map<string, string>();
       for (let i = 0; i < 20; i++) {
@@ -321,6 +333,8 @@ describe('S3 5xx answers', { skip: moto.skip }, () => {
       }
       assert.ok(Buffer.from((await store.get('data/big.parquet'))!).equals(big), 'the multipart upload is whole');
       assert.ok(proxy.failed() >= 10, `the proxy failed ${proxy.failed()} requests`);
+      // Every injected 500 is counted, though the client's retries cured each one.
+      assert.equal(await metricSum('pgcdc_s3_request_errors_total', { status_class: '5xx' }), errors + proxy.failed());
       assert.ok(store.requestCounts().multipart >= 5, JSON.stringify(store.requestCounts()));
     } finally {
       store.destroy();

@@ -21,7 +21,7 @@ async function definedFamilies(): Promise<string[]> {
 describe('docs/metrics.md', () => {
   it('lists every metric family pg-cdc defines, with its type, and nothing else', async () => {
     const doc = readFileSync(join(ROOT, 'docs', 'metrics.md'), 'utf8');
-    const listed = [...doc.matchAll(/^\| `(pgcdc_[a-z_]+)` \| (counter|gauge|histogram) \|/gm)]
+    const listed = [...doc.matchAll(/^\| `(pgcdc_[a-z0-9_]+)` \| (counter|gauge|histogram) \|/gm)]
       .map(([, name, type]) => `${name} ${type}`)
       .sort();
     assert.deepEqual(listed, await definedFamilies());
