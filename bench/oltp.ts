@@ -12,6 +12,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { loadConfig } from '../core/config/index.js';
@@ -24,6 +25,7 @@ import { findPostgresBinaries } from '../stack/postgres-binaries.js';
 import { startPostgres } from '../stack/postgres.js';
 import { startTemporalDevServer } from '../stack/temporal.js';
 import { tempDir } from '../test/support/stack.js';
+import { cpuSeconds } from './proc.js';
 import { benchStorage, describeRequests, startBenchS3, type BenchS3 } from './s3.js';
 
 const clients = Number(process.env.BENCH_CLIENTS ?? 8);
@@ -64,6 +66,8 @@ interface OltpRun {
   readonly lagBytes: readonly number[];
   readonly lagMs: readonly number[];
   readonly catchUpMs: number;
+  /** CPU seconds (all threads) of `pg-cdc start` per second of load: what keeping up costs it. */
+  readonly cpuPerLoadSecond: number;
   readonly peakRss: number;
 }
 
@@ -155,6 +159,8 @@ async function assertLakeEqual(configPath: string, source: pg.Client): Promise<v
 const work = tempDir('pg-cdc-bench-oltp-');
 const postgres = await startPostgres({ dataDir: join(work, 'pg', 'data'), durable: false, walLevel: 'logical' });
 const s3: BenchS3 | undefined = benchStorage() === 's3' ? await startBenchS3() : undefined;
+// The lake check reads the S3 lake from this process, through the default credential chain.
+if (s3) Object.assign(process.env, s3.env);
 
 async function run(label: 'filesystem' | 's3'): Promise<OltpRun> {
   const url = await postgres.createDatabase(`bench_${label}`);
@@ -230,10 +236,12 @@ async function run(label: 'filesystem' | 's3'): Promise<OltpRun> {
         await new Promise((resolve) => setTimeout(resolve, SAMPLE_MS));
       }
     })();
+    const cpuBefore = cpuSeconds(stream.pid);
     const output = await runPgbench(url, ['-c', String(clients), '-j', '2', '-T', String(loadSeconds), '-n']);
     sampling = false;
     await sampler;
     const loadEnd = await sample();
+    const cpuDuringLoad = cpuSeconds(stream.pid) - cpuBefore;
     let caughtUp = loadEnd;
     while (caughtUp.confirmed < loadEnd.wal) {
       if (stream.exitCode !== null) throw new Error(`pg-cdc start exited ${stream.exitCode}`);
@@ -249,6 +257,7 @@ async function run(label: 'filesystem' | 's3'): Promise<OltpRun> {
       lagBytes: samples.map((s) => Number(s.wal > s.confirmed ? s.wal - s.confirmed : 0n)),
       lagMs: lagInTime(samples),
       catchUpMs: caughtUp.at - loadEnd.at,
+      cpuPerLoadSecond: cpuDuringLoad / loadSeconds,
       peakRss,
     };
   } finally {
@@ -270,7 +279,11 @@ function report(label: string, result: OltpRun): void {
     `  load's end → slot acknowledged past it: ${secs(result.catchUpMs)} ` +
       `(target ≤ ${secs(CATCH_UP_TARGET_MS)}: ${result.catchUpMs <= CATCH_UP_TARGET_MS ? 'met' : 'NOT met'})`,
   );
-  say(`  peak RSS of pg-cdc start: ${Math.round(result.peakRss / 2 ** 20)} MiB; lake equal to PostgreSQL: yes`);
+  say(
+    `  CPU of pg-cdc start during the load: ${result.cpuPerLoadSecond.toFixed(2)} s per second; ` +
+      `peak RSS ${Math.round(result.peakRss / 2 ** 20)} MiB; load average at the end ${loadavg()[0]!.toFixed(1)}; ` +
+      'lake equal to PostgreSQL: yes',
+  );
 }
 
 try {

@@ -86,6 +86,8 @@ export class StreamRunner {
   private interruptRead: (() => void) | undefined;
   private fatal: Error | undefined;
   private lastActivityAt = Date.now();
+  /** An epoch committed since the last acknowledgement: the next tick acknowledges, not the next second. */
+  private committedSinceAck = false;
 
   constructor(private readonly options: StreamRunnerOptions) {
     this.metrics = options.metrics ?? new StreamMetrics();
@@ -120,6 +122,7 @@ export class StreamRunner {
       options.log,
       (route, result) => {
         this.metrics.epochCommitted(route.table, result);
+        this.committedSinceAck = true;
         // The open epoch may have been due for a while, held back only by this commit: seal it now rather than on
         // the next tick, so a table's commits follow each other without a gap.
         if (!this.assembler.inTransaction) this.sealDue([route]);
@@ -220,7 +223,10 @@ export class StreamRunner {
       const now = Date.now();
       if (!this.assembler.inTransaction) this.sealDue(routes.values());
       this.committer.pump(routes.values());
-      if (now - lastAck >= ACK_EVERY_MS) {
+      // Once a second as the stream reads on, and right after a commit, which may move the position by a whole
+      // epoch: a load that ends is acknowledged as soon as its last epoch is in the lake.
+      if (this.committedSinceAck || now - lastAck >= ACK_EVERY_MS) {
+        this.committedSinceAck = false;
         lastAck = now;
         const confirm = this.checkpoint.confirmable(routes.values());
         stream.acknowledge(confirm);
