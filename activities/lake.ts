@@ -1,6 +1,7 @@
+import { availableParallelism } from 'node:os';
 import type { Readable } from 'node:stream';
 import type { DuckDBInstance } from '@duckdb/node-api';
-import type { PgCdcConfig } from '../core/config/index.js';
+import { memoryBudget, type PgCdcConfig } from '../core/config/index.js';
 import { PgCdcError } from '../core/errors/index.js';
 import type { Logger } from '../core/log/index.js';
 import type { RewriteContext } from '../lake/compaction/rewrite.js';
@@ -71,13 +72,22 @@ export interface LakeAccess {
 
 export function openLakeAccess(config: PgCdcConfig, log: Logger): Promise<LakeAccess> {
   const { store, catalog, manifest } = openLake(config);
+  // Each DuckDB of the process gets its share of memory.limit_mb (core/config/memory.ts); the environment variables
+  // override a share, for an experiment.
+  const budget = memoryBudget(config.memory.limit_mb, config.init.parallel_workers, availableParallelism());
+  const env = process.env;
   // Epoch commits share one bounded DuckDB, so the stream worker's memory stays bounded whatever an epoch holds.
   // Opened on the first epoch: a process that only snapshots never needs it.
   let epochDuck: ReturnType<typeof openDuckDB> | undefined;
   // On S3 it reads the lake through httpfs; its secret is renewed before each use, which costs a statement.
   const epochDuckDB = async (): Promise<DuckDBInstance> => {
     const instance = (
-      await (epochDuck ??= openDuckDB({ memoryLimit: process.env.PGCDC_DUCKDB_MEMORY_LIMIT ?? '256MB', store }))
+      await (epochDuck ??= openDuckDB({
+        name: 'epochs',
+        threads: budget.epochs.threads,
+        memoryLimit: env.PGCDC_DUCKDB_MEMORY_LIMIT ?? budget.epochs.memoryLimit,
+        store,
+      }))
     ).instance;
     await renewStoreAccess(instance, store);
     return instance;
@@ -90,8 +100,9 @@ export function openLakeAccess(config: PgCdcConfig, log: Logger): Promise<LakeAc
   let snapshotDuck: ReturnType<typeof openDuckDB> | undefined;
   const snapshotWriters = (): ReturnType<typeof openDuckDB> =>
     (snapshotDuck ??= openDuckDB({
-      threads: 1,
-      memoryLimit: process.env.PGCDC_DUCKDB_SNAPSHOT_MEMORY_LIMIT ?? `${256 + 256 * config.init.parallel_workers}MB`,
+      name: 'snapshot',
+      threads: budget.snapshot.threads,
+      memoryLimit: env.PGCDC_DUCKDB_SNAPSHOT_MEMORY_LIMIT ?? budget.snapshot.memoryLimit,
     }));
   // Compaction gets its own, with one thread: its rewrite reads and sorts the whole table for seconds beside the
   // epochs, which would otherwise share its threads and memory limit, and on two cores it leaves one to the stream.
@@ -100,8 +111,9 @@ export function openLakeAccess(config: PgCdcConfig, log: Logger): Promise<LakeAc
   const compactionDuckDB = async (): Promise<DuckDBInstance> => {
     const instance = (
       await (compactionDuck ??= openDuckDB({
-        threads: 1,
-        memoryLimit: process.env.PGCDC_DUCKDB_COMPACTION_MEMORY_LIMIT ?? '256MB',
+        name: 'compaction',
+        threads: budget.compaction.threads,
+        memoryLimit: env.PGCDC_DUCKDB_COMPACTION_MEMORY_LIMIT ?? budget.compaction.memoryLimit,
         store,
       }))
     ).instance;

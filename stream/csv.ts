@@ -23,6 +23,11 @@ export class CsvBytes {
     return this.used;
   }
 
+  /** Bytes of memory it holds, used or not: what it costs the process. */
+  get capacity(): number {
+    return this.buf.length;
+  }
+
   /** The bytes written so far (a view: valid until the next write or clear). */
   get bytes(): Buffer {
     return this.buf.subarray(0, this.used);

@@ -1,4 +1,5 @@
-import type { PgCdcConfig } from '../core/config/index.js';
+import { availableParallelism } from 'node:os';
+import { memoryBudget, type PgCdcConfig } from '../core/config/index.js';
 import type { Logger } from '../core/log/index.js';
 import { openLake } from '../lake/open.js';
 import { readServerFacts } from '../source/catalog.js';
@@ -7,6 +8,7 @@ import { assertPublishable } from '../governance/publishable.js';
 import type { EpochSink } from './committer.js';
 import { bindStreamSource } from '../core/metrics/index.js';
 import type { TableOnboarding } from './late-tables.js';
+import { startMemoryReport } from './memory-report.js';
 import { StreamMetrics } from './metrics.js';
 import { StreamRunner } from './runner.js';
 import { prepareRoutes, type TableStart } from './setup.js';
@@ -84,7 +86,12 @@ export async function openStreamService(options: {
     tables,
     protoVersion,
     async run(sinkReady = Promise.resolve()) {
-      const streaming = runner.run();
+      const stopReport = startMemoryReport({
+        log,
+        routes,
+        budget: memoryBudget(config.memory.limit_mb, config.init.parallel_workers, availableParallelism()),
+      });
+      const streaming = runner.run().finally(stopReport);
       const ready = sinkReady.then(
         () => ({ failed: false as const }),
         (error: unknown) => {

@@ -17,6 +17,8 @@ export interface SavedBatch {
   readonly table: string;
   readonly epoch: number;
   readonly bytes: number;
+  /** Bytes of the longest row in its files; absent in epochs sealed by an older version. */
+  readonly longestRow?: number;
   readonly files: readonly string[];
   readonly transactions: readonly CommittedTransaction[];
   /** The columns and field ids of the epoch's CSVs; absent in epochs sealed by an older version (then shape.json). */
@@ -117,6 +119,7 @@ export function toChangeBatch(saved: SavedBatch, dir: string): ChangeBatch {
     epoch: saved.epoch,
     files: saved.files.map((name: string) => join(dir, name)),
     transactions: saved.transactions,
+    ...(saved.longestRow === undefined ? {} : { longestRow: saved.longestRow }),
   };
 }
 

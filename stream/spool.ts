@@ -46,6 +46,8 @@ interface PendingFile {
   rows: number;
   /** Bytes written to the file. */
   bytes: number;
+  /** Bytes of its longest row: what a reader of the file must hold at once. */
+  longestRow: number;
 }
 
 interface OpenTransaction extends CommittedTransaction {
@@ -81,6 +83,9 @@ export class TableSpool {
   private readonly spareBuffers: CsvBytes[] = [];
   private openedAt: number | undefined;
   private openBytes = 0;
+  private openLongestRow = 0;
+  /** Where the row beginRow handed out starts in its buffer. */
+  private rowStart = 0;
   private fileCounter = 0;
   private readonly sealedQueue: SealedEpoch[] = [];
   private nextEpoch: number;
@@ -99,7 +104,14 @@ export class TableSpool {
   }
 
   private freshSegment(): PendingFile {
-    return { path: join(this.dir, 'open', SEGMENT), fd: undefined, buffer: new CsvBytes(FLUSH_AT), rows: 0, bytes: 0 };
+    return {
+      path: join(this.dir, 'open', SEGMENT),
+      fd: undefined,
+      buffer: new CsvBytes(FLUSH_AT),
+      rows: 0,
+      bytes: 0,
+      longestRow: 0,
+    };
   }
 
   /** Starts an empty open epoch; whatever the segment still buffered is dropped (seal writes it out first). */
@@ -109,6 +121,7 @@ export class TableSpool {
     this.open = [];
     this.openFiles = [];
     this.openBytes = 0;
+    this.openLongestRow = 0;
     this.openedAt = undefined;
   }
 
@@ -163,10 +176,12 @@ export class TableSpool {
     let file = this.pending.get(txnKey);
     if (!file) {
       const path = join(this.dir, 'pending', `${txnKey}.csv`);
-      file = { path, fd: undefined, buffer: this.spareBuffers.pop() ?? new CsvBytes(), rows: 0, bytes: 0 };
+      const buffer = this.spareBuffers.pop() ?? new CsvBytes();
+      file = { path, fd: undefined, buffer, rows: 0, bytes: 0, longestRow: 0 };
       this.pending.set(txnKey, file);
     }
     this.writing = file;
+    this.rowStart = file.buffer.length;
     return file.buffer;
   }
 
@@ -176,11 +191,20 @@ export class TableSpool {
     this.writing = undefined;
     file.buffer.endRow();
     file.rows += 1;
+    file.longestRow = Math.max(file.longestRow, file.buffer.length - this.rowStart);
     if (file.buffer.length >= FLUSH_AT) flush(file);
   }
 
   hasPending(txnKey: string): boolean {
     return this.pending.has(txnKey);
+  }
+
+  /** Memory held by the spool's buffers (rows not yet written out, and spare buffers kept for reuse). */
+  get bufferedBytes(): number {
+    let total = this.segment.buffer.capacity;
+    for (const file of this.pending.values()) total += file.buffer.capacity;
+    for (const buffer of this.spareBuffers) total += buffer.capacity;
+    return total;
   }
 
   get pendingBytes(): number {
@@ -246,6 +270,7 @@ export class TableSpool {
       if (!file) continue;
       this.pending.delete(key);
       rows += file.rows;
+      this.openLongestRow = Math.max(this.openLongestRow, file.longestRow);
       if (file.fd === undefined) {
         this.segment.buffer.append(file.buffer);
         this.openBytes += file.buffer.length;
@@ -311,6 +336,7 @@ export class TableSpool {
       table: this.table,
       epoch,
       bytes: this.openBytes,
+      longestRow: this.openLongestRow,
       files: names,
       transactions,
       shape: this.shape,

@@ -58,15 +58,23 @@ function inRange(value: number, range: Range): boolean {
   return range.max === undefined || value <= range.max;
 }
 
-/** A number field with an allowed range and a default; numeric strings are accepted. */
-export function num(range: Range, fallback: number) {
+function checkedNumber(range: Range, defaultText: string) {
   const text = describeRange(range);
   const unit = range.unit ? ` (${range.unit})` : '';
-  const checked = z.number().superRefine((value, ctx) => {
+  return z.number().superRefine((value, ctx) => {
     if (!inRange(value, range))
-      fail(ctx, `must be ${text}${unit}, got ${value}`, `use ${text}; the default is ${fallback}`);
+      fail(ctx, `must be ${text}${unit}, got ${value}`, `use ${text}; the default is ${defaultText}`);
   });
-  return z.preprocess(toNumber, checked).default(fallback);
+}
+
+/** A number field with an allowed range and a default; numeric strings are accepted. */
+export function num(range: Range, fallback: number) {
+  return z.preprocess(toNumber, checkedNumber(range, String(fallback))).default(fallback);
+}
+
+/** A number field whose default derives from other keys (the schema's final transform fills it in). */
+export function derivedNum(range: Range, derivation: string) {
+  return z.preprocess(toNumber, checkedNumber(range, derivation)).optional();
 }
 
 /** A boolean field with a default; "true"/"false" strings are accepted. */

@@ -1,7 +1,7 @@
 /**
  * The pg-cdc.yml schema. Objects are strict (unknown keys are errors), every key has a default except
  * `source.postgres.url` (or `embedded: true`) and `storage.bucket` for S3. Keys mirror the file (snake_case).
- * Defaults that depend on other keys (storage.path, spool.dir, catalog.warehouse) are filled in by the
+ * Defaults that depend on other keys (storage.path, spool.dir, catalog.warehouse, flush.max_bytes) are filled in by the
  * final transform; relative paths are resolved against the config file's directory by load.ts.
  */
 import { z } from 'zod';
@@ -17,6 +17,7 @@ import {
 } from './rules.js';
 import {
   bool,
+  derivedNum,
   duration,
   hostPort,
   identifier,
@@ -31,6 +32,7 @@ import {
   toBoolean,
   toNumber,
 } from './fields.js';
+import { DEFAULT_MEMORY_LIMIT_MB, flushMaxBytesFor, MIN_MEMORY_LIMIT_MB } from './memory.js';
 
 export { parseDuration, tryParseDuration } from './duration.js';
 
@@ -154,7 +156,11 @@ const replicationSchema = z.strictObject({
 const flushSchema = z.strictObject({
   interval_sec: num({ above: 0, unit: 'seconds' }, 10),
   max_rows: num({ int: true, min: 1 }, 1000),
-  max_bytes: num({ int: true, min: 1 }, 134_217_728),
+  max_bytes: derivedNum({ int: true, min: 1 }, 'an eighth of memory.limit_mb'),
+});
+
+const memorySchema = z.strictObject({
+  limit_mb: num({ int: true, min: MIN_MEMORY_LIMIT_MB, unit: 'MiB' }, DEFAULT_MEMORY_LIMIT_MB),
 });
 
 const spoolSchema = z.strictObject({
@@ -268,6 +274,7 @@ const rawConfigSchema = z
     governance: governanceSchema.prefault({}),
     replication: replicationSchema.prefault({}),
     flush: flushSchema.prefault({}),
+    memory: memorySchema.prefault({}),
     spool: spoolSchema.prefault({}),
     guardrail: guardrailSchema.prefault({}),
     init: initSchema.prefault({}),
@@ -301,10 +308,14 @@ export const configSchema = rawConfigSchema.transform((config) => {
     region: config.catalog.region ?? (storage.type === 's3' ? storage.region : undefined),
   };
   const spool = { ...config.spool, dir: config.spool.dir ?? under(config.state_dir, 'spool') };
+  const flush = {
+    ...config.flush,
+    max_bytes: config.flush.max_bytes ?? flushMaxBytesFor(config.memory.limit_mb),
+  };
   // The password of source.postgres.url as written, when it references ${VAR}s: load.ts fills it in, and every
   // connection resolves it again (source/credentials.ts), so a rotated secret reaches the next reconnect.
   const postgres = { ...config.source.postgres, password_reference: undefined as string | undefined };
-  return { ...config, source: { ...config.source, postgres }, storage, catalog, spool };
+  return { ...config, source: { ...config.source, postgres }, storage, catalog, spool, flush };
 });
 
 export type PgCdcConfig = z.infer<typeof configSchema>;
@@ -322,6 +333,7 @@ export type GovernanceRole = GovernanceConfig['roles'][string];
 export type ReplicationConfig = PgCdcConfig['replication'];
 export type FlushConfig = PgCdcConfig['flush'];
 export type SpoolConfig = PgCdcConfig['spool'];
+export type MemoryConfig = PgCdcConfig['memory'];
 export type GuardrailConfig = PgCdcConfig['guardrail'];
 export type InitConfig = PgCdcConfig['init'];
 export type CompactionConfig = PgCdcConfig['compaction'];

@@ -17,6 +17,7 @@ import { PgCdcError } from '../../core/errors/index.js';
 import { READ_CSV_OPTIONS } from '../../core/types/index.js';
 import type { ObjectStore } from '../storage/index.js';
 import { discardFifo, prepareFifos, takeFifo } from './fifo.js';
+import { trackDuckDB } from './memory.js';
 
 export interface WriteParquetRequest {
   /** A CSV file or FIFO in the dialect of core/types/csv.ts (no header; NULL an unquoted empty field). */
@@ -157,6 +158,8 @@ export async function writeParquetFromStream(
 }
 
 export interface DuckDBOptions {
+  /** What it is for (`epochs`, `compaction`, ...): its memory is reported under this name (memory.ts). */
+  readonly name?: string;
   /** Default: the machine's parallelism, at most 4. */
   readonly threads?: number;
   /** DuckDB size text, e.g. '1GB'. Default: DuckDB's (80% of RAM). */
@@ -192,7 +195,9 @@ export async function openDuckDB(options: DuckDBOptions = {}): Promise<OpenDuckD
     ...(options.memoryLimit ? { memory_limit: options.memoryLimit } : {}),
   });
   const connection = await instance.connect();
+  const untrack = trackDuckDB(instance, options.name ?? 'other');
   const close = (): void => {
+    untrack();
     connection.closeSync();
     instance.closeSync();
   };

@@ -16,6 +16,22 @@ import { quoteIdentifier, quoteString } from './duck.js';
  */
 const DEFAULT_MAX_LINE = 64 * 1024 * 1024;
 const MIN_BUFFER = 1024 * 1024;
+/** What the reader's buffers are sized to when the rows are known to be shorter: small buffers read as fast. */
+const ROW_BUFFER = 4 * 1024 * 1024;
+
+/**
+ * The CSV reader's buffer size, which is also the longest line it accepts. DuckDB holds a few such buffers per
+ * thread at once, inside its memory_limit, so 64 MiB buffers (the longest row accepted) took 256 MiB of a stream
+ * worker for one large transaction, and failed it under a smaller limit. The spool counts each epoch's longest row:
+ * the buffers are 4 MiB unless a row needs more. A line is never longer than its file either, so small files get a
+ * buffer their size (at least 1 MiB): an epoch of many small files does not allocate and clear 4 MiB per file.
+ */
+function csvBufferBytes(batch: ChangeBatch): number {
+  const largest = Math.max(0, ...batch.files.map((path) => statSync(path, { throwIfNoEntry: false })?.size ?? 0));
+  const byFile = Math.max(MIN_BUFFER, largest + 1024);
+  const byRow = batch.longestRow === undefined ? DEFAULT_MAX_LINE : Math.max(ROW_BUFFER, batch.longestRow + 1024);
+  return Math.min(DEFAULT_MAX_LINE, byFile, byRow);
+}
 
 function csvColumns(codec: ChangeCodec): [string, string][] {
   const byId = new Map(codec.columns.map((c) => [c.fieldId, c]));
@@ -48,10 +64,7 @@ function rawSql(batch: ChangeBatch, codec: ChangeCodec): string {
         `CAST(${quoteString(tx.commitTime)} AS TIMESTAMPTZ))`,
     )
     .join(', ');
-  // A line is never longer than its file: sizing the reader's buffer by the largest file keeps an epoch of many
-  // small files from allocating (and clearing) a 64 MiB buffer per file.
-  const largest = Math.max(0, ...batch.files.map((path) => statSync(path, { throwIfNoEntry: false })?.size ?? 0));
-  const buffer = Math.min(DEFAULT_MAX_LINE, Math.max(MIN_BUFFER, largest + 1024));
+  const buffer = csvBufferBytes(batch);
   // allow_quoted_nulls=false keeps `""` an empty string: only an unquoted empty field is NULL.
   const reader =
     `read_csv([${files}], header = false, auto_detect = false, columns = {${spec}}, ` +

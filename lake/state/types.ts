@@ -79,6 +79,8 @@ export interface ChangeBatch {
   readonly files: readonly string[];
   /** In commit order; every commit LSN above the table's committed LSN (a `continued` first one: at it). */
   readonly transactions: readonly CommittedTransaction[];
+  /** Bytes of the longest row in `files`, when the writer counted it: sizes the CSV reader's buffers. */
+  readonly longestRow?: number;
 }
 
 export interface EpochCommit {

@@ -60,7 +60,8 @@ describe('defaults', () => {
       protocol_version: 'auto',
       table_check_interval_sec: 10,
     });
-    assert.deepEqual(config.flush, { interval_sec: 10, max_rows: 1000, max_bytes: 134217728 });
+    assert.deepEqual(config.flush, { interval_sec: 10, max_rows: 1000, max_bytes: 67108864 });
+    assert.deepEqual(config.memory, { limit_mb: 512 });
     assert.deepEqual(config.spool, { dir: '/srv/cdc/.pg-cdc/spool', max_bytes: 1073741824 });
     assert.equal(config.guardrail.max_retained_wal_bytes, 10737418240);
     assert.deepEqual(config.init, { parallel_workers: 4, chunk_target_bytes: 268435456, zstd_level: 1 });
