@@ -187,3 +187,58 @@ describe('pg-cdc reconcile', () => {
     assert.deepEqual(lakeTable(duck.rows, source.columns), source.rows);
   });
 });
+
+describe('pg-cdc start after columns changed before its first start, without reconcile', () => {
+  const FIRST = 'first_start_items';
+  let db: Db;
+  let config: ReturnType<typeof streamConfig>;
+  let stream: RunningStream | undefined;
+  const cli = (...args: string[]) => runCli(['--config', config.path, ...args]);
+
+  before(async () => {
+    db = await freshDatabase('first_start');
+    await db.sql(`
+      CREATE TABLE ${FIRST} (id int PRIMARY KEY, qty int NOT NULL, name text);
+      INSERT INTO ${FIRST} SELECT g, g, 'item ' || g FROM generate_series(1, 10) g;
+    `);
+    config = streamConfig({ url: db.url(), prefix: 'first_start', flushIntervalSec: 0.3 });
+    const init = await cli('init');
+    assert.equal(init.code, 0, init.stdout + init.stderr);
+  });
+
+  after(async () => {
+    await stream?.stop('SIGKILL');
+    await cli('teardown', '--yes');
+  });
+
+  it('follows the change from the WAL, starting in the columns the base recorded', async () => {
+    await db.sql(`INSERT INTO ${FIRST} (id, qty, name) VALUES (100, 100, 'before')`);
+    await db.sql(`ALTER TABLE ${FIRST} RENAME COLUMN name TO label`);
+    await db.sql(`ALTER TABLE ${FIRST} ADD COLUMN size int DEFAULT 3`);
+    await db.sql(`INSERT INTO ${FIRST} (id, qty, label, size) VALUES (101, 101, 'after', 4)`);
+    stream = startStream(config.path);
+    await stream.waitForLog(/"msg":"streaming"/);
+    const want = async (): Promise<true | string> => {
+      const rows = await db.sql<Record<string, string>>(
+        `SELECT id::text AS id, qty::text AS qty, coalesce(label, 'NULL') AS label, coalesce(size::text, 'NULL') AS size
+           FROM ${FIRST}`,
+      );
+      const source = rows.map((r) => [r.id, r.qty, r.label, r.size]).sort((a, b) => Number(a[0]) - Number(b[0]));
+      const lake = (
+        await lakeRows(
+          config.lake,
+          `public.${FIRST}`,
+          'd.id::VARCHAR AS id, d.qty::VARCHAR AS qty, d.label, d.size::VARCHAR AS size',
+        )
+      )
+        .map((r) => [r.id, r.qty, r.label, r.size].map(asText))
+        .sort((a, b) => Number(a[0]) - Number(b[0]));
+      return JSON.stringify(lake) === JSON.stringify(source)
+        ? true
+        : `lake ${JSON.stringify(lake).slice(0, 400)} source ${JSON.stringify(source).slice(0, 400)}`;
+    };
+    await eventually(want);
+    assert.equal(stream.child.exitCode, null, 'the stream is still running');
+    assert.doesNotMatch(stream.logs(), /SCHEMA_CHANGED/);
+  });
+});
