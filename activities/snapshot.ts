@@ -284,6 +284,7 @@ export function createSnapshotActivities(deps: SnapshotActivityDeps) {
           lsn: input.snapshot.consistentPoint,
           slot: input.snapshot.slot,
           primaryKey: input.table.source.primaryKey,
+          sourceTable: input.table.source,
           source: { database: target.database, host: target.host, publication },
           ...(input.late === undefined ? {} : { late: input.late }),
         });

@@ -86,6 +86,11 @@ export class TransactionAssembler {
     return lsn !== undefined && lsn <= route.skipThrough;
   }
 
+  /** The commit LSN of the transaction being received, when the server announced it (protocol 1's Begin). */
+  get currentCommitLsn(): Lsn | undefined {
+    return this.streamXid === undefined ? this.current?.finalLsn : undefined;
+  }
+
   /** Whether a transaction still being received has written rows for `route` (in the route's current shape). */
   hasRowsFor(route: TableRoute): boolean {
     return [this.current, ...this.streamed.values()].some((txn) => (txn?.files.get(route)?.length ?? 0) > 0);
@@ -320,9 +325,11 @@ function writeRow(
   csv.asciiChar(op.charCodeAt(0));
   csv.comma();
   if (row) {
+    const map = route.tupleMap;
     let unchanged: string | null = null;
-    for (let i = 0; i < row.length; i++) {
-      if (row.isUnchangedToast(i))
+    for (let i = 0; i < (map ? columns.length : row.length); i++) {
+      const at = map ? map.from[i]! : i;
+      if (at >= 0 && at < row.length && row.isUnchangedToast(at))
         unchanged = unchanged === null ? String(columns[i]!.fieldId) : `${unchanged} ${columns[i]!.fieldId}`;
     }
     if (unchanged !== null) csv.text(unchanged);
@@ -338,10 +345,20 @@ function writeRow(
   }
 }
 
-/** A column's value, or nothing (NULL) when it is NULL, an unchanged TOAST value, or missing from the tuple. */
+/**
+ * A column's value, or nothing (NULL) when it is NULL, an unchanged TOAST value, or missing from the tuple (a
+ * tuple in other columns, route.tupleMap: the value rows from before the column held, if any).
+ */
 function writeValue(csv: CsvBytes, route: TableRoute, index: number, tuple: Tuple): void {
-  if (index >= tuple.length || tuple.isNull(index) || tuple.isUnchangedToast(index)) return;
+  const map = route.tupleMap;
+  const at = map ? map.from[index]! : index;
   const column = route.plan.columns[index]!;
-  if (column.wireForm === 'text') csv.utf8(tuple.bytes, tuple.start(index), tuple.end(index));
-  else csv.text(wireValue(column, route.source.columns[index]!.type.oid, tuple.value(index) as string)!);
+  if (at < 0) {
+    const missing = map!.missing[index];
+    if (missing != null) csv.text(wireValue(column, route.source.columns[index]!.type.oid, missing)!);
+    return;
+  }
+  if (at >= tuple.length || tuple.isNull(at) || tuple.isUnchangedToast(at)) return;
+  if (column.wireForm === 'text') csv.utf8(tuple.bytes, tuple.start(at), tuple.end(at));
+  else csv.text(wireValue(column, route.source.columns[index]!.type.oid, tuple.value(at) as string)!);
 }

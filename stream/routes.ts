@@ -1,4 +1,5 @@
 import { PgCdcError } from '../core/errors/index.js';
+import type { LsnText } from '../core/lsn/index.js';
 import { planOfShape, type TableShape } from '../core/types/evolution.js';
 import type { ColumnPlan, TablePlan } from '../core/types/index.js';
 import type { SourceTable } from '../core/types/source.js';
@@ -18,6 +19,34 @@ export interface TableRoute extends RouteColumns {
   skipThrough: bigint;
   /** A table that joined while streaming: which transactions its own base snapshot holds (snapshot-gate.ts). */
   readonly gate?: SnapshotGate;
+  /** `pg-cdc reconcile` brought the lake past the columns of transactions the slot still sends (reconcile.ts). */
+  reconciled?: ReconciledColumns | undefined;
+  /**
+   * Set while the rows received are in other columns than the route's (such a transaction from before a
+   * reconcile): where each of the route's columns is in the received tuple. Undefined: the same place.
+   */
+  tupleMap?: TupleMap | undefined;
+}
+
+/** Where each column of a route's plan comes from in a tuple of other columns. */
+export interface TupleMap {
+  /** Per plan column: the tuple's column index, or -1 when the tuple lacks it. */
+  readonly from: readonly number[];
+  /** Per plan column the tuple lacks: the value rows written before it held (a default, as text), or null. */
+  readonly missing: readonly (string | null)[];
+}
+
+/**
+ * What `pg-cdc reconcile` applied (saved in the spool as reconciled.json): the lake went from `from` to the
+ * route's columns, reading the catalog at `atLsn`. Transactions committed before that position are still sent by
+ * the slot in the columns they were written in, which the lake has gone past: their rows are mapped onto the
+ * route's columns (`map` for rows in `from`'s) instead of evolving the lake back.
+ */
+export interface ReconciledColumns {
+  readonly atLsn: LsnText;
+  readonly schemaId: number;
+  readonly from: TableShape;
+  readonly map: TupleMap;
 }
 
 /** The parts of a route that follow its shape; changed together, by reshapeRoute only. */

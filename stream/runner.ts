@@ -2,7 +2,8 @@ import type { PgCdcConfig } from '../core/config/index.js';
 import { PgCdcError, type ErrorCode } from '../core/errors/index.js';
 import type { Logger } from '../core/log/index.js';
 import type { SourceSettings } from '../source/connection.js';
-import { ZERO_LSN, formatLsn } from '../core/lsn/index.js';
+import { ZERO_LSN, formatLsn, parseLsn } from '../core/lsn/index.js';
+import { sameRelation } from '../core/types/evolution.js';
 import type { RelationMessage } from '../source/replication/messages.js';
 import { ReplicationStream } from '../source/replication/stream.js';
 
@@ -339,9 +340,10 @@ export class StreamRunner {
    */
   private async relation(message: RelationMessage): Promise<void> {
     const route = this.options.routes.get(`${message.schema}.${message.name}`);
+    if (!route || this.followsReconcile(route, message)) return;
     // A Relation inside a transaction the table has already describes columns the route has gone past: the route
     // starts (and stays, across reconnects) at the shape of the last transaction it took.
-    if (!route || this.assembler.replaysFor(route)) return;
+    if (this.assembler.replaysFor(route)) return;
     const evolution = await this.evolver.evolution(route, message);
     // The key a Relation flags may change on its own (a new primary key, REPLICA IDENTITY USING INDEX): the epochs
     // after this point are identified by it, in a schema version whose identifier-field-ids follow it.
@@ -385,6 +387,38 @@ export class StreamRunner {
         await registry.close();
       }
     }
+  }
+
+  /**
+   * A Relation of a transaction from before a `pg-cdc reconcile` of its table (reconcile.ts): the lake already has
+   * the columns the catalog showed then, so the rows that follow are mapped onto the route's columns instead of
+   * evolving the lake back. True when it was such a Relation.
+   */
+  private followsReconcile(route: TableRoute, message: RelationMessage): boolean {
+    route.tupleMap = undefined;
+    const reconciled = route.reconciled;
+    if (!reconciled) return false;
+    const lsn = this.assembler.currentCommitLsn ?? this.checkpoint.readPosition;
+    if (lsn >= parseLsn(reconciled.atLsn)) {
+      route.reconciled = undefined;
+      return false;
+    }
+    if (sameRelation(route.shape, message.columns)) return true;
+    if (sameRelation(reconciled.from, message.columns)) {
+      route.tupleMap = reconciled.map;
+    } else {
+      // Columns between the two the reconcile knew (more than one ALTER while the stream was down): by name.
+      const names = message.columns.map((column) => column.name);
+      route.tupleMap = {
+        from: route.source.columns.map((column) => names.indexOf(column.name)),
+        missing: route.source.columns.map(() => null),
+      };
+      this.options.log.warn(
+        { table: route.table, columns: names },
+        'a transaction from before the reconcile, in columns it did not start from: matched by name',
+      );
+    }
+    return true;
   }
 
   /** Seals each given table's open epoch that is due by time, rows or bytes, and starts its commit. */

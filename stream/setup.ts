@@ -6,10 +6,9 @@ import { PgCdcError } from '../core/errors/index.js';
 import { maxLsn, parseLsn, parseLsnText, ZERO_LSN, type LsnText } from '../core/lsn/index.js';
 import { planOfShape, sameFields, shapeFromLake, type TableShape } from '../core/types/evolution.js';
 import type { SourceTable } from '../core/types/source.js';
-import type { IcebergSchema } from '../core/types/index.js';
 import { parseIdentifier, type Catalog } from '../lake/catalog/index.js';
 import { summaryEpoch, summaryLsn, TABLE_PROPERTY } from '../lake/contract/index.js';
-import { currentSchema } from '../lake/iceberg/metadata.js';
+import { currentSchema, type TableMetadata } from '../lake/iceberg/metadata.js';
 import { headSnapshot } from '../lake/iceberg/refs.js';
 import { loadTableMetadata } from '../lake/iceberg/table.js';
 import type { ManifestStore } from '../lake/manifest.js';
@@ -17,9 +16,15 @@ import { recordDroppedInManifest } from '../lake/state/manifest-entry.js';
 import { parseSnapshotXids } from '../core/xid/index.js';
 import type { ObjectStore } from '../lake/storage/index.js';
 import { readTableColumns, SourceTableNotFoundError } from '../source/columns.js';
-import { routeColumns, SchemaChangedError, type TableRoute } from './routes.js';
+import { routeColumns, SchemaChangedError, type ReconciledColumns, type TableRoute } from './routes.js';
 import { SnapshotGate } from './snapshot-gate.js';
-import { bindSpoolToLakeTable, loadCommittedShape, saveCommittedShape } from './spool-files.js';
+import {
+  bindSpoolToLakeTable,
+  clearReconciled,
+  loadCommittedShape,
+  loadReconciled,
+  saveCommittedShape,
+} from './spool-files.js';
 import { TableSpool } from './spool.js';
 
 export class NotInitializedError extends PgCdcError {
@@ -42,16 +47,32 @@ export interface TableStart {
 export const spoolRoot = (config: PgCdcConfig): string => join(config.spool.dir, config.replication.slot);
 
 /**
- * The columns a table's stream starts with: those of its lake schema, since the slot resumes at the lake's
- * committed LSN and Relation messages from there on describe every change since. The spool's record of the last
- * committed epoch's shape gives them; without one (the first start), the source's columns must be the lake's.
+ * The shape the lake table was last committed in, as far as the spool's record (shape.json) or the table itself
+ * tells: the record when it matches the lake's schema, else the source columns the base snapshot was planned from
+ * while the lake is still in that first schema (a change between `init` and the first `start`). Undefined when
+ * neither does.
  */
-function startShape(spoolDir: string, source: SourceTable, schema: IcebergSchema, lastColumnId: number): TableShape {
+export function recordedLakeShape(spoolDir: string, metadata: TableMetadata): TableShape | undefined {
+  const schema = currentSchema(metadata);
   const recorded = loadCommittedShape(spoolDir);
   if (recorded && recorded.schemaId === schema['schema-id'] && sameFields(planOfShape(recorded).schema, schema)) {
     return recorded;
   }
-  const shape = shapeFromLake(source, schema, lastColumnId);
+  const base = metadata.properties?.[TABLE_PROPERTY.baseSourceColumns];
+  if (base === undefined) return undefined;
+  return shapeFromLake(JSON.parse(base) as SourceTable, schema, metadata['last-column-id']);
+}
+
+/**
+ * The columns a table's stream starts with: those of its lake schema, since the slot resumes at the lake's
+ * committed LSN and Relation messages from there on describe every change since (recordedLakeShape); failing a
+ * record, the source's columns must be the lake's (a lake made before the base recorded its source columns).
+ */
+function startShape(spoolDir: string, source: SourceTable, metadata: TableMetadata): TableShape {
+  const recorded = recordedLakeShape(spoolDir, metadata);
+  if (recorded) return recorded;
+  const schema = currentSchema(metadata);
+  const shape = shapeFromLake(source, schema, metadata['last-column-id']);
   if (!shape) {
     const fields = (list: readonly { name: string }[]): string => list.map((c) => c.name).join(', ');
     throw new SchemaChangedError(
@@ -97,12 +118,7 @@ export async function prepareRoutes(options: {
     if (bindSpoolToLakeTable(spoolDir, loaded.metadata['table-uuid'])) {
       options.log?.warn({ table: identifier, path: spoolDir }, 'emptied a spool left for another lake table');
     }
-    const committedShape = startShape(
-      spoolDir,
-      source,
-      currentSchema(loaded.metadata),
-      loaded.metadata['last-column-id'],
-    );
+    const committedShape = startShape(spoolDir, source, loaded.metadata);
     saveCommittedShape(spoolDir, committedShape);
     const spool = new TableSpool(identifier, spoolDir, epoch, committedShape);
     const recovered = spool.recover(epoch);
@@ -112,13 +128,16 @@ export async function prepareRoutes(options: {
     // Sealed epochs from before a crash are committed again as they are; their transactions must not be spooled a
     // second time when the server re-sends them.
     const spooledThrough = recovered.at(-1)?.lastCommitLsn ?? ZERO_LSN;
+    const skipThrough = maxLsn(parseLsn(committedLsn), spooledThrough);
     const gate = lateTableGate(loaded.metadata.properties);
+    const reconciled = reconciledFor(spoolDir, shape, skipThrough);
     routes.set(`${namespace}.${name}`, {
       table: identifier,
       ...routeColumns(shape),
       spool,
-      skipThrough: maxLsn(parseLsn(committedLsn), spooledThrough),
+      skipThrough,
       ...(gate ? { gate } : {}),
+      ...(reconciled ? { reconciled } : {}),
     });
     tables.push({
       table: identifier,
@@ -129,6 +148,18 @@ export async function prepareRoutes(options: {
     });
   }
   return { routes, tables };
+}
+
+/**
+ * The record of a reconcile that still matters: the stream starts in the columns it brought the lake to, and the
+ * slot may still send transactions from before it. Otherwise it is removed.
+ */
+function reconciledFor(spoolDir: string, shape: TableShape, skipThrough: bigint): ReconciledColumns | undefined {
+  const reconciled = loadReconciled(spoolDir);
+  if (!reconciled) return undefined;
+  if (reconciled.schemaId === shape.schemaId && skipThrough < parseLsn(reconciled.atLsn)) return reconciled;
+  clearReconciled(spoolDir);
+  return undefined;
 }
 
 /** The gate of a table whose base was copied under a snapshot of its own (its table properties say which). */

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { join } from 'node:path';
 import { PgCdcError } from '../core/errors/index.js';
 import type { TableShape } from '../core/types/evolution.js';
+import type { ReconciledColumns } from './routes.js';
 import type { ChangeBatch, CommittedTransaction } from '../lake/state/types.js';
 
 /**
@@ -12,6 +13,7 @@ import type { ChangeBatch, CommittedTransaction } from '../lake/state/types.js';
 export const BATCH_FILE = 'batch.json';
 const SHAPE_FILE = 'shape.json';
 const LAKE_TABLE_FILE = 'lake-table.json';
+const RECONCILED_FILE = 'reconciled.json';
 
 export interface SavedBatch {
   readonly table: string;
@@ -66,6 +68,23 @@ export function saveCommittedShape(tableDir: string, shape: TableShape): void {
 export function loadCommittedShape(tableDir: string): TableShape | undefined {
   const path = join(tableDir, SHAPE_FILE);
   return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as TableShape) : undefined;
+}
+
+/** What the last `pg-cdc reconcile` applied to the table, for the transactions the slot still sends from before it. */
+export function saveReconciled(tableDir: string, reconciled: ReconciledColumns): void {
+  mkdirSync(tableDir, { recursive: true });
+  const path = join(tableDir, RECONCILED_FILE);
+  writeFileSync(`${path}.new`, JSON.stringify(reconciled));
+  renameSync(`${path}.new`, path);
+}
+
+export function loadReconciled(tableDir: string): ReconciledColumns | undefined {
+  const path = join(tableDir, RECONCILED_FILE);
+  return existsSync(path) ? (JSON.parse(readFileSync(path, 'utf8')) as ReconciledColumns) : undefined;
+}
+
+export function clearReconciled(tableDir: string): void {
+  rmSync(join(tableDir, RECONCILED_FILE), { force: true });
 }
 
 /** The shape of a sealed epoch's CSVs: its own, else the table's committed one. */

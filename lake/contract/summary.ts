@@ -53,6 +53,11 @@ export const TABLE_PROPERTY = {
    */
   snapshotXids: 'pgcdc.snapshot-xids',
   snapshotLsn: 'pgcdc.snapshot-lsn',
+  /**
+   * The source table's columns (JSON of core/types/source.ts's SourceTable) the base snapshot was planned from:
+   * what a first `start` or `reconcile` knows the lake's first schema by when the source has changed since.
+   */
+  baseSourceColumns: 'pgcdc.base-source-columns',
 } as const;
 
 export type SnapshotKind = 'snapshot' | 'epoch' | 'compaction' | 'fill';

@@ -4,6 +4,7 @@ import type { Catalog } from '../catalog/index.js';
 import { pgcdcSummary, TABLE_PROPERTY } from '../contract/index.js';
 import { TableExistsError } from '../errors.js';
 import type { IcebergSchema } from '../../core/types/iceberg.js';
+import type { SourceTable } from '../../core/types/source.js';
 import { appendFiles, createTable, type DataFile } from '../iceberg/table.js';
 import type { ManifestStore } from '../manifest.js';
 import type { ObjectStore } from '../storage/index.js';
@@ -33,6 +34,8 @@ export interface BaseCommit {
   readonly slot: string;
   /** The source table's primary key, in key order; empty for a table without one. */
   readonly primaryKey: readonly string[];
+  /** The source table the schema was planned from, kept as a table property (TABLE_PROPERTY.baseSourceColumns). */
+  readonly sourceTable?: SourceTable;
   readonly source: { readonly database: string; readonly host: string; readonly publication: string };
   /**
    * A table that joined while streaming: its copy was read under a snapshot of its own (not the slot's). Kept as
@@ -53,6 +56,9 @@ export async function commitBase(ctx: BaseContext, commit: BaseCommit): Promise<
       properties: {
         [TABLE_PROPERTY.sourceTable]: commit.identifier,
         [TABLE_PROPERTY.slot]: commit.slot,
+        ...(commit.sourceTable === undefined
+          ? {}
+          : { [TABLE_PROPERTY.baseSourceColumns]: JSON.stringify(commit.sourceTable) }),
         ...(commit.late === undefined
           ? {}
           : { [TABLE_PROPERTY.snapshotXids]: commit.late.xids, [TABLE_PROPERTY.snapshotLsn]: commit.late.seenBelow }),
