@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import type { Readable } from 'node:stream';
 import type { DuckDBInstance } from '@duckdb/node-api';
-import { memoryBudget, type PgCdcConfig } from '../core/config/index.js';
+import { memoryBudget, parseDuration, type PgCdcConfig } from '../core/config/index.js';
 import { PgCdcError } from '../core/errors/index.js';
 import type { Logger } from '../core/log/index.js';
 import type { RewriteContext } from '../lake/compaction/rewrite.js';
@@ -122,13 +122,17 @@ export function openLakeAccess(config: PgCdcConfig, log: Logger): Promise<LakeAc
   };
   // A cache next to the worker: losing it costs a rebuild from the lake, never data.
   const locatorDir = locatorRoot(config.state_dir);
+  const rawTags = {
+    keep: config.promotion.raw_tags.keep,
+    maxAgeMs: parseDuration(config.promotion.raw_tags.max_age),
+  };
   return Promise.resolve({
     async committedEpoch(table) {
       const loaded = await loadTableMetadata(store, catalog, table);
       return summaryEpoch(headSnapshot(loaded.metadata)?.summary) ?? 0;
     },
     commitEpoch: async (batch, codec) =>
-      commitEpoch({ store, catalog, duckdb: await epochDuckDB(), locatorDir, log, manifest }, batch, codec),
+      commitEpoch({ store, catalog, duckdb: await epochDuckDB(), locatorDir, log, manifest, rawTags }, batch, codec),
     compaction: async () => ({ store, catalog, manifest, duckdb: await compactionDuckDB(), log }),
     prepareLocator: async (table, codec) =>
       prepareLocator({ store, catalog, duckdb: await epochDuckDB(), locatorDir, log, manifest }, table, codec),

@@ -14,6 +14,8 @@ export interface VisibleTable {
   readonly table: LakeTable;
   /** The visible fields of the table's current schema, in table order. */
   readonly fields: readonly IcebergField[];
+  /** The principal may read past `main` (staging, snapshots not promoted yet); else only what was promoted. */
+  readonly readsStaging: boolean;
 }
 
 /**
@@ -44,7 +46,8 @@ export function visibleTables(
     );
     const ownColumns = new Set(own.columns);
     const fields = table.fields.filter((f) => ownColumns.has(f.name) && allowed.has(f.name));
-    if (fields.length > 0) visible.set(table.identifier, { table, fields });
+    if (fields.length > 0)
+      visible.set(table.identifier, { table, fields, readsStaging: decision.readsStaging === true });
   }
   return visible;
 }

@@ -14,7 +14,7 @@ import { openDuckDB, renewStoreAccess, type OpenDuckDB } from '../lake/parquet/w
 import { DecisionCache, visibleTables, type VisibleTable } from './access.js';
 import { changesPlan } from './changes.js';
 import { EngineError, invalid, tableNotFound } from './errors.js';
-import { LakeIndex, resolveSnapshot, type WithConnection } from './lake.js';
+import { LakeIndex, refuseUnpromoted, resolveSnapshot, type WithConnection } from './lake.js';
 import { Session, type ViewSpec } from './session.js';
 import { checkSql, type TableReference } from './sql-guard.js';
 import { checkLimit, parseWhere, structuredStatement } from './structured.js';
@@ -217,6 +217,7 @@ class GovernedQueryEngine implements QueryEngine {
     const views: ViewSpec[] = [];
     for (const target of targets) {
       const snapshot = resolveSnapshot(target.table, at);
+      if (snapshot && !target.readsStaging) refuseUnpromoted(target.table, snapshot, at);
       if (snapshot) snapshots[target.table.identifier] = String(snapshot['snapshot-id']);
       const resolved = await this.lake.resolveFiles(target.table, snapshot);
       views.push({ schema: target.table.schema, name: target.table.name, fields: target.fields, resolved });

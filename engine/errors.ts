@@ -44,6 +44,16 @@ export function refNotFound(ref: string, table: string, refs: readonly string[])
   });
 }
 
+/** `raw@<time>` before every raw tag the table keeps (promotion.raw_tags prunes them). */
+export function rawTagNotFound(ref: string, table: string, oldest: string | undefined): EngineError {
+  return new EngineError('REF_NOT_FOUND', `${table} has no raw tag at or before ${ref.slice(4)}`, {
+    context: { table, ref },
+    hint: oldest
+      ? `the oldest raw tag kept is ${oldest} (promotion.raw_tags sets how many stay, and for how long)`
+      : 'the table has no raw tags: each epoch adds one unless promotion.raw_tags.keep is 0',
+  });
+}
+
 /**
  * A snapshot id the table does not have: never written, or expired by compaction (which keeps the newest
  * `compaction.retain_snapshots` and every ref). The hint names the oldest snapshot that can still be read.

@@ -12,10 +12,19 @@ import { BoundedCache } from '../lake/cache.js';
 import { currentSchema, currentSnapshot, type Snapshot, type TableMetadata } from '../lake/iceberg/metadata.js';
 import type { IcebergField } from '../core/types/iceberg.js';
 import type { Lake } from '../lake/open.js';
+import { rawTagAtOrBefore, rawTags, rawTagTime } from '../lake/iceberg/raw-tags.js';
+import {
+  branchSnapshot,
+  hasStaging,
+  headSnapshot,
+  isAncestor,
+  MAIN_BRANCH,
+  STAGING_BRANCH,
+} from '../lake/iceberg/refs.js';
 import { currentDataFiles, type SnapshotFiles } from '../lake/reader.js';
 import { scanColumnNames } from '../lake/scan.js';
 import type { ObjectStore } from '../lake/storage/index.js';
-import { invalid, notAvailable, refNotFound, snapshotNotFound, EngineError } from './errors.js';
+import { invalid, notAvailable, rawTagNotFound, refNotFound, snapshotNotFound, EngineError } from './errors.js';
 import type { ReadAt } from './types.js';
 
 export interface LakeTable {
@@ -154,6 +163,24 @@ function baseOf(metadata: TableMetadata, snapshot: Snapshot): Snapshot {
   return oldest;
 }
 
+/**
+ * Readers read what was promoted: `main` and the snapshots before it. A snapshot past `main` (staging's, or a tag
+ * or id naming one) is refused unless the role's `refs` lists `staging` (the caller decides that).
+ */
+export function refuseUnpromoted(table: LakeTable, snapshot: Snapshot, at: ReadAt): void {
+  const main = branchSnapshot(table.metadata, MAIN_BRANCH);
+  if (!main || isAncestor(table.metadata, snapshot['snapshot-id'], main)) return;
+  const asked = at.ref ?? at.snapshotId ?? String(snapshot['snapshot-id']);
+  throw new EngineError(
+    'REF_FORBIDDEN',
+    `${JSON.stringify(asked)} of ${table.identifier} names a snapshot not promoted to main yet`,
+    {
+      context: { table: table.identifier, ref: asked },
+      hint: 'read main (the default) or a snapshot before it; a role whose refs list staging may read past main (governance.roles.<role>.refs: [main, staging])',
+    },
+  );
+}
+
 function resolveNamedSnapshot(table: LakeTable, at: ReadAt): Snapshot | undefined {
   const { metadata } = table;
   if (at.ref !== undefined && at.snapshotId !== undefined) {
@@ -166,6 +193,8 @@ function resolveNamedSnapshot(table: LakeTable, at: ReadAt): Snapshot | undefine
         hint: 'a ref name such as main, or a decimal snapshot id',
       });
     }
+    // A table without a staging branch commits to main: that is its staging head.
+    if (at.ref === STAGING_BRANCH && !hasStaging(metadata)) return headSnapshot(metadata);
     const ref = Object.hasOwn(metadata.refs, at.ref) ? metadata.refs[at.ref] : undefined;
     if (ref) {
       const snapshot = byId(String(ref['snapshot-id']));
@@ -173,6 +202,15 @@ function resolveNamedSnapshot(table: LakeTable, at: ReadAt): Snapshot | undefine
       return snapshot;
     }
     if (at.ref === 'main' && metadata.snapshots.length === 0) return undefined;
+    const rawTime = rawTagTime(at.ref);
+    if (rawTime !== undefined) {
+      // Any time reads the newest raw tag at or before it, as a time-travel query would.
+      const tag = rawTagAtOrBefore(metadata, rawTime);
+      if (!tag) throw rawTagNotFound(at.ref, table.identifier, rawTags(metadata).at(-1)?.name);
+      const snapshot = byId(String(tag.snapshotId));
+      if (!snapshot) throw snapshotNotFound(String(tag.snapshotId), table.identifier, metadata.snapshots);
+      return snapshot;
+    }
     if (!/^\d{1,19}$/.test(at.ref)) throw refNotFound(at.ref, table.identifier, Object.keys(metadata.refs));
     const snapshot = byId(at.ref);
     if (!snapshot) throw snapshotNotFound(at.ref, table.identifier, metadata.snapshots);

@@ -61,9 +61,16 @@ export interface SqlQuery {
   readonly limit?: number;
 }
 
-/** Where to read: a ref name (`main`, or a tag) or a snapshot id; default the current snapshot. */
+/**
+ * Where to read: a ref name (`main`, `staging`, a tag, `raw@<time>`) or a snapshot id; default the current snapshot,
+ * `main`. Past `main` only for a role whose refs list staging (REF_FORBIDDEN otherwise).
+ */
 export interface ReadAt {
-  /** A ref of the table's metadata; decimal text that names no ref is read as a snapshot id. */
+  /**
+   * A ref of the table's metadata (`staging` of a table without that branch is its head, `main`); `raw@<time>`
+   * that names no tag reads the newest raw tag at or before the time; decimal text that names no ref is read as a
+   * snapshot id.
+   */
   readonly ref?: string;
   /** Decimal snapshot id; every table the query touches must have it. */
   readonly snapshotId?: string;

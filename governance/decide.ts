@@ -134,7 +134,8 @@ export interface DecisionInput {
 export function decideAccess(input: DecisionInput): AccessDecision {
   const tables = new Map<string, TableGrant>();
   const { index } = input;
-  if (!index) return { principal: input.principal, policyVersion: input.policyVersion, tables };
+  const readsStaging = input.role.readsStaging;
+  if (!index) return { principal: input.principal, policyVersion: input.policyVersion, tables, readsStaging };
   const shapes = new Map(input.lake.map((shape) => [shape.identifier, shape]));
   const decided = new Map<string, BaseDecision>();
   const baseColumns = (base: string, changelog?: LakeTableShape): string[] => {
@@ -168,5 +169,5 @@ export function decideAccess(input: DecisionInput): AccessDecision {
       ...(decision.expiresAt === undefined ? {} : { expiresAt: decision.expiresAt }),
     });
   }
-  return { principal: input.principal, policyVersion: input.policyVersion, tables };
+  return { principal: input.principal, policyVersion: input.policyVersion, tables, readsStaging };
 }

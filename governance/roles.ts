@@ -14,6 +14,8 @@ export interface CompiledRole {
   readonly source: string;
   readonly grant: TagExpression;
   readonly description?: string;
+  /** `refs` lists `staging`: the role may read what has not been promoted to `main` yet. */
+  readonly readsStaging: boolean;
 }
 
 export type RoleSet = ReadonlyMap<string, CompiledRole>;
@@ -53,6 +55,7 @@ export function compileRoles(governance: RolesConfig): RoleSet {
       name,
       source: role.grant,
       grant: parseTagExpression(role.grant),
+      readsStaging: role.refs.includes('staging'),
       ...(role.description === undefined ? {} : { description: role.description }),
     });
   }

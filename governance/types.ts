@@ -25,6 +25,11 @@ export interface AccessDecision {
   readonly policyVersion: number;
   /** Keyed by lake identifier; only what the principal may read. */
   readonly tables: ReadonlyMap<string, TableGrant>;
+  /**
+   * The principal may read `staging` and snapshots past `main` (its role's `refs` lists `staging`). Absent or false:
+   * only `main` and the snapshots before it, what was promoted.
+   */
+  readonly readsStaging?: boolean;
 }
 
 export interface AccessPolicy {

@@ -1,5 +1,6 @@
 import type { QueryEngine, ReadAt, SqlQuery, StructuredQuery } from '../../engine/types.js';
 import { isChangelogIdentifier, stateIdentifierOf } from '../../lake/contract/index.js';
+import { MAIN_BRANCH, STAGING_BRANCH } from '../../lake/iceberg/refs.js';
 import { ApiError } from '../errors.js';
 import type {
   ChangesInput,
@@ -103,8 +104,10 @@ export class ServeService {
       // A ref names a manifest version; for one table that is one snapshot id.
       if (input.ref !== undefined) at = { snapshotId: await this.snapshotAtRef(principal, input.table, input.ref) };
     } else {
-      // Only the newest refs pass validation with sql, and the newest is what the engine reads by default.
+      // Only the newest refs pass validation with sql: `main` is what the engine reads by default, `latest` and
+      // `staging` are each table's staging head (its newest snapshot), which a role reads when its refs allow it.
       query = { kind: 'sql', sql: input.sql ?? '', limit };
+      if (input.ref !== undefined && input.ref !== MAIN_BRANCH) at = { ref: STAGING_BRANCH };
     }
     if (input.snapshot_id !== undefined) at = { snapshotId: input.snapshot_id };
     return queryWire(await this.deadline(this.engine.query(principal, query, at)));
@@ -139,7 +142,8 @@ export class ServeService {
   async snapshot(principal: string, input: SnapshotInput): Promise<SnapshotWire> {
     const latest = await this.lake.latestOrFail();
     const visible = await decideOn(this.options.visibility, principal, latest.manifest);
-    const at = input.ref === undefined ? latest : await resolveRef(this.lake, input.ref);
+    // Readers read main by default: the tables at the last promotion's cut.
+    const at = await resolveRef(this.lake, input.ref ?? 'main');
     return snapshotOf(this.lake, at, visible, input);
   }
 

@@ -1,10 +1,14 @@
 import { ApiError } from '../errors.js';
 import { LATEST_REFS } from '../schemas/inputs.js';
+import { MAIN_BRANCH } from '../../lake/iceberg/refs.js';
 import type { LakeView, ManifestAt } from './lake-view.js';
+import { mainView } from './main-view.js';
 
 /**
  * Refs name a whole-lake point in time: a version of pg-cdc's manifest, which moves with every committed epoch.
- *   latest | staging | main   the newest manifest (its entries are the staging heads; its `main` record is not read)
+ *   latest | staging          the newest manifest (its entries are each table's newest snapshot, staging's head)
+ *   main                      the newest manifest as its `main` record sees it: every table at the last promotion's
+ *                             cut (main-view.ts)
  *   v<N>                      manifest version N (VERSION_PRUNED once compaction pruned it)
  *   raw@<ISO 8601 time>       the newest manifest committed at or before that time
  */
@@ -16,6 +20,7 @@ const SYNTAX = 'a ref is latest, staging, main, v<N> (a manifest version) or raw
 
 export async function resolveRef(lake: LakeView, ref: string): Promise<ResolvedRef> {
   const latest = await lake.latestOrFail();
+  if (ref === MAIN_BRANCH) return { ...(await mainView(lake, latest)), ref };
   if (LATEST_REFS.has(ref)) return { ...latest, ref };
   const version = /^v(\d{1,9})$/.exec(ref);
   if (version) return { ...(await lake.version(Number(version[1]), latest)), ref };

@@ -124,6 +124,8 @@ const roleSchema = z.strictObject({
   description: z.string().optional(),
   /** The IAM principal Lake Formation grants this role's tag policies to (`governance.catalog: glue`). */
   principal_arn: nonEmpty().optional(),
+  /** What the role may read besides `main` and its history: `staging` (epochs not promoted yet). */
+  refs: z.array(z.enum(['main', 'staging'])).default(['main']),
 });
 
 const governanceSchema = z.strictObject({
@@ -205,7 +207,16 @@ const compactionSchema = z
     changelog_retention: changelog_retention ?? (hours ? `${hours}h` : 0),
   }));
 
-const promotionSchema = z.strictObject({ mode: z.enum(['auto', 'manual']).default('auto') });
+const promotionSchema = z.strictObject({
+  mode: z.enum(['auto', 'manual']).default('auto'),
+  /** The `raw@<time>` tag on each epoch's snapshot of a state table: how many stay, and for how long at most. */
+  raw_tags: z
+    .strictObject({
+      keep: num({ int: true, min: 0, unit: '0 tags nothing' }, 100),
+      max_age: duration().default('7d'),
+    })
+    .prefault({}),
+});
 
 const tokenSchema = z.strictObject({ principal: nonEmpty(), sha256: sha256Hex() });
 

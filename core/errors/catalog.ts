@@ -141,6 +141,7 @@ export const FAILURES = {
   COLUMN_NOT_FOUND: badInput('the column is not in the table, or the caller may not see it'),
   REF_INVALID: badInput('a ref is not `latest`, `v<N>`, `ts:<time>` or a snapshot id'),
   REF_NOT_FOUND: badInput('no manifest version matches the ref', 404),
+  REF_FORBIDDEN: badInput('the role reads what was promoted to `main`; staging needs `refs: [main, staging]`', 403),
   VERSION_PRUNED: badInput('the manifest or catalog version asked for was pruned; the hint names the oldest kept', 410),
   EPOCH_NOT_FOUND: badInput('the changelog has no such epoch', 404),
   BAD_REQUEST: badInput('the request does not match its schema'),

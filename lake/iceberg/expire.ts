@@ -5,6 +5,7 @@ import { deleteAll, mapBounded } from '../storage/bounded.js';
 import type { ObjectStore } from '../storage/index.js';
 import { ManifestReads, manifestsOfSnapshots } from './manifests.js';
 import type { Snapshot, TableMetadata } from './metadata.js';
+import { STAGING_BRANCH } from './refs.js';
 import { commitMetadata, loadTableMetadata, metadataVersion, type LoadedTable } from './table.js';
 
 /**
@@ -64,7 +65,7 @@ export interface UnreferencedFiles {
 
 /**
  * The files that `before`'s snapshots reference and `after`'s do not. When the expired snapshots are the oldest of
- * a linear history (one branch, every snapshot an ancestor of the current one: what pg-cdc's tables are), a file
+ * a linear history (every snapshot and ref on one line back from the head: what pg-cdc's tables are), a file
  * can only have become unreachable by a removal that an expired snapshot made, so only manifests with DELETED
  * entries are opened, as Iceberg's IncrementalFileCleanup does. Otherwise (a tag or branch keeps an older snapshot)
  * every kept manifest is read to find what is still reachable, as its ReachableFileCleanup does.
@@ -90,22 +91,26 @@ export async function unreferencedFiles(
 }
 
 /**
- * One branch (`main`), every snapshot an ancestor of the current one, and every kept snapshot newer than every
- * expired one.
+ * One line of history: every snapshot an ancestor of the newest head (`staging` when the table has it, else the
+ * current one), every branch and tag on that line (pg-cdc's `main`, `staging` and `raw@` tags are), and every kept
+ * snapshot newer than every expired one.
  */
 function expiresOldestOfLinearHistory(metadata: TableMetadata, keptIds: ReadonlySet<bigint>): boolean {
-  if (Object.keys(metadata.refs).some((name) => name !== 'main')) return false;
   const byId = new Map(metadata.snapshots.map((s) => [s['snapshot-id'], s]));
+  const headId = metadata.refs[STAGING_BRANCH]?.['snapshot-id'] ?? metadata['current-snapshot-id'];
+  const line = new Set<bigint>();
   let ancestors = 0;
   let oldestKept = Infinity;
   let newestExpired = -Infinity;
-  let at = byId.get(metadata['current-snapshot-id']);
+  let at = byId.get(headId);
   // Bounded by the snapshot count: a parent cycle (corrupt metadata) ends the walk, and takes the careful path.
   for (; at && ancestors <= metadata.snapshots.length; at = byId.get(at['parent-snapshot-id'] ?? -1n)) {
     ancestors++;
+    line.add(at['snapshot-id']);
     if (keptIds.has(at['snapshot-id'])) oldestKept = Math.min(oldestKept, at['sequence-number']);
     else newestExpired = Math.max(newestExpired, at['sequence-number']);
   }
+  if (Object.values(metadata.refs).some((ref) => !line.has(ref['snapshot-id']))) return false;
   return ancestors === metadata.snapshots.length && newestExpired < oldestKept;
 }
 

@@ -25,6 +25,7 @@ import {
   type SnapshotOperation,
   type TableMetadata,
 } from './metadata.js';
+import { withRawTag, type RawTagRetention } from './raw-tags.js';
 import { headSnapshot, withCommittedSnapshot } from './refs.js';
 import type { IcebergSchema } from '../../core/types/iceberg.js';
 
@@ -131,6 +132,8 @@ export interface AppendInput {
    * Totals in the summary restart from the added files.
    */
   readonly replaceAll?: boolean;
+  /** Tag the snapshot `raw@<its time>` and prune the raw tags by this retention (an epoch of a state table). */
+  readonly rawTag?: RawTagRetention;
 }
 
 export interface AppendResult {
@@ -224,7 +227,7 @@ export async function appendFiles(
       ),
       'schema-id': schema['schema-id'],
     };
-    return await commitSnapshot(catalog, table, snapshot, files);
+    return await commitSnapshot(catalog, table, snapshot, files, input.rawTag);
   } catch (error) {
     return files.discardOnConflict(error);
   }
@@ -255,16 +258,18 @@ export class CommitFiles {
 }
 
 /**
- * Makes `snapshot` the head of the table (of `staging` when it has that branch, else of `main`): the next metadata
- * version is written, then the catalog pointer swapped.
+ * Makes `snapshot` the head of the table (of `staging` when it has that branch, else of `main`), tagged
+ * `raw@<time>` when `rawTag` says so: the next metadata version is written, then the catalog pointer swapped.
  */
 export async function commitSnapshot(
   catalog: Catalog,
   table: LoadedTable,
   snapshot: Snapshot,
   files: CommitFiles,
+  rawTag?: RawTagRetention,
 ): Promise<AppendResult> {
-  const next = withCommittedSnapshot(table.metadata, snapshot, table.metadataLocation);
+  const committed = withCommittedSnapshot(table.metadata, snapshot, table.metadataLocation);
+  const next = rawTag ? withRawTag(committed, snapshot, rawTag) : committed;
   const metadataKey = metadataFileKey(table.location, metadataVersion(table.metadataKey) + 1);
   const metadataLocation = await files.put(metadataKey, serializeTableMetadata(next));
   await catalog.commitTable(table.identifier, table.metadataKey, metadataKey);

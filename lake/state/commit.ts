@@ -6,6 +6,7 @@ import type { Catalog } from '../catalog/index.js';
 import { changelogIdentifier, pgcdcSummary, SUMMARY_KEY, summaryEpoch, summaryLsn } from '../contract/index.js';
 import { TableNotFoundError } from '../errors.js';
 import { currentSchema, type Snapshot } from '../iceberg/metadata.js';
+import type { RawTagRetention } from '../iceberg/raw-tags.js';
 import { headSnapshot } from '../iceberg/refs.js';
 import { findSnapshotByProperty, loadTableMetadata, type LoadedTable } from '../iceberg/table.js';
 import { ManifestStore } from '../manifest.js';
@@ -38,6 +39,8 @@ export interface EpochContext {
   readonly log: Logger;
   /** Default: the manifest of `store`. */
   readonly manifest?: ManifestStore;
+  /** The `raw@<time>` tag of each epoch's state snapshot and its retention; none when absent. */
+  readonly rawTags?: RawTagRetention;
 }
 
 const MAX_LONG = (1n << 63n) - 1n;
@@ -230,6 +233,7 @@ export async function commitEpoch(ctx: EpochContext, batch: ChangeBatch, codec: 
         phase,
         beside: () => void changelog(),
         beforeLakeCommit: changelog,
+        ...(ctx.rawTags ? { rawTags: ctx.rawTags } : {}),
       },
       state,
       parent,

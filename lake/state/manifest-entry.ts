@@ -1,5 +1,5 @@
 import type { Logger } from '../../core/log/index.js';
-import { currentSchema } from '../iceberg/metadata.js';
+import { currentSchema, type Snapshot } from '../iceberg/metadata.js';
 import { headSnapshot } from '../iceberg/refs.js';
 import type { LoadedTable } from '../iceberg/table.js';
 import {
@@ -40,7 +40,12 @@ function tableRef(table: LoadedTable): IcebergTableRef {
  * snapshot's summary rather than from the files a commit added, so that it counts what a reader sees.
  */
 function liveRows(table: LoadedTable): number {
-  const summary = headSnapshot(table.metadata)?.summary;
+  return snapshotLiveRows(headSnapshot(table.metadata));
+}
+
+/** Live rows of a snapshot, from its summary (see liveRows). */
+export function snapshotLiveRows(snapshot: Snapshot | undefined): number {
+  const summary = snapshot?.summary;
   const total = Number(summary?.['total-records'] ?? 0) - Number(summary?.['total-position-deletes'] ?? 0);
   return Math.max(0, total);
 }

@@ -5,6 +5,7 @@ import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import type { Logger } from '../../core/log/index.js';
 import type { Catalog } from '../catalog/index.js';
 import type { Snapshot } from '../iceberg/metadata.js';
+import type { RawTagRetention } from '../iceberg/raw-tags.js';
 import { appendFiles, type AppendResult, type LoadedTable } from '../iceberg/table.js';
 import { currentDataFiles } from '../reader.js';
 import { UnreadableFileError } from '../scan.js';
@@ -44,6 +45,8 @@ export interface StateContext {
   readonly beside?: () => void;
   /** Settles once the state may be committed (the changelog's snapshot is in); rejects when it must not be. */
   readonly beforeLakeCommit?: () => Promise<unknown>;
+  /** The `raw@<time>` tag each epoch's snapshot gets, and how long tags stay (promotion.raw_tags). */
+  readonly rawTags?: RawTagRetention;
 }
 
 export interface StateCommit {
@@ -325,6 +328,7 @@ export async function commitState(
       dataFiles: [data, deletes].filter((f) => f !== undefined),
       snapshotId,
       replaceAll: resolution.truncated,
+      ...(ctx.rawTags ? { rawTag: ctx.rawTags } : {}),
       summary: {
         ...summary,
         [SUMMARY_KEY.rowsInserted]: String(data?.recordCount ?? 0),

@@ -44,9 +44,11 @@ const PYICEBERG_SCAN = `
 import os
 from pyiceberg.table import StaticTable
 t = StaticTable.from_metadata(sys.argv[1], json.loads(os.environ.get('PGCDC_PYICEBERG_PROPERTIES', '{}')))
-snap = t.current_snapshot()
+ref = os.environ.get('PGCDC_PYICEBERG_REF')
+snap = t.snapshot_by_name(ref) if ref else t.current_snapshot()
+if ref and snap is None: raise SystemExit(f'no ref {ref}')
 print(json.dumps({
-    'rows': t.scan().to_arrow().to_pylist(),
+    'rows': (t.scan(snapshot_id=snap.snapshot_id) if ref else t.scan()).to_arrow().to_pylist(),
     'summary': snap.summary.additional_properties if snap else {},
     'fields': [[f.field_id, f.name, str(f.field_type), f.required] for f in t.schema().fields],
     'identifier_field_ids': list(t.schema().identifier_field_ids),
@@ -62,16 +64,19 @@ export interface PyIcebergScan {
 
 /**
  * Read a table the way an independent engine does: PyIceberg's StaticTable on the metadata file, every row of
- * the current snapshot. Decimals come back as strings, timestamps as UTC `YYYY-MM-DDTHH:MM:SS.ffffff`.
+ * the current snapshot, or of the branch or tag `ref` names (`snapshot_by_name`). Decimals come back as strings,
+ * timestamps as UTC `YYYY-MM-DDTHH:MM:SS.ffffff`.
  */
 export function scanWithPyIceberg(
   python: string,
   metadataLocation: string,
   /** FileIO properties, e.g. `s3.endpoint` and keys for a table on S3. */
   properties: Record<string, string> = {},
+  ref?: string,
 ): PyIcebergScan {
   return runReader<PyIcebergScan>(python, PYICEBERG_SCAN, metadataLocation, {
     PGCDC_PYICEBERG_PROPERTIES: JSON.stringify(properties),
+    ...(ref === undefined ? {} : { PGCDC_PYICEBERG_REF: ref }),
   });
 }
 
