@@ -80,9 +80,9 @@ export function createPromotionActivities(deps: PromotionActivityDeps) {
 
     /**
      * Moves `main` to staging at the cut unless the diff is breaking and not forced; audits what moved and records
-     * the promotion lag that is left. Auto mode's
-     * own checks first fork `staging` in every table that lacks it (a table that joined since, a lake that was
-     * written before auto mode held `main` back), so from then on its epochs wait for the next cut as well.
+     * the promotion lag that is left. Auto mode's own checks first fork `staging` in every table that lacks it (a
+     * table that joined since, a lake that was written before auto mode held `main` back), so from then on its
+     * epochs wait for the next cut as well.
      */
     async promoteToMain(request: PromoteRequest & { readonly database: string }): Promise<PromotionOutcome> {
       return asActivity(async () => {
