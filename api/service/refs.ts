@@ -1,5 +1,6 @@
 import { ApiError } from '../errors.js';
 import { LATEST_REFS } from '../schemas/inputs.js';
+import { RAW_TAG_PREFIX, rawTagTime } from '../../lake/iceberg/raw-tags.js';
 import { MAIN_BRANCH } from '../../lake/iceberg/refs.js';
 import type { LakeView, ManifestAt } from './lake-view.js';
 import { mainView } from './main-view.js';
@@ -24,11 +25,11 @@ export async function resolveRef(lake: LakeView, ref: string): Promise<ResolvedR
   if (LATEST_REFS.has(ref)) return { ...latest, ref };
   const version = /^v(\d{1,9})$/.exec(ref);
   if (version) return { ...(await lake.version(Number(version[1]), latest)), ref };
-  const raw = /^raw@(.+)$/.exec(ref);
-  if (raw) {
-    const at = Date.parse(raw[1]!);
-    if (Number.isNaN(at)) {
-      throw new ApiError('REF_INVALID', `${JSON.stringify(raw[1])} in ref ${JSON.stringify(ref)} is not a time`, {
+  if (ref.startsWith(RAW_TAG_PREFIX) && ref.length > RAW_TAG_PREFIX.length) {
+    const at = rawTagTime(ref);
+    if (at === undefined) {
+      const text = ref.slice(RAW_TAG_PREFIX.length);
+      throw new ApiError('REF_INVALID', `${JSON.stringify(text)} in ref ${JSON.stringify(ref)} is not a time`, {
         hint: 'write the time as ISO 8601, e.g. raw@2025-01-31T12:00:00Z',
       });
     }

@@ -5,6 +5,7 @@ import { deleteAll, mapBounded } from '../storage/bounded.js';
 import type { ObjectStore } from '../storage/index.js';
 import { ManifestReads, manifestsOfSnapshots } from './manifests.js';
 import type { Snapshot, TableMetadata } from './metadata.js';
+import { rawTagsWithin } from './raw-tags.js';
 import { STAGING_BRANCH } from './refs.js';
 import { commitMetadata, loadTableMetadata, metadataVersion, type LoadedTable } from './table.js';
 
@@ -38,7 +39,9 @@ export function planExpiry(metadata: TableMetadata, policy: ExpiryPolicy): Expir
   const newestFirst = [...metadata.snapshots].sort((a, b) => b['sequence-number'] - a['sequence-number']);
   for (const snapshot of newestFirst.slice(0, policy.retainLast)) keep.add(snapshot['snapshot-id']);
   if (metadata['current-snapshot-id'] >= 0n) keep.add(metadata['current-snapshot-id']);
-  for (const ref of Object.values(metadata.refs)) keep.add(ref['snapshot-id']);
+  // pg-cdc's raw tags mark flushes; they never hold a snapshot past the retained ones (raw-tags.ts).
+  const refs = rawTagsWithin(metadata.refs, keep);
+  for (const ref of Object.values(refs)) keep.add(ref['snapshot-id']);
 
   const expired = metadata.snapshots.filter((s) => !keep.has(s['snapshot-id']));
   if (expired.length === 0) return { metadata, expired };
@@ -49,6 +52,7 @@ export function planExpiry(metadata: TableMetadata, policy: ExpiryPolicy): Expir
   return {
     metadata: {
       ...metadata,
+      refs,
       snapshots: metadata.snapshots.filter((s) => keep.has(s['snapshot-id'])),
       'snapshot-log': snapshotLog,
     },

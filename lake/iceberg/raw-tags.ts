@@ -8,8 +8,9 @@ import type { Snapshot, SnapshotRef, TableMetadata } from './metadata.js';
  *
  * Retention (`promotion.raw_tags`): every commit that adds a tag also drops the tags beyond the newest `keep` and
  * those older than `maxAgeMs`, so a table's refs stay bounded however long it streams. Each tag also carries the
- * age as Iceberg's `max-ref-age-ms`, for engines that expire refs themselves. Snapshot expiry keeps every snapshot
- * a tag names, so a tag reads for exactly as long as it exists.
+ * age as Iceberg's `max-ref-age-ms`, for engines that expire refs themselves. A raw tag never holds a snapshot:
+ * snapshot expiry drops the raw tags on the snapshots it expires (the newest `compaction.retain_snapshots` stay),
+ * so a tag reads for exactly as long as it exists, and storage is bounded by the snapshots kept as before.
  */
 export const RAW_TAG_PREFIX = 'raw@';
 
@@ -20,23 +21,27 @@ export interface RawTagRetention {
   readonly maxAgeMs: number;
 }
 
-export const isRawTag = (name: string): boolean => name.startsWith(RAW_TAG_PREFIX);
-
 /** The tag of a snapshot committed at `timestampMs`. */
 export const rawTagName = (timestampMs: number): string => `${RAW_TAG_PREFIX}${new Date(timestampMs).toISOString()}`;
 
-/** The time a ref names as `raw@<ISO 8601 time>`, in ms; undefined when it is no such ref. */
+/** The time a ref names as `raw@<ISO 8601 time>` (any spelling a reader may use), in ms; undefined otherwise. */
 export function rawTagTime(name: string): number | undefined {
-  if (!isRawTag(name)) return undefined;
+  if (!name.startsWith(RAW_TAG_PREFIX)) return undefined;
   const time = Date.parse(name.slice(RAW_TAG_PREFIX.length));
   return Number.isNaN(time) ? undefined : time;
+}
+
+/** A tag pg-cdc wrote: exactly the name rawTagName gives its time (other tags are left to whoever made them). */
+export function isRawTag(name: string): boolean {
+  const time = rawTagTime(name);
+  return time !== undefined && rawTagName(time) === name;
 }
 
 /** The raw tags of a table, newest first, with their times. */
 export function rawTags(metadata: TableMetadata): { name: string; time: number; snapshotId: bigint }[] {
   return Object.entries(metadata.refs)
     .flatMap(([name, ref]) => {
-      const time = ref.type === 'tag' ? rawTagTime(name) : undefined;
+      const time = ref.type === 'tag' && isRawTag(name) ? rawTagTime(name) : undefined;
       return time === undefined ? [] : [{ name, time, snapshotId: ref['snapshot-id'] }];
     })
     .sort((a, b) => b.time - a.time);
@@ -51,6 +56,23 @@ export function rawTagAtOrBefore(
   time: number,
 ): { name: string; snapshotId: bigint } | undefined {
   return rawTags(metadata).find((tag) => tag.time <= time);
+}
+
+/**
+ * `refs` without the raw tags that name a snapshot outside `kept` (snapshot expiry's retained set): a raw tag marks
+ * a flush while its snapshot is retained anyway, and never holds one longer. Every other ref stays.
+ */
+export function rawTagsWithin(
+  refs: Readonly<Record<string, SnapshotRef>>,
+  kept: ReadonlySet<bigint>,
+): Readonly<Record<string, SnapshotRef>> {
+  const outside = Object.entries(refs).filter(
+    ([name, ref]) => ref.type === 'tag' && isRawTag(name) && !kept.has(ref['snapshot-id']),
+  );
+  if (outside.length === 0) return refs;
+  const within = { ...refs };
+  for (const [name] of outside) delete within[name];
+  return within;
 }
 
 /**

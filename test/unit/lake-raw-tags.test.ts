@@ -79,7 +79,7 @@ describe('raw tags', () => {
     assert.equal(rawTagAtOrBefore(metadata, t0 - 1), undefined);
   });
 
-  it('are committed with the snapshot they name, and expiry keeps what they name', async () => {
+  it('are committed with the snapshot they name, and go with it when expiry drops it', async () => {
     const store = new FilesystemObjectStore(join(root, 'commit'));
     const catalog = new LocalCatalog(store);
     await createTable(store, catalog, { identifier: 'public.t', location: 'public/t', schema });
@@ -104,10 +104,17 @@ describe('raw tags', () => {
       const named = metadata.snapshots.find((s) => s['snapshot-id'] === tag.snapshotId)!;
       assert.equal(tag.name, rawTagName(named['timestamp-ms']));
     }
-    const { metadata: expired } = planExpiry(metadata, { retainLast: 1 });
+    // Expiry keeps the newest two: the untagged head and the newest tag's snapshot. The older tag never holds its
+    // snapshot past them: it goes with it.
+    const { metadata: expired } = planExpiry(metadata, { retainLast: 2 });
     assert.deepEqual(
-      new Set(expired.snapshots.map((s) => s['snapshot-id'])),
-      new Set([...tagged, metadata['current-snapshot-id']]),
+      expired.snapshots.map((s) => s['snapshot-id']),
+      bySequence.slice(3).map((s) => s['snapshot-id']),
     );
+    assert.deepEqual(
+      rawTags(expired).map((t) => t.snapshotId),
+      [bySequence[3]!['snapshot-id']],
+    );
+    assert.ok(expired.refs.main, 'branches stay');
   });
 });
