@@ -216,9 +216,15 @@ export async function openDuckDB(options: DuckDBOptions = {}): Promise<OpenDuckD
   return { instance, connection, close };
 }
 
+/** The statements each DuckDB last ran for its store, and the tail of its queue of renewals. */
+const appliedAccess = new WeakMap<DuckDBInstance, string>();
+const renewalQueue = new WeakMap<DuckDBInstance, Promise<void>>();
+
 /**
  * Runs the store's statements again on a DuckDB that `openDuckDB({ store })` opened: its secret is made anew from
- * the credentials the provider chain gives now, so a long-lived DuckDB outlives temporary credentials.
+ * the credentials the provider chain gives now, so a long-lived DuckDB outlives temporary credentials. Renewals of
+ * one instance run one at a time, and not at all while the statements are those it last ran: two epochs replacing
+ * the same secret at once fail in DuckDB's catalog with a write-write conflict.
  */
 export async function renewStoreAccess(
   instance: DuckDBInstance,
@@ -226,12 +232,23 @@ export async function renewStoreAccess(
 ): Promise<void> {
   const { statements } = await store.duckdbSetup();
   if (statements.length === 0) return;
-  const connection = await instance.connect();
-  try {
-    for (const statement of statements) await connection.run(statement);
-  } finally {
-    connection.closeSync();
-  }
+  const wanted = statements.join(';\n');
+  const renewal = (renewalQueue.get(instance) ?? Promise.resolve()).then(async () => {
+    if (appliedAccess.get(instance) === wanted) return;
+    const connection = await instance.connect();
+    try {
+      for (const statement of statements) await connection.run(statement);
+    } finally {
+      connection.closeSync();
+    }
+    appliedAccess.set(instance, wanted);
+  });
+  // The queue goes on after a failed renewal; the caller whose renewal failed gets its error.
+  renewalQueue.set(
+    instance,
+    renewal.catch(() => undefined),
+  );
+  await renewal;
 }
 
 /**
