@@ -46,6 +46,15 @@ const FLOOR_ATTEMPTS = 3;
 
 const pad = (version: number): string => String(version).padStart(10, '0');
 
+/**
+ * The update in flight per store and document: a process's own updates of one document (the table actors of one
+ * stream committing to the shared catalog and manifest) take turns instead of racing. Lost races would be retried,
+ * but on S3 each one also counts toward the conflict breaker, which is there to notice a second writing process:
+ * four tables committing every second raced often enough to trip it. Keyed by the store object, which every caller
+ * of one lake shares (lake/open.ts), so two instances over one document take turns too.
+ */
+const updating = new WeakMap<ObjectStore, Map<string, Promise<unknown>>>();
+
 export class VersionedDocument<T> {
   readonly prefix: string;
   private readonly decode: (raw: JsonValue) => T;
@@ -143,6 +152,22 @@ export class VersionedDocument<T> {
    * times) and may throw to abort.
    */
   async update(fn: (current: Versioned<T> | undefined) => T, options: UpdateOptions = {}): Promise<Versioned<T>> {
+    let inFlight = updating.get(this.store);
+    if (!inFlight) updating.set(this.store, (inFlight = new Map<string, Promise<unknown>>()));
+    const previous = inFlight.get(this.prefix) ?? Promise.resolve();
+    const mine = previous.catch(() => undefined).then(() => this.updateAlone(fn, options));
+    inFlight.set(this.prefix, mine);
+    try {
+      return await mine;
+    } finally {
+      if (inFlight.get(this.prefix) === mine) inFlight.delete(this.prefix);
+    }
+  }
+
+  private async updateAlone(
+    fn: (current: Versioned<T> | undefined) => T,
+    options: UpdateOptions,
+  ): Promise<Versioned<T>> {
     const retries = options.retries ?? 8;
     for (let attempt = 0; ; attempt++) {
       const current = await this.read();

@@ -56,6 +56,27 @@ describe('versioned document', () => {
     assert.ok(winner === 'a' || winner === 'b');
   });
 
+  it("one process's concurrent updates take turns: none loses a race, each sees the one before it", async () => {
+    const { store } = fresh();
+    let lost = 0;
+    const counting = Object.assign(Object.create(store) as FilesystemObjectStore, {
+      putIfAbsent: async (key: string, body: Uint8Array | string) => {
+        const created = await store.putIfAbsent(key, body);
+        if (!created) lost += 1;
+        return created;
+      },
+    });
+    // Two instances over one document, as two callers holding one lake each make their own.
+    const docs = [0, 1].map(() => new VersionedDocument<Counter>(counting, 'docs/counter', decodeCounter));
+    await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        docs[i % 2]!.update((current) => ({ count: (current?.value.count ?? 0) + 1 })),
+      ),
+    );
+    assert.deepEqual(await docs[0]!.read(), { version: 12, value: { count: 12 } });
+    assert.equal(lost, 0);
+  });
+
   it('creating version 1 twice conflicts too', async () => {
     const { doc } = fresh();
     await doc.commit(undefined, { count: 0 });
