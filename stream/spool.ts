@@ -361,6 +361,11 @@ export class TableSpool {
     return this.sealedQueue.length;
   }
 
+  /** The number the next sealed epoch gets. */
+  get nextEpochNumber(): number {
+    return this.nextEpoch;
+  }
+
   get hasOpen(): boolean {
     return this.open.length > 0;
   }
