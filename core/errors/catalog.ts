@@ -64,7 +64,7 @@ export const FAILURES = {
   ARRAY_LITERAL_INVALID: permanent('a PostgreSQL array value does not parse'),
   LSN_INVALID: badInput('text is not an LSN, or an LSN is out of range'),
   SCHEMA_CHANGED: permanent(
-    'the columns of a table changed in a way the stream cannot follow (before its first start; an ALTER between changed rows of one transaction)',
+    'the columns of a table changed in a way the stream cannot follow (before the first start of a base committed without its source columns)',
   ),
   TYPE_MAPPING: permanent('a column type has no Iceberg mapping'),
   SPOOL_MISSING: permanent('a sealed epoch is not in the spool (or was written by an older version)'),
