@@ -171,6 +171,11 @@ export class StreamRunner {
           if (!isConnectionLost(error) || this.stopping) throw error;
           this.assembler.reset();
           this.evolver.reset();
+          // The server sends again what was not committed to a spool, in the columns it was written in: a table
+          // whose columns changed inside a transaction it has not received whole goes back to its spool's.
+          for (const route of this.options.routes.values()) {
+            if (route.shape !== route.spool.currentShape) reshapeRoute(route, routeColumns(route.spool.currentShape));
+          }
           attempt += 1;
           if (attempt > reconnect.max_attempts) throw new ReconnectExhaustedError(reconnect.max_attempts, error);
           const delay = Math.min(reconnect.initial_delay_sec * 2 ** (attempt - 1), reconnect.max_delay_sec) * 1000;
