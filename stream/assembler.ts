@@ -175,6 +175,16 @@ export class TransactionAssembler {
     for (const [id, described] of this.relationNames) if (described === name) this.relations.set(id, route);
   }
 
+  /** Forgets the rows of `route` in every transaction still being received (its table stopped). */
+  dropRowsFor(route: TableRoute): void {
+    for (const txn of [this.current, ...this.streamed.values()]) {
+      if (!txn) continue;
+      for (const key of txn.files.get(route) ?? []) route.spool.discard(key);
+      txn.files.delete(route);
+      if (txn.lastFile?.route === route) txn.lastFile = undefined;
+    }
+  }
+
   /** A lost connection: every half-received transaction is dropped (the server sends it again). */
   reset(): void {
     for (const txn of [this.current, ...this.streamed.values()]) {
@@ -212,7 +222,7 @@ export class TransactionAssembler {
     const route = this.relations.get(relationId);
     if (route === undefined)
       throw new ProtocolError(`a change for relation ${relationId} before its description`, { relationId });
-    if (route === null) return;
+    if (route === null || route.haltedAt !== undefined) return;
     const { txn, sub } = this.transactionFor(xid);
     const csv = route.spool.beginRow(this.fileKey(txn, route, sub));
     writeRow(csv, route, txn.xid, txn.seq++, op, old, row);

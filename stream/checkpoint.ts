@@ -22,7 +22,7 @@ export class Checkpoint {
   confirmable(routes: Iterable<TableRoute>): Lsn {
     let oldest: Lsn | undefined;
     for (const route of routes) {
-      for (const lsn of [route.spool.oldestUncommittedLsn(), route.gate?.oldestHeldLsn]) {
+      for (const lsn of [route.spool.oldestUncommittedLsn(), route.gate?.oldestHeldLsn, route.haltedAt]) {
         if (lsn !== undefined && (oldest === undefined || lsn < oldest)) oldest = lsn;
       }
     }

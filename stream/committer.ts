@@ -1,7 +1,7 @@
 import { isErrorCode, isRetryableCode, type ErrorCode } from '../core/errors/index.js';
 import type { Logger } from '../core/log/index.js';
 import type { EpochCommit } from '../lake/state/types.js';
-import { formatLsn, type LsnText } from '../core/lsn/index.js';
+import { formatLsn, type Lsn, type LsnText } from '../core/lsn/index.js';
 import type { TableRoute } from './routes.js';
 import type { SealedEpoch } from './spool.js';
 
@@ -127,6 +127,31 @@ export class EpochCommitter {
         await new Promise((resolve) => setTimeout(resolve, this.retryDelayMs));
       }
     }
+  }
+
+  /**
+   * The table stops before a change the stream cannot follow (StreamRunner.halt): reported like a failed epoch,
+   * the one that would have held the change; its sealed epochs stay in the spool for the next start.
+   */
+  halt(route: TableRoute, at: Lsn, code: ErrorCode, error: unknown): void {
+    const root = withCode(error, code);
+    const lsn = formatLsn(at);
+    const failure: TableFailure = {
+      table: route.table,
+      epoch: route.spool.nextEpochNumber,
+      firstLsn: lsn,
+      lastLsn: lsn,
+      code,
+      message: root?.message ?? String(error),
+      hint: [hintOf(root), RESTART_HINT].filter(Boolean).join('; '),
+      at: new Date().toISOString(),
+    };
+    this.failed.set(route.table, failure);
+    this.log.error(
+      { ...failure, err: error },
+      `${route.table} stops at a change it cannot follow (${code}, LSN ${lsn}): the other tables go on, the slot is held there`,
+    );
+    this.onTableFailed(failure);
   }
 
   private tableFailed(route: TableRoute, sealed: SealedEpoch, code: ErrorCode, error: unknown): void {

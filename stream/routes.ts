@@ -1,5 +1,5 @@
 import { PgCdcError } from '../core/errors/index.js';
-import type { LsnText } from '../core/lsn/index.js';
+import type { Lsn, LsnText } from '../core/lsn/index.js';
 import { planOfShape, type TableShape } from '../core/types/evolution.js';
 import type { ColumnPlan, TablePlan } from '../core/types/index.js';
 import type { SourceTable } from '../core/types/source.js';
@@ -26,6 +26,11 @@ export interface TableRoute extends RouteColumns {
    * reconcile): where each of the route's columns is in the received tuple. Undefined: the same place.
    */
   tupleMap?: TupleMap | undefined;
+  /**
+   * A change of the table the stream cannot follow was met in the transaction committing at (or read after) this
+   * position: the table takes no more rows, and the slot is not acknowledged past it (StreamRunner.halt).
+   */
+  haltedAt?: Lsn;
 }
 
 /** Where each column of a route's plan comes from in a tuple of other columns. */
@@ -63,9 +68,9 @@ export function routeColumns(shape: TableShape): RouteColumns {
   return { shape, source: shape.source, plan: planOfShape(shape), ...identityOf(shape.source) };
 }
 
-/** The route's rows carry `shape` from now on. */
-export function reshapeRoute(route: TableRoute, shape: TableShape): void {
-  Object.assign(route, routeColumns(shape));
+/** The route's rows carry `columns` (routeColumns of the new shape, planned before anything changed) from now on. */
+export function reshapeRoute(route: TableRoute, columns: RouteColumns): void {
+  Object.assign(route, columns);
 }
 
 export class SchemaChangedError extends PgCdcError {

@@ -17,7 +17,7 @@ import { newColumnsPolicy } from '../governance/new-columns.js';
 import { openRegistryIfPresent, recordColumnChanges } from './governance.js';
 import { describeTarget } from '../source/connection.js';
 import { describeKeyChange, keyAfterRelation, withPrimaryKey } from './identity.js';
-import { reshapeRoute, type TableRoute } from './routes.js';
+import { reshapeRoute, routeColumns, type TableRoute } from './routes.js';
 import { StreamMetrics } from './metrics.js';
 import { LateTables, type LateTablesOptions, type TableOnboarding } from './late-tables.js';
 
@@ -174,6 +174,11 @@ export class StreamRunner {
           if (!isConnectionLost(error) || this.stopping) throw error;
           this.assembler.reset();
           this.evolver.reset();
+          // The server sends again what was not committed to a spool, in the columns it was written in: a table
+          // whose columns changed inside a transaction it has not received whole goes back to its spool's.
+          for (const route of this.options.routes.values()) {
+            if (route.shape !== route.spool.currentShape) reshapeRoute(route, routeColumns(route.spool.currentShape));
+          }
           attempt += 1;
           if (attempt > reconnect.max_attempts) throw new ReconnectExhaustedError(reconnect.max_attempts, error);
           const delay = Math.min(reconnect.initial_delay_sec * 2 ** (attempt - 1), reconnect.max_delay_sec) * 1000;
@@ -340,10 +345,32 @@ export class StreamRunner {
    */
   private async relation(message: RelationMessage): Promise<void> {
     const route = this.options.routes.get(`${message.schema}.${message.name}`);
-    if (!route || this.followsReconcile(route, message)) return;
+    if (!route || route.haltedAt !== undefined || this.followsReconcile(route, message)) return;
     // A Relation inside a transaction the table has already describes columns the route has gone past: the route
     // starts (and stays, across reconnects) at the shape of the last transaction it took.
     if (this.assembler.replaysFor(route)) return;
+    try {
+      await this.followRelation(route, message);
+    } catch (error) {
+      // A change the stream cannot follow stops its table only; a lost connection is the stream's to cure.
+      if (!(error instanceof PgCdcError) || isConnectionLost(error)) throw error;
+      this.halt(route, error);
+    }
+  }
+
+  /**
+   * Stops one table before a change it cannot follow: the rows it has from before are kept (sealed, committed at
+   * the next start), its rows from this transaction on are dropped, and the slot is held at this transaction, so
+   * after the fix `pg-cdc start` reads it again. The other tables go on.
+   */
+  private halt(route: TableRoute, error: PgCdcError): void {
+    route.haltedAt = this.assembler.currentCommitLsn ?? this.checkpoint.readPosition;
+    this.assembler.dropRowsFor(route);
+    route.spool.seal();
+    this.committer.halt(route, route.haltedAt, error.code, error);
+  }
+
+  private async followRelation(route: TableRoute, message: RelationMessage): Promise<void> {
     const evolution = await this.evolver.evolution(route, message);
     // The key a Relation flags may change on its own (a new primary key, REPLICA IDENTITY USING INDEX): the epochs
     // after this point are identified by it, in a schema version whose identifier-field-ids follow it.
@@ -358,10 +385,12 @@ export class StreamRunner {
     // The transaction being received wrote rows of the table before the ALTER: they keep their files and columns,
     // and its commit splits it over two epochs at this point (TableSpool.commitParts). Otherwise the open epoch
     // ends here, and the spool takes the new columns at once.
+    // Planned before anything changes: a shape that cannot be planned (no columns left) stops the table here.
+    const planned = routeColumns(shape);
     const split = this.assembler.hasRowsFor(route);
     const sealed = split ? undefined : route.spool.seal();
     if (!split) route.spool.reshape(shape);
-    reshapeRoute(route, shape);
+    reshapeRoute(route, planned);
     this.options.log.info(
       { table: route.table, schemaId: shape.schemaId, changes, sealedEpoch: sealed?.batch.epoch, split },
       split

@@ -388,6 +388,16 @@ export class TableSpool {
     return this.sealedQueue.length;
   }
 
+  /** The columns of the rows going into the open epoch. */
+  get currentShape(): TableShape {
+    return this.shape;
+  }
+
+  /** The number the next sealed epoch gets. */
+  get nextEpochNumber(): number {
+    return this.nextEpoch;
+  }
+
   get hasOpen(): boolean {
     return this.open.length > 0;
   }
