@@ -29,7 +29,7 @@ describe('memory.limit_mb', () => {
   it('gives each DuckDB a share of the limit, and the snapshot writers a floor per parallel worker', () => {
     const budget = memoryBudget(512, 4, 2);
     assert.deepEqual(budget.epochs, { memoryLimit: '128MB', memoryBytes: 128 * MIB, threads: 2 });
-    assert.deepEqual(budget.compaction, { memoryLimit: '64MB', memoryBytes: 64 * MIB, threads: 1 });
+    assert.deepEqual(budget.compaction, { memoryLimit: '128MB', memoryBytes: 128 * MIB, threads: 1 });
     assert.equal(budget.snapshot.memoryLimit, '384MB');
     assert.equal(memoryBudget(2048, 4, 2).snapshot.memoryLimit, '1024MB');
     assert.equal(memoryBudget(512, 4, 16).epochs.threads, 4);
