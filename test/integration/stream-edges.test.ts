@@ -20,7 +20,7 @@ function rss(pid: number): number {
   return match ? Number(match[1]) * 1024 : 0;
 }
 
-// Node (about 300 MiB while reading at full speed), DuckDB (memory_limit 256 MB, plus what it does not track) and the
+// Node (about 300 MiB while reading at full speed), DuckDB (memory_limit 128 MB by default, plus what it does not track) and the
 // million locator entries of the epoch: well under what holding the transaction in memory would take.
 const MEMORY_BOUND = 1024 * 1024 * 1024;
 
