@@ -78,6 +78,7 @@ export const FAILURES = {
   EPOCH_MISMATCH: permanent('an epoch disagrees with what the lake holds for it'),
   EPOCH_STATE: permanent('the table in the lake is not in a state this epoch can build on'),
   EPOCH_BATCH_INVALID: permanent('the change files of an epoch do not read'),
+  EPOCH_OUT_OF_MEMORY: retryable('DuckDB ran out of its memory limit reading an epoch; the epoch is retried'),
   EPOCH_COMMIT_FAILED: retryable('an epoch commit ended without a result (its activity timed out); restart to resend'),
   LAKE_CORRUPT: permanent('a metadata, manifest or version file of the lake is missing or does not decode'),
   LAKE_NOT_EMPTY: permanent('`init` found tables in the lake already'),

@@ -12,7 +12,14 @@ import { findSnapshotByProperty, loadTableMetadata, type LoadedTable } from '../
 import { ManifestStore } from '../manifest.js';
 import { requestDelta, type ObjectStore } from '../storage/index.js';
 import { commitChanges, type ChangesCommit } from './changes.js';
-import { ChangeBatchError, EpochGapError, EpochMismatchError, EpochStateError } from './errors.js';
+import {
+  ChangeBatchError,
+  EpochGapError,
+  EpochMismatchError,
+  EpochOutOfMemoryError,
+  EpochStateError,
+  isDuckDBOutOfMemory,
+} from './errors.js';
 import { evolveToSchema } from './evolve.js';
 import { dropEvents, loadEvents, useEvents, type LoadedEvents } from './events.js';
 import { identityKey } from './keys.js';
@@ -203,6 +210,7 @@ export async function commitEpoch(ctx: EpochContext, batch: ChangeBatch, codec: 
     try {
       events = await loadEvents(connection, batch, codec, key, eventsTable);
     } catch (error) {
+      if (isDuckDBOutOfMemory(error)) throw new EpochOutOfMemoryError(batch.table, batch.epoch, error);
       throw new ChangeBatchError(batch.table, batch.epoch, error);
     }
     phase('load');

@@ -32,6 +32,25 @@ export class EpochStateError extends PgCdcError {
   }
 }
 
+/**
+ * DuckDB ran out of its memory_limit while it read an epoch: not the batch's fault, so retryable (the memory other
+ * work held may be free on the next attempt), with the settings that give the epochs more room.
+ */
+export class EpochOutOfMemoryError extends PgCdcError {
+  constructor(table: string, epoch: number, cause: unknown) {
+    const reason = cause instanceof Error ? (cause.message.split('\n')[0] ?? cause.message) : String(cause);
+    super('EPOCH_OUT_OF_MEMORY', `${table} epoch ${epoch}: DuckDB ran out of memory reading the epoch: ${reason}`, {
+      context: { table, epoch },
+      hint: 'raise memory.limit_mb (the epochs get a quarter of it) or lower flush.max_bytes; the epoch is retried',
+      cause,
+    });
+  }
+}
+
+/** DuckDB's own out-of-memory error, which it raises whatever the statement. */
+export const isDuckDBOutOfMemory = (error: unknown): boolean =>
+  error instanceof Error && error.message.startsWith('Out of Memory Error');
+
 /** DuckDB refused the batch's CSV or a value's conversion; names the table, epoch and DuckDB's reason. */
 export class ChangeBatchError extends PgCdcError {
   constructor(table: string, epoch: number, cause: unknown) {
