@@ -12,6 +12,7 @@ import pg from 'pg';
 import { loadTableMetadata } from '../../lake/iceberg/table.js';
 import { runCli } from '../support/cli.js';
 import { pythonOrSkip, scanWithDuckDbIceberg, scanWithPyIceberg } from '../support/readers.js';
+import { lakeMatches, lakeTable, sourceState } from '../support/evolving-table.js';
 import { freshDatabase } from '../support/stack.js';
 import {
   eventually,
@@ -27,37 +28,6 @@ type Db = Awaited<ReturnType<typeof freshDatabase>>;
 
 const { python, skip: noPython } = pythonOrSkip();
 const TABLE = 'txn_alter_items';
-
-async function sourceState(db: Db): Promise<{ columns: string[]; rows: string[][] }> {
-  const columns = (
-    await db.sql<{ name: string }>(
-      `SELECT attname AS name FROM pg_attribute WHERE attrelid = '${TABLE}'::regclass AND attnum > 0
-          AND NOT attisdropped ORDER BY attnum`,
-    )
-  ).map((r) => r.name);
-  const select = columns.map((c) => `${c}::text AS "${c}"`).join(', ');
-  const rows = await db.sql<Record<string, string | null>>(`SELECT ${select} FROM ${TABLE}`);
-  const table = rows.map((r) => columns.map((c) => r[c] ?? 'NULL'));
-  return { columns, rows: table.sort((a, b) => Number(a[0]) - Number(b[0])) };
-}
-
-function asText(value: unknown): string {
-  if (value === null || value === undefined) return 'NULL';
-  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint') return String(value);
-  return JSON.stringify(value);
-}
-
-function lakeTable(rows: Record<string, unknown>[], columns: readonly string[]): string[][] {
-  return rows.map((r) => columns.map((c) => asText(r[c]))).sort((a, b) => Number(a[0]) - Number(b[0]));
-}
-
-async function lakeMatches(db: Db, lake: string): Promise<true | string> {
-  const source = await sourceState(db);
-  const select = source.columns.map((c) => `d."${c}"::VARCHAR AS "${c}"`).join(', ');
-  const got = lakeTable(await lakeRows(lake, `public.${TABLE}`, select), source.columns);
-  if (JSON.stringify(got) === JSON.stringify(source.rows)) return true;
-  return `lake differs:\n want ${JSON.stringify(source.rows).slice(0, 800)}\n got  ${JSON.stringify(got).slice(0, 800)}`;
-}
 
 /** Runs `statements` as one transaction; returns its xid and how many rows of the table it changed. */
 async function inOneTransaction(db: Db, statements: readonly string[]): Promise<{ xid: string; changes: number }> {
@@ -168,7 +138,7 @@ describe('an ALTER between two writes of one transaction', () => {
     writing = false;
     await writer;
 
-    await eventually(() => lakeMatches(db, config.lake));
+    await eventually(() => lakeMatches(db, config.lake, TABLE));
     assert.equal(stream.child.exitCode, null, 'the stream is still running');
     assert.doesNotMatch(stream.logs(), /SCHEMA_CHANGED/);
     assert.match(stream.logs(), /split into epochs at this point/);
@@ -200,7 +170,7 @@ describe('an ALTER between two writes of one transaction', () => {
   });
 
   it('reads the same through PyIceberg and DuckDB iceberg_scan', { skip: noPython }, async () => {
-    const source = await sourceState(db);
+    const source = await sourceState(db, TABLE);
     const metadata = await lakeMetadataPath(config.lake, `public.${TABLE}`);
     const pyiceberg = scanWithPyIceberg(python!, metadata);
     assert.deepEqual(lakeTable(pyiceberg.rows, source.columns), source.rows);

@@ -10,6 +10,7 @@ import { lastSchemaChange } from '../../api/service/freshness.js';
 import { loadTableMetadata } from '../../lake/iceberg/table.js';
 import { runCli } from '../support/cli.js';
 import { pythonOrSkip, scanWithDuckDbIceberg, scanWithPyIceberg } from '../support/readers.js';
+import { lakeMatches, lakeTable, sourceState } from '../support/evolving-table.js';
 import { freshDatabase } from '../support/stack.js';
 import {
   eventually,
@@ -24,39 +25,6 @@ import {
 type Db = Awaited<ReturnType<typeof freshDatabase>>;
 
 const { python, skip: noPython } = pythonOrSkip();
-
-/** The columns of the source table now, and its rows as text, ordered by id. */
-async function sourceState(db: Db): Promise<{ columns: string[]; rows: string[][] }> {
-  const columns = (
-    await db.sql<{ name: string }>(
-      `SELECT attname AS name FROM pg_attribute WHERE attrelid = 'evolve_items'::regclass AND attnum > 0
-          AND NOT attisdropped ORDER BY attnum`,
-    )
-  ).map((r) => r.name);
-  const select = columns.map((c) => `${c}::text AS "${c}"`).join(', ');
-  const rows = await db.sql<Record<string, string | null>>(`SELECT ${select} FROM evolve_items`);
-  const table = rows.map((r) => columns.map((c) => r[c] ?? 'NULL'));
-  return { columns, rows: table.sort((a, b) => Number(a[0]) - Number(b[0])) };
-}
-
-function asText(value: unknown): string {
-  if (value === null || value === undefined) return 'NULL';
-  if (typeof value === 'boolean') return value ? 'true' : 'false';
-  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint') return String(value);
-  return JSON.stringify(value);
-}
-
-function lakeTable(rows: Record<string, unknown>[], columns: readonly string[]): string[][] {
-  return rows.map((r) => columns.map((c) => asText(r[c]))).sort((a, b) => Number(a[0]) - Number(b[0]));
-}
-
-async function lakeMatches(db: Db, lake: string): Promise<true | string> {
-  const source = await sourceState(db);
-  const select = source.columns.map((c) => `d."${c}"::VARCHAR AS "${c}"`).join(', ');
-  const got = lakeTable(await lakeRows(lake, 'public.evolve_items', select), source.columns);
-  if (JSON.stringify(got) === JSON.stringify(source.rows)) return true;
-  return `lake differs:\n want ${JSON.stringify(source.rows).slice(0, 800)}\n got  ${JSON.stringify(got).slice(0, 800)}`;
-}
 
 describe('pg-cdc start follows column changes', () => {
   let db: Db;
@@ -127,7 +95,7 @@ describe('pg-cdc start follows column changes', () => {
     await db.sql(`UPDATE evolve_items SET rank = 'top' WHERE id = 12`);
     await pause();
 
-    await eventually(() => lakeMatches(db, config.lake));
+    await eventually(() => lakeMatches(db, config.lake, 'evolve_items'));
     assert.equal(stream.child.exitCode, null, 'the stream is still running');
 
     const { store, catalog } = lakeAt(config.lake);
@@ -185,7 +153,7 @@ describe('pg-cdc start follows column changes', () => {
     stream = startStream(config.path);
     await stream.waitForLog(/"msg":"streaming"/);
     await db.sql(`INSERT INTO evolve_items (id, qty) VALUES (5000, 1)`);
-    await eventually(() => lakeMatches(db, config.lake));
+    await eventually(() => lakeMatches(db, config.lake, 'evolve_items'));
     assert.equal(stream.child.exitCode, null, 'the stream is still running');
     const { store, catalog } = lakeAt(config.lake);
     const state = await loadTableMetadata(store, catalog, 'public.evolve_items');
@@ -222,7 +190,7 @@ describe('pg-cdc start follows column changes', () => {
   });
 
   it('reads the same through PyIceberg and DuckDB iceberg_scan', { skip: noPython }, async () => {
-    const source = await sourceState(db);
+    const source = await sourceState(db, 'evolve_items');
     const metadata = await lakeMetadataPath(config.lake, 'public.evolve_items');
     const pyiceberg = scanWithPyIceberg(python!, metadata);
     assert.deepEqual(lakeTable(pyiceberg.rows, source.columns), source.rows);

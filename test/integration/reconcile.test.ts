@@ -10,6 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { loadTableMetadata } from '../../lake/iceberg/table.js';
 import { runCli } from '../support/cli.js';
 import { pythonOrSkip, scanWithDuckDbIceberg, scanWithPyIceberg } from '../support/readers.js';
+import { asText, lakeMatches, lakeTable, sourceState } from '../support/evolving-table.js';
 import { freshDatabase } from '../support/stack.js';
 import {
   eventually,
@@ -25,37 +26,6 @@ type Db = Awaited<ReturnType<typeof freshDatabase>>;
 
 const { python, skip: noPython } = pythonOrSkip();
 const TABLE = 'reconcile_items';
-
-async function sourceState(db: Db): Promise<{ columns: string[]; rows: string[][] }> {
-  const columns = (
-    await db.sql<{ name: string }>(
-      `SELECT attname AS name FROM pg_attribute WHERE attrelid = '${TABLE}'::regclass AND attnum > 0
-          AND NOT attisdropped ORDER BY attnum`,
-    )
-  ).map((r) => r.name);
-  const select = columns.map((c) => `${c}::text AS "${c}"`).join(', ');
-  const rows = await db.sql<Record<string, string | null>>(`SELECT ${select} FROM ${TABLE}`);
-  const table = rows.map((r) => columns.map((c) => r[c] ?? 'NULL'));
-  return { columns, rows: table.sort((a, b) => Number(a[0]) - Number(b[0])) };
-}
-
-function asText(value: unknown): string {
-  if (value === null || value === undefined) return 'NULL';
-  if (typeof value === 'string' || typeof value === 'number' || typeof value === 'bigint') return String(value);
-  return JSON.stringify(value);
-}
-
-function lakeTable(rows: Record<string, unknown>[], columns: readonly string[]): string[][] {
-  return rows.map((r) => columns.map((c) => asText(r[c]))).sort((a, b) => Number(a[0]) - Number(b[0]));
-}
-
-async function lakeMatches(db: Db, lake: string): Promise<true | string> {
-  const source = await sourceState(db);
-  const select = source.columns.map((c) => `d."${c}"::VARCHAR AS "${c}"`).join(', ');
-  const got = lakeTable(await lakeRows(lake, `public.${TABLE}`, select), source.columns);
-  if (JSON.stringify(got) === JSON.stringify(source.rows)) return true;
-  return `lake differs:\n want ${JSON.stringify(source.rows).slice(0, 800)}\n got  ${JSON.stringify(got).slice(0, 800)}`;
-}
 
 describe('pg-cdc reconcile', () => {
   let db: Db;
@@ -129,7 +99,7 @@ describe('pg-cdc reconcile', () => {
     stream = startStream(config.path);
     await stream.waitForLog(/"msg":"streaming"/);
     await db.sql(`INSERT INTO ${TABLE} (id, qty, label) VALUES (102, 102, 'streamed')`);
-    await eventually(() => lakeMatches(db, config.lake));
+    await eventually(() => lakeMatches(db, config.lake, TABLE));
     assert.equal(stream.child.exitCode, null, 'the stream is still running');
     assert.deepEqual(
       (await fields()).map(([name]) => name),
@@ -160,7 +130,7 @@ describe('pg-cdc reconcile', () => {
     stream = startStream(config.path);
     await stream.waitForLog(/"msg":"streaming"/);
     await db.sql(`INSERT INTO ${TABLE} (id, qty, label, size) VALUES (104, 6000000000, 'streamed', 1)`);
-    await eventually(() => lakeMatches(db, config.lake));
+    await eventually(() => lakeMatches(db, config.lake, TABLE));
     assert.equal(stream.child.exitCode, null, 'the stream is still running');
     assert.deepEqual(await fields(), [
       ['id', 1, 'int'],
@@ -179,7 +149,7 @@ describe('pg-cdc reconcile', () => {
   });
 
   it('reads the same through PyIceberg and DuckDB iceberg_scan', { skip: noPython }, async () => {
-    const source = await sourceState(db);
+    const source = await sourceState(db, TABLE);
     const metadata = await lakeMetadataPath(config.lake, `public.${TABLE}`);
     const pyiceberg = scanWithPyIceberg(python!, metadata);
     assert.deepEqual(lakeTable(pyiceberg.rows, source.columns), source.rows);
