@@ -134,43 +134,47 @@ export class EpochCommitter {
    * the one that would have held the change; its sealed epochs stay in the spool for the next start.
    */
   halt(route: TableRoute, at: Lsn, code: ErrorCode, error: unknown): void {
-    const root = withCode(error, code);
     const lsn = formatLsn(at);
-    const failure: TableFailure = {
-      table: route.table,
-      epoch: route.spool.nextEpochNumber,
-      firstLsn: lsn,
-      lastLsn: lsn,
+    this.stopTable(
+      route,
+      { epoch: route.spool.nextEpochNumber, firstLsn: lsn, lastLsn: lsn },
       code,
-      message: root?.message ?? String(error),
-      hint: [hintOf(root), RESTART_HINT].filter(Boolean).join('; '),
-      at: new Date().toISOString(),
-    };
-    this.failed.set(route.table, failure);
-    this.log.error(
-      { ...failure, err: error },
+      error,
       `${route.table} stops at a change it cannot follow (${code}, LSN ${lsn}): the other tables go on, the slot is held there`,
     );
-    this.onTableFailed(failure);
   }
 
   private tableFailed(route: TableRoute, sealed: SealedEpoch, code: ErrorCode, error: unknown): void {
+    const firstLsn = formatLsn(sealed.firstCommitLsn);
+    const lastLsn = formatLsn(sealed.lastCommitLsn);
+    this.stopTable(
+      route,
+      { epoch: sealed.batch.epoch, firstLsn, lastLsn },
+      code,
+      error,
+      `${route.table} epoch ${sealed.batch.epoch} (LSN ${firstLsn}..${lastLsn}) failed with ${code}: the table stops here, the slot is held at ${firstLsn}`,
+    );
+  }
+
+  /** Records the table's failure (what `state`, `status` and the metrics show), logs it, and stops the table. */
+  private stopTable(
+    route: TableRoute,
+    where: Pick<TableFailure, 'epoch' | 'firstLsn' | 'lastLsn'>,
+    code: ErrorCode,
+    error: unknown,
+    message: string,
+  ): void {
     const root = withCode(error, code);
     const failure: TableFailure = {
       table: route.table,
-      epoch: sealed.batch.epoch,
-      firstLsn: formatLsn(sealed.firstCommitLsn),
-      lastLsn: formatLsn(sealed.lastCommitLsn),
+      ...where,
       code,
       message: root?.message ?? String(error),
       hint: [hintOf(root), RESTART_HINT].filter(Boolean).join('; '),
       at: new Date().toISOString(),
     };
     this.failed.set(route.table, failure);
-    this.log.error(
-      { ...failure, err: error },
-      `${route.table} epoch ${failure.epoch} (LSN ${failure.firstLsn}..${failure.lastLsn}) failed with ${code}: the table stops here, the slot is held at ${failure.firstLsn}`,
-    );
+    this.log.error({ ...failure, err: error }, message);
     this.onTableFailed(failure);
   }
 }
