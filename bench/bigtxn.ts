@@ -20,7 +20,7 @@ import { liveRowsSql } from '../lake/scan.js';
 import { startPostgres } from '../stack/postgres.js';
 import { startTemporalDevServer } from '../stack/temporal.js';
 import { tempDir } from '../test/support/stack.js';
-import { cpuSeconds } from './proc.js';
+import { cpuSeconds, stopChild } from './proc.js';
 import { describeMemory, peakMemoryLine, RssSampler } from './memory.js';
 
 const rows = Number(process.env.BIGTXN_ROWS ?? 5_000_000);
@@ -33,15 +33,6 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 // The columns summed on both sides: equal sums over every row say the lake holds the source's rows.
 const CHECK = `count(*) AS n, sum(id) AS ids, sum(customer_id) AS customers, sum(amount) AS amounts,
   sum(length(status)) AS statuses, sum(length(note)) AS notes, sum(epoch(placed_at)) AS times`;
-
-async function stopChild(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  await exited;
-  clearTimeout(timer);
-}
 
 const work = tempDir('pg-cdc-bench-bigtxn-');
 const postgres = await startPostgres({ dataDir: join(work, 'pg', 'data'), durable: false, walLevel: 'logical' });

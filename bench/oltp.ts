@@ -25,7 +25,7 @@ import { findPostgresBinaries } from '../stack/postgres-binaries.js';
 import { startPostgres } from '../stack/postgres.js';
 import { startTemporalDevServer } from '../stack/temporal.js';
 import { tempDir } from '../test/support/stack.js';
-import { cpuSeconds } from './proc.js';
+import { cpuSeconds, stopChild } from './proc.js';
 import { benchStorage, describeRequests, startBenchS3, type BenchS3 } from './s3.js';
 
 const clients = Number(process.env.BENCH_CLIENTS ?? 8);
@@ -89,16 +89,6 @@ async function runCli(config: string, args: readonly string[], env: NodeJS.Proce
   });
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   if (code !== 0) throw new Error(`pg-cdc ${args.join(' ')} exited ${code}`);
-}
-
-async function stopChild(child: ChildProcess | undefined): Promise<number | null> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  const code = await exited;
-  clearTimeout(timer);
-  return code;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 
 let ticksPerSecond: number | undefined;
@@ -60,4 +60,18 @@ export function cpuSecondsByThread(pid: number | undefined): [name: string, seco
     return [];
   }
   return threads.sort((a, b) => b[1] - a[1]);
+}
+
+/**
+ * Stops a child the bench started: SIGTERM (its graceful stop), then SIGKILL if it is still there 30 s later. Its
+ * exit code (null when a signal ended it).
+ */
+export async function stopChild(child: ChildProcess | undefined): Promise<number | null> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  const code = await exited;
+  clearTimeout(timer);
+  return code;
 }

@@ -19,7 +19,7 @@ import { findPostgresBinaries } from '../stack/postgres-binaries.js';
 import { startPostgres } from '../stack/postgres.js';
 import { startTemporalDevServer } from '../stack/temporal.js';
 import { tempDir } from '../test/support/stack.js';
-import { cpuSeconds, cpuSecondsByThread, cpuUserSystem } from './proc.js';
+import { cpuSeconds, cpuSecondsByThread, cpuUserSystem, stopChild } from './proc.js';
 import { benchStorage, describeRequests, startBenchS3 } from './s3.js';
 
 const inserts = Number(process.env.BENCH_INSERTS ?? 1_000_000);
@@ -32,15 +32,6 @@ const percentile = (values: number[], p: number): number => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
 };
-
-async function stopChild(child: ChildProcess | undefined): Promise<void> {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  await exited;
-  clearTimeout(timer);
-}
 
 const work = tempDir('pg-cdc-bench-stream-');
 const postgres = await startPostgres({ dataDir: join(work, 'pg', 'data'), durable: false, walLevel: 'logical' });
