@@ -9,6 +9,7 @@ import { actorOf } from './acl-common.js';
 import { loadContext, type GlobalOptions } from '../context.js';
 import { EXIT } from '../exit.js';
 import { ensurePromotionWorkflow } from '../promotion.js';
+import { withRun } from '../runs/with-run.js';
 
 interface PromoteOptions {
   readonly from: string;
@@ -64,44 +65,55 @@ export function registerPromote(program: Command): void {
     .option('--actor <name>', 'who, for the audit log (default: $USER)')
     .action(async (options: PromoteOptions) => {
       const context = await loadContext(program.opts<GlobalOptions>());
-      const { config, log } = context;
-      const request: PromoteRequest = {
-        from: options.from,
-        to: options.to,
-        force: options.force === true,
-        dryRun: options.dryRun === true,
-        by: actorOf(options),
-        reason: options.reason ?? '',
-      };
-      const problem = checkPromoteRequest(request);
-      if (problem) throw new PgCdcError('REF_INVALID', problem, { hint: 'pg-cdc promote --from staging --to main' });
-      const temporal = await resolveTemporal(config.temporal, { stateDir: context.stateDir, log });
-      const connection = await connectWorker(temporal, log);
-      const client = clientOver(connection, temporal);
-      try {
-        // A worker of our own: the promotion runs whether or not `pg-cdc start` or `pg-cdc worker` is up.
-        const workers = await createWorkerPair({
-          connection,
-          namespace: temporal.namespace,
-          taskQueue: temporal.taskQueue,
-          deps: { config, sourceUrl: config.source.postgres.url ?? '', log },
-        });
-        const outcome = await workers.runUntil(async () => {
-          const handle = await ensurePromotionWorkflow({ client, config, taskQueue: temporal.taskQueue, log });
-          return handle.executeUpdate(promoteUpdate, { args: [request] });
-        });
-        if (options.json) process.stdout.write(`${JSON.stringify(outcome, null, 2)}\n`);
-        else process.stdout.write(`${describeOutcome(outcome).join('\n')}\n`);
-        process.exitCode = exitOf(outcome, request.force);
-      } catch (error) {
-        if (!(error instanceof WorkflowUpdateFailedError)) throw error;
-        const cause = error.cause instanceof Error ? error.cause.message : error.message;
-        throw new PgCdcError('PROMOTION_FAILED', `the promotion failed: ${cause}`, {
-          hint: 'see the promote:<db> workflow in the Temporal UI',
-          cause: error,
-        });
-      } finally {
-        await connection.close();
-      }
+      await withRun(context, 'promote', process.argv.slice(2), async (run) => {
+        const { config, log } = context;
+        const request: PromoteRequest = {
+          from: options.from,
+          to: options.to,
+          force: options.force === true,
+          dryRun: options.dryRun === true,
+          by: actorOf(options),
+          reason: options.reason ?? '',
+        };
+        const problem = checkPromoteRequest(request);
+        if (problem) throw new PgCdcError('REF_INVALID', problem, { hint: 'pg-cdc promote --from staging --to main' });
+        const temporal = await resolveTemporal(config.temporal, { stateDir: context.stateDir, log });
+        const connection = await connectWorker(temporal, log);
+        const client = clientOver(connection, temporal);
+        try {
+          // A worker of our own: the promotion runs whether or not `pg-cdc start` or `pg-cdc worker` is up.
+          const workers = await createWorkerPair({
+            connection,
+            namespace: temporal.namespace,
+            taskQueue: temporal.taskQueue,
+            deps: { config, sourceUrl: config.source.postgres.url ?? '', log },
+          });
+          const outcome = await workers.runUntil(async () => {
+            const handle = await ensurePromotionWorkflow({ client, config, taskQueue: temporal.taskQueue, log });
+            run.event('workflow.started', { workflow_id: handle.workflowId });
+            return handle.executeUpdate(promoteUpdate, { args: [request] });
+          });
+          run.event('promotion.outcome', {
+            dry_run: outcome.dryRun,
+            promoted: outcome.promoted,
+            refused: outcome.refused ?? null,
+            classification: outcome.diff.classification,
+            cut_lsn: outcome.diff.cutLsn,
+            tables_moved: outcome.diff.tables.filter((t) => t.moves).map((t) => t.table),
+          });
+          if (options.json) process.stdout.write(`${JSON.stringify(outcome, null, 2)}\n`);
+          else process.stdout.write(`${describeOutcome(outcome).join('\n')}\n`);
+          process.exitCode = exitOf(outcome, request.force);
+        } catch (error) {
+          if (!(error instanceof WorkflowUpdateFailedError)) throw error;
+          const cause = error.cause instanceof Error ? error.cause.message : error.message;
+          throw new PgCdcError('PROMOTION_FAILED', `the promotion failed: ${cause}`, {
+            hint: 'see the promote:<db> workflow in the Temporal UI',
+            cause: error,
+          });
+        } finally {
+          await connection.close();
+        }
+      });
     });
 }
