@@ -99,7 +99,7 @@ const s3StorageSchema = z.strictObject({
   endpoint: nonEmpty().optional(),
   /** Unset: path-style when `endpoint` is set (MinIO, moto, most S3-compatible stores), virtual-hosted otherwise. */
   force_path_style: z.preprocess(toBoolean, z.boolean()).optional(),
-  /** Attempts per request, the first included, with the SDK's adaptive retry mode. */
+  /** Attempts per request, the first included, with the SDK's standard retry mode. */
   max_attempts: num({ int: true, min: 1 }, 5),
   conflict_breaker: conflictBreakerSchema.prefault({}),
 });

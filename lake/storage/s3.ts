@@ -30,7 +30,7 @@ export interface S3StoreOptions {
   /** An S3-compatible endpoint (MinIO, R2, moto): `http(s)://host[:port]`. */
   readonly endpoint?: string;
   readonly forcePathStyle: boolean;
-  /** Attempts per request, the first included (the SDK's adaptive retry mode). */
+  /** Attempts per request, the first included (the SDK's standard retry mode). */
   readonly maxAttempts: number;
   readonly breaker?: ConflictBreakerOptions;
   /** Where files are staged before their upload (a directory per process is made under it). */
@@ -81,7 +81,7 @@ const quoteSql = (text: string): string => `'${text.replace(/'/g, "''")}'`;
  * single PUT or a multipart upload, a metadata file by a conditional PUT. `putIfAbsent` is `If-None-Match: *`,
  * which S3 (and MinIO, R2, moto) decide atomically: exactly one of any number of racing writers gets 200, the rest
  * 412. Lost races feed the conflict breaker. Credentials come from the default AWS provider chain (environment,
- * profile, SSO, container or instance role); the SDK retries throttling and 5xx answers in adaptive mode.
+ * profile, SSO, container or instance role); the SDK retries throttling and 5xx answers in standard mode.
  */
 export class S3ObjectStore implements ObjectStore {
   readonly kind = 's3' as const;
@@ -101,7 +101,12 @@ export class S3ObjectStore implements ObjectStore {
       region: options.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
       ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint }),
       forcePathStyle: options.forcePathStyle,
-      retryMode: 'adaptive',
+      // Standard, not adaptive: adaptive mode's client-side rate limiter, once one answer is a throttle, makes
+      // every later request of the process wait for a token refilled at the rate it measured (0.5/s at worst),
+      // so one sporadic 503 SlowDown slowed each later epoch commit (~35 requests) to tens of seconds. Standard
+      // mode backs off per request (jittered, 500 ms base for throttles, 100 ms for 5xx) and stops retrying when
+      // its retry quota runs dry, which is the backing off a real throttle needs (docs/storage.md).
+      retryMode: 'standard',
       maxAttempts: options.maxAttempts,
     });
     countS3Errors(this.client);
