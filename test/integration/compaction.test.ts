@@ -10,6 +10,7 @@ import { requireTemporalCli } from '../../stack/temporal-cli.js';
 import { currentDataFiles } from '../../lake/reader.js';
 import { loadTableMetadata } from '../../lake/iceberg/table.js';
 import { runCli } from '../support/cli.js';
+import { mainCaughtUp } from '../support/main.js';
 import { pythonOrSkip, scanWithDuckDbIceberg, scanWithPyIceberg } from '../support/readers.js';
 import { freshDatabase, sharedTemporal } from '../support/stack.js';
 import {
@@ -171,6 +172,7 @@ describe('pg-cdc compact', () => {
 
     await db.sql(`UPDATE ledger SET note = 'after' WHERE id = 7`);
     await eventually(() => lakeMatches(db, config.lake));
+    await mainCaughtUp(lake, ['public.ledger']);
     // --no-deltas reads the compaction's base: the epoch after it is not applied.
     const noteOf7 = async (...flags: string[]): Promise<unknown> => {
       const read = await cli(
@@ -237,6 +239,7 @@ describe('pg-cdc compact', () => {
 
   it('PyIceberg and DuckDB read the compacted table as PostgreSQL has it', { skip: noPython }, async () => {
     await eventually(() => lakeMatches(db, config.lake));
+    await mainCaughtUp(lakeAt(config.lake), ['public.ledger']);
     const want = await sourceRows(db);
     const metadata = await lakeMetadataPath(config.lake, 'public.ledger');
     const row = (r: Record<string, unknown>): string => `${String(r.id)}=${String(r.balance)}:${String(r.note)}`;
