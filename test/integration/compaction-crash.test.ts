@@ -13,6 +13,7 @@ import { SUMMARY_KEY } from '../../lake/contract/index.js';
 import { removeOrphanFiles } from '../../lake/iceberg/orphans.js';
 import { loadTableMetadata } from '../../lake/iceberg/table.js';
 import { PG_CDC_BIN, runCli } from '../support/cli.js';
+import { mainCaughtUp } from '../support/main.js';
 import { pythonOrSkip, scanWithDuckDbIceberg, scanWithPyIceberg } from '../support/readers.js';
 import { freshDatabase, sharedTemporal } from '../support/stack.js';
 import {
@@ -135,6 +136,7 @@ describe('a compaction whose worker is SIGKILLed', () => {
     );
     await eventually(() => lakeMatches(db, config.lake));
     if (python) {
+      await mainCaughtUp(lakeAt(config.lake), [TABLE]);
       const metadata = await lakeMetadataPath(config.lake, TABLE);
       const want = await sourceRows(db);
       const row = (r: Record<string, unknown>): string => `${String(r.id)}=${String(r.note)}`;

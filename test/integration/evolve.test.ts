@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { lastSchemaChange } from '../../api/service/freshness.js';
 import { loadTableMetadata } from '../../lake/iceberg/table.js';
 import { runCli } from '../support/cli.js';
+import { forceMainCaughtUp } from '../support/main.js';
 import { pythonOrSkip, scanWithDuckDbIceberg, scanWithPyIceberg } from '../support/readers.js';
 import { lakeMatches, lakeTable, sourceState } from '../support/evolving-table.js';
 import { freshDatabase } from '../support/stack.js';
@@ -190,6 +191,10 @@ describe('pg-cdc start follows column changes', () => {
   });
 
   it('reads the same through PyIceberg and DuckDB iceberg_scan', { skip: noPython }, async () => {
+    // Both read `main`. The drops, renames and type changes above are breaking, so auto mode holds `main` back
+    // until a forced promotion (docs/streaming.md#refs-and-promotion).
+    await eventually(() => lakeMatches(db, config.lake, 'evolve_items'));
+    await forceMainCaughtUp(config.path, lakeAt(config.lake), ['public.evolve_items']);
     const source = await sourceState(db, 'evolve_items');
     const metadata = await lakeMetadataPath(config.lake, 'public.evolve_items');
     const pyiceberg = scanWithPyIceberg(python!, metadata);

@@ -24,6 +24,7 @@ import { liveRowsSql } from '../../lake/scan.js';
 import { decodeUtf8 } from '../../lake/storage/index.js';
 import { S3ObjectStore } from '../../lake/storage/s3.js';
 import { PG_CDC_BIN, runCli } from '../support/cli.js';
+import { mainCaughtUp } from '../support/main.js';
 import { pythonOrSkip, scanWithPyIceberg } from '../support/readers.js';
 import { freshDatabase, motoEndpoint, sharedTemporal, tempDir, uniqueName } from '../support/stack.js';
 import { eventually, startStream, streamConfig, type RunningStream } from '../support/stream.js';
@@ -196,6 +197,7 @@ describe('the lake on S3', { skip: moto.skip }, () => {
         `${afterFiles.dataFiles.length}+${afterFiles.deleteFiles.length} after`,
     );
 
+    await mainCaughtUp(lake, ['public.s3_ledger']);
     const status = await cli('status', '--json');
     assert.equal(status.code, 0, status.stdout + status.stderr);
     assert.match(status.stdout, new RegExp(`s3://${bucket}/lake`));
@@ -206,6 +208,7 @@ describe('the lake on S3', { skip: moto.skip }, () => {
 
   it('PyIceberg reads the table from the bucket as PostgreSQL has it', { skip: noPython }, async () => {
     await eventually(lakeMatches);
+    await mainCaughtUp(lake, ['public.s3_ledger']);
     const { metadataKey } = await lake.catalog.loadTable('public.s3_ledger');
     const scan = scanWithPyIceberg(python!, lake.store.uri(metadataKey), {
       's3.endpoint': moto.endpoint!,

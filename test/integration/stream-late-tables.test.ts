@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
 import { runCli } from '../support/cli.js';
+import { mainCaughtUp } from '../support/main.js';
 import { pythonOrSkip, scanWithDuckDbIceberg, scanWithPyIceberg } from '../support/readers.js';
 import { freshDatabase } from '../support/stack.js';
 import {
@@ -153,6 +154,7 @@ describe('tables that join or leave while streaming', () => {
 
   it('PyIceberg and DuckDB read the late table as PostgreSQL has it', { skip: noPython }, async () => {
     const source = rowsKey(await db.sql<{ id: string; note: string }>('SELECT id::text AS id, note FROM late_orders'));
+    await mainCaughtUp(lakeAt(config.lake), ['public.late_orders']);
     const metadata = await lakeMetadataPath(config.lake, 'public.late_orders');
     const py = scanWithPyIceberg(python!, metadata);
     assert.deepEqual(rowsKey(py.rows as { id: unknown; note: unknown }[]), source);
@@ -217,6 +219,7 @@ describe('tables that join or leave while streaming', () => {
   });
 
   it('gives the state table the new key as its identifier fields', { skip: noPython }, async () => {
+    await mainCaughtUp(lakeAt(config.lake), ['public.late_pk']);
     const scan = scanWithPyIceberg(python!, await lakeMetadataPath(config.lake, 'public.late_pk'));
     const ids = new Map(scan.fields.map(([id, name]) => [name, id]));
     assert.deepEqual([...scan.identifier_field_ids].sort(), [ids.get('a'), ids.get('b')].sort());

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../support/cli.js';
+import { mainCaughtUp } from '../support/main.js';
 import { PGBENCH, PGBENCH_TABLES as TABLES, pgbench } from '../support/pgbench.js';
 import { pythonOrSkip, scanWithPyIceberg } from '../support/readers.js';
 import { scheduleSeed, seededRandom } from '../support/random.js';
@@ -14,6 +15,7 @@ import { skipLoudlyOrFail } from '../support/skip.js';
 import { freshDatabase } from '../support/stack.js';
 import {
   eventually,
+  lakeAt,
   lakeMetadataPath,
   lakeRows,
   startStream,
@@ -88,6 +90,11 @@ describe(
       await stream.waitForLog(/"msg":"streaming"/);
       await pgbench(db.url(), ['-c', '4', '-j', '2', '-T', '20', '-n']);
       await eventually(() => compareAll(db, config.lake), 300_000);
+      // PyIceberg reads `main`, which the stream's promotion workflow moves: wait for it before the stream stops.
+      await mainCaughtUp(
+        lakeAt(config.lake),
+        TABLES.map(([table]) => `public.${table}`),
+      );
       assert.equal(await stream.stop('SIGTERM'), 0);
       stream = undefined;
       const { python, skip } = pythonOrSkip();

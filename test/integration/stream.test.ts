@@ -8,11 +8,13 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../support/cli.js';
+import { mainCaughtUp } from '../support/main.js';
 import { pythonOrSkip, scanWithPyIceberg } from '../support/readers.js';
 import { freshDatabase } from '../support/stack.js';
 import { freePort } from '../../stack/ports.js';
 import {
   eventually,
+  lakeAt,
   lakeMetadataPath,
   lakeRows,
   startStream,
@@ -142,6 +144,7 @@ describe('pg-cdc start', () => {
     'PyIceberg reads the state table, position deletes applied, and sees the rows PostgreSQL has',
     { skip: noPython },
     async () => {
+      await mainCaughtUp(lakeAt(config.lake), ['public.accounts']);
       const scan = scanWithPyIceberg(python!, await lakeMetadataPath(config.lake, 'public.accounts'));
       const source = await db.sql<{ id: string; owner: string | null; balance: string | null; note: string | null }>(
         'SELECT id::text AS id, owner, balance::text AS balance, note FROM accounts',

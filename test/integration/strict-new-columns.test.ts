@@ -5,8 +5,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../support/cli.js';
+import { mainCaughtUp } from '../support/main.js';
 import { freshDatabase } from '../support/stack.js';
-import { eventually, lakeRows, startStream, streamConfig, type RunningStream } from '../support/stream.js';
+import { eventually, lakeAt, lakeRows, startStream, streamConfig, type RunningStream } from '../support/stream.js';
 
 describe('strict mode and a column added while streaming', () => {
   let db: Awaited<ReturnType<typeof freshDatabase>>;
@@ -61,6 +62,7 @@ describe('strict mode and a column added while streaming', () => {
       const rows = await lakeRows(config.lake, 'public.hidden_orders', 'd.card_number');
       return rows.every((r) => typeof r.card_number === 'string') && rows.length === 20 ? true : 'not yet';
     });
+    await mainCaughtUp(lakeAt(config.lake), ['public.hidden_orders']);
     assert.deepEqual(await columnsSeen(), ['amount', 'id'], 'a new column waits for its classification');
 
     const resource = `${db.name}.public.hidden_orders.card_number`;
