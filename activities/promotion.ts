@@ -80,15 +80,11 @@ export function createPromotionActivities(deps: PromotionActivityDeps) {
 
     /**
      * Moves `main` to staging at the cut unless the diff is breaking and not forced; audits what moved and records
-     * the promotion lag that is left. Auto mode's own checks first fork `staging` in every table that lacks it (a
-     * table that joined since, a lake written before auto mode held `main` back), so from then on its epochs wait
-     * for the next cut as well.
+     * the promotion lag that is left.
      */
     async promoteToMain(request: PromoteRequest & { readonly database: string }): Promise<PromotionOutcome> {
       return asActivity(async () => {
-        const ctx = context();
-        if (request.auto) await holdMain(ctx);
-        const outcome = await promote(ctx, { ...request, slotLsn: await cut() });
+        const outcome = await promote(context(), { ...request, slotLsn: await cut() });
         const moved = outcome.diff.tables.filter((t) => t.moves);
         if ((outcome.promoted && moved.length > 0) || (outcome.refused && !request.auto)) {
           const registry = Registry.forConfig(deps.config);

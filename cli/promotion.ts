@@ -21,17 +21,12 @@ export async function lakeDatabase(config: PgCdcConfig): Promise<string> {
   return manifest.source.database;
 }
 
-/**
- * Checks come every flush interval, and no more often than this: auto mode's, which move `main` to the next cut
- * (so `main` follows within a flush), at most every second; manual mode's, which only refresh the pending diff that
- * the `state` query shows, at most every 5 s.
- */
-const MIN_CHECK_INTERVAL_MS = { auto: 1_000, manual: 5_000 } as const;
+/** Checks (auto mode's promotion, the pending diff) come every flush interval, and no more often than this. */
+const MIN_CHECK_INTERVAL_MS = 5_000;
 
 export function promotionInput(config: PgCdcConfig, database: string): PromotionInput {
-  const mode = config.promotion.mode;
-  const checkIntervalMs = Math.max(MIN_CHECK_INTERVAL_MS[mode], Math.round(config.flush.interval_sec * 1000));
-  return { database, mode, checkIntervalMs };
+  const checkIntervalMs = Math.max(MIN_CHECK_INTERVAL_MS, Math.round(config.flush.interval_sec * 1000));
+  return { database, mode: config.promotion.mode, checkIntervalMs };
 }
 
 /**
